@@ -1,0 +1,134 @@
+"""Settings: command line beats environment beats `paycli.toml` beats the default.
+
+Values are checked where they are used, so a bad gateway setting stops only the commands
+that talk to the gateway. A secret (the gateway API key) is read from the environment or
+the file, never from the command line, and is never shown.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from paycli.errors import UsageError
+
+T = TypeVar("T")
+
+DEFAULTS: dict[str, Any] = {
+    "gateway_url": "http://127.0.0.1:3000",
+    "gateway_api_key": "test-api-key",
+    "gateway_timeout": 5.0,
+    "retry_attempts": 3,
+    "breaker_failures": 5,
+    "breaker_reset_seconds": 30.0,
+    "max_amount": 1_000_000,
+}
+ENV = {name: f"PAYCLI_{name.upper()}" for name in (*DEFAULTS, "db", "log_file")}
+
+
+def app_dir() -> Path:
+    """Where paycli keeps its ledger and `paycli.toml` by default (`typer.get_app_dir`)."""
+    import typer
+
+    return Path(typer.get_app_dir("paycli"))
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    import tomllib
+
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"{path}: not a valid paycli.toml ({exc})") from None
+
+
+@dataclass
+class Settings:
+    """Every setting, resolved on demand from its sources."""
+
+    overrides: dict[str, Any] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    _file: dict[str, Any] | None = None
+
+    def raw(self, name: str) -> Any:
+        """The winning source's value of `name` (None when nothing sets it)."""
+        if self.overrides.get(name) is not None:
+            return self.overrides[name]
+        if ENV[name] in self.env:
+            return self.env[ENV[name]]
+        if self._file is None:
+            self._file = _read_file(app_dir() / "paycli.toml")
+        if name in self._file:
+            return self._file[name]
+        return DEFAULTS.get(name)
+
+    def _number(self, name: str, kind: Callable[[Any], T], low: float) -> T:
+        value = self.raw(name)
+        try:
+            number = kind(value)
+        except (TypeError, ValueError):
+            raise UsageError(f"{ENV[name]}: expected a number, got {value!r}") from None
+        if not float(number) >= low:  # type: ignore[arg-type]
+            raise UsageError(f"{ENV[name]}: must be at least {low}, got {value!r}")
+        return number
+
+    @property
+    def db(self) -> str:
+        """The ledger file."""
+        return str(self.raw("db") or app_dir() / "ledger.db")
+
+    @property
+    def log_file(self) -> str | None:
+        """Where JSON log lines go, if anywhere."""
+        value = self.raw("log_file")
+        return str(value) if value else None
+
+    @property
+    def gateway_url(self) -> str:
+        """The card gateway's base URL, checked to be an http(s) URL."""
+        url = str(self.raw("gateway_url")).rstrip("/")
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise UsageError(f"invalid gateway URL {url!r}: expected http://host[:port]")
+        try:
+            parts.port  # noqa: B018 - raises ValueError on a bad port
+        except ValueError:
+            raise UsageError(f"invalid gateway URL {url!r}: bad port") from None
+        return url
+
+    @property
+    def gateway_api_key(self) -> str:
+        """The gateway's API key (a secret: never print it)."""
+        return str(self.raw("gateway_api_key"))
+
+    @property
+    def gateway_timeout(self) -> float:
+        """Seconds allowed per gateway attempt."""
+        return self._number("gateway_timeout", float, 0.001)
+
+    @property
+    def retry_attempts(self) -> int:
+        """Attempts per gateway call."""
+        return self._number("retry_attempts", int, 1)
+
+    @property
+    def breaker_failures(self) -> int:
+        """Consecutive failed attempts, across processes, that open the breaker."""
+        return self._number("breaker_failures", int, 1)
+
+    @property
+    def breaker_reset_seconds(self) -> float:
+        """How long the breaker stays open before one probe."""
+        return self._number("breaker_reset_seconds", float, 0.0)
+
+    @property
+    def max_amount(self) -> int:
+        """The largest single amount, in major units."""
+        return self._number("max_amount", int, 1)

@@ -1,0 +1,75 @@
+"""Checks of the operator's input, turned into values or one-line `UsageError`s.
+
+Everything here runs before the ledger is opened, so bad input writes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+
+from paycli.errors import UsageError
+from paycli.money import Money, MoneyError, currency, parse_amount
+
+_USER = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+_ID = re.compile(r"(pay|ref)_[0-9a-f]{24}")
+_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:37] + "...")
+
+
+def user_id(text: str) -> str:
+    """A user id: 1-64 characters of `[A-Za-z0-9_.:-]`."""
+    if not _USER.fullmatch(text):
+        raise UsageError(
+            f"invalid user id {_shown(text)}: use 1-64 characters of letters, digits, _ . : -"
+        )
+    return text
+
+
+def currency_code(text: str) -> str:
+    """An ISO 4217 code paycli accepts, upper-cased."""
+    try:
+        return currency(text).code
+    except MoneyError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def amount(text: str, code: str, max_major: int) -> Money:
+    """An exact positive amount of currency `code`, at most `max_major` whole units."""
+    try:
+        return parse_amount(text, code, max_major)
+    except MoneyError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def entity_id(text: str, prefix: str) -> str:
+    """A payment (`pay_…`) or refund (`ref_…`) id in the shape paycli issues."""
+    match = _ID.fullmatch(text)
+    if not match or match.group(1) != prefix:
+        raise UsageError(f"invalid id {_shown(text)}: expected {prefix}_ and 24 hex digits")
+    return text
+
+
+def idempotency_key(text: str | None) -> str | None:
+    """An idempotency key: 1-255 printable ASCII characters without spaces."""
+    if text is not None and not _KEY.fullmatch(text):
+        raise UsageError(
+            f"invalid idempotency key {_shown(text)}: use 1-255 printable ASCII characters"
+        )
+    return text
+
+
+def order_id(text: str | None) -> str | None:
+    """An order id: same rules as an idempotency key."""
+    if text is not None and not _KEY.fullmatch(text):
+        raise UsageError(f"invalid order id {_shown(text)}: use 1-255 printable ASCII characters")
+    return text
+
+
+def positive_int(value: int, option: str, maximum: int = 1_000_000) -> int:
+    """A count option such as `--limit`, between 1 and `maximum`."""
+    if not 1 <= value <= maximum:
+        raise UsageError(f"{option} must be between 1 and {maximum}, got {value}")
+    return value
