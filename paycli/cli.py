@@ -20,7 +20,9 @@ from paycli.errors import PaycliError
 F = TypeVar("F", bound=Callable[..., Any])
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object, nothing else.")]
-UserOption = Annotated[str, typer.Option("--user", help="The user id (1-64 of A-Z a-z 0-9 _ . : -).")]
+UserOption = Annotated[
+    str, typer.Option("--user", help="The user id (1-64 of A-Z a-z 0-9 _ . : -).")
+]
 CurrencyOption = Annotated[str, typer.Option("--currency", help="ISO 4217 code.")]
 KeyOption = Annotated[
     str | None,
@@ -33,11 +35,12 @@ class PaycliGroup(TyperGroup):
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True,
-             **extra: Any) -> Any:
+             windows_expand_args: bool = True, **extra: Any) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
         try:
             code = super().main(argv, prog_name or "paycli", complete_var,
-                                standalone_mode=False, **extra)
+                                standalone_mode=False,
+                                windows_expand_args=windows_expand_args, **extra)
         except typer.TyperException as exc:
             _report(exc.format_message(), "usage_error", "--json" in argv)
             code = exc.exit_code
@@ -96,7 +99,9 @@ def main(
         str | None,
         typer.Option("--log-file", help="Write JSON log lines here (env PAYCLI_LOG_FILE)."),
     ] = None,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks of internal errors.")
+    ] = False,
 ) -> None:
     """paycli: pay, refund and audit over an exact, double-entry SQLite ledger."""
     overrides = {"db": db, "gateway_url": gateway_url, "log_file": log_file}
@@ -120,8 +125,8 @@ def command(func: F) -> F:
             _report("interrupted", "interrupted", as_json)
             raise typer.Exit(130) from None
         except Exception as exc:
-            ctx = typer.get_current_context(silent=True)
-            if ctx is not None and _state(ctx).debug:
+            ctx = kwargs.get("ctx")
+            if isinstance(ctx, typer.Context) and _state(ctx).debug:
                 raise
             _report(f"internal error: {type(exc).__name__}: {exc}", "internal_error", as_json)
             raise typer.Exit(1) from None
@@ -209,3 +214,154 @@ def wallet_history(
     with open_store(ctx) as store:
         result = wallet.history(store.read, user, code, limit)
     emit(result, json_output, render.wallet_history)
+
+
+def _finish(outcome: Any, reporter: Any, as_json: bool) -> None:
+    reporter.finish(outcome.result, outcome.error)
+    if as_json:
+        render.print_json(outcome.result)
+    elif outcome.error is not None:
+        render.print_error(outcome.error.message)
+    if outcome.error is not None:
+        raise typer.Exit(outcome.error.exit_code)
+
+
+@app.command()
+@command
+def pay(
+    ctx: typer.Context,
+    user: UserOption,
+    amount: Annotated[str, typer.Option("--amount", help="Decimal amount in major units.")],
+    currency: CurrencyOption = "USD",
+    order_id: Annotated[
+        str | None, typer.Option("--order-id", help="Your order id; paying it twice charges once.")
+    ] = None,
+    idempotency_key: KeyOption = None,
+    wait: Annotated[
+        float, typer.Option("--wait", help="Seconds to wait for a pending charge to settle.")
+    ] = 30.0,
+    json_output: JsonOption = False,
+) -> None:
+    """Pay from a wallet through the card gateway, showing each step live.
+
+    Steps: CheckWalletBalance, CreatePayment, ReserveFunds (a hold), ProcessPayment (the
+    gateway, with retries and a shared circuit breaker), SettlePayment.
+
+    Example: paycli pay --user alice --amount 50 --order-id order-001
+    """
+    from paycli import live, runtime, saga
+
+    settings = _state(ctx).settings
+    code = inputs.currency_code(currency)
+    request = saga.PayRequest(
+        user=inputs.user_id(user), money=inputs.amount(amount, code, settings.max_amount),
+        order_id=inputs.order_id(order_id), idempotency_key=inputs.idempotency_key(idempotency_key),
+        wait_s=inputs.seconds(wait, "--wait"),
+    )
+    with open_store(ctx) as store:
+        env = runtime.saga_env(store, settings)
+        reporter = live.reporter_for("Payment", json_output)
+        try:
+            outcome = saga.pay(env, request, reporter)
+        finally:
+            env.close()
+        _finish(outcome, reporter, json_output)
+
+
+@app.command()
+@command
+def refund(
+    ctx: typer.Context,
+    payment_id: Annotated[str, typer.Argument(help="The payment to refund (pay_...).")],
+    amount: Annotated[
+        str | None, typer.Option("--amount", help="Partial amount; default: all that is left.")
+    ] = None,
+    reason: Annotated[str, typer.Option("--reason", help="Why, for the gateway and the log.")] = "",
+    idempotency_key: KeyOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Give money back for a completed payment, fully or in part.
+
+    Example: paycli refund pay_0123456789abcdef01234567 --amount 10 --reason "damaged"
+    """
+    from paycli import live, refunds, runtime
+
+    settings = _state(ctx).settings
+    request = refunds.RefundRequest(
+        payment_id=inputs.entity_id(payment_id, "pay"),
+        amount=inputs.amount_text(amount), reason=inputs.reason(reason),
+        idempotency_key=inputs.idempotency_key(idempotency_key),
+    )
+    with open_store(ctx) as store:
+        env = runtime.saga_env(store, settings)
+        reporter = live.reporter_for("Refund", json_output)
+        try:
+            outcome = refunds.refund(env, request, reporter, settings.max_amount)
+        finally:
+            env.close()
+        _finish(outcome, reporter, json_output)
+
+
+@app.command()
+@command
+def recover(ctx: typer.Context, json_output: JsonOption = False) -> None:
+    """Finish payments and refunds interrupted by a crash, from what the gateway knows.
+
+    Exits 10 if some outcome is still unknown (left PROCESSING, funds held).
+
+    Example: paycli recover --json
+    """
+    from paycli import recovery, runtime
+
+    with open_store(ctx) as store:
+        env = runtime.saga_env(store, _state(ctx).settings)
+        try:
+            result = recovery.recover(env)
+        finally:
+            env.close()
+    emit(result, json_output, render.recovered)
+    if result["unresolved"]:
+        raise typer.Exit(10)
+
+
+gateway_app = typer.Typer(help="The shared circuit breaker in front of the card gateway.",
+                          no_args_is_help=True)
+app.add_typer(gateway_app, name="gateway")
+
+
+@gateway_app.command("status")
+@command
+def gateway_status(ctx: typer.Context, json_output: JsonOption = False) -> None:
+    """Show the circuit breaker: closed, open or half-open, and its failure count.
+
+    Example: paycli gateway status --json
+    """
+    from paycli.store import BreakerStore
+
+    with open_store(ctx) as store:
+        state = BreakerStore(store).read()
+    result = {"state": state.state, "failures": state.failures,
+              "opened_at": _iso(state.opened_at)}
+    emit(result, json_output, render.gateway_status)
+
+
+@gateway_app.command("reset")
+@command
+def gateway_reset(ctx: typer.Context) -> None:
+    """Close the circuit breaker by hand and forget its failures.
+
+    Example: paycli gateway reset
+    """
+    from paycli.store import BreakerStore
+
+    with open_store(ctx) as store:
+        BreakerStore(store).close()
+    render.console().print("[green]✓[/] circuit breaker closed")
+
+
+def _iso(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")

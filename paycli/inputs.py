@@ -13,6 +13,7 @@ from paycli.money import Money, MoneyError, currency, parse_amount
 _USER = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 _ID = re.compile(r"(pay|ref)_[0-9a-f]{24}")
 _KEY = re.compile(r"[\x21-\x7e]{1,255}")
+_AMOUNT_SHAPE = re.compile(r"[0-9]{1,30}(?:\.[0-9]{1,30})?")
 
 
 def _shown(text: str) -> str:
@@ -72,4 +73,27 @@ def positive_int(value: int, option: str, maximum: int = 1_000_000) -> int:
     """A count option such as `--limit`, between 1 and `maximum`."""
     if not 1 <= value <= maximum:
         raise UsageError(f"{option} must be between 1 and {maximum}, got {value}")
+    return value
+
+
+def amount_text(text: str | None) -> str | None:
+    """An amount whose currency is known only later (a refund's): its shape checked now."""
+    if text is not None and not _AMOUNT_SHAPE.fullmatch(text):
+        raise UsageError(
+            f"invalid amount {_shown(text)}: expected a positive decimal like 50 or 50.25"
+        )
+    return text
+
+
+def reason(text: str) -> str:
+    """A refund reason: at most 500 printable characters."""
+    if len(text) > 500 or not text.isprintable():
+        raise UsageError("invalid reason: use at most 500 printable characters on one line")
+    return text
+
+
+def seconds(value: float, option: str, maximum: float = 3600.0) -> float:
+    """A duration option such as `--wait`, between 0 and `maximum` seconds."""
+    if not 0 <= value <= maximum:
+        raise UsageError(f"{option} must be between 0 and {maximum:g} seconds, got {value:g}")
     return value

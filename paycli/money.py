@@ -125,7 +125,9 @@ def parse_amount(text: str, code: str, max_major: int | None = None) -> Money:
     if minor == 0:
         raise InvalidAmount(f"invalid amount {shown!r}: must be greater than zero")
     if max_major is not None and minor > max_major * 10**cur.exponent:
-        raise InvalidAmount(f"invalid amount {shown!r}: above the maximum of {max_major} {cur.code}")
+        raise InvalidAmount(
+            f"invalid amount {shown!r}: above the maximum of {max_major} {cur.code}"
+        )
     return Money(minor, cur.code)
 
 

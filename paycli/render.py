@@ -83,3 +83,28 @@ def wallet_history(result: dict[str, Any]) -> None:
         table.add_row(entry["at"][:19].replace("T", " "), entry["type"], entry["amount"],
                       entry["balance"], entry["available"], entry["reference"])
     console().print(table)
+
+
+def recovered(result: dict[str, Any]) -> None:
+    """After `recover`."""
+    if not result["resolved"] and not result["unresolved"]:
+        console().print("[green]✓[/] Nothing to recover: every payment and refund is final.")
+        return
+    table = _table("Recovery")
+    table.add_column("Id")
+    table.add_column("Status")
+    table.add_column("Note")
+    for entry in result["resolved"]:
+        table.add_row(entry.get("refund_id") or entry["payment_id"], entry["status"], "resolved")
+    for entry in result["unresolved"]:
+        table.add_row(entry.get("refund_id") or entry["payment_id"],
+                      f"[yellow]{entry['status']}[/]", entry.get("reason", ""))
+    console().print(table)
+
+
+def gateway_status(result: dict[str, Any]) -> None:
+    """After `gateway status`."""
+    style = {"closed": "green", "open": "red", "half-open": "yellow"}[result["state"]]
+    opened = f", opened at {result['opened_at']}" if result["opened_at"] else ""
+    console().print(f"Circuit breaker: [bold {style}]{result['state']}[/] "
+                    f"({result['failures']} consecutive failures{opened})")

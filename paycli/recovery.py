@@ -1,0 +1,93 @@
+"""`paycli recover`: finish the sagas whose process died, from what ledger and gateway know.
+
+A payment or refund is taken over only when the process that owns it is gone, by
+compare-and-set on its owner, so two recovers (or a recover and a live saga) never act on
+one payment. For each:
+
+    PENDING       the gateway was never called: release the hold, FAILED
+    PROCESSING    ask the gateway (by its reference, else by paycli's payment id):
+                  approved -> post, COMPLETED; declined or no such charge -> void, FAILED;
+                  pending, unreachable or no lookup -> keep the hold, unresolved
+
+Running it again changes nothing more: every action is conditional on the state it found.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from paycli.gateway import Answer, GatewayFailure, LookupUnsupported
+from paycli.models import Payment
+from paycli.saga import SagaEnv, Verdict, _unknown, settle
+from paycli.steps import owner_alive
+
+
+def recover(env: SagaEnv) -> dict[str, Any]:
+    """Finish every orphaned payment (and refund); report what was and was not resolved."""
+    resolved: list[dict[str, Any]] = []
+    unresolved: list[dict[str, Any]] = []
+    for payment in env.store.read.unfinished_payments():
+        if not _claim(env, payment):
+            unresolved.append({"payment_id": payment.id, "status": payment.status,
+                               "reason": "in progress in another process"})
+            continue
+        after = _finish_payment(env, payment)
+        entry = {"payment_id": after.id, "status": after.status}
+        if after.is_final:
+            resolved.append(entry)
+        else:
+            unresolved.append({**entry, "reason": after.error_message or "outcome unknown"})
+    from paycli.refunds import recover_refunds
+
+    refunds_resolved, refunds_unresolved = recover_refunds(env)
+    return {"resolved": resolved + refunds_resolved,
+            "unresolved": unresolved + refunds_unresolved}
+
+
+def _claim(env: SagaEnv, payment: Payment) -> bool:
+    if payment.owner == env.owner:
+        return True
+    if owner_alive(payment.owner):
+        return False
+    with env.store.transaction(payment.id) as tx:
+        return tx.claim("payments", payment.id, payment.owner, env.owner)
+
+
+def _finish_payment(env: SagaEnv, payment: Payment) -> Payment:
+    current = env.store.read.payment(payment.id)
+    assert current is not None
+    if current.is_final:
+        return current
+    if current.status == "PENDING":
+        verdict = Verdict("unavailable", None, "not_charged",
+                          "interrupted before the gateway was called; the hold was released")
+    else:
+        verdict = ask_gateway(env, current)
+    return settle(env, current.id, current.hold_id, verdict, [])
+
+
+def ask_gateway(env: SagaEnv, payment: Payment) -> Verdict:
+    """What the gateway knows of a payment's charge, as a verdict."""
+    try:
+        if payment.gateway_ref:
+            found = env.gateway.status(payment.gateway_ref)
+        else:
+            found = env.gateway.find_payment(payment.id)
+    except LookupUnsupported:
+        return _unknown("the gateway cannot look charges up by payment id",
+                        payment.gateway_ref)
+    except GatewayFailure as exc:
+        return _unknown(f"the gateway could not be asked ({exc.reason})", payment.gateway_ref)
+    if found is None:
+        return Verdict("unavailable", None, "not_charged",
+                       "the gateway holds no charge for this payment; the hold was released")
+    return _from_answer(found)
+
+
+def _from_answer(answer: Answer) -> Verdict:
+    if answer.status == "approved":
+        return Verdict("approved", answer.externalId)
+    if answer.status == "declined":
+        return Verdict("declined", answer.externalId, "declined",
+                       f"declined by the gateway{': ' + answer.message if answer.message else ''}")
+    return _unknown("still pending at the gateway", answer.externalId)
