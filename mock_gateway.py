@@ -1,0 +1,833 @@
+"""A mock card gateway: the test double that paycli's gateway client is checked against.
+
+It serves the seed system's gateway protocol over real HTTP on loopback (Starlette on
+uvicorn), plus what only a test double has: switchable failure modes, an admin view of
+every charge and refund, a request counter and an optional state file. It shares no code
+with the ``paycli`` package, so a bug there cannot hide itself here.
+
+Invariants:
+- Money is ``Decimal`` end to end: bodies are parsed with ``parse_float=Decimal`` and written
+  back by hand as exact JSON numbers; ``/admin/*`` shows amounts as decimal strings in the
+  text the client sent (``50.50`` stays ``"50.50"``; exponent forms are written out).
+- One ``Idempotency-Key`` gives at most one charge or refund: requests with the same key run
+  one at a time (a per-key ``asyncio.Lock``) and later ones replay the stored status and body
+  byte for byte, or get 409 when their canonical body differs.
+- Only answers that record a decision are stored (approved, pending, declined, refunded,
+  refund_failed, and 400/404 refusals of a valid request). Failures that commit nothing
+  (503, ``status: "error"``, malformed bodies, validation 400s, requests whose client left
+  during ``slow``) store nothing, so a retry with the same key is a fresh attempt.
+- In ``lost-response`` the charge or refund and its stored answer are committed before the
+  TCP connection is aborted, so the client sees a transport error and no status line.
+- Outages come first: ``down``/``flaky`` answer 503 before the API key is even looked at.
+- ``/health`` and ``/admin/*`` ignore the mode and the API key and are not counted.
+- With ``--state FILE`` every change (a charge or refund together with its stored answer)
+  is one atomic write (temp file + ``os.replace``); the mode and the counter are not kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import hashlib
+import hmac
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+MODES = ("ok", "decline", "down", "flaky", "slow", "pending", "lost-response", "malformed", "seed")
+COUNTED_MODES = ("flaky", "lost-response")
+DEFAULT_LATENCY_MS = 1000
+DEFAULT_API_KEY = "test-api-key"
+SEED_SETTLE_SECONDS = 5.0
+ALWAYS_ERRORS = Decimal("999.99")
+MAX_NESTING = 32
+TRANSPORT_KEY = "mock_gateway.transport"
+MALFORMED_BODY = b"<html><body><h1>502 Bad Gateway</h1>upstream hiccup</body></html>"
+MESSAGES = {
+    "approved": "Payment approved",
+    "pending": "Payment pending",
+    "declined": "Payment declined",
+    "error": "Processing error",
+    "refunded": "Refund processed",
+    "refund_failed": "Refund failed",
+}
+
+
+# --- exact JSON -----------------------------------------------------------------------
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number")
+
+
+def parse_json(raw: bytes) -> Any:
+    """Parse a body with exact numbers; raise ValueError for anything that is not JSON."""
+    try:
+        value = json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
+    except RecursionError as exc:
+        raise ValueError("nested too deeply") from exc
+    if _depth(value) > MAX_NESTING:
+        raise ValueError("nested too deeply")
+    return value
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of parsed JSON, found without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            stack.extend((child, level + 1) for child in item)
+    return deepest
+
+
+def _number_text(value: Decimal, canonical: bool) -> str:
+    """Plain decimal text, or (canonical) one exact spelling per numeric value."""
+    if not canonical:
+        return format(value, "f")
+    sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)  # parse_json lets no NaN or Infinity through
+    while len(digits) > 1 and digits[-1] == 0:
+        digits, exponent = digits[:-1], exponent + 1
+    if digits == (0,):
+        return "0"
+    return f"{'-' if sign else ''}{''.join(map(str, digits))}e{exponent}"
+
+
+def dumps(value: Any, *, canonical: bool = False) -> str:
+    """JSON text that writes Decimals as exact numbers (never through float)."""
+    if isinstance(value, dict):
+        items = sorted(value.items()) if canonical else value.items()
+        inner = ",".join(f"{json.dumps(str(k))}:{dumps(v, canonical=canonical)}" for k, v in items)
+        return "{" + inner + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(dumps(v, canonical=canonical) for v in value) + "]"
+    if isinstance(value, Decimal) or (isinstance(value, int) and not isinstance(value, bool)):
+        return _number_text(Decimal(value), canonical)
+    return json.dumps(value)
+
+
+def money_text(amount: Decimal) -> str:
+    return format(amount, "f")
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# --- requests -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChargeRequest:
+    payment_id: str
+    amount: Decimal
+    currency: str
+    user_id: str
+
+
+@dataclass(frozen=True)
+class RefundRequest:
+    external_id: str
+    amount: Decimal
+    reason: str | None
+
+
+def parse_amount(value: Any) -> Decimal | str:
+    """A positive, finite, sanely sized JSON number, or the reason it is not one."""
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        return "amount must be a JSON number"
+    amount = Decimal(value)
+    if amount <= 0:
+        return "amount must be positive"
+    if amount.adjusted() >= 15 or amount.as_tuple().exponent < -12:  # type: ignore[operator]
+        return "amount is out of range"
+    return amount
+
+
+def parse_charge(body: Any) -> ChargeRequest | str:
+    """Validate a /payment/process body; return the request or what is wrong with it."""
+    if not isinstance(body, dict):
+        return "body must be a JSON object"
+    payment_id, currency = body.get("paymentId"), body.get("currency")
+    if not isinstance(payment_id, str) or not payment_id:
+        return "paymentId must be a non-empty string"
+    if not isinstance(currency, str) or len(currency) != 3 or not currency.isascii():
+        return "currency must be a 3-letter code"
+    if not currency.isalpha():
+        return "currency must be a 3-letter code"
+    if not isinstance(body.get("userId"), str):
+        return "userId must be a string"
+    if not isinstance(body.get("correlationId"), str | None):
+        return "correlationId must be a string"
+    if not isinstance(body.get("metadata"), dict | None):
+        return "metadata must be an object"
+    amount = parse_amount(body.get("amount"))
+    if isinstance(amount, str):
+        return amount
+    return ChargeRequest(payment_id, amount, currency, body["userId"])
+
+
+def parse_refund(body: Any) -> RefundRequest | str:
+    """Validate a /payment/refund body; return the request or what is wrong with it."""
+    if not isinstance(body, dict):
+        return "body must be a JSON object"
+    external_id, reason = body.get("externalId"), body.get("reason")
+    if not isinstance(external_id, str) or not external_id:
+        return "externalId must be a non-empty string"
+    if not isinstance(reason, str | None):
+        return "reason must be a string"
+    amount = parse_amount(body.get("amount"))
+    if isinstance(amount, str):
+        return amount
+    return RefundRequest(external_id, amount, reason)
+
+
+# --- records and answers --------------------------------------------------------------
+
+
+@dataclass
+class Charge:
+    id: str
+    payment_id: str
+    amount: Decimal
+    currency: str
+    user_id: str
+    status: str
+    timestamp: str
+    idempotency_key: str | None
+    settle_at: float | None = None
+    refunded: Decimal = Decimal(0)
+
+    def settle(self, now: float) -> bool:
+        """Turn a pending charge whose time has come into an approved one."""
+        if self.status != "pending" or self.settle_at is None or now < self.settle_at:
+            return False
+        self.status, self.settle_at = "approved", None
+        return True
+
+
+@dataclass
+class Refund:
+    id: str
+    external_id: str
+    amount: Decimal
+    status: str
+    timestamp: str
+    idempotency_key: str | None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An HTTP answer; ``decided`` marks one worth storing under an idempotency key."""
+
+    status_code: int
+    body: str
+    decided: bool = True
+
+    @classmethod
+    def error(cls, status_code: int, message: str, decided: bool = False) -> Answer:
+        return cls(status_code, dumps({"error": message}), decided)
+
+    def response(self) -> Response:
+        return Response(self.body, self.status_code, media_type="application/json")
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    fingerprint: str
+    status_code: int
+    body: str
+
+    def replay(self, fingerprint: str) -> Answer:
+        if fingerprint != self.fingerprint:
+            return Answer.error(409, "Idempotency-Key reused with a different request")
+        return Answer(self.status_code, self.body)
+
+
+def _plain(record: Any) -> dict[str, Any]:
+    return {k: money_text(v) if isinstance(v, Decimal) else v for k, v in vars(record).items()}
+
+
+class Ledger:
+    """Charges, refunds and stored answers; written to ``path`` (if any) on ``save``."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.clear()
+        if path is not None and path.exists():
+            self._load(json.loads(path.read_text()))
+
+    def clear(self) -> None:
+        self.charges: dict[str, Charge] = {}
+        self.refunds: list[Refund] = []
+        self.answers: dict[str, StoredAnswer] = {}
+        self.newest_by_payment: dict[str, str] = {}
+
+    def add_charge(self, charge: Charge) -> None:
+        self.charges[charge.id] = charge
+        self.newest_by_payment[charge.payment_id] = charge.id
+
+    def find(self, external_id: str | None, payment_id: str | None) -> Charge | None:
+        if external_id is None and payment_id is not None:
+            external_id = self.newest_by_payment.get(payment_id)
+        charge = self.charges.get(external_id or "")
+        if charge is not None and charge.settle(time.time()):
+            self.save()
+        return charge
+
+    def settle_all(self) -> None:
+        if [c for c in self.charges.values() if c.settle(time.time())]:
+            self.save()
+
+    def save(self) -> None:
+        """Write the whole state atomically: a temp file, then ``os.replace``."""
+        if self.path is None:
+            return
+        state = {
+            "charges": [_plain(c) for c in self.charges.values()],
+            "refunds": [_plain(r) for r in self.refunds],
+            "answers": {k: vars(a) for k, a in self.answers.items()},
+        }
+        fd, temp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
+        with os.fdopen(fd, "w") as out:
+            json.dump(state, out)
+        os.replace(temp, self.path)
+
+    def _load(self, state: dict[str, Any]) -> None:
+        for c in state["charges"]:
+            money = {"amount": Decimal(c["amount"]), "refunded": Decimal(c["refunded"])}
+            self.add_charge(Charge(**{**c, **money}))
+        self.refunds = [Refund(**{**r, "amount": Decimal(r["amount"])}) for r in state["refunds"]]
+        self.answers = {k: StoredAnswer(**a) for k, a in state["answers"].items()}
+
+
+# --- behaviour ------------------------------------------------------------------------
+
+
+@dataclass
+class ModeState:
+    mode: str
+    count: int | None
+    latency_ms: int
+
+    def take(self, mode: str) -> bool:
+        """Use up one of the ``count`` calls of a counted mode, if it is the current one."""
+        if self.mode != mode or not self.count:
+            return False
+        self.count -= 1
+        return True
+
+
+class KeyedLocks:
+    """One asyncio.Lock per idempotency key, forgotten when nobody holds or awaits it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._users: Counter[str] = Counter()
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._users[key] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._users[key] -= 1
+            if not self._users[key]:
+                del self._users[key], self._locks[key]
+
+
+class Gateway:
+    """What the gateway decides; knows nothing about HTTP."""
+
+    def __init__(self, mode: str, latency_ms: int, seed: int | None, ledger: Ledger) -> None:
+        self.start_mode, self.start_latency_ms, self.seed = mode, latency_ms, seed
+        self.ledger = ledger
+        self.locks = KeyedLocks()
+        self._restart(mode)
+
+    def _restart(self, mode: str) -> None:
+        self.mode = ModeState(mode, 1 if mode in COUNTED_MODES else None, self.start_latency_ms)
+        self.rng = random.Random(self.seed)
+        self.requests = 0
+
+    def reset(self, mode: str) -> None:
+        """Forget every charge, refund, answer and count; back to ``mode``."""
+        self._restart(mode)
+        self.ledger.clear()
+        self.ledger.save()
+
+    def _decide_charge(self, amount: Decimal) -> tuple[str, float | None]:
+        """The charge's status and, for pending, the seconds until it settles."""
+        mode = self.mode.mode
+        if mode == "decline":
+            return "declined", None
+        if mode == "pending":
+            return "pending", self.mode.latency_ms / 1000
+        if mode != "seed":
+            return "approved", None
+        if amount == ALWAYS_ERRORS:
+            return "error", None
+        draw = self.rng.random()
+        if draw < 0.70:
+            return "approved", None
+        if draw < 0.85:
+            return "pending", SEED_SETTLE_SECONDS
+        return ("declined", None) if draw < 0.95 else ("error", None)
+
+    def charge(self, request: ChargeRequest, key: str | None) -> Answer:
+        """Decide and record a charge; an ``error`` is answered but never recorded."""
+        status, settle_in = self._decide_charge(request.amount)
+        charge = Charge(
+            id=f"ext_{uuid.uuid4().hex}",
+            payment_id=request.payment_id,
+            amount=request.amount,
+            currency=request.currency,
+            user_id=request.user_id,
+            status=status,
+            timestamp=now_iso(),
+            idempotency_key=key,
+            settle_at=None if settle_in is None else time.time() + settle_in,
+        )
+        if status != "error":
+            self.ledger.add_charge(charge)
+        return Answer(200, dumps(_charge_answer(charge)), decided=status != "error")
+
+    def refund(self, request: RefundRequest, key: str | None) -> Answer:
+        charge = self.ledger.find(request.external_id, None)
+        if charge is None:
+            return Answer.error(404, f"unknown externalId {request.external_id}", decided=True)
+        if charge.status != "approved":
+            message = f"payment is not refundable (status {charge.status})"
+            return Answer.error(400, message, decided=True)
+        left = charge.amount - charge.refunded
+        if request.amount > left:
+            message = f"refund of {money_text(request.amount)} exceeds what is left ({left})"
+            return Answer.error(400, message, decided=True)
+        failed = self.mode.mode == "seed" and self.rng.random() < 0.10
+        refund = Refund(
+            id=f"rf_{uuid.uuid4().hex}",
+            external_id=charge.id,
+            amount=request.amount,
+            status="refund_failed" if failed else "refunded",
+            timestamp=now_iso(),
+            idempotency_key=key,
+        )
+        self.ledger.refunds.append(refund)
+        if not failed:
+            charge.refunded += request.amount
+        return Answer(200, dumps(_refund_answer(refund)))
+
+    def status(self, external_id: str | None, payment_id: str | None) -> Answer:
+        if not external_id and not payment_id:
+            return Answer.error(400, "give externalId or paymentId")
+        charge = self.ledger.find(external_id or None, payment_id)
+        if charge is None:
+            return Answer.error(404, "unknown payment")
+        refunds = [r for r in self.ledger.refunds if r.external_id == charge.id]
+        return Answer(200, dumps(_status_answer(charge, refunds)))
+
+    def admin_listing(self) -> dict[str, Any]:
+        self.ledger.settle_all()
+        charges = [_admin_charge(c) for c in self.ledger.charges.values()]
+        refunds = [_admin_refund(r) for r in self.ledger.refunds]
+        return {"charges": charges, "refunds": refunds}
+
+
+def _refund_answer(refund: Refund) -> dict[str, Any]:
+    return {
+        "externalId": refund.external_id,
+        "status": refund.status,
+        "message": MESSAGES[refund.status],
+        "timestamp": refund.timestamp,
+        "refundId": refund.id,
+    }
+
+
+def _charge_answer(charge: Charge) -> dict[str, Any]:
+    return {
+        "externalId": charge.id,
+        "status": charge.status,
+        "message": MESSAGES[charge.status],
+        "timestamp": charge.timestamp,
+    }
+
+
+def _status_answer(charge: Charge, refunds: list[Refund]) -> dict[str, Any]:
+    return _charge_answer(charge) | {
+        "paymentId": charge.payment_id,
+        "amount": charge.amount,
+        "currency": charge.currency,
+        "refundedAmount": charge.refunded,
+        "refunds": [
+            {
+                "refundId": r.id,
+                "amount": r.amount,
+                "status": r.status,
+                "idempotencyKey": r.idempotency_key,
+            }
+            for r in refunds
+        ],
+    }
+
+
+def _admin_charge(charge: Charge) -> dict[str, Any]:
+    return {
+        "id": charge.id,
+        "payment_id": charge.payment_id,
+        "amount": money_text(charge.amount),
+        "currency": charge.currency,
+        "status": charge.status,
+        "idempotency_key": charge.idempotency_key,
+        "refunded": money_text(charge.refunded),
+    }
+
+
+def _admin_refund(refund: Refund) -> dict[str, Any]:
+    return {
+        "id": refund.id,
+        "external_id": refund.external_id,
+        "amount": money_text(refund.amount),
+        "status": refund.status,
+        "idempotency_key": refund.idempotency_key,
+    }
+
+
+# --- raw ASGI helpers -----------------------------------------------------------------
+
+
+async def _until_disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def client_stays(receive: Receive, seconds: float) -> bool:
+    """Wait ``seconds``; False as soon as the client hangs up during the wait."""
+    try:
+        await asyncio.wait_for(_until_disconnect(receive), timeout=seconds)
+    except TimeoutError:
+        return True
+    return False
+
+
+class Silence(Response):
+    """No answer at all: the client has already gone."""
+
+    def __init__(self) -> None:
+        super().__init__(b"")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        return None
+
+
+class DropConnection(Response):
+    """Abort the TCP connection before a byte of the answer is sent: a lost response.
+
+    uvicorn's ``send`` is a bound method of its request cycle, whose ``transport`` the outer
+    wrapper puts in the scope. Waiting for ``http.disconnect`` afterwards tells uvicorn the
+    client is gone, so it neither logs nor tries to send a 500 of its own.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(b"")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        transport = scope.get(TRANSPORT_KEY)
+        if transport is None:
+            raise RuntimeError("lost-response needs uvicorn's transport")
+        transport.abort()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(_until_disconnect(receive), timeout=1.0)
+
+
+def is_protocol_path(path: str) -> bool:
+    return path != "/health" and not path.startswith("/admin/") and path != "/admin"
+
+
+class Outer:
+    """Counts protocol calls, exposes the transport, writes the access log."""
+
+    def __init__(self, app: ASGIApp, gateway: Gateway, verbose: bool) -> None:
+        self.app, self.gateway, self.verbose = app, gateway, verbose
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        if is_protocol_path(scope["path"]):
+            self.gateway.requests += 1
+        scope[TRANSPORT_KEY] = getattr(getattr(send, "__self__", None), "transport", None)
+        if not self.verbose:
+            return await self.app(scope, receive, send)
+        await self._logged(scope, receive, send)
+
+    async def _logged(self, scope: Scope, receive: Receive, send: Send) -> None:
+        status: list[int] = []
+        mode, started = self.gateway.mode.mode, time.perf_counter()
+
+        async def noting_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, noting_send)
+        finally:
+            headers = dict(scope["headers"])
+            line = {
+                "method": scope["method"],
+                "path": scope["path"],
+                "status": status[0] if status else None,
+                "idempotency_key": headers.get(b"idempotency-key", b"").decode("latin-1") or None,
+                "mode": mode,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            }
+            print(json.dumps(line), file=sys.stderr, flush=True)
+
+
+# --- HTTP endpoints -------------------------------------------------------------------
+
+Parser = Callable[[Any], Any]
+Action = Callable[[Any, str | None], Answer]
+
+
+def _json(value: Any, status_code: int = 200) -> Response:
+    return Response(dumps(value), status_code, media_type="application/json")
+
+
+class Endpoints:
+    """The HTTP face of a Gateway: gates, idempotency, modes that act on the wire."""
+
+    def __init__(self, gateway: Gateway, api_key: str) -> None:
+        self.gateway, self.api_key = gateway, api_key
+
+    def _refusal(self, request: Request) -> Response | None:
+        """503 for an outage, 401 for a bad key, garbage for ``malformed``; else None."""
+        mode = self.gateway.mode
+        if mode.mode == "down" or mode.take("flaky"):
+            return Answer.error(503, "gateway unavailable").response()
+        given = request.headers.get("x-api-key", "").encode()
+        if not hmac.compare_digest(given, self.api_key.encode()):
+            return Answer.error(401, "missing or wrong X-API-Key").response()
+        if mode.mode == "malformed":
+            return Response(MALFORMED_BODY, 200, media_type="application/json")
+        return None
+
+    async def _patient(self, request: Request) -> bool:
+        """In ``slow`` mode wait first; False if the client gave up meanwhile."""
+        if self.gateway.mode.mode != "slow":
+            return True
+        return await client_stays(request.receive, self.gateway.mode.latency_ms / 1000)
+
+    async def process(self, request: Request) -> Response:
+        return await self._post(request, parse_charge, self.gateway.charge)
+
+    async def refund(self, request: Request) -> Response:
+        return await self._post(request, parse_refund, self.gateway.refund)
+
+    async def status(self, request: Request) -> Response:
+        refusal = self._refusal(request)
+        if refusal is not None:
+            return refusal
+        if not await self._patient(request):
+            return Silence()
+        params = request.query_params
+        return self.gateway.status(params.get("externalId"), params.get("paymentId")).response()
+
+    async def _post(self, request: Request, parse: Parser, act: Action) -> Response:
+        refusal = self._refusal(request)
+        if refusal is not None:
+            return refusal
+        drop = self.gateway.mode.take("lost-response")
+        answer = await self._answer_post(request, parse, act)
+        if answer is None:
+            return Silence()
+        return DropConnection() if drop else answer.response()
+
+    async def _answer_post(self, request: Request, parse: Parser, act: Action) -> Answer | None:
+        try:
+            body = parse_json(await request.body())
+        except ValueError as exc:
+            return Answer.error(400, f"body is not JSON: {exc}")
+        parsed = parse(body)
+        if isinstance(parsed, str):
+            return Answer.error(400, parsed)
+        key = request.headers.get("idempotency-key") or None
+        if key is None:
+            return await self._act(request, act, parsed, None)
+        fingerprint = hashlib.sha256(
+            f"{request.method} {request.url.path} {dumps(body, canonical=True)}".encode()
+        ).hexdigest()
+        async with self.gateway.locks.hold(key):
+            stored = self.gateway.ledger.answers.get(key)
+            if stored is not None:
+                return stored.replay(fingerprint)
+            return await self._act(request, act, parsed, key, fingerprint)
+
+    async def _act(
+        self,
+        request: Request,
+        act: Action,
+        parsed: Any,
+        key: str | None,
+        fingerprint: str | None = None,
+    ) -> Answer | None:
+        """Wait if slow, then decide, store the answer under ``key`` and save once."""
+        if not await self._patient(request):
+            return None
+        answer = act(parsed, key)
+        if key is not None and fingerprint is not None and answer.decided:
+            stored = StoredAnswer(fingerprint, answer.status_code, answer.body)
+            self.gateway.ledger.answers[key] = stored
+        self.gateway.ledger.save()
+        return answer
+
+    async def health(self, request: Request) -> Response:
+        return _json({"status": "ok"})
+
+    async def get_mode(self, request: Request) -> Response:
+        return _json(dataclasses.asdict(self.gateway.mode))
+
+    async def set_mode(self, request: Request) -> Response:
+        body = await _admin_body(request)
+        mode = body.get("mode") if isinstance(body, dict) else None
+        if mode not in MODES:
+            return Answer.error(400, f"mode must be one of {', '.join(MODES)}").response()
+        default_count = 1 if mode in COUNTED_MODES else None
+        count = body.get("count", default_count)
+        latency = body.get("latency_ms", self.gateway.start_latency_ms)
+        if not _is_count(count, allow_none=default_count is None) or not _is_count(latency):
+            return Answer.error(
+                400, "count and latency_ms must be non-negative integers"
+            ).response()
+        self.gateway.mode = ModeState(mode, count, latency)
+        return await self.get_mode(request)
+
+    async def charges(self, request: Request) -> Response:
+        return _json(self.gateway.admin_listing())
+
+    async def requests(self, request: Request) -> Response:
+        return _json({"requests": self.gateway.requests})
+
+    async def reset(self, request: Request) -> Response:
+        body = await _admin_body(request)
+        mode = body.get("mode", self.gateway.start_mode) if isinstance(body, dict) else None
+        if mode not in MODES:
+            return Answer.error(400, f"mode must be one of {', '.join(MODES)}").response()
+        self.gateway.reset(mode)
+        return await self.get_mode(request)
+
+
+async def _admin_body(request: Request) -> Any:
+    """An admin body: empty means {}, anything unparseable means None."""
+    raw = await request.body()
+    try:
+        return parse_json(raw) if raw.strip() else {}
+    except ValueError:
+        return None
+
+
+def _is_count(value: Any, allow_none: bool = False) -> bool:
+    if value is None:
+        return allow_none
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def create_app(
+    mode: str = "ok",
+    latency_ms: int = DEFAULT_LATENCY_MS,
+    seed: int | None = None,
+    state_file: str | os.PathLike[str] | None = None,
+    api_key: str = DEFAULT_API_KEY,
+    verbose: bool = False,
+) -> ASGIApp:
+    """The mock gateway as an ASGI app (meant to run under uvicorn)."""
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; one of {', '.join(MODES)}")
+    if latency_ms < 0:
+        raise ValueError("latency_ms must not be negative")
+    ledger = Ledger(Path(state_file) if state_file is not None else None)
+    gateway = Gateway(mode, latency_ms, seed, ledger)
+    endpoints = Endpoints(gateway, api_key)
+    routes = [
+        Route("/health", endpoints.health),
+        Route("/payment/process", endpoints.process, methods=["POST"]),
+        Route("/payment/status", endpoints.status, methods=["GET"]),
+        Route("/payment/refund", endpoints.refund, methods=["POST"]),
+        Route("/admin/mode", endpoints.get_mode, methods=["GET"]),
+        Route("/admin/mode", endpoints.set_mode, methods=["POST"]),
+        Route("/admin/charges", endpoints.charges, methods=["GET"]),
+        Route("/admin/requests", endpoints.requests, methods=["GET"]),
+        Route("/admin/reset", endpoints.reset, methods=["POST"]),
+    ]
+    return Outer(Starlette(routes=routes), gateway, verbose)
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative")
+    return value
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Mock card gateway for paycli's tests.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=3000)
+    parser.add_argument("--mode", choices=MODES, default="ok")
+    parser.add_argument(
+        "--latency-ms",
+        type=_non_negative,
+        default=DEFAULT_LATENCY_MS,
+        help="default wait for slow and settle time for pending (default %(default)s)",
+    )
+    parser.add_argument("--seed", type=int, default=None, help="seed for the seed mode's draws")
+    parser.add_argument("--state", default=None, help="keep charges in this JSON file")
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get("PAYCLI_GATEWAY_API_KEY", DEFAULT_API_KEY),
+        help="expected X-API-Key (default: $PAYCLI_GATEWAY_API_KEY, else test-api-key)",
+    )
+    parser.add_argument("--verbose", action="store_true", help="JSON access log on stderr")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the mock gateway until SIGINT/SIGTERM."""
+    args = parse_args(argv)
+    try:
+        app = create_app(
+            args.mode, args.latency_ms, args.seed, args.state, args.api_key, args.verbose
+        )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        sys.exit(f"mock_gateway: cannot load state file {args.state}: {exc!r}")
+    log_level = "info" if args.verbose else "warning"
+    uvicorn.run(app, host=args.host, port=args.port, log_level=log_level, access_log=False)
+
+
+if __name__ == "__main__":
+    main()
