@@ -42,7 +42,8 @@ class PaycliGroup(TyperGroup):
                                 standalone_mode=False,
                                 windows_expand_args=windows_expand_args, **extra)
         except typer.TyperException as exc:
-            _report(exc.format_message(), "usage_error", "--json" in argv)
+            if exc.format_message().strip():  # empty when the help was shown instead
+                _report(exc.format_message(), "usage_error", "--json" in argv)
             code = exc.exit_code
         except typer.Abort:
             code = 130

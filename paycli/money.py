@@ -111,8 +111,10 @@ def parse_amount(text: str, code: str, max_major: int | None = None) -> Money:
     has, and amounts above `max_major` whole units.
     """
     cur = currency(code)
+    if not isinstance(text, str):
+        raise InvalidAmount(f"invalid amount {text!r}: expected a decimal string")
     shown = text if len(text) <= 40 else text[:37] + "..."
-    if not isinstance(text, str) or not _AMOUNT.fullmatch(text):
+    if not _AMOUNT.fullmatch(text):
         raise InvalidAmount(
             f"invalid amount {shown!r}: expected a positive decimal like 50 or 50.25"
         )

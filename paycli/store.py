@@ -101,12 +101,24 @@ def _connect(path: str) -> sqlite3.Connection:
     try:
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
                                check_same_thread=False)
+        _refuse_foreign(conn, path)
         _retry_busy(lambda: conn.execute("PRAGMA journal_mode=WAL").fetchone())
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
     except sqlite3.DatabaseError as exc:
         raise LedgerCorrupt(f"--db {path}: not a paycli ledger ({exc})") from None
     return conn
+
+
+def _refuse_foreign(conn: sqlite3.Connection, path: str) -> None:
+    """Refuse, before writing anything (even the WAL switch), a file that is not ours."""
+    app = conn.execute("PRAGMA application_id").fetchone()[0]
+    if app == APPLICATION_ID:
+        return
+    tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    if app != 0 or tables:
+        conn.close()
+        raise LedgerCorrupt(f"--db {path}: a SQLite file, but not a paycli ledger")
 
 
 def _retry_busy(action: Any, deadline_s: float = BUSY_TIMEOUT_S * 2) -> Any:

@@ -1,0 +1,5 @@
+"""`python -m paycli` runs the command line."""
+
+from paycli.cli import app
+
+app()

@@ -1,0 +1,66 @@
+"""Shared fixtures: a temporary ledger, a running mock gateway, a CLI runner."""
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+from gateway_server import gateway, gateway_server  # noqa: F401
+from typer.testing import CliRunner
+
+from paycli.cli import app
+from paycli.config import ENV
+from paycli.store import Store
+
+# Typer's CliRunner (Click >= 8.2) always keeps stderr apart: `result.stdout` is stdout only,
+# `result.stderr` is stderr only, and `result.output` is both interleaved.
+CliCall = Callable[..., Result]
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    """A ledger path in a fresh temporary folder; the file does not exist yet."""
+    return tmp_path / "ledger.db"
+
+
+@pytest.fixture
+def store(db_path: Path) -> Iterator[Store]:
+    """An opened ledger on `db_path`, closed after the test."""
+    with Store(str(db_path)) as opened:
+        yield opened
+
+
+@pytest.fixture
+def cli(db_path: Path, tmp_path: Path) -> CliCall:
+    """Run `paycli --db <db_path> *args` in-process and return Click's `Result`.
+
+    The environment is hermetic: no `PAYCLI_*` variable leaks in from the caller, and the
+    config folder (where `paycli.toml` would live) is an empty temporary one.
+    """
+    base: dict[str, str | None] = dict.fromkeys(ENV.values())
+    base["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+
+    def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
+        return CliRunner().invoke(app, ["--db", str(db_path), *args], env={**base, **(env or {})})
+
+    return invoke
+
+
+def count_events(path: Path) -> int:
+    """How many events the ledger at `path` holds (0 if it does not exist yet)."""
+    if not path.exists():
+        return 0
+    conn = sqlite3.connect(path)
+    try:
+        return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
+    except sqlite3.OperationalError:  # a file with no events table yet
+        return 0
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def event_count() -> Callable[[Path], int]:
+    """`event_count(db_path)`: how many events a ledger file holds, read with plain SQLite."""
+    return count_events

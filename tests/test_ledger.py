@@ -1,0 +1,424 @@
+"""The double-entry ledger: deposits, holds, their resolution, the schema's guards and the
+hash-chained event log."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import defaultdict
+from collections.abc import Callable
+from itertools import pairwise
+
+import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    invariant,
+    multiple,
+    rule,
+    run_state_machine_as_test,
+)
+
+from paycli import ledger
+from paycli.errors import InsufficientFunds
+from paycli.events import verify_chain
+from paycli.models import Account
+from paycli.money import Money
+from paycli.store import Store
+
+
+def credit(store: Store, user: str, minor: int, code: str = "USD") -> Account:
+    """Credit a wallet in its own transaction."""
+    with store.transaction() as tx:
+        return ledger.deposit(tx, "credit", user, Money(minor, code), None)
+
+
+def hold(store: Store, user: str, minor: int, code: str = "USD") -> str:
+    """Hold money of a wallet in its own transaction; returns the hold id."""
+    with store.transaction() as tx:
+        return ledger.hold(tx, user, Money(minor, code), "order-1")
+
+
+def commit(store: Store, hold_id: str) -> Account | None:
+    with store.transaction() as tx:
+        return ledger.commit_hold(tx, hold_id)
+
+
+def void(store: Store, hold_id: str) -> Account | None:
+    with store.transaction() as tx:
+        return ledger.void_hold(tx, hold_id)
+
+
+Resolve = Callable[[Store, str], Account | None]
+
+
+def wallet(store: Store, user: str, code: str = "USD") -> Account:
+    found = store.read.account("wallet", user, code)
+    assert found is not None
+    return found
+
+
+def ledger_state(store: Store) -> tuple[list[Account], int]:
+    """Every account and the event count: what 'nothing was written' compares."""
+    return store.read.accounts(), store.read.event_count()
+
+
+def chain_break(store: Store) -> object:
+    return verify_chain(store.read.events())[1]
+
+
+class TestDeposit:
+    def test_credit_moves_money_from_funding_into_the_wallet(self, store: Store) -> None:
+        """A credit raises the wallet's balance and lowers the funding account by as much."""
+        after = credit(store, "alice", 10050)
+        assert (after.balance, after.held) == (10050, 0)
+        funding = store.read.account("funding", None, "USD")
+        assert funding is not None and funding.balance == -10050
+        assert store.read.currency_sums() == {"USD": 0}
+
+    def test_credit_writes_a_posted_transfer_an_entry_and_an_event(self, store: Store) -> None:
+        """A credit is recorded as a posted transfer, a statement line and one event."""
+        with store.transaction() as tx:
+            ledger.deposit(tx, "credit", "alice", Money(500, "USD"), "ref-1", "txn_fixed")
+        transfer = store.read.transfer("txn_fixed")
+        assert transfer is not None
+        assert (transfer.kind, transfer.state, transfer.amount) == ("credit", "posted", 500)
+        [entry] = store.read.entries(wallet(store, "alice").id, 10)
+        assert (entry.type, entry.amount, entry.balance, entry.reference) == (
+            "credit", 500, 500, "ref-1")
+        [event] = store.read.events_of("txn_fixed")
+        assert event.type == "transfer.posted"
+
+    def test_refund_moves_money_from_clearing(self, store: Store) -> None:
+        """A refund deposit comes out of the clearing account, keeping the sum at zero."""
+        with store.transaction() as tx:
+            ledger.deposit(tx, "refund", "alice", Money(300, "JPY"), "pay_x")
+        clearing = store.read.account("clearing", None, "JPY")
+        assert clearing is not None and clearing.balance == -300
+        assert wallet(store, "alice", "JPY").balance == 300
+
+    def test_currencies_keep_separate_wallets(self, store: Store) -> None:
+        """One user's USD and JPY wallets never mix."""
+        credit(store, "alice", 100, "USD")
+        credit(store, "alice", 100, "JPY")
+        assert wallet(store, "alice", "USD").balance == 100
+        assert wallet(store, "alice", "JPY").balance == 100
+        assert store.read.currency_sums() == {"USD": 0, "JPY": 0}
+
+
+class TestHold:
+    def test_hold_reserves_without_moving_the_balance(self, store: Store) -> None:
+        """A hold raises `held`, so available drops while the balance stays."""
+        credit(store, "alice", 1000)
+        hold(store, "alice", 400)
+        after = wallet(store, "alice")
+        assert (after.balance, after.held, after.available) == (1000, 400, 600)
+
+    def test_insufficient_funds_raises_and_writes_nothing(self, store: Store) -> None:
+        """A hold above the available balance raises InsufficientFunds and changes nothing."""
+        credit(store, "alice", 1000)
+        hold(store, "alice", 600)
+        before = ledger_state(store)
+        with pytest.raises(InsufficientFunds, match=r"alice has 4\.00 USD available, 5\.00"):
+            hold(store, "alice", 500)
+        assert ledger_state(store) == before
+
+    def test_never_credited_wallet_cannot_hold(self, store: Store) -> None:
+        """A wallet that never existed has nothing to hold, and is not opened by trying."""
+        with pytest.raises(InsufficientFunds, match=r"0\.00 USD available"):
+            hold(store, "ghost", 1)
+        assert ledger_state(store) == ([], 0)
+
+    def test_other_currency_does_not_cover_a_hold(self, store: Store) -> None:
+        """Money in JPY does not pay for a USD hold."""
+        credit(store, "alice", 10_000, "JPY")
+        with pytest.raises(InsufficientFunds):
+            hold(store, "alice", 1, "USD")
+
+    def test_exact_available_amount_can_be_held(self, store: Store) -> None:
+        """Holding every last minor unit is allowed; one more is not."""
+        credit(store, "alice", 1000)
+        hold(store, "alice", 1000)
+        with pytest.raises(InsufficientFunds):
+            hold(store, "alice", 1)
+        assert wallet(store, "alice").available == 0
+
+
+class TestResolveHold:
+    def test_commit_moves_the_held_money_to_clearing(self, store: Store) -> None:
+        """Committing a hold lowers balance and held by the amount and credits clearing."""
+        credit(store, "alice", 1000)
+        hold_id = hold(store, "alice", 400)
+        after = commit(store, hold_id)
+        assert after is not None and (after.balance, after.held) == (600, 0)
+        clearing = store.read.account("clearing", None, "USD")
+        assert clearing is not None and clearing.balance == 400
+        transfer = store.read.transfer(hold_id)
+        assert transfer is not None and transfer.state == "posted"
+        assert store.read.currency_sums() == {"USD": 0}
+
+    def test_void_restores_the_available_balance(self, store: Store) -> None:
+        """Voiding a hold gives the money back to available; nothing leaves the wallet."""
+        credit(store, "alice", 1000)
+        hold_id = hold(store, "alice", 400)
+        after = void(store, hold_id)
+        assert after is not None and (after.balance, after.held, after.available) == (
+            1000, 0, 1000)
+        transfer = store.read.transfer(hold_id)
+        assert transfer is not None and transfer.state == "voided"
+
+    @pytest.mark.parametrize(
+        ("first", "second"),
+        [(commit, commit), (void, void), (commit, void), (void, commit)],
+        ids=["commit-commit", "void-void", "commit-void", "void-commit"],
+    )
+    def test_resolving_twice_moves_nothing(self, store: Store, first: Resolve,
+                                           second: Resolve) -> None:
+        """A hold resolves once; a second commit or void returns None and writes nothing."""
+        credit(store, "alice", 1000)
+        hold_id = hold(store, "alice", 400)
+        assert first(store, hold_id) is not None
+        before = ledger_state(store)
+        assert second(store, hold_id) is None
+        assert ledger_state(store) == before
+
+    def test_unknown_hold_is_a_no_op(self, store: Store) -> None:
+        """Resolving a hold id that does not exist moves nothing."""
+        credit(store, "alice", 1000)
+        before = ledger_state(store)
+        assert commit(store, "hold_missing") is None
+        assert void(store, "hold_missing") is None
+        assert ledger_state(store) == before
+
+    def test_statement_shows_hold_payment_and_release(self, store: Store) -> None:
+        """The wallet's statement lists every movement, newest first."""
+        credit(store, "alice", 1000)
+        commit(store, hold(store, "alice", 300))
+        void(store, hold(store, "alice", 200))
+        lines = store.read.entries(wallet(store, "alice").id, 10)
+        assert [(e.type, e.amount, e.balance, e.held) for e in lines] == [
+            ("release", 200, 700, 0),
+            ("hold", -200, 700, 200),
+            ("payment", -300, 700, 0),
+            ("hold", -300, 1000, 300),
+            ("credit", 1000, 1000, 0),
+        ]
+
+
+class TestSchemaGuards:
+    """The CHECK constraints and triggers hold even when Python is bypassed."""
+
+    def test_wallet_available_cannot_go_negative(self, store: Store) -> None:
+        """Raising held above balance by hand is refused by the schema."""
+        credit(store, "alice", 1000)
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+            store.conn.execute("UPDATE accounts SET held = balance + 1 WHERE kind = 'wallet'")
+        assert wallet(store, "alice").held == 0
+
+    def test_wallet_balance_cannot_go_negative(self, store: Store) -> None:
+        """A negative wallet balance is refused by the schema."""
+        credit(store, "alice", 1000)
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+            store.conn.execute("UPDATE accounts SET balance = -1 WHERE kind = 'wallet'")
+
+    def test_held_cannot_go_negative(self, store: Store) -> None:
+        """A negative hold total is refused by the schema."""
+        credit(store, "alice", 1000)
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+            store.conn.execute("UPDATE accounts SET held = -1 WHERE kind = 'wallet'")
+
+    def test_transfer_amount_must_be_positive(self, store: Store) -> None:
+        """A transfer of zero is refused by the schema."""
+        credit(store, "alice", 1000)
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+            store.conn.execute("UPDATE transfers SET amount = 0")
+
+    def test_events_reject_update(self, store: Store) -> None:
+        """An event cannot be edited."""
+        credit(store, "alice", 1000)
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            store.conn.execute("UPDATE events SET payload = '{}'")
+
+    def test_events_reject_delete(self, store: Store) -> None:
+        """An event cannot be deleted."""
+        credit(store, "alice", 1000)
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            store.conn.execute("DELETE FROM events")
+        assert store.read.event_count() == 1
+
+
+class TestHashChain:
+    @pytest.fixture
+    def busy_store(self, store: Store) -> Store:
+        """A ledger with five events of every kind."""
+        credit(store, "alice", 1000)
+        commit(store, hold(store, "alice", 300))
+        void(store, hold(store, "alice", 200))
+        assert store.read.event_count() == 5
+        return store
+
+    def test_real_log_verifies(self, busy_store: Store) -> None:
+        """The chain paycli writes verifies from the first event to the last."""
+        assert verify_chain(busy_store.read.events()) == (5, None)
+
+    def test_empty_log_verifies(self, store: Store) -> None:
+        """A ledger with no events has an intact (empty) chain."""
+        assert verify_chain(store.read.events()) == (0, None)
+
+    def test_chain_links_from_genesis(self, busy_store: Store) -> None:
+        """The first event links to 64 zeros and each next one to the hash before it."""
+        events = list(busy_store.read.events())
+        assert events[0].prev_hash == "0" * 64
+        assert all(b.prev_hash == a.hash for a, b in pairwise(events))
+
+    def test_edited_payload_is_detected(self, busy_store: Store) -> None:
+        """Changing one event's payload breaks the chain at that event."""
+        conn = busy_store.conn
+        conn.execute("DROP TRIGGER events_no_update")
+        conn.execute(
+            "UPDATE events SET payload = replace(payload, '\"amount\":1000', '\"amount\":9000')"
+            " WHERE seq = 1"
+        )
+        found = chain_break(busy_store)
+        assert found is not None and found.seq == 1 and "edited" in found.reason
+
+    @pytest.mark.parametrize("column", ["type", "entity_id", "at", "correlation_id"])
+    def test_edited_field_is_detected(self, busy_store: Store, column: str) -> None:
+        """Every hashed field of an event is protected, not only the payload."""
+        busy_store.conn.execute("DROP TRIGGER events_no_update")
+        busy_store.conn.execute(f"UPDATE events SET {column} = 'forged' WHERE seq = 3")
+        found = chain_break(busy_store)
+        assert found is not None and found.seq == 3
+
+    def test_deleted_event_is_detected(self, busy_store: Store) -> None:
+        """Removing an event from the middle shows as a gap at the next one."""
+        busy_store.conn.execute("DROP TRIGGER events_no_delete")
+        busy_store.conn.execute("DELETE FROM events WHERE seq = 2")
+        found = chain_break(busy_store)
+        assert found is not None and found.seq == 3 and "removed" in found.reason
+
+    def test_deleted_first_event_is_detected(self, busy_store: Store) -> None:
+        """Removing the genesis event shows as a gap at the start."""
+        busy_store.conn.execute("DROP TRIGGER events_no_delete")
+        busy_store.conn.execute("DELETE FROM events WHERE seq = 1")
+        found = chain_break(busy_store)
+        assert found is not None and found.seq == 2
+
+    def test_swapped_events_are_detected(self, busy_store: Store) -> None:
+        """Exchanging the places of two events breaks the chain."""
+        conn = busy_store.conn
+        conn.execute("DROP TRIGGER events_no_update")
+        conn.execute("UPDATE events SET seq = -2 WHERE seq = 2")
+        conn.execute("UPDATE events SET seq = 2 WHERE seq = 3")
+        conn.execute("UPDATE events SET seq = 3 WHERE seq = -2")
+        found = chain_break(busy_store)
+        assert found is not None and found.seq == 2
+
+    def test_rewritten_link_is_detected(self, busy_store: Store) -> None:
+        """An event whose prev_hash was changed no longer links to the one before."""
+        busy_store.conn.execute("DROP TRIGGER events_no_update")
+        busy_store.conn.execute("UPDATE events SET prev_hash = hash WHERE seq = 4")
+        found = chain_break(busy_store)
+        assert found is not None and found.seq == 4 and "prev_hash" in found.reason
+
+    def test_break_reports_the_first_place_only(self, busy_store: Store) -> None:
+        """Verification reads every event but reports the earliest break."""
+        busy_store.conn.execute("DROP TRIGGER events_no_update")
+        busy_store.conn.execute("UPDATE events SET at = 'x' WHERE seq IN (2, 4)")
+        count, found = verify_chain(busy_store.read.events())
+        assert count == 5
+        assert found is not None and found.seq == 2
+
+
+USERS = ("alice", "bob", "carol")
+CURRENCIES = ("USD", "JPY")
+
+
+class LedgerMachine(RuleBasedStateMachine):
+    """Random credits, holds, commits and voids, checked against a plain Python model."""
+
+    holds = Bundle("holds")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.store = Store(":memory:")
+        self.balance: defaultdict[tuple[str, str], int] = defaultdict(int)
+        self.held: defaultdict[tuple[str, str], int] = defaultdict(int)
+        self.pending: dict[str, tuple[str, str, int]] = {}
+        self.events = 0
+
+    def teardown(self) -> None:
+        self.store.close()
+
+    @rule(user=st.sampled_from(USERS), code=st.sampled_from(CURRENCIES),
+          minor=st.integers(1, 10_000))
+    def credit(self, user: str, code: str, minor: int) -> None:
+        credit(self.store, user, minor, code)
+        self.balance[user, code] += minor
+        self.events += 1
+
+    @rule(target=holds, user=st.sampled_from(USERS), code=st.sampled_from(CURRENCIES),
+          minor=st.integers(1, 10_000))
+    def hold(self, user: str, code: str, minor: int) -> object:
+        available = self.balance[user, code] - self.held[user, code]
+        if minor > available:
+            with pytest.raises(InsufficientFunds):
+                hold(self.store, user, minor, code)
+            return multiple()
+        hold_id = hold(self.store, user, minor, code)
+        self.held[user, code] += minor
+        self.pending[hold_id] = (user, code, minor)
+        self.events += 1
+        return hold_id
+
+    @rule(hold_id=holds)
+    def commit(self, hold_id: str) -> None:
+        moved = commit(self.store, hold_id)
+        if hold_id not in self.pending:
+            assert moved is None
+            return
+        user, code, minor = self.pending.pop(hold_id)
+        self.balance[user, code] -= minor
+        self.held[user, code] -= minor
+        self.events += 1
+
+    @rule(hold_id=holds)
+    def void(self, hold_id: str) -> None:
+        moved = void(self.store, hold_id)
+        if hold_id not in self.pending:
+            assert moved is None
+            return
+        user, code, minor = self.pending.pop(hold_id)
+        self.held[user, code] -= minor
+        self.events += 1
+
+    @invariant()
+    def every_currency_sums_to_zero(self) -> None:
+        assert all(total == 0 for total in self.store.read.currency_sums().values())
+
+    @invariant()
+    def wallets_match_the_model(self) -> None:
+        wallets = {(a.user_id, a.currency): a for a in self.store.read.accounts()
+                   if a.kind == "wallet"}
+        for (user, code), account in wallets.items():
+            assert account.available >= 0
+            assert (account.balance, account.held) == (self.balance[user, code],
+                                                      self.held[user, code])
+        opened = {key for key, value in self.balance.items() if value or self.held[key]}
+        assert opened <= wallets.keys()
+
+    @invariant()
+    def chain_is_intact(self) -> None:
+        assert verify_chain(self.store.read.events()) == (self.events, None)
+
+
+class TestLedgerProperties:
+    def test_any_sequence_keeps_the_books(self) -> None:
+        """Any run of credits, holds, commits and voids keeps the books balanced and true."""
+        # Checked after every step: each currency sums to zero, no wallet's available is
+        # negative, wallets equal a plain Python model, and the hash chain verifies.
+        run_state_machine_as_test(
+            LedgerMachine,
+            settings=settings(max_examples=100, stateful_step_count=20, deadline=None),
+        )

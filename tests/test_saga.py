@@ -1,0 +1,294 @@
+"""The pay saga end to end: real paycli processes against the real mock gateway over HTTP.
+
+Every test asserts the exit code, the ledger and what the gateway really charged.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from gateway_server import GatewayServer
+from helpers import check_invariants, paycli_env, run, run_json, spawn, wallet
+
+
+@pytest.fixture
+def env(gateway: GatewayServer) -> dict[str, str]:
+    """A paycli environment pointed at the test's mock gateway."""
+    return paycli_env(gateway.url)
+
+
+@pytest.fixture
+def funded(db_path: Path, env: dict[str, str]) -> Path:
+    """A ledger where alice has 1000.00 USD."""
+    code, _ = run_json(db_path, "wallet", "credit", "--user", "alice", "--amount", "1000",
+                       env=env)
+    assert code == 0
+    return db_path
+
+
+class TestOutcomes:
+    def test_success_posts_the_hold_and_charges_once(self, funded: Path, env: dict[str, str],
+                                                    gateway: GatewayServer) -> None:
+        """An approved charge completes the payment and moves the money exactly once."""
+        code, out = run_json(funded, "pay", "--user", "alice", "--amount", "50", env=env)
+        assert code == 0 and out["status"] == "COMPLETED" and out["error"] is None
+        assert out["balance"] == "950.00" and out["amount"] == "50.00"
+        assert [s["name"] for s in out["steps"]] == [
+            "CheckWalletBalance", "CreatePayment", "ReserveFunds", "ProcessPayment",
+            "SettlePayment"]
+        assert all(s["status"] == "success" for s in out["steps"])
+        assert wallet(funded, "alice") == (95000, 0)
+        charges = gateway.charges()
+        assert len(charges) == 1 and charges[0]["amount"] in ("50.00", "50")
+        assert charges[0]["id"] == out["gateway_ref"]
+        check_invariants(funded, charges)
+
+    def test_insufficient_funds_never_reaches_the_gateway(
+            self, funded: Path, env: dict[str, str], gateway: GatewayServer) -> None:
+        """Paying more than is available exits 3: nothing held, no HTTP call made."""
+        before = gateway.requests()
+        code, out = run_json(funded, "pay", "--user", "alice", "--amount", "5000", env=env)
+        assert code == 3 and out["error"]["type"] == "insufficient_funds"
+        assert "1000.00 USD available" in out["error"]["message"]
+        assert gateway.requests() == before
+        assert wallet(funded, "alice") == (100000, 0)
+
+    def test_decline_releases_the_hold(self, funded: Path, env: dict[str, str],
+                                       gateway: GatewayServer) -> None:
+        """A declined card exits 4, FAILED, with the hold voided and the balance intact."""
+        gateway.set_mode("decline")
+        code, out = run_json(funded, "pay", "--user", "alice", "--amount", "50", env=env)
+        assert code == 4 and out["status"] == "FAILED" and out["error"]["type"] == "declined"
+        assert wallet(funded, "alice") == (100000, 0)
+        check_invariants(funded, gateway.charges())
+
+    def test_flaky_gateway_is_retried_with_one_charge(
+            self, funded: Path, env: dict[str, str], gateway: GatewayServer) -> None:
+        """Two 503s then success: attempts 3, one charge, COMPLETED."""
+        gateway.set_mode("flaky", count=2)
+        code, out = run_json(funded, "pay", "--user", "alice", "--amount", "50", env=env)
+        assert code == 0 and out["status"] == "COMPLETED"
+        process = next(s for s in out["steps"] if s["name"] == "ProcessPayment")
+        assert process["attempts"] == 3
+        assert len(gateway.charges()) == 1
+        check_invariants(funded, gateway.charges())
+
+    def test_slow_gateway_beyond_the_timeout_charges_nothing(
+            self, funded: Path, gateway: GatewayServer) -> None:
+        """Every attempt times out: exit 5, hold released, and the gateway holds no charge."""
+        gateway.set_mode("slow", latency_ms=800)
+        env = paycli_env(gateway.url, PAYCLI_GATEWAY_TIMEOUT="0.2", PAYCLI_RETRY_ATTEMPTS="2")
+        code, out = run_json(funded, "pay", "--user", "alice", "--amount", "50", env=env)
+        assert code == 5 and out["status"] == "FAILED"
+        time.sleep(1.0)  # let the mock finish the requests it was still sleeping on
+        assert [c for c in gateway.charges() if c["status"] == "approved"] == []
+        check_invariants(funded, gateway.charges())
+
+    def test_malformed_answers_keep_the_hold_until_recover(
+            self, funded: Path, env: dict[str, str], gateway: GatewayServer) -> None:
+        """200 with a non-JSON body is never taken as an answer: the outcome is unknown
+        (exit 10, hold kept) until `recover` finds no charge and releases it."""
+        gateway.set_mode("malformed")
+        code, out = run_json(funded, "pay", "--user", "alice", "--amount", "50", env=env)
+        assert code == 10 and out["status"] == "PROCESSING"
+        assert wallet(funded, "alice") == (100000, 5000)
+        gateway.set_mode("ok")
+        code, rec = run_json(funded, "recover", env=env)
+        assert code == 0 and rec["resolved"] == [{"payment_id": out["payment_id"],
+                                                  "status": "FAILED"}]
+        check_invariants(funded, gateway.charges())
+
+    def test_pending_settles_within_wait(self, funded: Path, env: dict[str, str],
+                                         gateway: GatewayServer) -> None:
+        """A pending charge is polled until it settles: COMPLETED."""
+        gateway.set_mode("pending", latency_ms=300)
+        code, out = run_json(funded, "pay", "--user", "alice", "--amount", "50", "--wait", "5",
+                             env=env)
+        assert code == 0 and out["status"] == "COMPLETED"
+        check_invariants(funded, gateway.charges())
+
+    def test_pending_beyond_wait_then_recover_completes(
+            self, funded: Path, env: dict[str, str], gateway: GatewayServer) -> None:
+        """Still pending after --wait: exit 10, PROCESSING, held; recover completes it."""
+        gateway.set_mode("pending", latency_ms=1500)
+        code, out = run_json(funded, "pay", "--user", "alice", "--amount", "50", "--wait",
+                             "0.3", env=env)
+        assert code == 10 and out["status"] == "PROCESSING"
+        assert out["error"]["type"] == "outcome_unknown"
+        assert wallet(funded, "alice") == (100000, 5000)
+        time.sleep(1.5)
+        code, rec = run_json(funded, "recover", env=env)
+        assert code == 0 and rec["resolved"][0]["status"] == "COMPLETED"
+        assert wallet(funded, "alice") == (95000, 0)
+        check_invariants(funded, gateway.charges())
+
+    def test_lost_response_completes_with_exactly_one_charge(
+            self, funded: Path, env: dict[str, str], gateway: GatewayServer) -> None:
+        """The gateway charges, then drops the connection: paycli finds the charge."""
+        gateway.set_mode("lost-response", count=1)
+        code, out = run_json(funded, "pay", "--user", "alice", "--amount", "50", env=env)
+        assert code == 0 and out["status"] == "COMPLETED"
+        assert len(gateway.charges()) == 1
+        check_invariants(funded, gateway.charges())
+
+    def test_gateway_not_running_exits_5(self, funded: Path) -> None:
+        """No gateway at the URL: connection refused is retried, then exit 5, released."""
+        env = paycli_env("http://127.0.0.1:9", PAYCLI_RETRY_ATTEMPTS="2")
+        code, out = run_json(funded, "pay", "--user", "alice", "--amount", "50", env=env)
+        assert code == 5 and out["error"]["type"] == "gateway_unavailable"
+        assert wallet(funded, "alice") == (100000, 0)
+
+
+class TestBreaker:
+    def test_down_opens_the_breaker_across_processes(
+            self, funded: Path, gateway: GatewayServer) -> None:
+        """5 consecutive failed attempts over two processes open the shared breaker; the
+        next payment fails at once with no HTTP call; after the reset one probe closes it."""
+        env = paycli_env(gateway.url, PAYCLI_BREAKER_RESET_SECONDS="1")
+        gateway.set_mode("down")
+        first = run_json(funded, "pay", "--user", "alice", "--amount", "1", env=env)
+        assert first[0] == 5 and first[1]["error"]["type"] == "gateway_unavailable"
+        status = run_json(funded, "gateway", "status", env=env)[1]
+        assert status == {"state": "closed", "failures": 3, "opened_at": None}
+        second = run_json(funded, "pay", "--user", "alice", "--amount", "1", env=env)
+        assert second[0] == 5 and second[1]["error"]["type"] == "breaker_open"
+        assert gateway.requests() == 5
+        assert run_json(funded, "gateway", "status", env=env)[1]["state"] == "open"
+        third = run_json(funded, "pay", "--user", "alice", "--amount", "1", env=env)
+        assert third[0] == 5 and third[1]["error"]["type"] == "breaker_open"
+        assert gateway.requests() == 5, "an open breaker must not touch the network"
+        gateway.set_mode("ok")
+        time.sleep(1.1)
+        probe = run_json(funded, "pay", "--user", "alice", "--amount", "1", env=env)
+        assert probe[0] == 0 and probe[1]["status"] == "COMPLETED"
+        assert run_json(funded, "gateway", "status", env=env)[1]["state"] == "closed"
+        check_invariants(funded, gateway.charges())
+
+    def test_exactly_one_process_gets_the_half_open_probe(
+            self, funded: Path, gateway: GatewayServer) -> None:
+        """After the reset timeout, of two processes at once only one calls the gateway."""
+        env = paycli_env(gateway.url, PAYCLI_BREAKER_RESET_SECONDS="0.5",
+                         PAYCLI_BREAKER_FAILURES="1", PAYCLI_RETRY_ATTEMPTS="1")
+        gateway.set_mode("down")
+        assert run_json(funded, "pay", "--user", "alice", "--amount", "1", env=env)[0] == 5
+        gateway.set_mode("slow", latency_ms=700)
+        time.sleep(0.6)
+        before = gateway.requests()
+        procs = [spawn(funded, "pay", "--user", "alice", "--amount", "1", "--json", env=env)
+                 for _ in range(2)]
+        outs = [json.loads(p.communicate(timeout=30)[0]) for p in procs]
+        codes = sorted(p.returncode for p in procs)
+        assert codes == [0, 5], outs
+        assert gateway.requests() - before == 1
+        assert run_json(funded, "gateway", "status", env=env)[1]["state"] == "closed"
+
+    def test_declines_never_count_as_failures(self, funded: Path, env: dict[str, str],
+                                              gateway: GatewayServer) -> None:
+        """Many declines in a row leave the breaker closed with no failures."""
+        gateway.set_mode("decline")
+        for _ in range(6):
+            assert run_json(funded, "pay", "--user", "alice", "--amount", "1", env=env)[0] == 4
+        assert run_json(funded, "gateway", "status", env=env)[1]["failures"] == 0
+
+    def test_reset_closes_an_open_breaker(self, funded: Path, gateway: GatewayServer) -> None:
+        """`gateway reset` closes the breaker at once."""
+        env = paycli_env(gateway.url, PAYCLI_BREAKER_FAILURES="1", PAYCLI_RETRY_ATTEMPTS="1")
+        gateway.set_mode("down")
+        run_json(funded, "pay", "--user", "alice", "--amount", "1", env=env)
+        assert run_json(funded, "gateway", "status", env=env)[1]["state"] == "open"
+        done = run(funded, "gateway", "reset", env=env)
+        assert done.returncode == 0 and "closed" in done.stdout
+        assert run_json(funded, "gateway", "status", env=env)[1]["state"] == "closed"
+
+
+class TestIdempotency:
+    def test_same_key_same_arguments_charges_once(
+            self, funded: Path, env: dict[str, str], gateway: GatewayServer) -> None:
+        """Repeating a payment with its key returns the first result and charges nothing."""
+        args = ("pay", "--user", "alice", "--amount", "50", "--idempotency-key", "k-1")
+        first = run_json(funded, *args, env=env)
+        again = run_json(funded, *args, env=env)
+        assert first[0] == again[0] == 0
+        assert again[1]["payment_id"] == first[1]["payment_id"]
+        assert len(gateway.charges()) == 1 and wallet(funded, "alice") == (95000, 0)
+
+    def test_order_id_derives_the_key(self, funded: Path, env: dict[str, str],
+                                      gateway: GatewayServer) -> None:
+        """The same order paid twice is charged once."""
+        args = ("pay", "--user", "alice", "--amount", "50", "--order-id", "order-7")
+        assert run_json(funded, *args, env=env)[0] == 0
+        assert run_json(funded, *args, env=env)[0] == 0
+        assert len(gateway.charges()) == 1
+
+    def test_same_key_other_arguments_exits_6(self, funded: Path, env: dict[str, str],
+                                             gateway: GatewayServer) -> None:
+        """A key reused with another amount is refused with exit 6 and moves nothing."""
+        assert run_json(funded, "pay", "--user", "alice", "--amount", "50",
+                        "--idempotency-key", "k-2", env=env)[0] == 0
+        code, out = run_json(funded, "pay", "--user", "alice", "--amount", "60",
+                             "--idempotency-key", "k-2", env=env)
+        assert code == 6 and out["error"]["type"] == "idempotency_conflict"
+        assert len(gateway.charges()) == 1
+
+    def test_a_declined_result_is_repeated_with_its_exit_code(
+            self, funded: Path, env: dict[str, str], gateway: GatewayServer) -> None:
+        """The first result's exit code comes back too (4 for a decline)."""
+        gateway.set_mode("decline")
+        args = ("pay", "--user", "alice", "--amount", "5", "--idempotency-key", "k-3")
+        assert run_json(funded, *args, env=env)[0] == 4
+        gateway.set_mode("ok")
+        code, out = run_json(funded, *args, env=env)
+        assert code == 4 and out["status"] == "FAILED"
+
+    def test_two_processes_racing_with_one_key_create_one_payment(
+            self, funded: Path, env: dict[str, str], gateway: GatewayServer) -> None:
+        """Concurrent processes with one key: one payment, one charge, the same result."""
+        gateway.set_mode("slow", latency_ms=300)
+        args = ("pay", "--user", "alice", "--amount", "50", "--idempotency-key", "race", "--json")
+        procs = [spawn(funded, *args, env=env) for _ in range(3)]
+        outs = [json.loads(p.communicate(timeout=30)[0]) for p in procs]
+        assert all(p.returncode == 0 for p in procs), outs
+        assert len({o["payment_id"] for o in outs}) == 1
+        assert len(gateway.charges()) == 1 and wallet(funded, "alice") == (95000, 0)
+
+
+class TestConcurrency:
+    @pytest.mark.slow
+    def test_four_processes_never_overdraw(self, db_path: Path, env: dict[str, str],
+                                           gateway: GatewayServer) -> None:
+        """Four processes paying 30 each from a 100 wallet: at most 3 succeed, no
+        overdraft, and no "database is locked" reaches anybody."""
+        run_json(db_path, "wallet", "credit", "--user", "bob", "--amount", "100", env=env)
+        gateway.set_mode("slow", latency_ms=50)
+        procs = [spawn(db_path, "pay", "--user", "bob", "--amount", "30", "--json", env=env)
+                 for _ in range(4) for _ in range(2)]
+        results = [(p.communicate(timeout=60), p.returncode) for p in procs]
+        codes = sorted(code for _, code in results)
+        assert codes.count(0) == 3 and set(codes) <= {0, 3}, results
+        assert not any("locked" in err for (_, err), _ in results)
+        assert wallet(db_path, "bob") == (1000, 0)
+        check_invariants(db_path, gateway.charges())
+
+
+class TestLogs:
+    def test_log_file_has_every_step_and_attempt_without_the_key(
+            self, funded: Path, gateway: GatewayServer, tmp_path: Path) -> None:
+        """JSON log lines carry steps and gateway attempts with the payment id; the API
+        key appears nowhere."""
+        log = tmp_path / "paycli.log"
+        env = paycli_env(gateway.url, PAYCLI_GATEWAY_API_KEY="test-api-key",
+                         PAYCLI_LOG_FILE=str(log))
+        gateway.set_mode("flaky", count=1)
+        code, out = run_json(funded, "pay", "--user", "alice", "--amount", "5", env=env)
+        assert code == 0
+        lines = [json.loads(line) for line in log.read_text().splitlines()]
+        steps = [x["name"] for x in lines if x["event"] == "step"]
+        assert steps == ["CheckWalletBalance", "CreatePayment", "ReserveFunds",
+                         "ProcessPayment", "SettlePayment"]
+        attempts = [x for x in lines if x["event"] == "gateway_attempt"]
+        assert len(attempts) == 2
+        assert all(x["correlation_id"] == out["payment_id"] for x in attempts)
+        assert "test-api-key" not in log.read_text()
