@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from functools import cache
 
 _ENV = "PAYCLI_FAULT"
 
@@ -18,13 +19,19 @@ def _kill() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+@cache
+def _points() -> tuple[tuple[str, ...], ...]:
+    """The fault points asked for, read once per process."""
+    spec = os.environ.get(_ENV, "")
+    return tuple(tuple(item.strip().split(":")) for item in spec.split(",") if item.strip())
+
+
 def point(when: str, step: str) -> None:
     """Called by the saga `before` and `after` each step, and `during` at its start."""
-    spec = os.environ.get(_ENV)
-    if not spec:
+    points = _points()
+    if not points:
         return
-    for item in spec.split(","):
-        parts = item.strip().split(":")
+    for parts in points:
         if len(parts) >= 2 and parts[0] == when and parts[1] == step:
             if when == "during":
                 delay = float(parts[2]) if len(parts) > 2 else 0.0

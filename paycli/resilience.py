@@ -131,34 +131,34 @@ class Resilience:
         )
         self.attempts = attempts
         self.deadline_s = attempts * (attempt_timeout_s + max_backoff_s) + 1.0
-        self.backoff_s = backoff_s
-        self.max_backoff_s = max_backoff_s
+        self._on_retry: Callable[[RetryNotice], None] | None = None
+        self._retrying = Retrying(
+            retry=retry_if_exception_type(GatewayFailure),
+            stop=stop_after_attempt(attempts) | stop_after_delay(self.deadline_s),
+            wait=wait_exponential_jitter(initial=backoff_s, max=max_backoff_s,
+                                         jitter=backoff_s),
+            before_sleep=self._before_sleep,
+            reraise=True,
+        )
+
+    def _before_sleep(self, state: RetryCallState) -> None:
+        if self._on_retry is None or state.outcome is None or state.next_action is None:
+            return
+        error = state.outcome.exception()
+        reason = error.reason if isinstance(error, GatewayFailure) else str(error)
+        self._on_retry(RetryNotice(state.attempt_number, self.attempts,
+                                   state.next_action.sleep, reason))
 
     def call(self, attempt: Callable[[int], T],
              on_retry: Callable[[RetryNotice], None] | None = None) -> T:
         """Run `attempt(n)` until it returns, retrying `GatewayFailure`s.
 
         Raises `BreakerOpen` when the breaker refuses a call, or the last `GatewayFailure`
-        when attempts or the deadline run out.
+        when attempts or the deadline run out. Not for use by two threads at once (each
+        saga environment has its own).
         """
-
-        def before_sleep(state: RetryCallState) -> None:
-            if on_retry is None or state.outcome is None or state.next_action is None:
-                return
-            error = state.outcome.exception()
-            reason = error.reason if isinstance(error, GatewayFailure) else str(error)
-            on_retry(RetryNotice(state.attempt_number, self.attempts,
-                                 state.next_action.sleep, reason))
-
-        retrying = Retrying(
-            retry=retry_if_exception_type(GatewayFailure),
-            stop=stop_after_attempt(self.attempts) | stop_after_delay(self.deadline_s),
-            wait=wait_exponential_jitter(initial=self.backoff_s, max=self.max_backoff_s,
-                                         jitter=self.backoff_s),
-            before_sleep=before_sleep,
-            reraise=True,
-        )
-        for state in retrying:
+        self._on_retry = on_retry
+        for state in self._retrying:
             with state:
                 result = self._guarded(attempt, state.retry_state.attempt_number)
         return result

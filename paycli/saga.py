@@ -37,7 +37,7 @@ from paycli.gateway import (
     Rejected,
 )
 from paycli.logs import JsonLog
-from paycli.models import Payment
+from paycli.models import Account, Payment
 from paycli.money import Money, format_minor
 from paycli.resilience import Resilience, RetryNotice
 from paycli.steps import Reporter, Step, Steps, owner_alive, this_owner
@@ -184,9 +184,10 @@ def pay(env: SagaEnv, request: PayRequest, reporter: Reporter) -> Outcome:
             return replay(env, str(row["entity_id"]), request.wait_s)
     payment_id = ledger.new_id("pay")
     steps = Steps(reporter, env.log, payment_id)
-    reporter.started(_details(env, request, payment_id))
+    wallet = env.store.read.account("wallet", request.user, request.money.currency)
+    reporter.started(_details(request, payment_id, wallet))
     try:
-        _check_balance(env, request, steps)
+        _check_balance(request, wallet, steps)
     except InsufficientFunds as exc:
         return _refused(env, request, steps, exc)
     raced = _create(env, request, payment_id, key, digest, steps)
@@ -204,8 +205,7 @@ def pay(env: SagaEnv, request: PayRequest, reporter: Reporter) -> Outcome:
     return _outcome(env.store, payment, steps.records)
 
 
-def _details(env: SagaEnv, request: PayRequest, payment_id: str) -> dict[str, Any]:
-    wallet = env.store.read.account("wallet", request.user, request.money.currency)
+def _details(request: PayRequest, payment_id: str, wallet: Account | None) -> dict[str, Any]:
     return {"payment_id": payment_id, "user": request.user, "amount": request.money.text,
             "currency": request.money.currency, "order_id": request.order_id,
             "balance": format_minor(wallet.balance if wallet else 0, request.money.currency)}
@@ -217,9 +217,8 @@ def _payment(env: SagaEnv, payment_id: str) -> Payment:
     return payment
 
 
-def _check_balance(env: SagaEnv, request: PayRequest, steps: Steps) -> None:
+def _check_balance(request: PayRequest, wallet: Account | None, steps: Steps) -> None:
     with steps.run("CheckWalletBalance") as step:
-        wallet = env.store.read.account("wallet", request.user, request.money.currency)
         available = wallet.available if wallet else 0
         shown = f"{format_minor(available, request.money.currency)} {request.money.currency}"
         step.update.detail = f"available {shown}"

@@ -140,6 +140,7 @@ class Store:
 
     def __init__(self, path: str) -> None:
         self.path = path
+        self.commits = 0  # write transactions committed through this Store (for the bench)
         self.conn = _connect(path)
         try:
             self._migrate()
@@ -194,6 +195,7 @@ class Store:
             self.conn.execute("ROLLBACK")
             raise
         _retry_busy(lambda: self.conn.execute("COMMIT"))
+        self.commits += 1
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[Reader]:

@@ -1,0 +1,59 @@
+"""`paycli bench` runs and reports its figures (how fast is for the bench, not for tests)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from helpers import run
+
+from paycli import bench
+
+
+class TestBench:
+    def test_inprocess_bench_reports_every_contract_field(self, tmp_path: Path) -> None:
+        """A small in-process run prints one JSON object with the figures and the ratio."""
+        done = run(tmp_path / "unused.db", "bench", "--payments", "40", "--concurrency", "2",
+                   "--json")
+        assert done.returncode == 0, done.stderr
+        result = json.loads(done.stdout)
+        for field in ("payments", "gateway", "throughput", "p50_ms", "p95_ms", "p99_ms",
+                      "baseline_throughput", "ratio"):
+            assert field in result
+        assert result["payments"] == 40 and result["gateway"] == "inprocess"
+        assert result["failed"] == 0 and result["commits_per_payment"] == 4
+        assert result["throughput"] > 0 and result["baseline_throughput"] > 0
+        assert result["ratio"] == pytest.approx(
+            result["throughput"] / result["baseline_throughput"], rel=0.01)
+        assert set(result["steps"]) == {"CheckWalletBalance", "CreatePayment", "ReserveFunds",
+                                        "ProcessPayment", "SettlePayment"}
+
+    @pytest.mark.slow
+    def test_http_bench_measures_against_the_network_limit(self, tmp_path: Path) -> None:
+        """Over HTTP the baseline is raw httpx to the same mock gateway."""
+        done = run(tmp_path / "unused.db", "bench", "--payments", "30", "--gateway", "http",
+                   "--json")
+        assert done.returncode == 0, done.stderr
+        result = json.loads(done.stdout)
+        assert result["gateway"] == "http" and result["failed"] == 0
+        assert result["baseline_throughput"] == result["baselines"]["network"]
+        assert result["baselines"]["storage"] > 0
+
+    def test_prefill_leaves_a_consistent_ledger(self, tmp_path: Path) -> None:
+        """Pre-filled payments are real ledger history: balances sum to zero and the
+        chain verifies."""
+        from paycli.events import verify_chain
+        from paycli.store import Store
+
+        with Store(str(tmp_path / "l.db")) as store:
+            bench.prefill(store, 250, chunk=100)
+            assert store.read.currency_sums() == {"USD": 0}
+            assert len(store.read.payments(status="COMPLETED")) == 250
+            count, broken = verify_chain(store.read.events())
+        assert count == 250 * 6 and broken is None
+
+    def test_bad_gateway_choice_is_a_usage_error(self, tmp_path: Path) -> None:
+        """Only inprocess and http exist."""
+        done = run(tmp_path / "unused.db", "bench", "--gateway", "carrier-pigeon")
+        assert done.returncode == 2 and "--gateway" in done.stderr
