@@ -15,14 +15,11 @@ import platform
 import shutil
 import sqlite3
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,43 +85,6 @@ def prefill(store: Store, count: int, progress: Callable[[int], None] | None = N
         done += size
         if progress:
             progress(size)
-
-
-@contextmanager
-def mock_gateway() -> Iterator[str]:
-    """Run the mock gateway on a free loopback port for the duration; yields its URL."""
-    import socket
-
-    import httpx
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mock_gateway", "--port", str(port), "--api-key", API_KEY],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                httpx.get(f"{url}/health", timeout=0.5).raise_for_status()
-                break
-            except httpx.HTTPError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the mock gateway did not start") from None
-                time.sleep(0.05)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stderr:
-            process.stderr.close()
 
 
 class _Workers:
@@ -210,8 +170,10 @@ def _run_in(workdir: Path, options: BenchOptions,
         prefill(store, options.prefill, tick("prefill", options.prefill))
     _fund(db, options)
     if options.gateway == "http":
-        with mock_gateway() as url:
-            return _measure(workdir, db, options, url, tick)
+        from paycli.mock_process import MockGatewayProcess
+
+        with MockGatewayProcess(API_KEY) as mock:
+            return _measure(workdir, db, options, mock.url, tick)
     return _measure(workdir, db, options, None, tick)
 
 
