@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache
-from importlib.resources import files
+from pathlib import Path
 
 _AMOUNT = re.compile(r"[0-9]{1,30}(?:\.[0-9]{1,30})?")
 _CODE = re.compile(r"[A-Za-z]{3}")
@@ -49,7 +49,7 @@ class Currency:
 @cache
 def _currencies() -> dict[str, Currency]:
     table: dict[str, Currency] = {}
-    text = files("paycli").joinpath("data/iso4217.tsv").read_text(encoding="utf-8")
+    text = (Path(__file__).parent / "data" / "iso4217.tsv").read_text(encoding="utf-8")
     for line in text.splitlines():
         if line and not line.startswith("#"):
             code, _number, exponent, name = line.split("\t")

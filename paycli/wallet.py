@@ -5,15 +5,19 @@ Results are plain dicts shaped like the `--json` output, amounts as exact decima
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from paycli import idempotency, ledger
 from paycli.money import Money, format_minor
-from paycli.store import Reader, Store, canonical_json
+
+if TYPE_CHECKING:
+    from paycli.store import Reader, Store
 
 
 def credit(store: Store, user: str, money: Money, key: str | None = None) -> dict[str, Any]:
     """Add money to a wallet from outside; with `key`, at most once."""
+    from paycli import idempotency, ledger
+    from paycli.store import canonical_json
+
     request = {"user": user, "currency": money.currency, "amount": money.minor}
     digest = idempotency.fingerprint("wallet.credit", request)
     with store.transaction(correlation_id=key) as tx:
