@@ -100,7 +100,7 @@ class LiveReporter:
         for name, value in self.details.items():
             if value is not None:
                 shown = f"{value} {self.details.get('currency', '')}" if name in (
-                    "balance", "amount") else value
+                    "initial_balance", "amount") else value
                 info.add_row(f"[dim]{name.replace('_', ' ')}[/]", str(shown))
         steps = Table.grid(padding=(0, 2))
         for update in self.rows.values():

@@ -208,7 +208,8 @@ def pay(env: SagaEnv, request: PayRequest, reporter: Reporter) -> Outcome:
 def _details(request: PayRequest, payment_id: str, wallet: Account | None) -> dict[str, Any]:
     return {"payment_id": payment_id, "user": request.user, "amount": request.money.text,
             "currency": request.money.currency, "order_id": request.order_id,
-            "balance": format_minor(wallet.balance if wallet else 0, request.money.currency)}
+            "initial_balance": format_minor(wallet.balance if wallet else 0,
+                                            request.money.currency)}
 
 
 def _payment(env: SagaEnv, payment_id: str) -> Payment:
@@ -292,7 +293,9 @@ def _process(env: SagaEnv, payment: Payment, wait_s: float, steps: Steps) -> Ver
             step.update.status = "pending" if verdict.outcome == "unknown" else "failed"
             step.update.detail = verdict.message or verdict.outcome
         else:
-            step.update.detail = f"approved ({verdict.gateway_ref})"
+            tries = step.update.attempts
+            step.update.detail = f"approved ({verdict.gateway_ref})" + (
+                f" on attempt {tries}/{step.update.max_attempts}" if tries > 1 else "")
     return verdict
 
 
