@@ -97,3 +97,44 @@ def seconds(value: float, option: str, maximum: float = 3600.0) -> float:
     if not 0 <= value <= maximum:
         raise UsageError(f"{option} must be between 0 and {maximum:g} seconds, got {value:g}")
     return value
+
+
+def payment_status(text: str) -> str:
+    """A payment status of the contract (case-insensitive), upper-cased."""
+    from paycli.models import PAYMENT_STATUSES
+
+    status = text.upper()
+    if status not in PAYMENT_STATUSES:
+        raise UsageError(f"invalid status {_shown(text)}: use one of {', '.join(PAYMENT_STATUSES)}")
+    return status
+
+
+def instant(text: str, option: str, *, end_of_day: bool = False) -> str:
+    """An ISO 8601 date or date-time, as the ledger's UTC timestamp text (comparable as text).
+
+    A time without an offset is UTC. A bare date is midnight UTC starting that day, or with
+    `end_of_day` the midnight ending it, so `--until 2024-05-01` includes all of that day.
+    """
+    from datetime import UTC, date, datetime, time, timedelta
+
+    try:
+        if not text.isascii() or len(text) > 40:
+            raise ValueError(text)
+        try:
+            day = date.fromisoformat(text)
+            moment = datetime.combine(day, time(), UTC) + timedelta(days=int(end_of_day))
+        except ValueError:
+            moment = datetime.fromisoformat(text)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC).isoformat(timespec="microseconds")
+    except (ValueError, OverflowError):
+        raise UsageError(f"invalid {option} {_shown(text)}: expected an ISO 8601 date or "
+                         "date-time such as 2024-05-01 or 2024-05-01T12:00:00Z") from None
+
+
+def choice(text: str, options: tuple[str, ...], option: str) -> str:
+    """One of a fixed set of words (case-insensitive), lower-cased."""
+    if text.lower() not in options:
+        raise UsageError(f"invalid {option} {_shown(text)}: use one of {', '.join(options)}")
+    return text.lower()

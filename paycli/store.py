@@ -1,4 +1,5 @@
-"""The ledger database: the only module of paycli that speaks SQL.
+"""The ledger database: the only module of paycli that speaks SQL (with its companion
+`replay_store`, which holds the SQL of `replay-events`' in-memory rebuild).
 
 Invariants kept here:
 - One SQLite file in WAL mode with `synchronous=FULL`; created 0600 (its folder 0700 when
@@ -379,10 +380,19 @@ class Reader:
             for row in chunk:
                 yield names, row
 
+    def row_count(self, sql_name: str) -> int:
+        """How many rows one of the export queries streams."""
+        sql = f"SELECT count(*) FROM ({_EXPORT_QUERIES[sql_name]})"
+        return int(self.conn.execute(sql).fetchone()[0])
+
 
 _EXPORT_QUERIES = {
     "payments": f"SELECT {_PAYMENT_COLUMNS} FROM payments ORDER BY created_at, id",
-    "refunds": f"SELECT {_REFUND_COLUMNS} FROM refunds ORDER BY created_at, id",
+    "refunds": (
+        "SELECT " + ", ".join(f"r.{name.strip()}" for name in _REFUND_COLUMNS.split(","))
+        + ", p.user_id FROM refunds r JOIN payments p ON p.id = r.payment_id "
+        "ORDER BY r.created_at, r.id"
+    ),
     "transfers": (
         "SELECT t.id, t.kind, t.state, t.amount, t.currency, d.kind AS debit_kind, "
         "d.user_id AS debit_user, c.kind AS credit_kind, c.user_id AS credit_user, "

@@ -147,7 +147,7 @@ class TestBreaker:
             self, funded: Path, gateway: GatewayServer) -> None:
         """5 consecutive failed attempts over two processes open the shared breaker; the
         next payment fails at once with no HTTP call; after the reset one probe closes it."""
-        env = paycli_env(gateway.url, PAYCLI_BREAKER_RESET_SECONDS="1")
+        env = paycli_env(gateway.url, PAYCLI_BREAKER_RESET_SECONDS="4")
         gateway.set_mode("down")
         first = run_json(funded, "pay", "--user", "alice", "--amount", "1", env=env)
         assert first[0] == 5 and first[1]["error"]["type"] == "gateway_unavailable"
@@ -161,7 +161,9 @@ class TestBreaker:
         assert third[0] == 5 and third[1]["error"]["type"] == "breaker_open"
         assert gateway.requests() == 5, "an open breaker must not touch the network"
         gateway.set_mode("ok")
-        time.sleep(1.1)
+        opened = run_json(funded, "gateway", "status", env=env)[1]["opened_at"]
+        assert opened is not None
+        time.sleep(4.1)
         probe = run_json(funded, "pay", "--user", "alice", "--amount", "1", env=env)
         assert probe[0] == 0 and probe[1]["status"] == "COMPLETED"
         assert run_json(funded, "gateway", "status", env=env)[1]["state"] == "closed"
