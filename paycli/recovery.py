@@ -2,7 +2,8 @@
 
 A payment or refund is taken over only when the process that owns it is gone, by
 compare-and-set on its owner, so two recovers (or a recover and a live saga) never act on
-one payment. For each:
+one payment. One that another live process holds is waited for (briefly): if that process
+finishes it, it is no concern of this run; if not, it is reported unresolved. For each:
 
     PENDING       the gateway was never called: release the hold, FAILED
     PROCESSING    ask the gateway (by its reference, else by paycli's payment id):
@@ -14,12 +15,31 @@ Running it again changes nothing more: every action is conditional on the state 
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from paycli.gateway import Answer, GatewayFailure, LookupUnsupported
-from paycli.models import Payment
+from paycli.models import Payment, Refund
 from paycli.saga import SagaEnv, Verdict, _unknown, settle
 from paycli.steps import owner_alive
+
+# How long to wait for a saga another live process holds (another recover takes one
+# gateway look-up; a live pay or refund may take longer, and is then reported unresolved).
+OTHER_OWNER_WAIT_S = 5.0
+
+Saga = TypeVar("Saga", Payment, Refund)
+
+
+def wait_for_owner(read: Callable[[], Saga]) -> Saga:
+    """The saga as it stands once the live process holding it lets go (or the wait ends)."""
+    deadline = time.monotonic() + OTHER_OWNER_WAIT_S
+    current = read()
+    while not current.is_final and owner_alive(current.owner) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        current = read()
+    return current
 
 
 def recover(env: SagaEnv) -> dict[str, Any]:
@@ -28,8 +48,11 @@ def recover(env: SagaEnv) -> dict[str, Any]:
     unresolved: list[dict[str, Any]] = []
     for payment in env.store.read.unfinished_payments():
         if not _claim(env, payment):
-            unresolved.append({"payment_id": payment.id, "status": payment.status,
-                               "reason": "in progress in another process"})
+            current = wait_for_owner(functools.partial(_read, env, payment.id))
+            if not current.is_final:  # else another process finished it: not ours to report
+                unresolved.append({"payment_id": payment.id, "status": current.status,
+                                   "reason": held_elsewhere(current.owner,
+                                                             current.error_message)})
             continue
         after = _finish_payment(env, payment)
         entry = {"payment_id": after.id, "status": after.status}
@@ -42,6 +65,19 @@ def recover(env: SagaEnv) -> dict[str, Any]:
     refunds_resolved, refunds_unresolved = recover_refunds(env)
     return {"resolved": resolved + refunds_resolved,
             "unresolved": unresolved + refunds_unresolved}
+
+
+def _read(env: SagaEnv, payment_id: str) -> Payment:
+    found = env.store.read.payment(payment_id)
+    assert found is not None, payment_id
+    return found
+
+
+def held_elsewhere(owner: str | None, message: str | None) -> str:
+    """Why a saga another process touched is still unfinished."""
+    if owner_alive(owner):
+        return "in progress in another process"
+    return message or "outcome unknown"
 
 
 def _claim(env: SagaEnv, payment: Payment) -> bool:

@@ -17,6 +17,7 @@ neither leaves the refund PROCESSING for `recover`.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -196,7 +197,8 @@ def _reserve(env: SagaEnv, refund_id: str, request: RefundRequest, money: Money,
             tx.put_idempotency(key, "refund", digest, refund_id)
         tx.append_event("refund.created", refund_id, {
             "id": refund_id, "payment_id": payment.id, "currency": money.currency,
-            "amount": money.minor, "reason": request.reason or None, "idempotency_key": key})
+            "amount": money.minor, "reason": request.reason or None, "idempotency_key": key,
+            "gateway_ref": payment.gateway_ref})
         set_payment(tx, payment.id, "payment.refund_reserved",
                     {"refund_reserved": payment.refund_reserved + money.minor},
                     refund_id=refund_id)
@@ -330,8 +332,12 @@ def recover_refunds(env: SagaEnv) -> tuple[list[dict[str, Any]], list[dict[str, 
     for found in env.store.read.unfinished_refunds():
         entry: dict[str, Any] = {"refund_id": found.id, "payment_id": found.payment_id}
         if not _claim(env, found):
-            unresolved.append({**entry, "status": found.status,
-                               "reason": "in progress in another process"})
+            from paycli.recovery import held_elsewhere, wait_for_owner
+
+            other = wait_for_owner(functools.partial(_refund, env, found.id))
+            if not other.is_final:  # else another process finished it: not ours to report
+                unresolved.append({**entry, "status": other.status,
+                                   "reason": held_elsewhere(other.owner, other.error_message)})
             continue
         current = _refund(env, found.id)
         if current.status == "PENDING":

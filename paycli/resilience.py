@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +34,11 @@ from paycli.gateway import GatewayFailure, LookupUnsupported
 from paycli.store import BreakerStore
 
 T = TypeVar("T")
+
+# tenacity 9.1 renamed `initial` to `multiplier` (and warns on `initial`); 8.x knows only
+# `initial`. Both mean the first wait before jitter.
+_FIRST_WAIT = ("multiplier" if "multiplier" in inspect.signature(wait_exponential_jitter).parameters
+               else "initial")
 
 
 class _LedgerStorage(pybreaker.CircuitBreakerStorage):
@@ -135,8 +141,8 @@ class Resilience:
         self._retrying = Retrying(
             retry=retry_if_exception_type(GatewayFailure),
             stop=stop_after_attempt(attempts) | stop_after_delay(self.deadline_s),
-            wait=wait_exponential_jitter(initial=backoff_s, max=max_backoff_s,
-                                         jitter=backoff_s),
+            wait=wait_exponential_jitter(max=max_backoff_s, jitter=backoff_s,
+                                         **{_FIRST_WAIT: backoff_s}),
             before_sleep=self._before_sleep,
             reraise=True,
         )

@@ -3,7 +3,8 @@
     CheckWalletBalance  available >= amount, or InsufficientFunds (nothing written)
     CreatePayment       a PENDING payment, its gateway idempotency key stored first
     ReserveFunds        a hold on the wallet, re-checked atomically
-    ProcessPayment      PROCESSING, then the charge (retries, shared breaker), pending polled
+    ProcessPayment      PROCESSING, then the charge (retries, shared breaker); a pending
+                        charge's reference is stored, then it is polled
     SettlePayment       approved: post the hold, COMPLETED; declined or unavailable: void
                         it, FAILED; unknown or still pending: keep it, PROCESSING
 
@@ -362,7 +363,16 @@ def charge(env: SagaEnv, payment: Payment, step: Step, wait_s: float) -> Verdict
         if not isinstance(found, Answer):
             return found
         answer = found
+    if isinstance(answer, Answer) and answer.status == "pending":
+        _remember_reference(env, payment.id, answer.externalId)
     return _conclude(env, answer, wait_s, step)
+
+
+def _remember_reference(env: SagaEnv, payment_id: str, gateway_ref: str) -> None:
+    """Store a pending charge's reference before polling it: if this process dies while it
+    polls, `recover` can still ask by externalId (the seed's gateway knows no other way)."""
+    with env.store.transaction(payment_id) as tx:
+        set_payment(tx, payment_id, "payment.charge_pending", {"gateway_ref": gateway_ref})
 
 
 def _final_lookup(env: SagaEnv, payment_id: str) -> Answer | Verdict:
