@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -68,13 +69,24 @@ def event_hash(prev_hash: str, seq: int, type_: str, entity_id: str, payload: st
     `payload` is already canonical JSON, so splicing it in gives exactly the text that
     `canonical_json` of the whole event would.
     """
-    dumps = json.dumps
     text = (
-        f'{{"at":{dumps(at)},"correlation_id":{dumps(correlation_id)},'
-        f'"entity_id":{dumps(entity_id)},"payload":{payload},"seq":{seq},'
-        f'"type":{dumps(type_)}}}'
+        f'{{"at":{_quoted(at)},"correlation_id":{_quoted(correlation_id)},'
+        f'"entity_id":{_quoted(entity_id)},"payload":{payload},"seq":{seq},'
+        f'"type":{_quoted(type_)}}}'
     )
     return hashlib.sha256((prev_hash + text).encode()).hexdigest()
+
+
+_PLAIN = re.compile(r'[^"\\\x00-\x1f\x7f-\U0010ffff]*')
+
+
+def _quoted(value: str | None) -> str:
+    """`json.dumps(value)`, without its cost for the plain ASCII ids and timestamps."""
+    if value is None:
+        return "null"
+    if _PLAIN.fullmatch(value):
+        return f'"{value}"'
+    return json.dumps(value)
 
 
 def _prepare_path(path: str) -> None:
@@ -143,6 +155,7 @@ class Store:
         self.path = path
         self.commits = 0  # write transactions committed through this Store (for the bench)
         self.conn = _connect(path)
+        self._reader = Reader(self.conn)
         try:
             self._migrate()
         except BaseException:
@@ -210,7 +223,7 @@ class Store:
     @property
     def read(self) -> Reader:
         """Reads outside a transaction: each statement sees the latest commit."""
-        return Reader(self.conn)
+        return self._reader
 
 
 class Reader:
