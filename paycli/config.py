@@ -54,8 +54,9 @@ class Settings:
     """Every setting, resolved on demand from its sources."""
 
     overrides: dict[str, Any] = field(default_factory=dict)
-    env: Mapping[str, str] = field(default_factory=lambda: os.environ)
-    _file: dict[str, Any] | None = None
+    # Both may hold the gateway API key: kept out of repr() (debuggers, logs, tracebacks).
+    env: Mapping[str, str] = field(default_factory=lambda: os.environ, repr=False)
+    _file: dict[str, Any] | None = field(default=None, repr=False)
 
     def raw(self, name: str) -> Any:
         """The winning source's value of `name` (None when nothing sets it)."""
@@ -82,7 +83,11 @@ class Settings:
     @property
     def db(self) -> str:
         """The ledger file."""
-        return str(self.raw("db") or app_dir() / "ledger.db")
+        value = self.raw("db")
+        if value is not None and not str(value).strip():
+            # An empty --db (say, an unset shell variable) must not mean the default ledger.
+            raise UsageError("--db / PAYCLI_DB is empty: give the ledger file's path")
+        return str(value or app_dir() / "ledger.db")
 
     @property
     def log_file(self) -> str | None:
@@ -94,7 +99,10 @@ class Settings:
     def gateway_url(self) -> str:
         """The card gateway's base URL, checked to be an http(s) URL."""
         url = str(self.raw("gateway_url")).rstrip("/")
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # e.g. an unclosed IPv6 bracket: `http://[::1`
+            raise UsageError(f"invalid gateway URL {url!r}: expected http://host[:port]") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise UsageError(f"invalid gateway URL {url!r}: expected http://host[:port]")
         try:

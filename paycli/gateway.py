@@ -129,6 +129,9 @@ class HttpGateway:
             headers={"X-API-Key": api_key, "User-Agent": "paycli"},
             limits=httpx.Limits(max_keepalive_connections=16, max_connections=32),
         )
+        # A gateway that echoes the key (in an error message, say) must not get it into
+        # paycli's messages, log or ledger: it is cut out of every answer on arrival.
+        self._secret = api_key.encode()
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -150,9 +153,12 @@ class HttpGateway:
             raise GatewayFailure(f"no answer from the gateway ({type(exc).__name__})",
                                  sent=True) from None
         try:
-            return response.status_code, self._read_capped(response)
+            data = self._read_capped(response)
         finally:
             response.close()
+        if self._secret:
+            data = data.replace(self._secret, b"[redacted]")
+        return response.status_code, data
 
     @staticmethod
     def _read_capped(response: httpx.Response) -> bytes:

@@ -11,6 +11,8 @@ import os
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from paycli.errors import UsageError
+
 
 class JsonLog:
     """Appends JSON lines to a file; does nothing when no file is configured."""
@@ -18,7 +20,10 @@ class JsonLog:
     def __init__(self, path: str | None) -> None:
         self._handle: TextIO | None = None
         if path:
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            except OSError as exc:
+                raise UsageError(f"--log-file {path}: cannot open it ({exc.strerror})") from None
             self._handle = os.fdopen(fd, "a", encoding="utf-8")
 
     def __call__(self, event: str, **fields: Any) -> None:

@@ -28,7 +28,11 @@ def resilience(store: Store, settings: Settings) -> Resilience:
 
 def saga_env(store: Store, settings: Settings, gateway: Gateway | None = None) -> SagaEnv:
     """Everything a saga needs, with the gateway created only when first used."""
-    settings.gateway_url  # noqa: B018 - a bad URL is a usage error before anything runs
+    # Every gateway setting is checked now, before anything runs: read lazily, a bad one
+    # would stop the saga after its payment and hold were written (exit 2, funds held).
+    for name in ("gateway_url", "gateway_timeout", "retry_attempts", "breaker_failures",
+                 "breaker_reset_seconds"):
+        getattr(settings, name)
     return SagaEnv(
         store,
         gateway=(lambda: gateway) if gateway is not None else (lambda: http_gateway(settings)),

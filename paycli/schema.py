@@ -134,5 +134,13 @@ CREATE TABLE breaker (
 ) STRICT;
 """
 
-MIGRATIONS: list[str] = [_V1]
+# `INSERT OR REPLACE` of an existing event deletes it without firing `events_no_delete`
+# (recursive triggers are off), so it could rewrite the log in place: refuse it too.
+_V2 = """
+CREATE TRIGGER events_no_replace BEFORE INSERT ON events
+WHEN EXISTS (SELECT 1 FROM events WHERE seq = NEW.seq)
+BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2]
 SCHEMA_VERSION = len(MIGRATIONS)
