@@ -374,8 +374,9 @@ def _iso(epoch: float | None) -> str | None:
 def bench(
     payments: Annotated[int, typer.Option("--payments", help="How many payments to run.")] = 2000,
     concurrency: Annotated[
-        int, typer.Option("--concurrency", help="Threads paying at once.")
-    ] = 4,
+        int, typer.Option("--concurrency", help="Threads paying at once (each its own "
+                          "connection; SQLite takes one writer at a time).")
+    ] = 1,
     gateway: Annotated[
         str, typer.Option("--gateway", help="inprocess (no network) or http (the mock gateway).")
     ] = "inprocess",

@@ -1,11 +1,13 @@
 """Plain records that cross the boundary between the store and the rest of paycli.
 
+Immutable named tuples: cheap to define (start-up matters) and to build from rows.
+
 They carry amounts in integer minor units; nothing here touches SQLite or the network.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 FINAL_PAYMENT_STATUSES = frozenset({"COMPLETED", "FAILED", "PARTIALLY_REFUNDED", "REFUNDED"})
 PAYMENT_STATUSES = ("PENDING", "PROCESSING", "COMPLETED", "FAILED", "PARTIALLY_REFUNDED",
@@ -13,8 +15,7 @@ PAYMENT_STATUSES = ("PENDING", "PROCESSING", "COMPLETED", "FAILED", "PARTIALLY_R
 FINAL_REFUND_STATUSES = frozenset({"COMPLETED", "FAILED"})
 
 
-@dataclass(frozen=True, slots=True)
-class Account:
+class Account(NamedTuple):
     """A ledger account: a user's wallet in one currency, or an external account."""
 
     id: int
@@ -30,8 +31,7 @@ class Account:
         return self.balance - self.held
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
     """One line of a wallet's statement."""
 
     seq: int
@@ -44,8 +44,7 @@ class Entry:
     reference: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Payment:
+class Payment(NamedTuple):
     """A payment and where its saga stands."""
 
     id: str
@@ -79,8 +78,7 @@ class Payment:
         return self.amount - self.refunded - self.refund_reserved
 
 
-@dataclass(frozen=True, slots=True)
-class Refund:
+class Refund(NamedTuple):
     """A refund of (part of) a payment and where its saga stands."""
 
     id: str
@@ -105,8 +103,7 @@ class Refund:
         return self.status in FINAL_REFUND_STATUSES
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(NamedTuple):
     """One entry of the append-only, hash-chained event log."""
 
     seq: int
@@ -119,8 +116,7 @@ class Event:
     hash: str
 
 
-@dataclass(frozen=True, slots=True)
-class BreakerState:
+class BreakerState(NamedTuple):
     """The shared circuit breaker as stored in the ledger database."""
 
     state: str
@@ -129,8 +125,7 @@ class BreakerState:
     probe_started: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class Transfer:
+class Transfer(NamedTuple):
     """A movement of money between two accounts of one currency."""
 
     id: str

@@ -20,8 +20,8 @@ import hashlib
 import json
 import os
 import random
-import re
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -57,9 +57,12 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
 def canonical_json(value: Any) -> str:
     """The one JSON text of `value` that hashing and storage agree on."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return _CANONICAL.encode(value)
 
 
 def event_hash(prev_hash: str, seq: int, type_: str, entity_id: str, payload: str, at: str,
@@ -77,14 +80,13 @@ def event_hash(prev_hash: str, seq: int, type_: str, entity_id: str, payload: st
     return hashlib.sha256((prev_hash + text).encode()).hexdigest()
 
 
-_PLAIN = re.compile(r'[^"\\\x00-\x1f\x7f-\U0010ffff]*')
 
 
 def _quoted(value: str | None) -> str:
     """`json.dumps(value)`, without its cost for the plain ASCII ids and timestamps."""
     if value is None:
         return "null"
-    if _PLAIN.fullmatch(value):
+    if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
         return f'"{value}"'
     return json.dumps(value)
 
@@ -123,6 +125,17 @@ def _connect(path: str) -> sqlite3.Connection:
     return conn
 
 
+_WRITE_LOCKS: dict[str, threading.RLock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def _write_lock(path: str) -> threading.RLock:
+    """The one lock that this process's writers to the ledger at `path` share."""
+    key = path if path == ":memory:" else os.path.realpath(path)
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(key, threading.RLock())
+
+
 def _refuse_foreign(conn: sqlite3.Connection, path: str) -> None:
     """Refuse, before writing anything (even the WAL switch), a file that is not ours."""
     app = conn.execute("PRAGMA application_id").fetchone()[0]
@@ -156,6 +169,7 @@ class Store:
         self.commits = 0  # write transactions committed through this Store (for the bench)
         self.conn = _connect(path)
         self._reader = Reader(self.conn)
+        self._write_lock = _write_lock(path)
         try:
             self._migrate()
         except BaseException:
@@ -201,15 +215,21 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self, correlation_id: str | None = None) -> Iterator[Tx]:
-        """One `BEGIN IMMEDIATE` write transaction: committed on exit, rolled back on error."""
-        _retry_busy(lambda: self.conn.execute("BEGIN IMMEDIATE"))
-        try:
-            yield Tx(self.conn, correlation_id)
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        _retry_busy(lambda: self.conn.execute("COMMIT"))
-        self.commits += 1
+        """One `BEGIN IMMEDIATE` write transaction: committed on exit, rolled back on error.
+
+        Threads of one process queue on a lock first, so they hand the write lock over
+        at once instead of waking in SQLite's busy handler (which sleeps up to 100 ms);
+        other processes are still waited for by the busy handler.
+        """
+        with self._write_lock:
+            _retry_busy(lambda: self.conn.execute("BEGIN IMMEDIATE"))
+            try:
+                yield Tx(self.conn, correlation_id)
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            _retry_busy(lambda: self.conn.execute("COMMIT"))
+            self.commits += 1
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[Reader]:
