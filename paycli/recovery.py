@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from paycli.gateway import Answer, GatewayFailure, LookupUnsupported
 from paycli.models import Payment, Refund
-from paycli.saga import SagaEnv, Verdict, _unknown, settle
+from paycli.saga import SagaEnv, Verdict, _unknown, claim_orphan, settle
 from paycli.steps import owner_alive
 
 # How long to wait for a saga another live process holds (another recover takes one
@@ -47,7 +47,7 @@ def recover(env: SagaEnv) -> dict[str, Any]:
     resolved: list[dict[str, Any]] = []
     unresolved: list[dict[str, Any]] = []
     for payment in env.store.read.unfinished_payments():
-        if not _claim(env, payment):
+        if not claim_orphan(env, "payments", payment):
             current = wait_for_owner(functools.partial(_read, env, payment.id))
             if not current.is_final:  # else another process finished it: not ours to report
                 unresolved.append({"payment_id": payment.id, "status": current.status,
@@ -78,15 +78,6 @@ def held_elsewhere(owner: str | None, message: str | None) -> str:
     if owner_alive(owner):
         return "in progress in another process"
     return message or "outcome unknown"
-
-
-def _claim(env: SagaEnv, payment: Payment) -> bool:
-    if payment.owner == env.owner:
-        return True
-    if owner_alive(payment.owner):
-        return False
-    with env.store.transaction(payment.id) as tx:
-        return tx.claim("payments", payment.id, payment.owner, env.owner)
 
 
 def _finish_payment(env: SagaEnv, payment: Payment) -> Payment:

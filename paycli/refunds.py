@@ -34,7 +34,7 @@ from paycli.errors import (
 from paycli.gateway import GatewayFailure, RefundAnswer, Rejected
 from paycli.models import Payment, Refund
 from paycli.money import Money, format_minor
-from paycli.saga import Outcome, SagaEnv, set_payment
+from paycli.saga import Outcome, SagaEnv, claim_orphan, set_payment, set_row
 from paycli.steps import Reporter, Step, Steps, owner_alive
 from paycli.store import Tx
 
@@ -69,12 +69,8 @@ class RefundVerdict:
 
 def set_refund(tx: Tx, refund_id: str, event: str, changes: dict[str, Any],
                owner: str | bool | None = False, **extra: Any) -> None:
-    """Change a refund and append its event; `owner` (not an event field) if given."""
-    row_changes = dict(changes)
-    if owner is not False:
-        row_changes["owner"] = owner
-    tx.update("refunds", refund_id, row_changes)
-    tx.append_event(event, refund_id, {"id": refund_id, "changes": changes, **extra})
+    """`saga.set_row` for a refund."""
+    set_row(tx, "refunds", refund_id, event, changes, owner, **extra)
 
 
 def refund_error(refund: Refund) -> PaycliError | None:
@@ -331,7 +327,7 @@ def recover_refunds(env: SagaEnv) -> tuple[list[dict[str, Any]], list[dict[str, 
     unresolved: list[dict[str, Any]] = []
     for found in env.store.read.unfinished_refunds():
         entry: dict[str, Any] = {"refund_id": found.id, "payment_id": found.payment_id}
-        if not _claim(env, found):
+        if not claim_orphan(env, "refunds", found):
             from paycli.recovery import held_elsewhere, wait_for_owner
 
             other = wait_for_owner(functools.partial(_refund, env, found.id))
@@ -352,11 +348,3 @@ def recover_refunds(env: SagaEnv) -> tuple[list[dict[str, Any]], list[dict[str, 
                        **({} if done.is_final else {"reason": done.error_message})})
     return resolved, unresolved
 
-
-def _claim(env: SagaEnv, found: Refund) -> bool:
-    if found.owner == env.owner:
-        return True
-    if owner_alive(found.owner):
-        return False
-    with env.store.transaction(found.id) as tx:
-        return tx.claim("refunds", found.id, found.owner, env.owner)

@@ -38,7 +38,7 @@ from paycli.gateway import (
     Rejected,
 )
 from paycli.logs import JsonLog
-from paycli.models import Account, Payment
+from paycli.models import Account, Payment, Refund
 from paycli.money import Money, format_minor
 from paycli.resilience import Resilience, RetryNotice
 from paycli.steps import Reporter, Step, Steps, owner_alive, this_owner
@@ -116,14 +116,31 @@ class Outcome:
     error: PaycliError | None
 
 
-def set_payment(tx: Tx, payment_id: str, event: str, changes: dict[str, Any],
-                owner: str | bool | None = False, **extra: Any) -> None:
-    """Change a payment and append its event; `owner` (not an event field) if given."""
+def set_row(tx: Tx, table: str, row_id: str, event: str, changes: dict[str, Any],
+            owner: str | bool | None = False, **extra: Any) -> None:
+    """Change a payment or refund and append its event (`{"id", "changes", ...extra}`,
+    which replay applies as is); `owner`, if given, changes too but is not an event field."""
     row_changes = dict(changes)
     if owner is not False:
         row_changes["owner"] = owner
-    tx.update("payments", payment_id, row_changes)
-    tx.append_event(event, payment_id, {"id": payment_id, "changes": changes, **extra})
+    tx.update(table, row_id, row_changes)
+    tx.append_event(event, row_id, {"id": row_id, "changes": changes, **extra})
+
+
+def set_payment(tx: Tx, payment_id: str, event: str, changes: dict[str, Any],
+                owner: str | bool | None = False, **extra: Any) -> None:
+    """`set_row` for a payment."""
+    set_row(tx, "payments", payment_id, event, changes, owner, **extra)
+
+
+def claim_orphan(env: SagaEnv, table: str, row: Payment | Refund) -> bool:
+    """Take over a payment or refund unless a live process owns it (compare-and-set)."""
+    if row.owner == env.owner:
+        return True
+    if owner_alive(row.owner):
+        return False
+    with env.store.transaction(row.id) as tx:
+        return tx.claim(table, row.id, row.owner, env.owner)
 
 
 def exit_error(payment: Payment) -> PaycliError | None:
