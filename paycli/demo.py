@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from paycli import inputs, refunds, saga, wallet
+from paycli.breaker_store import BreakerStore
 from paycli.config import Settings
 from paycli.errors import PaycliError
 from paycli.mock_process import MockGatewayProcess
 from paycli.runtime import saga_env
 from paycli.steps import Reporter
-from paycli.store import BreakerStore, Store
+from paycli.store import Store
 
 USER = "user_test_001"
 API_KEY = "demo-api-key"

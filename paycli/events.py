@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from paycli.hashing import GENESIS_HASH, event_hash
 from paycli.models import Event
-from paycli.store import GENESIS_HASH, event_hash
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,8 @@ import json
 from typing import Any
 
 from paycli.errors import IdempotencyConflict
-from paycli.store import Reader, canonical_json
+from paycli.hashing import canonical_json
+from paycli.store import Reader
 
 
 def fingerprint(command: str, request: dict[str, Any]) -> str:

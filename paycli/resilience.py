@@ -29,9 +29,9 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from paycli.breaker_store import BreakerStore
 from paycli.errors import BreakerOpen
 from paycli.gateway import GatewayFailure, LookupUnsupported
-from paycli.store import BreakerStore
 
 T = TypeVar("T")
 

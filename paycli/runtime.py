@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from paycli.breaker_store import BreakerStore
 from paycli.config import Settings
 from paycli.gateway import Gateway
 from paycli.logs import JsonLog
 from paycli.resilience import Resilience
 from paycli.saga import SagaEnv
-from paycli.store import BreakerStore, Store
+from paycli.store import Store
 
 
 def http_gateway(settings: Settings) -> Gateway:

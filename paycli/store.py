@@ -16,23 +16,20 @@ Another engine can stand in for this module by offering the same `Store` and `Tx
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
 import random
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from paycli.errors import LedgerCorrupt, UsageError
+from paycli.hashing import GENESIS_HASH, canonical_json, event_hash, utc_now
 from paycli.models import Account, BreakerState, Entry, Event, Payment, Refund, Transfer
 from paycli.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
-GENESIS_HASH = "0" * 64
 BUSY_TIMEOUT_S = 30.0
 
 _PAYMENT_COLUMNS = (
@@ -50,45 +47,6 @@ _UPDATABLE = {
     "refunds": frozenset({"status", "gateway_ref", "transfer_id", "error_type",
                           "error_message", "owner"}),
 }
-
-
-def utc_now() -> str:
-    """The current time as an ISO 8601 UTC timestamp with microseconds."""
-    return datetime.now(UTC).isoformat(timespec="microseconds")
-
-
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-
-
-def canonical_json(value: Any) -> str:
-    """The one JSON text of `value` that hashing and storage agree on."""
-    return _CANONICAL.encode(value)
-
-
-def event_hash(prev_hash: str, seq: int, type_: str, entity_id: str, payload: str, at: str,
-               correlation_id: str | None) -> str:
-    """`sha256(prev_hash + canonical_json(event))`, built without re-parsing `payload`.
-
-    `payload` is already canonical JSON, so splicing it in gives exactly the text that
-    `canonical_json` of the whole event would.
-    """
-    text = (
-        f'{{"at":{_quoted(at)},"correlation_id":{_quoted(correlation_id)},'
-        f'"entity_id":{_quoted(entity_id)},"payload":{payload},"seq":{seq},'
-        f'"type":{_quoted(type_)}}}'
-    )
-    return hashlib.sha256((prev_hash + text).encode()).hexdigest()
-
-
-
-
-def _quoted(value: str | None) -> str:
-    """`json.dumps(value)`, without its cost for the plain ASCII ids and timestamps."""
-    if value is None:
-        return "null"
-    if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
-        return f'"{value}"'
-    return json.dumps(value)
 
 
 def _prepare_path(path: str) -> None:
@@ -573,65 +531,3 @@ class Tx(Reader):
             "probe_started = excluded.probe_started",
             (name, state.state, state.failures, state.opened_at, state.probe_started),
         )
-
-
-class BreakerStore:
-    """The shared circuit breaker's row, changed by single atomic statements.
-
-    Every paycli process using the same ledger sees and changes the same breaker. The
-    half-open probe is handed out by compare-and-set, so exactly one process gets it.
-    """
-
-    def __init__(self, store: Store, name: str = "gateway") -> None:
-        self.store = store
-        self.name = name
-
-    def read(self) -> BreakerState:
-        """The breaker as stored now."""
-        return self.store.read.breaker(self.name)
-
-    def _write(self, sql: str, args: tuple[Any, ...]) -> int:
-        with self.store.transaction() as tx:
-            tx.conn.execute(
-                "INSERT OR IGNORE INTO breaker (name, state, failures) VALUES (?, 'closed', 0)",
-                (self.name,),
-            )
-            return int(tx.conn.execute(sql, args).rowcount)
-
-    def add_failure(self) -> int:
-        """Count one more consecutive failure; returns the new count."""
-        with self.store.transaction() as tx:
-            row = tx.conn.execute(
-                "INSERT INTO breaker (name, state, failures) VALUES (?, 'closed', 1) "
-                "ON CONFLICT (name) DO UPDATE SET failures = failures + 1 RETURNING failures",
-                (self.name,),
-            ).fetchone()
-        return int(row[0])
-
-    def reset_failures(self) -> None:
-        """A success: the consecutive failure count goes back to zero."""
-        if self.read().failures:
-            self._write("UPDATE breaker SET failures = 0 WHERE name = ?", (self.name,))
-
-    def open(self, now: float) -> None:
-        """Open the breaker as of `now` (epoch seconds)."""
-        self._write("UPDATE breaker SET state = 'open', opened_at = ?, probe_started = NULL "
-                    "WHERE name = ?", (now, self.name))
-
-    def close(self) -> None:
-        """Close the breaker and forget its failures."""
-        self._write("UPDATE breaker SET state = 'closed', failures = 0, opened_at = NULL, "
-                    "probe_started = NULL WHERE name = ?", (self.name,))
-
-    def claim_probe(self, now: float, reset_s: float, lease_s: float) -> bool:
-        """Compare-and-set the breaker to half-open for this caller's one probe.
-
-        Succeeds when the breaker has been open for `reset_s`, or when an earlier probe
-        was claimed more than `lease_s` ago and never reported back (its process died).
-        """
-        return self._write(
-            "UPDATE breaker SET state = 'half-open', probe_started = ? WHERE name = ? AND ("
-            "(state = 'open' AND opened_at <= ?) OR "
-            "(state = 'half-open' AND probe_started <= ?))",
-            (now, self.name, now - reset_s, now - lease_s),
-        ) == 1

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 def credit(store: Store, user: str, money: Money, key: str | None = None) -> dict[str, Any]:
     """Add money to a wallet from outside; with `key`, at most once."""
     from paycli import idempotency, ledger
-    from paycli.store import canonical_json
+    from paycli.hashing import canonical_json
 
     request = {"user": user, "currency": money.currency, "amount": money.minor}
     digest = idempotency.fingerprint("wallet.credit", request)

@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from paycli import recovery, refunds, saga, wallet
+from paycli.breaker_store import BreakerStore
 from paycli.gateway import Answer, ChargeRequest, GatewayFailure, RefundAnswer, Rejected
 from paycli.money import Money, parse_amount
 from paycli.resilience import Resilience
 from paycli.saga import Outcome, PayRequest, SagaEnv
 from paycli.steps import SilentReporter
-from paycli.store import BreakerStore, Store
+from paycli.store import Store
 
 CHARGE_STATUSES: dict[str, Literal["approved", "declined", "pending"]] = {
     "approved": "approved", "declined": "declined", "pending": "pending"}

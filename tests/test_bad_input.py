@@ -28,11 +28,12 @@ from conftest import CliCall, count_events
 from doubles import ScriptedGateway
 
 from paycli import refunds, saga, wallet
+from paycli.breaker_store import BreakerStore
 from paycli.cli import app
 from paycli.money import Money
 from paycli.resilience import Resilience
 from paycli.steps import SilentReporter
-from paycli.store import BreakerStore, Store
+from paycli.store import Store
 
 HEX24 = "0123456789abcdef01234567"
 MISSING = f"pay_{'0' * 24}"

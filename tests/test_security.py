@@ -34,13 +34,14 @@ from gateway_server import GatewayServer
 from helpers import ROOT, paycli_env, run
 
 from paycli import recovery, saga, wallet
+from paycli.breaker_store import BreakerStore
 from paycli.cli import app
 from paycli.config import Settings
 from paycli.gateway import MAX_BODY_BYTES, ChargeRequest, GatewayFailure, HttpGateway
 from paycli.money import Money
 from paycli.resilience import Resilience
 from paycli.steps import SilentReporter
-from paycli.store import BreakerStore, Store
+from paycli.store import Store
 
 CANARY = f"sk_canary_{secrets.token_hex(16)}"
 

@@ -40,11 +40,12 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from paycli import recovery, refunds, saga, wallet
+from paycli.breaker_store import BreakerStore
 from paycli.errors import IdempotencyConflict, InsufficientFunds, RefundRefused
 from paycli.money import Money, format_minor
 from paycli.resilience import Resilience
 from paycli.steps import SilentReporter, StepUpdate
-from paycli.store import BreakerStore, Store
+from paycli.store import Store
 
 USERS = ("alice", "bob")
 CURRENCIES = ("USD", "JPY")
