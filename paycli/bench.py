@@ -151,6 +151,19 @@ def _fund(db: Path, options: BenchOptions) -> None:
             wallet.credit(store, f"bench_{n}", per_worker)
 
 
+def _time_replay(db: Path) -> dict[str, Any]:
+    """How fast `replay-events` verifies this ledger (events per second), and its verdict."""
+    from paycli.replay import replay_events
+
+    with Store(str(db)) as store:
+        started = time.perf_counter()
+        result = replay_events(store)
+        took = time.perf_counter() - started
+    return {"events": result["events"], "seconds": round(took, 3),
+            "events_per_s": round(result["events"] / took, 1),
+            "consistent": bool(result["consistent"] and result["chain_ok"])}
+
+
 def _time_balance(db: Path, rounds: int = 2000) -> float:
     with Store(str(db)) as store:
         started = time.perf_counter()
@@ -203,8 +216,6 @@ def _measure(workdir: Path, db: Path, options: BenchOptions, url: str | None,
         elapsed, samples = _run_payments(workers, options, tick("payments", options.payments))
         commits = workers.commits()
     finally:
-        for store_env in list(workers.stores):
-            del store_env
         workers.close()
     per_payment = max(1, round(commits / options.payments))
     storage = bench_baselines.storage(workdir / "baseline.db", options.payments, per_payment,
@@ -243,6 +254,7 @@ def _report(options: BenchOptions, elapsed: float, samples: list[Any], per_payme
         "failed": sum(1 for _, _, ok in samples if not ok),
         "steps": _step_percentiles(samples),
         "wallet_balance_ms": round(_time_balance(db), 4),
+        "replay": _time_replay(db),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "sqlite": sqlite3.sqlite_version, "platform": platform.platform()},
     }

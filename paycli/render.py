@@ -158,6 +158,10 @@ def bench_result(result: dict[str, Any]) -> None:
                       f"{result['baselines']['network']:.1f} /s  "
                       f"(ratio {result['ratios']['network']})")
     table.add_row("wallet balance read", f"{result['wallet_balance_ms']:.3f} ms")
+    replay = result["replay"]
+    table.add_row("replay-events", f"{replay['events_per_s']:.0f} events/s "
+                  f"({replay['events']} events, "
+                  f"{'consistent' if replay['consistent'] else 'MISMATCH'})")
     table.add_row("failed payments", str(result["failed"]))
     console().print(table)
     steps = _table("Per step")

@@ -26,6 +26,7 @@ class TestBench:
         assert result["throughput"] > 0 and result["baseline_throughput"] > 0
         assert result["ratio"] == pytest.approx(
             result["throughput"] / result["baseline_throughput"], rel=0.01)
+        assert result["replay"]["consistent"] and result["replay"]["events"] > 0
         assert set(result["steps"]) == {"CheckWalletBalance", "CreatePayment", "ReserveFunds",
                                         "ProcessPayment", "SettlePayment"}
 
