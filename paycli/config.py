@@ -1,8 +1,10 @@
 """Settings: command line beats environment beats `paycli.toml` beats the default.
 
 Values are checked where they are used, so a bad gateway setting stops only the commands
-that talk to the gateway. A secret (the gateway API key) is read from the environment or
-the file, never from the command line, and is never shown.
+that talk to the gateway. The data folder (where `paycli.toml` and the default ledger live)
+is given by the terminal layer (`typer.get_app_dir`); settings made without one, as the
+bench and the demo make theirs, read no file. A secret (the gateway API key) is read from
+the environment or the file, never from the command line, and is never shown.
 """
 
 from __future__ import annotations
@@ -30,13 +32,6 @@ DEFAULTS: dict[str, Any] = {
 ENV = {name: f"PAYCLI_{name.upper()}" for name in (*DEFAULTS, "db", "log_file")}
 
 
-def app_dir() -> Path:
-    """Where paycli keeps its ledger and `paycli.toml` by default (`typer.get_app_dir`)."""
-    import typer
-
-    return Path(typer.get_app_dir("paycli"))
-
-
 def _read_file(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
@@ -56,6 +51,7 @@ class Settings:
     overrides: dict[str, Any] = field(default_factory=dict)
     # Both may hold the gateway API key: kept out of repr() (debuggers, logs, tracebacks).
     env: Mapping[str, str] = field(default_factory=lambda: os.environ, repr=False)
+    data_dir: Path | None = None
     _file: dict[str, Any] | None = field(default=None, repr=False)
 
     def raw(self, name: str) -> Any:
@@ -65,7 +61,7 @@ class Settings:
         if ENV[name] in self.env:
             return self.env[ENV[name]]
         if self._file is None:
-            self._file = _read_file(app_dir() / "paycli.toml")
+            self._file = _read_file(self.data_dir / "paycli.toml") if self.data_dir else {}
         if name in self._file:
             return self._file[name]
         return DEFAULTS.get(name)
@@ -87,7 +83,11 @@ class Settings:
         if value is not None and not str(value).strip():
             # An empty --db (say, an unset shell variable) must not mean the default ledger.
             raise UsageError("--db / PAYCLI_DB is empty: give the ledger file's path")
-        return str(value or app_dir() / "ledger.db")
+        if value:
+            return str(value)
+        if self.data_dir is None:
+            raise UsageError("no ledger given: use --db or PAYCLI_DB")
+        return str(self.data_dir / "ledger.db")
 
     @property
     def log_file(self) -> str | None:

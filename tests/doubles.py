@@ -32,7 +32,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from paycli.gateway import (
+from paycli.gateway.protocol import (
     Answer,
     ChargeRequest,
     GatewayFailure,

@@ -27,11 +27,18 @@ def paycli_env(gateway_url: str | None = None, **extra: str) -> dict[str, str]:
     return env
 
 
+def paycli_command(env: dict[str, str] | None) -> list[str]:
+    """`python -m paycli`, or with `FAULT_AT` in `env` the paycli that kills itself there."""
+    if env is not None and "FAULT_AT" in env:
+        return [sys.executable, str(ROOT / "tests" / "faulty_paycli.py")]
+    return [sys.executable, "-m", "paycli"]
+
+
 def run(db: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 60
         ) -> subprocess.CompletedProcess[str]:
     """Run `python -m paycli --db DB ARGS` as its own process."""
     return subprocess.run(
-        [sys.executable, "-m", "paycli", "--db", str(db), *args],
+        [*paycli_command(env), "--db", str(db), *args],
         env=env or paycli_env(), capture_output=True, text=True, timeout=timeout, cwd=ROOT,
     )
 
@@ -39,7 +46,7 @@ def run(db: Path, *args: str, env: dict[str, str] | None = None, timeout: float 
 def spawn(db: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     """Start `python -m paycli --db DB ARGS` without waiting for it."""
     return subprocess.Popen(
-        [sys.executable, "-m", "paycli", "--db", str(db), *args],
+        [*paycli_command(env), "--db", str(db), *args],
         env=env or paycli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         cwd=ROOT,
     )

@@ -11,14 +11,17 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Literal
 
-from paycli import recovery, refunds, saga, wallet
-from paycli.breaker_store import BreakerStore
-from paycli.gateway import Answer, ChargeRequest, GatewayFailure, RefundAnswer, Rejected
+from paycli.gateway.protocol import Answer, ChargeRequest, GatewayFailure, RefundAnswer, Rejected
+from paycli.gateway.resilience import Resilience
+from paycli.ledger import wallet
 from paycli.money import Money, parse_amount
-from paycli.resilience import Resilience
-from paycli.saga import Outcome, PayRequest, SagaEnv
-from paycli.steps import SilentReporter
-from paycli.store import Store
+from paycli.saga import pay as saga
+from paycli.saga import recover as recovery
+from paycli.saga import refund as refunds
+from paycli.saga.core import Outcome, SagaEnv
+from paycli.saga.pay import PayRequest
+from paycli.saga.steps import SilentReporter
+from paycli.store import BreakerStore, Store
 
 CHARGE_STATUSES: dict[str, Literal["approved", "declined", "pending"]] = {
     "approved": "approved", "declined": "declined", "pending": "pending"}
@@ -134,14 +137,14 @@ def build_history(store: Store) -> History:
         gateway.mode = mode
         order_id = ORDER_ID if case == "completed" else None
         outcome = pay(env, user, amount, currency, order_id)
-        history.payments[case] = str(outcome.result["payment_id"])
+        history.payments[case] = str(outcome.result.payment_id)
     gateway.settle_pending()
     recovery.recover(env)
     to_refund = history.payments["to_refund"]
-    history.refunds["partial"] = str(refund(env, to_refund, "0.25", REASON).result["refund_id"])
+    history.refunds["partial"] = str(refund(env, to_refund, "0.25", REASON).result.refund_id)
     gateway.refunds_fail = True
-    history.refunds["refused"] = str(refund(env, to_refund, "100").result["refund_id"])
+    history.refunds["refused"] = str(refund(env, to_refund, "100").result.refund_id)
     gateway.refunds_fail = False
-    history.refunds["rest"] = str(refund(env, to_refund).result["refund_id"])
-    history.refunds["yen"] = str(refund(env, history.payments["yen"], "200").result["refund_id"])
+    history.refunds["rest"] = str(refund(env, to_refund).result.refund_id)
+    history.refunds["yen"] = str(refund(env, history.payments["yen"], "200").result.refund_id)
     return history

@@ -27,13 +27,14 @@ import typer
 from conftest import CliCall, count_events
 from doubles import ScriptedGateway
 
-from paycli import refunds, saga, wallet
-from paycli.breaker_store import BreakerStore
 from paycli.cli import app
+from paycli.gateway.resilience import Resilience
+from paycli.ledger import wallet
 from paycli.money import Money
-from paycli.resilience import Resilience
-from paycli.steps import SilentReporter
-from paycli.store import Store
+from paycli.saga import pay as saga
+from paycli.saga import refund as refunds
+from paycli.saga.steps import SilentReporter
+from paycli.store import BreakerStore, Store
 
 HEX24 = "0123456789abcdef01234567"
 MISSING = f"pay_{'0' * 24}"
@@ -232,7 +233,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
         def paid(cents: int) -> str:
             request = saga.PayRequest("alice", Money(cents, "USD"), wait_s=0)
             outcome = saga.pay(scripted_env(store, gateway), request, SilentReporter())
-            return str(outcome.result["payment_id"])
+            return str(outcome.result.payment_id)
 
         ids = {"paid": paid(10_00)}
         gateway.set_mode("decline")

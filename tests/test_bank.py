@@ -43,7 +43,7 @@ from gateway_server import GatewayServer
 from helpers import ROOT, check_invariants, paycli_env, run_json
 
 from paycli.cli import app
-from paycli.events import verify_chain
+from paycli.ledger.chain import verify_chain
 from paycli.money import parse_amount
 from paycli.store import Store
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from helpers import run
 
-from paycli import bench
+from paycli.devtools import bench
 
 
 class TestBench:
@@ -44,7 +44,7 @@ class TestBench:
     def test_prefill_leaves_a_consistent_ledger(self, tmp_path: Path) -> None:
         """Pre-filled payments are real ledger history: balances sum to zero and the
         chain verifies."""
-        from paycli.events import verify_chain
+        from paycli.ledger.chain import verify_chain
         from paycli.store import Store
 
         with Store(str(tmp_path / "l.db")) as store:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from paycli.events import verify_chain
+from paycli.ledger.chain import verify_chain
 from paycli.store import Store
 
 CREDITS_PER_PROCESS = 500
@@ -28,7 +28,7 @@ MIN_INTERLEAVINGS = 50  # typically ~900 of a possible 999 hand-overs between th
 WORKER = """
 import sys, time
 from pathlib import Path
-from paycli import wallet
+from paycli.ledger import wallet
 from paycli.money import Money
 from paycli.store import Store
 

@@ -1,7 +1,7 @@
 """The crash matrix: SIGKILL paycli at every step boundary of pay and refund, then recover.
 
 Each case kills `PAYCLI_CRASH_RUNS` (default 10) real paycli processes at one point (the
-test-only fault hook, `paycli.faults`), several payments or refunds per ledger, then runs
+fault hook of tests/faulty_paycli.py), several payments or refunds per ledger, then runs
 `paycli recover` and checks what the saga guarantees:
 
 - killed before the gateway was called: the payment or refund ends FAILED, its hold or
@@ -33,8 +33,8 @@ from gateway_server import GatewayServer
 from helpers import check_invariants, paycli_env, run_json, spawn, wallet
 from seed_gateway import SeedGateway, seed_gateway  # noqa: F401
 
-from paycli.events import verify_chain
-from paycli.models import Payment, Refund
+from paycli.ledger.chain import verify_chain
+from paycli.records import Payment, Refund
 from paycli.store import Store
 
 RUNS = int(os.environ.get("PAYCLI_CRASH_RUNS", "10"))
@@ -105,11 +105,11 @@ class TestMatrix:
 
 def run_all(db: Path, commands: list[tuple[list[str], str]], env: dict[str, str]
             ) -> list[tuple[int, str]]:
-    """Run `paycli ARGS --json` with `PAYCLI_FAULT=FAULT` for each (ARGS, FAULT), at most
-    PARALLEL at once; returns each process's (return code, stdout) in order."""
+    """Run `paycli ARGS --json` killed at `FAULT_AT=FAULT` (tests/faulty_paycli.py) for each
+    (ARGS, FAULT), at most PARALLEL at once; returns each (return code, stdout) in order."""
     results: list[tuple[int, str]] = []
     for start in range(0, len(commands), PARALLEL):
-        batch = [spawn(db, *args, "--json", env={**env, "PAYCLI_FAULT": fault})
+        batch = [spawn(db, *args, "--json", env={**env, "FAULT_AT": fault})
                  for args, fault in commands[start:start + PARALLEL]]
         for process in batch:
             out, err = process.communicate(timeout=60)

@@ -18,7 +18,7 @@ import pytest
 from conftest import CliCall
 from scripted import ORDER_ID, REASON, History, build_history
 
-from paycli import export
+from paycli.ledger import export
 from paycli.money import currency
 from paycli.store import Store
 

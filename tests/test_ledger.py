@@ -20,11 +20,11 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from paycli import ledger
 from paycli.errors import InsufficientFunds
-from paycli.events import verify_chain
-from paycli.models import Account
+from paycli.ledger import postings as ledger
+from paycli.ledger.chain import verify_chain
 from paycli.money import Money
+from paycli.records import Account
 from paycli.store import Store
 
 

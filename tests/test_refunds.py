@@ -18,7 +18,7 @@ import pytest
 from gateway_server import API_KEY, GatewayServer
 from helpers import check_invariants, paycli_env, run, run_json, spawn, wallet
 
-from paycli.models import Payment, Refund
+from paycli.records import Payment, Refund
 from paycli.store import Store
 
 # The first draw of `random.Random(31)` is 0.012: below the mock's 10 % refund failure rate,
@@ -467,7 +467,7 @@ class TestIdempotency:
 def killed(db: Path, payment_id: str, fault: str, *args: str,
            env: dict[str, str]) -> None:
     """Run a refund that SIGKILLs itself at `fault`; assert it died by the signal."""
-    crash_env = {**env, "PAYCLI_FAULT": fault}
+    crash_env = {**env, "FAULT_AT": fault}
     done = run(db, "refund", payment_id, *args, "--json", env=crash_env)
     assert done.returncode == -9, (done.returncode, done.stdout, done.stderr)
 

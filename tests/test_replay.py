@@ -14,13 +14,13 @@ from gateway_server import GatewayServer
 from helpers import paycli_env, run_json
 from scripted import History, build_history
 
-from paycli import ledger
 from paycli.errors import UsageError
-from paycli.models import Payment
+from paycli.ledger import postings as ledger
+from paycli.ledger.replay import replay_events
 from paycli.money import Money
-from paycli.replay import replay_events
-from paycli.replay_store import ReplayStore
+from paycli.records import Payment
 from paycli.store import Store
+from paycli.store.replay import ReplayStore
 
 
 @pytest.fixture
@@ -77,14 +77,14 @@ def findings(result: dict[str, Any]) -> set[tuple[str, str, str, Any, Any]]:
 class TestConsistent:
     def test_a_busy_ledger_replays_consistently(self, store: Store, history: History) -> None:
         """After credits, every payment outcome and refunds, replay agrees with the tables."""
-        result = replay_events(store)
+        result = replay_events(store).to_json()
         assert result == {"events": store.read.event_count(), "chain_ok": True,
                           "consistent": True, "mismatches": [], "chain_break": None}
         assert result["events"] > 50
 
     def test_an_empty_ledger_is_consistent(self, store: Store) -> None:
         """No events, no rows: nothing to disagree about."""
-        assert replay_events(store) == {"events": 0, "chain_ok": True, "consistent": True,
+        assert replay_events(store).to_json() == {"events": 0, "chain_ok": True, "consistent": True,
                                         "mismatches": [], "chain_break": None}
 
     def test_a_payment_left_processing_is_consistent(self, store: Store) -> None:
@@ -95,14 +95,14 @@ class TestConsistent:
         gateway.mode = "pending"
         credit(store, "dave", "10")
         outcome = pay(saga_env(store, gateway), "dave", "7")
-        assert outcome.result["status"] == "PROCESSING"
-        assert replay_events(store)["consistent"] is True
+        assert outcome.result.status == "PROCESSING"
+        assert replay_events(store).to_json()["consistent"] is True
 
     def test_progress_is_reported_up_to_the_last_event(self, store: Store,
                                                        history: History) -> None:
         """The progress callback ends at (events, events)."""
         seen: list[tuple[int, int]] = []
-        result = replay_events(store, lambda done, total: seen.append((done, total)))
+        result = replay_events(store, lambda done, total: seen.append((done, total))).to_json()
         assert seen[-1] == (result["events"], result["events"])
 
     def test_the_ledger_is_attached_read_only(self, store: Store, history: History) -> None:
@@ -114,7 +114,7 @@ class TestConsistent:
     def test_an_in_memory_ledger_is_refused(self) -> None:
         """There is no file to attach: a usage error, not a crash."""
         with Store(":memory:") as memory, pytest.raises(UsageError, match="ledger file"):
-            replay_events(memory)
+            replay_events(memory).to_json()
 
 
 class TestTampering:
@@ -125,7 +125,7 @@ class TestTampering:
         assert before is not None
         tamper(db_path, "UPDATE accounts SET balance = balance + 100000 "
                         "WHERE kind = 'wallet' AND user_id = 'alice' AND currency = 'USD'")
-        result = replay_events(store)
+        result = replay_events(store).to_json()
         assert result["chain_ok"] is True and result["consistent"] is False
         expected = f"{before.balance / 100:.2f}"
         raised = f"{before.balance / 100 + 1000:.2f}"
@@ -138,7 +138,7 @@ class TestTampering:
         tamper(db_path, "DROP TRIGGER events_no_update",
                f"UPDATE events SET payload = replace(payload, '\"amount\":25050', "
                f"'\"amount\":35050') WHERE seq = {seq}")
-        result = replay_events(store)
+        result = replay_events(store).to_json()
         assert result["chain_ok"] is False
         assert result["chain_break"]["seq"] == seq and "edited" in result["chain_break"]["reason"]
         assert findings(result) == {
@@ -152,7 +152,7 @@ class TestTampering:
         payment_id = history.payments["completed"]
         seq = event_seq(db_path, payment_id, "payment.completed")
         tamper(db_path, "DROP TRIGGER events_no_delete", f"DELETE FROM events WHERE seq = {seq}")
-        result = replay_events(store)
+        result = replay_events(store).to_json()
         assert result["chain_break"] == {
             "seq": seq + 1,
             "reason": f"sequence gap: expected event {seq}, found {seq + 1} "
@@ -163,7 +163,7 @@ class TestTampering:
         """Cutting the log's tail leaves a valid chain, but the tables disagree with it."""
         last = store.read.event_count()
         tamper(db_path, "DROP TRIGGER events_no_delete", f"DELETE FROM events WHERE seq = {last}")
-        result = replay_events(store)
+        result = replay_events(store).to_json()
         assert result["chain_ok"] is True and result["consistent"] is False
         assert result["events"] == last - 1
 
@@ -173,7 +173,7 @@ class TestTampering:
         first = event_seq(db_path, payment_id, "payment.processing")
         second = event_seq(db_path, payment_id, "payment.failed")
         swap_events(db_path, first, second)
-        result = replay_events(store)
+        result = replay_events(store).to_json()
         assert result["chain_break"]["seq"] == first
         assert "prev_hash" in result["chain_break"]["reason"]
         assert ("payment", payment_id, "status", "FAILED", "PROCESSING") in findings(result)
@@ -183,7 +183,7 @@ class TestTampering:
         """A payment marked REFUNDED by SQL is a mismatch of its status, and only that."""
         payment_id = history.payments["completed"]
         tamper(db_path, f"UPDATE payments SET status = 'REFUNDED' WHERE id = '{payment_id}'")
-        result = replay_events(store)
+        result = replay_events(store).to_json()
         assert result["chain_ok"] is True
         assert findings(result) == {("payment", payment_id, "status", "REFUNDED", "COMPLETED")}
 
@@ -195,7 +195,7 @@ class TestTampering:
                         "status, created_at, updated_at) SELECT 'ref_' || hex(randomblob(12)), "
                         f"payment_id, currency, amount, 'k', 'COMPLETED', created_at, updated_at "
                         f"FROM refunds WHERE id = '{refund_id}'")
-        [found] = replay_events(store)["mismatches"]
+        [found] = replay_events(store).to_json()["mismatches"]
         assert found["entity"] == "refund" and found["field"] == "row"
         assert (found["stored"], found["replayed"]) == ("present", "absent")
 
@@ -204,7 +204,7 @@ class TestTampering:
         """A well-chained event that replay cannot apply is reported, not skipped."""
         with store.transaction() as tx:
             seq = tx.append_event("payment.mystery", "pay_x", {"id": "pay_x", "changes": {}})
-        result = replay_events(store)
+        result = replay_events(store).to_json()
         assert result["chain_ok"] is True and result["consistent"] is False
         [found] = result["mismatches"]
         assert found["entity"] == "event" and found["id"] == str(seq)
@@ -285,7 +285,7 @@ class TestSpeed:
         for _ in _big_ledger(store, 17_000):
             pass
         started = time.perf_counter()
-        result = replay_events(store)
+        result = replay_events(store).to_json()
         rate = result["events"] / (time.perf_counter() - started)
         assert result["events"] == 102_000 and result["consistent"] and result["chain_ok"]
         assert rate >= 25_000, f"{rate:.0f} events/s"

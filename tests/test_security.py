@@ -33,15 +33,17 @@ import typer
 from gateway_server import GatewayServer
 from helpers import ROOT, paycli_env, run
 
-from paycli import recovery, saga, wallet
-from paycli.breaker_store import BreakerStore
 from paycli.cli import app
 from paycli.config import Settings
-from paycli.gateway import MAX_BODY_BYTES, ChargeRequest, GatewayFailure, HttpGateway
+from paycli.gateway.http import HttpGateway
+from paycli.gateway.protocol import MAX_BODY_BYTES, ChargeRequest, GatewayFailure
+from paycli.gateway.resilience import Resilience
+from paycli.ledger import wallet
 from paycli.money import Money
-from paycli.resilience import Resilience
-from paycli.steps import SilentReporter
-from paycli.store import Store
+from paycli.saga import pay as saga
+from paycli.saga import recover as recovery
+from paycli.saga.steps import SilentReporter
+from paycli.store import BreakerStore, Store
 
 CANARY = f"sk_canary_{secrets.token_hex(16)}"
 
@@ -228,7 +230,7 @@ def mode_of(path: Path) -> int:
 WRITER = """
 import sys, time
 from pathlib import Path
-from paycli import wallet
+from paycli.ledger import wallet
 from paycli.money import Money
 from paycli.store import Store
 
@@ -476,7 +478,7 @@ class TestSagaAgainstHostileGateway:
         wallet.credit(store, "alice", Money(100_00, "USD"))
         request = saga.PayRequest("alice", Money(12_50, "USD"), wait_s=0)
         outcome = saga.pay(saga_env(store, junk_then_nothing(body)), request, SilentReporter())
-        assert outcome.result["status"] == "FAILED" and outcome.error is not None
+        assert outcome.result.status == "FAILED" and outcome.error is not None
         assert outcome.error.exit_code == 5
         account = store.read.account("wallet", "alice", "USD")
         assert account is not None and (account.balance, account.held) == (100_00, 0)
@@ -487,10 +489,10 @@ class TestSagaAgainstHostileGateway:
         request = saga.PayRequest("alice", Money(12_50, "USD"), wait_s=0)
         junk = answering(200, BAD_ANSWERS["external-id-number"])
         outcome = saga.pay(saga_env(store, junk), request, SilentReporter())
-        assert outcome.result["status"] == "PROCESSING" and outcome.error is not None
+        assert outcome.result.status == "PROCESSING" and outcome.error is not None
         assert outcome.error.exit_code == 10
-        result = recovery.recover(saga_env(store, junk_then_nothing("")))
-        assert result["resolved"] == [{"payment_id": outcome.result["payment_id"],
+        result = recovery.recover(saga_env(store, junk_then_nothing(""))).to_json()
+        assert result["resolved"] == [{"payment_id": outcome.result.payment_id,
                                        "status": "FAILED"}]
         account = store.read.account("wallet", "alice", "USD")
         assert account is not None and (account.balance, account.held) == (100_00, 0)
@@ -505,9 +507,9 @@ class TestSagaAgainstHostileGateway:
         wallet.credit(store, "alice", Money(100_00, "USD"))
         request = saga.PayRequest("alice", Money(12_50, "USD"), wait_s=0)
         outcome = saga.pay(saga_env(store, echo), request, SilentReporter())
-        assert outcome.result["status"] == "FAILED"
-        assert "declined for key" in json.dumps(outcome.result)
-        assert CANARY not in json.dumps(outcome.result)
+        assert outcome.result.status == "FAILED"
+        assert "declined for key" in json.dumps(outcome.result.to_json())
+        assert CANARY not in json.dumps(outcome.result.to_json())
         store.close()
         for path in (db_path, Path(f"{db_path}-wal")):
             if path.exists():

@@ -39,13 +39,15 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from paycli import recovery, refunds, saga, wallet
-from paycli.breaker_store import BreakerStore
 from paycli.errors import IdempotencyConflict, InsufficientFunds, RefundRefused
+from paycli.gateway.resilience import Resilience
+from paycli.ledger import wallet
 from paycli.money import Money, format_minor
-from paycli.resilience import Resilience
-from paycli.steps import SilentReporter, StepUpdate
-from paycli.store import Store
+from paycli.saga import pay as saga
+from paycli.saga import recover as recovery
+from paycli.saga import refund as refunds
+from paycli.saga.steps import SilentReporter, StepUpdate
+from paycli.store import BreakerStore, Store
 
 USERS = ("alice", "bob")
 CURRENCIES = ("USD", "JPY")
@@ -143,7 +145,7 @@ class PaycliMachine(RuleBasedStateMachine):
         result = wallet.credit(self.store, user, money, key)
         self.credited[(user, currency)] += minor
         if key is not None:
-            self.credit_keys[key] = (user, money, result["transaction_id"])
+            self.credit_keys[key] = (user, money, result.transaction_id)
 
     @rule(user=st.sampled_from(USERS), currency=st.sampled_from(CURRENCIES),
           minor=st.integers(1, 30_000), keyed=st.booleans())
@@ -155,16 +157,16 @@ class PaycliMachine(RuleBasedStateMachine):
         calls = sum(self.gateway.calls.values())
         key = f"pay-{next(self.names)}" if keyed else None
         outcome = self.pay_now(user, Money(minor, currency), key)
-        error = outcome.result["error"]
+        error = outcome.result.error
         if available < minor:
             assert isinstance(outcome.error, InsufficientFunds)
-            assert outcome.result["payment_id"] is None
+            assert outcome.result.payment_id is None
             assert sum(self.gateway.calls.values()) == calls
             return
-        payment_id, status = outcome.result["payment_id"], outcome.result["status"]
+        payment_id, status = outcome.result.payment_id, outcome.result.status
         assert payment_id is not None
         self.payments.append(payment_id)
-        assert (error and error["type"]) in PAY_ERRORS[status], outcome.result
+        assert (error and error.type) in PAY_ERRORS[status], outcome.result
         if mode == "decline":
             assert status == "FAILED"
         if mode == "approve":
@@ -192,13 +194,13 @@ class PaycliMachine(RuleBasedStateMachine):
             assert self.events() == before
             return
         assert 0 < minor <= left
-        status, error = outcome.result["status"], outcome.result["error"]
+        status, error = outcome.result.status, outcome.result.error
         expected = {"COMPLETED": {None},
                     "FAILED": {"refund_refused", "gateway_unavailable"},
                     "PROCESSING": {"outcome_unknown"}}[status]
-        assert (error and error["type"]) in expected, outcome.result
+        assert (error and error.type) in expected, outcome.result
         if key is not None:
-            self.refund_keys[key] = (payment.id, text, outcome.result["refund_id"])
+            self.refund_keys[key] = (payment.id, text, outcome.result.refund_id)
 
     @rule(user=st.sampled_from(USERS), currency=st.sampled_from(CURRENCIES),
           minor=st.integers(1, 5_000), point=st.sampled_from(PAY_CRASH_POINTS),
@@ -216,8 +218,8 @@ class PaycliMachine(RuleBasedStateMachine):
         except Crash:
             pass
         else:  # no funds, or the gateway failed (or the breaker refused) before the crash
-            status, error = outcome.result["status"], outcome.result["error"]
-            assert status is None or (error and error["type"]) in PAY_ERRORS[status], outcome
+            status, error = outcome.result.status, outcome.result.error
+            assert status is None or (error and error.type) in PAY_ERRORS[status], outcome
         finally:
             self.gateway.disarm()
         self.payments.extend(p.id for p in self.store.read.payments()
@@ -248,10 +250,10 @@ class PaycliMachine(RuleBasedStateMachine):
     @rule()
     def recover(self) -> None:
         """`recover` reports final states as resolved and the rest as unresolved."""
-        result = recovery.recover(self.env())
+        result = recovery.recover(self.env()).to_json()
         read = self.store.read
         for entry in result["resolved"]:
-            found = (read.refund(entry["refund_id"]) if "refund_id" in entry
+            found = (read.refund(entry["refund_id"]) if entry.get("refund_id")
                      else read.payment(entry["payment_id"]))
             assert found is not None and found.is_final, entry
             assert found.status == entry["status"]
@@ -279,7 +281,7 @@ class PaycliMachine(RuleBasedStateMachine):
         user, money, payment_id = self.pay_keys[key]
         before, calls = self.events(), self.gateway.calls["charge"]
         if same:
-            assert self.pay_now(user, money, key).result["payment_id"] == payment_id
+            assert self.pay_now(user, money, key).result.payment_id == payment_id
         else:
             with pytest.raises(IdempotencyConflict):
                 self.pay_now(user, Money(money.minor + 1, money.currency), key)
@@ -293,7 +295,7 @@ class PaycliMachine(RuleBasedStateMachine):
         user, money, transaction_id = self.credit_keys[key]
         before = self.events()
         if same:
-            assert wallet.credit(self.store, user, money, key)["transaction_id"] == transaction_id
+            assert wallet.credit(self.store, user, money, key).transaction_id == transaction_id
         else:
             with pytest.raises(IdempotencyConflict):
                 wallet.credit(self.store, user, Money(money.minor + 1, money.currency), key)
@@ -307,7 +309,7 @@ class PaycliMachine(RuleBasedStateMachine):
         payment_id, amount, refund_id = self.refund_keys[key]
         before, calls = self.events(), self.gateway.calls["refund"]
         if same:
-            assert self.refund_now(payment_id, amount, key).result["refund_id"] == refund_id
+            assert self.refund_now(payment_id, amount, key).result.refund_id == refund_id
         else:
             with pytest.raises(IdempotencyConflict):
                 self.refund_now(payment_id, "0.01" if amount != "0.01" else "0.02", key)
@@ -391,7 +393,7 @@ class PaycliMachine(RuleBasedStateMachine):
         try:
             self.gateway.heal()
             self.gateway.settle(approve=True)
-            result = recovery.recover(self.env())
+            result = recovery.recover(self.env()).to_json()
             assert result["unresolved"] == [], result
             assert not self.store.read.unfinished_payments()
             assert not self.store.read.unfinished_refunds()

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from paycli.errors import LedgerCorrupt, UsageError
-from paycli.schema import APPLICATION_ID, SCHEMA_VERSION
 from paycli.store import Store
+from paycli.store.schema import APPLICATION_ID, SCHEMA_VERSION
 
 
 def mode(path: Path) -> int:

@@ -1,0 +1,185 @@
+"""`paycli pay`, `paycli refund`, `paycli payments list | show`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from paycli.cli import inputs, live, views
+from paycli.cli.common import (
+    AmountOption,
+    CurrencyOption,
+    JsonOption,
+    KeyOption,
+    UserOption,
+    command,
+    emit,
+    open_store,
+    state_of,
+)
+
+if TYPE_CHECKING:
+    from paycli.saga.core import Outcome
+    from paycli.saga.steps import Reporter
+
+payments_app = typer.Typer(help="List payments; show one with its refunds and its timeline.",
+                           no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `pay`, `refund` and the `payments` group to the app."""
+    app.command()(pay)
+    app.command()(refund)
+    app.add_typer(payments_app, name="payments")
+
+
+def _finish(outcome: Outcome, reporter: Reporter, as_json: bool) -> None:
+    reporter.finish(outcome.result, outcome.error)
+    if as_json:
+        views.print_json(outcome.result.to_json())
+    elif outcome.error is not None:
+        views.print_error(outcome.error.message)
+    if outcome.error is not None:
+        raise typer.Exit(outcome.error.exit_code)
+
+
+@command
+def pay(
+    ctx: typer.Context,
+    user: UserOption,
+    amount: AmountOption,
+    currency: CurrencyOption = "USD",
+    order_id: Annotated[
+        str | None, typer.Option("--order-id", help="Your order id; paying it twice charges once.")
+    ] = None,
+    idempotency_key: KeyOption = None,
+    wait: Annotated[
+        float, typer.Option("--wait", help="Seconds to wait for a pending charge to settle.")
+    ] = 30.0,
+    json_output: JsonOption = False,
+) -> None:
+    """Pay from a wallet through the card gateway, showing each step live.
+
+    Steps: CheckWalletBalance, CreatePayment, ReserveFunds (a hold), ProcessPayment (the
+    gateway, with retries and a shared circuit breaker), SettlePayment.
+
+    Example: paycli pay --user alice --amount 50 --order-id order-001
+    """
+    from paycli.saga import pay as saga  # late: see cli.common
+    from paycli.saga.wiring import saga_env
+
+    settings = state_of(ctx).settings
+    code = inputs.currency_code(currency)
+    request = saga.PayRequest(
+        user=inputs.user_id(user), money=inputs.amount(amount, code, settings.max_amount),
+        order_id=inputs.order_id(order_id), idempotency_key=inputs.idempotency_key(idempotency_key),
+        wait_s=inputs.seconds(wait, "--wait"),
+    )
+    with open_store(ctx) as store:
+        env = saga_env(store, settings)
+        reporter = live.reporter_for("Payment", json_output)
+        try:
+            outcome = saga.pay(env, request, reporter)
+        finally:
+            env.close()
+        _finish(outcome, reporter, json_output)
+
+
+@command
+def refund(
+    ctx: typer.Context,
+    payment_id: Annotated[str, typer.Argument(help="The payment to refund (pay_...).")],
+    amount: Annotated[
+        str | None, typer.Option("--amount", help="Partial amount; default: all that is left.")
+    ] = None,
+    reason: Annotated[str, typer.Option("--reason", help="Why, for the gateway and the log.")] = "",
+    idempotency_key: KeyOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Give money back for a completed payment, fully or in part.
+
+    Example: paycli refund pay_0123456789abcdef01234567 --amount 10 --reason "damaged"
+    """
+    from paycli.saga import refund as refunds  # late: see cli.common
+    from paycli.saga.wiring import saga_env
+
+    settings = state_of(ctx).settings
+    request = refunds.RefundRequest(
+        payment_id=inputs.entity_id(payment_id, "pay"),
+        amount=inputs.amount_text(amount), reason=inputs.reason(reason),
+        idempotency_key=inputs.idempotency_key(idempotency_key),
+    )
+    with open_store(ctx) as store:
+        env = saga_env(store, settings)
+        reporter = live.reporter_for("Refund", json_output)
+        try:
+            outcome = refunds.refund(env, request, reporter, settings.max_amount)
+        finally:
+            env.close()
+        _finish(outcome, reporter, json_output)
+
+
+def _optional(check: Callable[[str], str], value: str | None) -> str | None:
+    return None if value is None else check(value)
+
+
+@payments_app.command("list")
+@command
+def payments_list(
+    ctx: typer.Context,
+    user: Annotated[str | None, typer.Option("--user", help="Only this user's payments.")] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="PENDING, PROCESSING, COMPLETED, FAILED, "
+                                                  "PARTIALLY_REFUNDED or REFUNDED.")
+    ] = None,
+    currency: Annotated[str | None, typer.Option("--currency", help="ISO 4217 code.")] = None,
+    since: Annotated[
+        str | None, typer.Option("--since",
+                                 help="Created at or after (ISO 8601; UTC if no offset).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Created before (a bare date: to its end).")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", help="How many, newest first.")] = 50,
+    json_output: JsonOption = False,
+) -> None:
+    """List payments, newest first, with their refunds.
+
+    Filters combine. --since and --until take an ISO 8601 date or date-time; a time without
+    an offset is UTC, and a bare --until date includes that whole day.
+
+    Example: paycli payments list --user alice --status COMPLETED --since 2024-05-01
+    """
+    from paycli.ledger import queries  # late: see cli.common
+
+    user, status = _optional(inputs.user_id, user), _optional(inputs.payment_status, status)
+    currency = _optional(inputs.currency_code, currency)
+    since = None if since is None else inputs.instant(since, "--since")
+    until = None if until is None else inputs.instant(until, "--until", end_of_day=True)
+    limit = inputs.positive_int(limit, "--limit")
+    with open_store(ctx) as store, store.snapshot() as reader:
+        result = queries.list_payments(reader, user=user, status=status, currency=currency,
+                                       since=since, until=until, limit=limit)
+    emit(result, json_output, views.payments_list)
+
+
+@payments_app.command("show")
+@command
+def payments_show(
+    ctx: typer.Context,
+    payment_id: Annotated[str, typer.Argument(help="The payment to show (pay_...).")],
+    json_output: JsonOption = False,
+) -> None:
+    """Show one payment: its fields, its refunds, and its timeline of events oldest first,
+    with each saga step's duration and gateway attempts. Exits 7 if there is no such payment.
+
+    Example: paycli payments show pay_0123456789abcdef01234567
+    """
+    from paycli.ledger import queries  # late: see cli.common
+
+    payment_id = inputs.entity_id(payment_id, "pay")
+    with open_store(ctx) as store, store.snapshot() as reader:
+        result = queries.show_payment(reader, payment_id)
+    emit(result, json_output, views.payment_show)

@@ -1,0 +1,268 @@
+"""`paycli bench`: payments per second and latency through the real saga, side by side
+with the raw limits of the same machine measured in the same run.
+
+A temporary ledger is created (optionally pre-filled with completed payments, to show
+that the cost per payment stays flat as the ledger grows), wallets are credited, and
+`payments` payments run through `saga.pay` from `concurrency` threads, each with its own
+ledger connection. The gateway is either in-process (no network: paycli against the
+storage limit) or the mock gateway over HTTP, started on a free port for the run.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from paycli.config import Settings
+from paycli.devtools import baselines
+from paycli.gateway.protocol import Gateway
+from paycli.ledger import postings, wallet
+from paycli.money import Money
+from paycli.records import Payment, PaymentStatus
+from paycli.results import (
+    Baselines,
+    BenchReport,
+    Machine,
+    Ratios,
+    ReplayTiming,
+    StepRecord,
+    StepTimes,
+)
+from paycli.saga import pay as saga
+from paycli.saga.core import SagaEnv, set_payment
+from paycli.saga.steps import SilentReporter
+from paycli.saga.wiring import resilience
+from paycli.store import Store
+
+AMOUNT = Money(100, "USD")
+API_KEY = "bench-api-key"
+SWITCH_INTERVAL_S = 0.0002
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """What to measure."""
+
+    payments: int = 2000
+    concurrency: int = 1
+    gateway: str = "inprocess"  # or "http"
+    prefill: int = 0
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    """p50, p95 and p99 of `samples` (milliseconds), rounded to microseconds."""
+    if len(samples) < 2:
+        only = samples[0] if samples else 0.0
+        return {"p50_ms": only, "p95_ms": only, "p99_ms": only}
+    cuts = statistics.quantiles(samples, n=100, method="inclusive")
+    return {"p50_ms": round(cuts[49], 3), "p95_ms": round(cuts[94], 3),
+            "p99_ms": round(cuts[98], 3)}
+
+
+def prefill(store: Store, count: int, progress: Callable[[int], None] | None = None,
+            chunk: int = 5000) -> None:
+    """Add `count` completed payments (with their credits, holds and events) in big
+    transactions: the same ledger code as the saga, without the gateway or the waits."""
+    done = 0
+    while done < count:
+        size = min(chunk, count - done)
+        with store.transaction("prefill") as tx:
+            for i in range(done, done + size):
+                user = f"prefill_{i % 1000}"
+                postings.deposit(tx, "credit", user, AMOUNT, None)
+                payment_id = postings.new_id("pay")
+                tx.insert_payment(Payment(
+                    payment_id, user, "USD", AMOUNT.minor, None, None, f"paycli-{payment_id}",
+                    PaymentStatus.PENDING, None, None, 0, 0, None, None, None, tx.at, tx.at))
+                tx.append_event("payment.created", payment_id, {
+                    "id": payment_id, "user": user, "currency": "USD", "amount": AMOUNT.minor,
+                    "order_id": None, "idempotency_key": None,
+                    "gateway_key": f"paycli-{payment_id}"})
+                hold_id = postings.hold(tx, user, AMOUNT, payment_id)
+                set_payment(tx, payment_id, "payment.funds_reserved", {"hold_id": hold_id})
+                postings.commit_hold(tx, hold_id)
+                set_payment(tx, payment_id, "payment.completed", {
+                    "status": PaymentStatus.COMPLETED, "gateway_ref": f"prefill_{i}",
+                    "error_type": None, "error_message": None})
+        done += size
+        if progress:
+            progress(size)
+
+
+class _Workers:
+    """Per-thread ledger connections and saga environments."""
+
+    def __init__(self, db: Path, settings: Settings, gateway: Callable[[], Gateway]) -> None:
+        self.db, self.settings, self.gateway = db, settings, gateway
+        self.local = threading.local()
+        self.stores: list[Store] = []
+        self.lock = threading.Lock()
+
+    def env(self) -> SagaEnv:
+        if not hasattr(self.local, "env"):
+            store = Store(str(self.db))
+            with self.lock:
+                self.stores.append(store)
+            self.local.user = f"bench_{len(self.stores)}"
+            self.local.env = SagaEnv(store, self.gateway,
+                                          lambda: resilience(store, self.settings))
+        return self.local.env  # type: ignore[no-any-return]
+
+    def commits(self) -> int:
+        return sum(store.commits for store in self.stores)
+
+    def close(self) -> None:
+        for store in self.stores:
+            store.close()
+
+
+def _run_payments(workers: _Workers, options: BenchOptions,
+                  progress: Callable[[int], None] | None) -> tuple[float, list[Any]]:
+    samples: list[tuple[float, list[StepRecord], bool]] = []
+    reporter = SilentReporter()
+
+    def one(_: int) -> None:
+        env = workers.env()
+        request = saga.PayRequest(workers.local.user, AMOUNT, wait_s=30)
+        started = time.perf_counter()
+        outcome = saga.pay(env, request, reporter)
+        took = (time.perf_counter() - started) * 1000
+        samples.append((took, outcome.result.steps, outcome.error is None))
+        if progress:
+            progress(1)
+
+    # Threads that wait for the GIL after I/O (a commit's fsync, a gateway answer) would
+    # otherwise wait up to the 5 ms switch interval behind a thread running Python.
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    started = time.perf_counter()
+    try:
+        with ThreadPoolExecutor(max_workers=options.concurrency) as pool:
+            list(pool.map(one, range(options.payments)))
+    finally:
+        sys.setswitchinterval(interval)
+    return time.perf_counter() - started, samples
+
+
+def _fund(db: Path, options: BenchOptions) -> None:
+    per_worker = Money(AMOUNT.minor * options.payments, "USD")
+    with Store(str(db)) as store:
+        for n in range(1, options.concurrency + 1):
+            wallet.credit(store, f"bench_{n}", per_worker)
+
+
+def _time_replay(db: Path) -> ReplayTiming:
+    """How fast `replay-events` verifies this ledger (events per second), and its verdict."""
+    from paycli.ledger.replay import replay_events
+
+    with Store(str(db)) as store:
+        started = time.perf_counter()
+        result = replay_events(store)
+        took = time.perf_counter() - started
+    return ReplayTiming(events=result.events, seconds=round(took, 3),
+                        events_per_s=round(result.events / took, 1),
+                        consistent=result.consistent and result.chain_ok)
+
+
+def _time_balance(db: Path, rounds: int = 2000) -> float:
+    with Store(str(db)) as store:
+        started = time.perf_counter()
+        for _ in range(rounds):
+            wallet.balance(store.read, "bench_1", "USD")
+        return (time.perf_counter() - started) * 1000 / rounds
+
+
+def run(options: BenchOptions, progress: Callable[[str, int, int], None] | None = None
+        ) -> BenchReport:
+    """Run the bench; `progress(phase, advance, total)` is told how it goes."""
+    workdir = Path(tempfile.mkdtemp(prefix="paycli-bench-"))
+    try:
+        return _run_in(workdir, options, progress)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run_in(workdir: Path, options: BenchOptions,
+            progress: Callable[[str, int, int], None] | None) -> BenchReport:
+    def tick(phase: str, total: int) -> Callable[[int], None] | None:
+        return None if progress is None else (lambda n: progress(phase, n, total))
+
+    db = workdir / "ledger.db"
+    with Store(str(db)) as store:
+        prefill(store, options.prefill, tick("prefill", options.prefill))
+    _fund(db, options)
+    if options.gateway == "http":
+        from paycli.devtools.mock_process import MockGatewayProcess
+
+        with MockGatewayProcess(API_KEY) as mock:
+            return _measure(workdir, db, options, mock.url, tick)
+    return _measure(workdir, db, options, None, tick)
+
+
+def _measure(workdir: Path, db: Path, options: BenchOptions, url: str | None,
+             tick: Callable[[str, int], Callable[[int], None] | None]) -> BenchReport:
+    settings = Settings(overrides={"gateway_url": url or "http://127.0.0.1:9"},
+                        env={"PAYCLI_GATEWAY_API_KEY": API_KEY})
+    if url is None:
+        from paycli.gateway.inprocess import InProcessGateway
+
+        shared = InProcessGateway()
+        workers = _Workers(db, settings, lambda: shared)
+    else:
+        from paycli.saga.wiring import http_gateway
+
+        workers = _Workers(db, settings, lambda: http_gateway(settings))
+    try:
+        elapsed, samples = _run_payments(workers, options, tick("payments", options.payments))
+        commits = workers.commits()
+    finally:
+        workers.close()
+    per_payment = max(1, round(commits / options.payments))
+    storage = baselines.storage(workdir / "baseline.db", options.payments, per_payment,
+                                      options.concurrency)
+    network = None if url is None else baselines.network(
+        url, API_KEY, options.payments, options.concurrency)
+    return _report(options, elapsed, samples, per_payment, storage, network, db)
+
+
+def _step_percentiles(samples: list[Any]) -> dict[str, StepTimes]:
+    by_step: dict[str, list[float]] = {}
+    for _, steps, _ok in samples:
+        for step in steps:
+            by_step.setdefault(step.name, []).append(step.duration_ms)
+    return {name: StepTimes(**percentiles(values)) for name, values in by_step.items()}
+
+
+def _report(options: BenchOptions, elapsed: float, samples: list[Any], per_payment: int,
+            storage: float, network: float | None, db: Path) -> BenchReport:
+    throughput = options.payments / elapsed
+    baseline = network if network is not None else storage
+    return BenchReport(
+        payments=options.payments, gateway=options.gateway, mode="single",
+        concurrency=options.concurrency, prefill=options.prefill,
+        throughput=round(throughput, 1), **percentiles([took for took, _, _ in samples]),
+        baseline_throughput=round(baseline, 1), ratio=round(throughput / baseline, 3),
+        baselines=Baselines(storage=round(storage, 1),
+                            network=None if network is None else round(network, 1)),
+        ratios=Ratios(storage=round(throughput / storage, 3),
+                      network=None if network is None else round(throughput / network, 3)),
+        commits_per_payment=per_payment,
+        failed=sum(1 for _, _, ok in samples if not ok),
+        steps=_step_percentiles(samples),
+        wallet_balance_ms=round(_time_balance(db), 4),
+        replay=_time_replay(db),
+        machine=Machine(cpus=os.cpu_count(), python=platform.python_version(),
+                        sqlite=sqlite3.sqlite_version, platform=platform.platform()),
+    )

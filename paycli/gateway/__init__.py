@@ -1,0 +1,12 @@
+"""The card gateway: its protocol, the HTTP client, retries and the shared breaker.
+
+    protocol    the answers, failures and calls of the gateway protocol (`Gateway`)
+    http        `HttpGateway`: the protocol over httpx, one attempt per call
+    resilience  retries (tenacity) and the circuit breaker (pybreaker) whose state is
+                the ledger's breaker row, shared by every process
+    inprocess   an in-process gateway that approves everything (the bench's)
+
+Invariants: `http` is the only module of the package that touches the network; nothing
+here writes the ledger except the breaker's row, through the store; nothing draws on the
+terminal.
+"""

@@ -1,0 +1,166 @@
+"""The card gateway over HTTP (httpx): one attempt of each protocol call.
+
+The only module of paycli that touches the network (the bench's raw httpx baseline and the
+mock gateway's admin client in `devtools` are the named exceptions: they drive or measure
+the network themselves). It classifies what happened on one attempt and leaves retries and
+the breaker to `resilience`. The API key travels only in the `X-API-Key` header and is cut
+out of every answer on arrival, so it is never part of a message, a log line or the ledger.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+from pydantic import ValidationError
+
+from paycli.gateway.protocol import (
+    MAX_BODY_BYTES,
+    Answer,
+    ChargeRequest,
+    GatewayFailure,
+    LookupUnsupported,
+    RefundAnswer,
+    Rejected,
+)
+
+_AMOUNT_SLOT = "\u0000amount\u0000"
+
+
+def _dumps(body: dict[str, Any], amount: str) -> bytes:
+    """JSON with `amount` written as the exact number text (`50.10` stays `50.10`)."""
+    if not amount.replace(".", "", 1).isdigit():
+        raise ValueError(f"not a decimal amount: {amount!r}")
+    text = json.dumps({**body, "amount": _AMOUNT_SLOT})
+    return text.replace(json.dumps(_AMOUNT_SLOT), amount, 1).encode()
+
+
+class HttpGateway:
+    """The gateway protocol over HTTP, one attempt per call."""
+
+    def __init__(self, base_url: str, api_key: str, timeout_s: float,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0))
+        self._client = httpx.Client(
+            base_url=base_url, timeout=timeout, transport=transport,
+            headers={"X-API-Key": api_key, "User-Agent": "paycli"},
+            limits=httpx.Limits(max_keepalive_connections=16, max_connections=32),
+        )
+        # A gateway that echoes the key (in an error message, say) must not get it into
+        # paycli's messages, log or ledger: it is cut out of every answer on arrival.
+        self._secret = api_key.encode()
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._client.close()
+
+    def _send(self, method: str, path: str, *, params: dict[str, str] | None = None,
+              body: bytes | None = None, key: str | None = None) -> tuple[int, bytes]:
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        if key is not None:
+            headers["Idempotency-Key"] = key
+        request = self._client.build_request(method, path, params=params, content=body,
+                                             headers=headers)
+        try:
+            response = self._client.send(request, stream=True)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise GatewayFailure(f"cannot connect to the gateway ({type(exc).__name__})",
+                                 sent=False) from None
+        except httpx.TransportError as exc:
+            raise GatewayFailure(f"no answer from the gateway ({type(exc).__name__})",
+                                 sent=True) from None
+        try:
+            data = self._read_capped(response)
+        finally:
+            response.close()
+        if self._secret:
+            data = data.replace(self._secret, b"[redacted]")
+        return response.status_code, data
+
+    @staticmethod
+    def _read_capped(response: httpx.Response) -> bytes:
+        chunks, size = [], 0
+        try:
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > MAX_BODY_BYTES:
+                    raise GatewayFailure("the gateway's answer is too large", sent=True)
+                chunks.append(chunk)
+        except httpx.TransportError as exc:
+            raise GatewayFailure(f"the gateway's answer broke off ({type(exc).__name__})",
+                                 sent=True) from None
+        return b"".join(chunks)
+
+    @staticmethod
+    def _parse(model: type[Answer] | type[RefundAnswer], body: bytes) -> Any:
+        try:
+            return model.model_validate_json(body)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "body"
+            raise GatewayFailure(f"malformed gateway answer ({where}: {first['msg']})",
+                                 sent=True) from None
+
+    @staticmethod
+    def _message(body: bytes) -> str:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return body[:200].decode("utf-8", "replace")
+        if isinstance(data, dict):
+            return str(data.get("error") or data.get("message") or "")[:200]
+        return ""
+
+    def charge(self, request: ChargeRequest) -> Answer | Rejected:
+        """`POST /payment/process`, once."""
+        body = _dumps({
+            "paymentId": request.payment_id, "currency": request.currency,
+            "userId": request.user_id, "correlationId": request.correlation_id,
+            "metadata": request.metadata,
+        }, request.amount)
+        status, data = self._send("POST", "/payment/process", body=body,
+                                  key=request.idempotency_key)
+        return self._answer(status, data)
+
+    def _answer(self, status: int, data: bytes) -> Answer | Rejected:
+        if status >= 500:
+            raise GatewayFailure(f"gateway error (HTTP {status})", sent=False)
+        if status >= 400:
+            return Rejected(status, self._message(data))
+        answer: Answer = self._parse(Answer, data)
+        if answer.status == "error":
+            raise GatewayFailure(f"gateway error ({answer.message or 'status error'})",
+                                 sent=False)
+        return answer
+
+    def _lookup(self, params: dict[str, str]) -> Answer | None:
+        status, data = self._send("GET", "/payment/status", params=params)
+        if status == 404:
+            return None
+        if 400 <= status < 500 and "paymentId" in params:
+            raise LookupUnsupported(f"HTTP {status}")
+        result = self._answer(status, data)
+        if isinstance(result, Rejected):
+            raise GatewayFailure(f"gateway refused the lookup (HTTP {status})", sent=False)
+        return result
+
+    def status(self, external_id: str) -> Answer | None:
+        """`GET /payment/status?externalId=`: the charge, or None if unknown."""
+        return self._lookup({"externalId": external_id})
+
+    def find_payment(self, payment_id: str) -> Answer | None:
+        """`GET /payment/status?paymentId=`: the charge made for a payment, or None."""
+        return self._lookup({"paymentId": payment_id})
+
+    def refund(self, external_id: str, amount: str, reason: str,
+               idempotency_key: str) -> RefundAnswer | Rejected:
+        """`POST /payment/refund`, once."""
+        body = _dumps({"externalId": external_id, "reason": reason}, amount)
+        status, data = self._send("POST", "/payment/refund", body=body, key=idempotency_key)
+        if status >= 500:
+            raise GatewayFailure(f"gateway error (HTTP {status})", sent=False)
+        if status >= 400:
+            return Rejected(status, self._message(data))
+        answer: RefundAnswer = self._parse(RefundAnswer, data)
+        return answer

@@ -1,0 +1,16 @@
+"""The ledger's meaning: postings, wallets, idempotency, the event chain, replay, queries
+and export. It decides what a movement of money is and what the ledger says; the store
+below it keeps the rows.
+
+    postings     double-entry movements: deposit, hold, post (commit) and void a hold
+    wallet       credit, balance and statement as result objects
+    idempotency  key -> request fingerprint -> stored result
+    chain        verifying the event log's hash chain
+    replay       rebuilding the ledger from its events and comparing
+    queries      payments as the contract's result objects
+    export       payments, refunds and transfers as CSV or JSON lines
+
+Invariants: every currency's balances sum to zero; no wallet's available balance goes
+below zero; every movement is appended to the hash-chained event log in its transaction.
+Nothing here talks to the network or draws on the terminal.
+"""

@@ -1,0 +1,42 @@
+"""Idempotency keys: key -> request fingerprint -> stored result.
+
+The same key with the same request gives back the first result and moves no money again;
+the same key with a different request is an `IdempotencyConflict` (exit 6). The check and
+the write happen in the same `BEGIN IMMEDIATE` transaction as the movement itself, so two
+processes racing with one key cannot both act.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from paycli.errors import IdempotencyConflict
+from paycli.store import Reader
+from paycli.store.hashing import canonical_json
+
+
+def fingerprint(command: str, request: dict[str, Any]) -> str:
+    """A digest of a command and its arguments."""
+    return hashlib.sha256(canonical_json({"command": command, **request}).encode()).hexdigest()
+
+
+def lookup(reader: Reader, key: str, command: str, digest: str) -> dict[str, Any] | None:
+    """The stored row for `key` if it was used for this very request; None if unused.
+
+    Raises `IdempotencyConflict` if the key was used for a different request.
+    """
+    row = reader.idempotency(key)
+    if row is None:
+        return None
+    if row["command"] != command or row["fingerprint"] != digest:
+        raise IdempotencyConflict(
+            f"idempotency key {key!r} was already used with different arguments"
+        )
+    return row
+
+
+def stored_result(row: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """The result object and exit code stored with a key."""
+    return json.loads(row["result"]), int(row["exit_code"] or 0)

@@ -1,0 +1,111 @@
+"""`paycli payments list` and `payments show`: payments as the contract's result objects.
+
+Invariants:
+- Amounts are exact decimal strings at the currency's precision, never floats, in the
+  payment's fields and in the timeline's `changes` alike.
+- A `payments list` entry has exactly the fields of `payments show` less `events`.
+- The timeline (`events`) is oldest first and covers everything that happened to the
+  payment: its own events, its hold's, its refunds' and their credits'. Each entry has
+  `seq, at, type, entity_id, changes` plus what the event carried besides (the settle
+  event's `steps`: each step's duration and gateway attempts; the `refund_id` of a
+  refund's reservation).
+- Reads run on the reader given; the CLI passes one snapshot, so a result never mixes two
+  states of the ledger.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from paycli.errors import NotFound
+from paycli.money import format_minor
+from paycli.records import Payment, Refund
+from paycli.results import (
+    ErrorInfo,
+    PaymentFields,
+    PaymentShow,
+    PaymentsList,
+    RefundFields,
+    TimelineEvent,
+)
+from paycli.store import Reader
+
+AMOUNT_KEYS = frozenset({"amount", "refunded", "refund_reserved"})
+
+
+def list_payments(reader: Reader, *, user: str | None = None, status: str | None = None,
+                  currency: str | None = None, since: str | None = None,
+                  until: str | None = None, limit: int = 50) -> PaymentsList:
+    """Payments matching every filter given, newest first (`since` <= created < `until`)."""
+    found = reader.payments(user_id=user, status=status, currency=currency, since=since,
+                            until=until, limit=limit)
+    return PaymentsList(payments=[payment_fields(payment, reader.refunds(payment.id))
+                                  for payment in found])
+
+
+def show_payment(reader: Reader, payment_id: str) -> PaymentShow:
+    """One payment, its refunds and its timeline; `NotFound` if there is no such payment."""
+    payment = reader.payment(payment_id)
+    if payment is None:
+        raise NotFound(f"no payment {payment_id}")
+    refunds = reader.refunds(payment.id)
+    fields = payment_fields(payment, refunds)
+    return PaymentShow(**dict(fields), events=timeline(reader, payment, refunds))
+
+
+def _error(error_type: str | None, message: str | None) -> ErrorInfo | None:
+    return ErrorInfo(type=error_type, message=message or "") if error_type else None
+
+
+def payment_fields(payment: Payment, refunds: list[Refund]) -> PaymentFields:
+    """The fields `payments list` and `payments show` share."""
+    currency = payment.currency
+    return PaymentFields(
+        payment_id=payment.id, status=payment.status, user=payment.user_id,
+        amount=format_minor(payment.amount, currency), currency=currency,
+        order_id=payment.order_id, gateway_ref=payment.gateway_ref,
+        refunded_amount=format_minor(payment.refunded, currency),
+        refundable_amount=format_minor(payment.refundable, currency),
+        error=_error(payment.error_type, payment.error_message),
+        created_at=payment.created_at, updated_at=payment.updated_at,
+        refunds=[refund_fields(refund) for refund in refunds],
+    )
+
+
+def refund_fields(refund: Refund) -> RefundFields:
+    """One refund of a payment, oldest first in its payment's `refunds`."""
+    return RefundFields(
+        refund_id=refund.id, amount=format_minor(refund.amount, refund.currency),
+        currency=refund.currency, status=refund.status, reason=refund.reason,
+        gateway_ref=refund.gateway_ref, error=_error(refund.error_type, refund.error_message),
+        created_at=refund.created_at, updated_at=refund.updated_at,
+    )
+
+
+def timeline(reader: Reader, payment: Payment, refunds: list[Refund]) -> list[TimelineEvent]:
+    """Every event about the payment, its hold, its refunds and their credits, oldest first."""
+    entity_ids = {payment.id, payment.hold_id}
+    for refund in refunds:
+        entity_ids.update((refund.id, refund.transfer_id))
+    found = [event for entity_id in sorted(filter(None, entity_ids))
+             for event in reader.events_of(entity_id)]
+    found.sort(key=lambda event: event.seq)
+    return [TimelineEvent(seq=event.seq, at=event.at, type=event.type,
+                          entity_id=event.entity_id, **_content(event.payload, payment.currency))
+            for event in found]
+
+
+def _content(payload_text: str, currency: str) -> dict[str, Any]:
+    """An event's `changes` (the whole payload of a creation) and what it carried besides."""
+    payload = json.loads(payload_text)
+    if "changes" in payload:
+        extra = {k: v for k, v in payload.items() if k not in ("id", "changes")}
+        return {"changes": _amounts(payload["changes"], currency), **extra}
+    return {"changes": _amounts({k: v for k, v in payload.items() if k != "id"}, currency)}
+
+
+def _amounts(changes: dict[str, Any], currency: str) -> dict[str, Any]:
+    return {key: format_minor(value, currency)
+            if key in AMOUNT_KEYS and isinstance(value, int) else value
+            for key, value in changes.items()}

@@ -1,0 +1,15 @@
+"""The sagas: pay, refund and recover, each a sequence of committed steps.
+
+    core     the environment a saga runs in, its verdict and outcome, changing a row with
+             its event, taking over an orphan
+    steps    named, timed steps told to a `Reporter` (the terminal draws them)
+    owner    which process owns a saga in flight, and waiting for it
+    calls    the conversations with the gateway: charge, refund, and asking about either
+    settle   the one settle path: a verdict applied to a payment or a refund
+    pay      the pay saga;  refund  the refund saga;  recover  finishing orphans
+    wiring   a saga environment from settings
+
+Invariants: no step leaves the ledger between states; a hold (or a refund's reservation)
+is released only when the gateway cannot hold the money; nothing here draws on the
+terminal or speaks SQL.
+"""

@@ -1,0 +1,136 @@
+"""What pay, refund and recover share: the environment a saga runs in, its one verdict
+type, its outcome, how a step changes a row with its event, and taking over an orphan.
+
+Invariants: every change to a payment or refund goes with its event in the same
+transaction (`set_row`), in the shape replay applies as is; a saga is taken over only by
+compare-and-set on its owner, and only when that owner's process is gone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from paycli.errors import PaycliError
+from paycli.gateway.protocol import Gateway
+from paycli.gateway.resilience import Resilience
+from paycli.logs import JsonLog
+from paycli.records import Payment, Refund
+from paycli.results import PayResult, RefundResult
+from paycli.saga.owner import owner_alive, this_owner
+from paycli.store import Store, Tx
+
+
+class SagaEnv:
+    """What a saga runs against: the ledger, the gateway, the breaker, the log."""
+
+    def __init__(self, store: Store, gateway: Callable[[], Gateway],
+                 resilience: Callable[[], Resilience], log: JsonLog | None = None) -> None:
+        self.store = store
+        self._gateway_factory = gateway
+        self._resilience_factory = resilience
+        self._gateway: Gateway | None = None
+        self._resilience: Resilience | None = None
+        self.log = log or JsonLog(None)
+        self.owner = this_owner()
+
+    @property
+    def gateway(self) -> Gateway:
+        """The gateway client, created on first use."""
+        if self._gateway is None:
+            self._gateway = self._gateway_factory()
+        return self._gateway
+
+    @property
+    def resilience(self) -> Resilience:
+        """Retries and the shared breaker, created on first use."""
+        if self._resilience is None:
+            self._resilience = self._resilience_factory()
+        return self._resilience
+
+    def close(self) -> None:
+        """Close the gateway client if one was opened."""
+        if self._gateway is not None:
+            self._gateway.close()
+
+
+class Decision(StrEnum):
+    """What the gateway step concluded, for a charge and a refund alike."""
+
+    SUCCEEDED = "succeeded"      # approved; refunded
+    REFUSED = "refused"          # declined; refund refused
+    UNAVAILABLE = "unavailable"  # nothing happened at the gateway
+    UNKNOWN = "unknown"          # it may have: keep the hold (or reservation)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The gateway step's decision, the gateway's reference, and why it failed if it did."""
+
+    decision: Decision
+    gateway_ref: str | None = None
+    error_type: str | None = None
+    message: str | None = None
+
+
+@dataclass
+class Outcome:
+    """A saga's result object (the `--json` output) and its error, if any."""
+
+    result: PayResult | RefundResult
+    error: PaycliError | None
+
+
+def unknown(message: str, gateway_ref: str | None = None, *, kept: str = "the hold") -> Verdict:
+    """An outcome nobody can tell yet: the money stays where it is until one can."""
+    return Verdict(Decision.UNKNOWN, gateway_ref, "outcome_unknown",
+                   f"outcome unknown: {message}; {kept} is kept, run `paycli recover`")
+
+
+def set_row(tx: Tx, table: str, row_id: str, event: str, changes: dict[str, Any],
+            owner: str | bool | None = False, **extra: Any) -> None:
+    """Change a payment or refund and append its event (`{"id", "changes", ...extra}`,
+    which replay applies as is); `owner`, if given, changes too but is not an event field."""
+    row_changes = dict(changes)
+    if owner is not False:
+        row_changes["owner"] = owner
+    tx.update(table, row_id, row_changes)
+    tx.append_event(event, row_id, {"id": row_id, "changes": changes, **extra})
+
+
+def set_payment(tx: Tx, payment_id: str, event: str, changes: dict[str, Any],
+                owner: str | bool | None = False, **extra: Any) -> None:
+    """`set_row` for a payment."""
+    set_row(tx, "payments", payment_id, event, changes, owner, **extra)
+
+
+def set_refund(tx: Tx, refund_id: str, event: str, changes: dict[str, Any],
+               owner: str | bool | None = False, **extra: Any) -> None:
+    """`set_row` for a refund."""
+    set_row(tx, "refunds", refund_id, event, changes, owner, **extra)
+
+
+def claim_orphan(env: SagaEnv, table: str, row: Payment | Refund) -> bool:
+    """Take over a payment or refund unless a live process owns it (compare-and-set)."""
+    if row.owner == env.owner:
+        return True
+    if owner_alive(row.owner):
+        return False
+    with env.store.transaction(row.id) as tx:
+        return tx.claim(table, row.id, row.owner, env.owner)
+
+
+def read_payment(env: SagaEnv, payment_id: str) -> Payment:
+    """A payment that must exist."""
+    payment = env.store.read.payment(payment_id)
+    assert payment is not None, payment_id
+    return payment
+
+
+def read_refund(env: SagaEnv, refund_id: str) -> Refund:
+    """A refund that must exist."""
+    found = env.store.read.refund(refund_id)
+    assert found is not None, refund_id
+    return found

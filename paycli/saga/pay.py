@@ -1,0 +1,239 @@
+"""The pay saga: check, create, hold, charge, settle — each step one committed transaction.
+
+    CheckWalletBalance  available >= amount, or InsufficientFunds (nothing written)
+    CreatePayment       a PENDING payment, its gateway idempotency key stored first
+    ReserveFunds        a hold on the wallet, re-checked atomically
+    ProcessPayment      PROCESSING, then the charge (retries, shared breaker); a pending
+                        charge's reference is stored, then it is polled (`calls`)
+    SettlePayment       the verdict through the one settle path (`settle`)
+
+Invariants: the ledger is never between states (every transition commits with its event);
+a hold is never voided while the gateway may hold a charge for it; a payment's process
+owns it while it runs, and `recover` takes over payments whose process died.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from paycli.errors import (
+    BreakerOpen,
+    GatewayUnavailable,
+    InsufficientFunds,
+    OutcomeUnknown,
+    PaycliError,
+    PaymentDeclined,
+)
+from paycli.ledger import idempotency, postings
+from paycli.money import Money, format_minor
+from paycli.records import Account, Payment, PaymentStatus, StepStatus
+from paycli.results import ErrorInfo, PayResult, StepRecord
+from paycli.saga import calls
+from paycli.saga.core import Decision, Outcome, SagaEnv, Verdict, read_payment, set_payment
+from paycli.saga.owner import wait_for_owner
+from paycli.saga.settle import settle_payment
+from paycli.saga.steps import Reporter, Steps
+from paycli.store import Store
+
+ERRORS: dict[str, type[PaycliError]] = {
+    "insufficient_funds": InsufficientFunds,
+    "declined": PaymentDeclined,
+    "gateway_unavailable": GatewayUnavailable,
+    "breaker_open": BreakerOpen,
+    "not_charged": GatewayUnavailable,
+    "outcome_unknown": OutcomeUnknown,
+}
+SUCCEEDED = frozenset({PaymentStatus.COMPLETED, PaymentStatus.PARTIALLY_REFUNDED,
+                       PaymentStatus.REFUNDED})
+
+
+@dataclass(frozen=True)
+class PayRequest:
+    """What the operator asked to pay."""
+
+    user: str
+    money: Money
+    order_id: str | None = None
+    idempotency_key: str | None = None
+    wait_s: float = 30.0
+
+
+def exit_error(payment: Payment) -> PaycliError | None:
+    """The error a payment in this state reports (None when it succeeded)."""
+    if payment.status in SUCCEEDED:
+        return None
+    if not payment.is_final:
+        return OutcomeUnknown(payment.error_message or
+                              "the payment's outcome is not known yet; run `paycli recover`")
+    error = ERRORS.get(payment.error_type or "", GatewayUnavailable)
+    return error(payment.error_message or "the payment failed")
+
+
+def error_info(error: PaycliError | None) -> ErrorInfo | None:
+    """The `error` object of a result."""
+    return ErrorInfo(type=error.type, message=error.message) if error else None
+
+
+def step_records(records: list[dict[str, Any]]) -> list[StepRecord]:
+    """A saga's step records as result objects."""
+    return [StepRecord.model_validate(record) for record in records]
+
+
+def payment_result(store: Store, payment: Payment, steps: list[dict[str, Any]] | None = None
+                   ) -> PayResult:
+    """The contract's `pay` object for a payment as it stands."""
+    wallet = store.read.account("wallet", payment.user_id, payment.currency)
+    return PayResult(
+        payment_id=payment.id, status=payment.status, user=payment.user_id,
+        amount=format_minor(payment.amount, payment.currency), currency=payment.currency,
+        order_id=payment.order_id, gateway_ref=payment.gateway_ref,
+        balance=format_minor(wallet.balance if wallet else 0, payment.currency),
+        steps=step_records(steps if steps is not None else stored_steps(store, payment.id)),
+        error=error_info(exit_error(payment)),
+    )
+
+
+def stored_steps(store: Store, entity_id: str) -> list[dict[str, Any]]:
+    """The step records of a saga's settle event, if it has one."""
+    for event in reversed(store.read.events_of(entity_id)):
+        payload = json.loads(event.payload)
+        if "steps" in payload:
+            return list(payload["steps"])
+    return []
+
+
+def _outcome(store: Store, payment: Payment, steps: list[dict[str, Any]] | None = None
+             ) -> Outcome:
+    return Outcome(payment_result(store, payment, steps), exit_error(payment))
+
+
+def pay(env: SagaEnv, request: PayRequest, reporter: Reporter) -> Outcome:
+    """Run the pay saga for `request`; see the module docstring for its steps."""
+    key = request.idempotency_key or (f"order:{request.order_id}" if request.order_id else None)
+    digest = idempotency.fingerprint("pay", {
+        "user": request.user, "currency": request.money.currency,
+        "amount": request.money.minor, "order_id": request.order_id,
+    })
+    if key is not None:
+        row = idempotency.lookup(env.store.read, key, "pay", digest)
+        if row is not None:
+            return replay(env, str(row["entity_id"]), request.wait_s)
+    payment_id = postings.new_id("pay")
+    steps = Steps(reporter, env.log, payment_id)
+    wallet = env.store.read.account("wallet", request.user, request.money.currency)
+    reporter.started(_details(request, payment_id, wallet))
+    try:
+        _check_balance(request, wallet, steps)
+    except InsufficientFunds as exc:
+        return _refused(env, request, steps, exc)
+    raced = _create(env, request, payment_id, key, digest, steps)
+    if raced is not None:
+        return replay(env, raced, request.wait_s)
+    try:
+        _reserve(env, request, payment_id, steps)
+    except InsufficientFunds:
+        return _outcome(env.store, read_payment(env, payment_id), steps.records)
+    verdict = _process(env, read_payment(env, payment_id), request.wait_s, steps)
+    with steps.run("SettlePayment") as step:
+        payment = settle_payment(env, payment_id, verdict, steps.records)
+        if payment.status == PaymentStatus.PROCESSING:
+            step.show(StepStatus.PENDING, "hold kept until the outcome is known")
+    return _outcome(env.store, payment, steps.records)
+
+
+def _details(request: PayRequest, payment_id: str, wallet: Account | None) -> dict[str, Any]:
+    return {"payment_id": payment_id, "user": request.user, "amount": request.money.text,
+            "currency": request.money.currency, "order_id": request.order_id,
+            "initial_balance": format_minor(wallet.balance if wallet else 0,
+                                            request.money.currency)}
+
+
+def _check_balance(request: PayRequest, wallet: Account | None, steps: Steps) -> None:
+    with steps.run("CheckWalletBalance") as step:
+        available = wallet.available if wallet else 0
+        shown = f"{format_minor(available, request.money.currency)} {request.money.currency}"
+        step.update.detail = f"available {shown}"
+        if available < request.money.minor:
+            raise InsufficientFunds(
+                f"insufficient funds: {request.user} has {shown} available, "
+                f"{request.money.text} {request.money.currency} needed"
+            )
+
+
+def _refused(env: SagaEnv, request: PayRequest, steps: Steps, error: PaycliError) -> Outcome:
+    wallet = env.store.read.account("wallet", request.user, request.money.currency)
+    result = PayResult(
+        payment_id=None, status=None, user=request.user, amount=request.money.text,
+        currency=request.money.currency, order_id=request.order_id, gateway_ref=None,
+        balance=format_minor(wallet.balance if wallet else 0, request.money.currency),
+        steps=step_records(steps.records), error=error_info(error),
+    )
+    return Outcome(result, error)
+
+
+def _create(env: SagaEnv, request: PayRequest, payment_id: str, key: str | None, digest: str,
+            steps: Steps) -> str | None:
+    """Store the PENDING payment; returns another payment's id if a racer used `key` first."""
+    with steps.run("CreatePayment"), env.store.transaction(payment_id) as tx:
+        if key is not None:
+            row = idempotency.lookup(tx, key, "pay", digest)
+            if row is not None:
+                return str(row["entity_id"])
+        money = request.money
+        payment = Payment(
+            id=payment_id, user_id=request.user, currency=money.currency, amount=money.minor,
+            order_id=request.order_id, idempotency_key=key, gateway_key=f"paycli-{payment_id}",
+            status=PaymentStatus.PENDING, gateway_ref=None, hold_id=None, refunded=0,
+            refund_reserved=0, error_type=None, error_message=None, owner=env.owner,
+            created_at=tx.at, updated_at=tx.at,
+        )
+        tx.insert_payment(payment)
+        if key is not None:
+            tx.put_idempotency(key, "pay", digest, payment_id)
+        tx.append_event("payment.created", payment_id, {
+            "id": payment_id, "user": request.user, "currency": money.currency,
+            "amount": money.minor, "order_id": request.order_id, "idempotency_key": key,
+            "gateway_key": payment.gateway_key,
+        })
+    return None
+
+
+def _reserve(env: SagaEnv, request: PayRequest, payment_id: str, steps: Steps) -> str:
+    with steps.run("ReserveFunds"):
+        try:
+            with env.store.transaction(payment_id) as tx:
+                hold_id = postings.hold(tx, request.user, request.money, payment_id)
+                set_payment(tx, payment_id, "payment.funds_reserved", {"hold_id": hold_id})
+            return hold_id
+        except InsufficientFunds as exc:
+            with env.store.transaction(payment_id) as tx:
+                set_payment(tx, payment_id, "payment.failed", {
+                    "status": PaymentStatus.FAILED, "error_type": exc.type,
+                    "error_message": exc.message,
+                }, owner=None, steps=steps.records)
+            raise
+
+
+def _process(env: SagaEnv, payment: Payment, wait_s: float, steps: Steps) -> Verdict:
+    with steps.run("ProcessPayment") as step:
+        with env.store.transaction(payment.id) as tx:
+            set_payment(tx, payment.id, "payment.processing",
+                        {"status": PaymentStatus.PROCESSING})
+        verdict = calls.charge(env, payment, step, wait_s)
+        if verdict.decision != Decision.SUCCEEDED:
+            step.update.status = (StepStatus.PENDING if verdict.decision == Decision.UNKNOWN
+                                  else StepStatus.FAILED)
+            step.update.detail = verdict.message or verdict.decision
+        else:
+            tries = step.update.attempts
+            step.update.detail = f"approved ({verdict.gateway_ref})" + (
+                f" on attempt {tries}/{step.update.max_attempts}" if tries > 1 else "")
+    return verdict
+
+
+def replay(env: SagaEnv, payment_id: str, wait_s: float) -> Outcome:
+    """The result of a payment made earlier with the same key (waiting while it runs)."""
+    payment = wait_for_owner(lambda: read_payment(env, payment_id), wait_s)
+    return _outcome(env.store, payment)

@@ -1,0 +1,101 @@
+"""The one settle path: a verdict applied to a payment or a refund in one transaction.
+
+Pay, refund and recover (and every later way of finishing a saga) settle through here, so
+a final state is reached the same way whoever reaches it:
+
+    payment  succeeded: post the hold, COMPLETED; refused or unavailable: void it, FAILED;
+             unknown: keep it, PROCESSING
+    refund   succeeded: credit the wallet from clearing, the payment PARTIALLY_REFUNDED or
+             REFUNDED, the refund COMPLETED; refused or unavailable: release the
+             reservation, FAILED; unknown: keep it, PROCESSING
+
+Invariants: a final state is never changed (settling a final saga returns it as it is);
+the owner is cleared in the same transaction, so the saga is nobody's once settled.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from paycli.ledger import postings
+from paycli.money import Money
+from paycli.records import Payment, PaymentStatus, Refund, RefundStatus
+from paycli.saga.core import (
+    Decision,
+    SagaEnv,
+    Verdict,
+    read_payment,
+    read_refund,
+    set_payment,
+    set_refund,
+)
+from paycli.store import Tx
+
+_PAYMENT_EVENTS = {
+    Decision.SUCCEEDED: ("payment.completed", PaymentStatus.COMPLETED),
+    Decision.REFUSED: ("payment.failed", PaymentStatus.FAILED),
+    Decision.UNAVAILABLE: ("payment.failed", PaymentStatus.FAILED),
+    Decision.UNKNOWN: ("payment.unresolved", PaymentStatus.PROCESSING),
+}
+
+
+def settle_payment(env: SagaEnv, payment_id: str, verdict: Verdict,
+                   steps: list[dict[str, Any]]) -> Payment:
+    """Apply the verdict to a payment: post, void, or keep its hold."""
+    with env.store.transaction(payment_id) as tx:
+        payment = tx.payment(payment_id)
+        assert payment is not None, payment_id
+        if payment.is_final:
+            return payment
+        if payment.hold_id and verdict.decision == Decision.SUCCEEDED:
+            postings.commit_hold(tx, payment.hold_id)
+        elif payment.hold_id and verdict.decision != Decision.UNKNOWN:
+            postings.void_hold(tx, payment.hold_id)
+        event, status = _PAYMENT_EVENTS[verdict.decision]
+        set_payment(tx, payment_id, event, {
+            "status": status, "gateway_ref": verdict.gateway_ref,
+            "error_type": verdict.error_type, "error_message": verdict.message},
+            owner=None, steps=steps)
+    return read_payment(env, payment_id)
+
+
+def settle_refund(env: SagaEnv, refund_id: str, verdict: Verdict,
+                  steps: list[dict[str, Any]]) -> Refund:
+    """Apply the verdict to a refund: credit the wallet, release, or keep the reservation."""
+    with env.store.transaction(refund_id) as tx:
+        found = tx.refund(refund_id)
+        payment = tx.payment(found.payment_id) if found else None
+        assert found is not None and payment is not None
+        if found.is_final:
+            return found
+        if verdict.decision == Decision.SUCCEEDED:
+            _credit_refund(tx, found, payment, verdict, steps)
+        elif verdict.decision in (Decision.REFUSED, Decision.UNAVAILABLE):
+            set_payment(tx, payment.id, "payment.refund_released",
+                        {"refund_reserved": payment.refund_reserved - found.amount},
+                        refund_id=refund_id)
+            set_refund(tx, refund_id, "refund.failed", {
+                "status": RefundStatus.FAILED, "error_type": verdict.error_type,
+                "error_message": verdict.message}, owner=None, steps=steps)
+        else:
+            set_refund(tx, refund_id, "refund.unresolved", {
+                "status": RefundStatus.PROCESSING, "error_type": verdict.error_type,
+                "error_message": verdict.message}, owner=None, steps=steps)
+    return read_refund(env, refund_id)
+
+
+def _credit_refund(tx: Tx, found: Refund, payment: Payment, verdict: Verdict,
+                   steps: list[dict[str, Any]]) -> None:
+    transfer_id = postings.new_id("txn")
+    postings.deposit(tx, "refund", payment.user_id, Money(found.amount, found.currency),
+                     found.id, transfer_id)
+    refunded = payment.refunded + found.amount
+    status = (PaymentStatus.REFUNDED if refunded == payment.amount
+              else PaymentStatus.PARTIALLY_REFUNDED)
+    set_payment(tx, payment.id, "payment.refunded", {
+        "refunded": refunded, "refund_reserved": payment.refund_reserved - found.amount,
+        "status": status}, refund_id=found.id)
+    set_refund(tx, found.id, "refund.completed", {
+        "status": RefundStatus.COMPLETED, "gateway_ref": verdict.gateway_ref,
+        "transfer_id": transfer_id, "error_type": None, "error_message": None},
+        owner=None, steps=steps)

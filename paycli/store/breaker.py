@@ -1,0 +1,75 @@
+"""The shared circuit breaker's row in the ledger database (store layer: SQL lives here).
+
+Every paycli process using the same ledger sees and changes the same breaker; each change
+is one short `BEGIN IMMEDIATE` transaction. The half-open probe is handed out by
+compare-and-set, so exactly one process gets it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from paycli.records import BreakerState
+from paycli.store.sqlite import Store
+
+
+class BreakerStore:
+    """The shared circuit breaker's row, changed by single atomic statements.
+
+    Every paycli process using the same ledger sees and changes the same breaker. The
+    half-open probe is handed out by compare-and-set, so exactly one process gets it.
+    """
+
+    def __init__(self, store: Store, name: str = "gateway") -> None:
+        self.store = store
+        self.name = name
+
+    def read(self) -> BreakerState:
+        """The breaker as stored now."""
+        return self.store.read.breaker(self.name)
+
+    def _write(self, sql: str, args: tuple[Any, ...]) -> int:
+        with self.store.transaction() as tx:
+            tx.conn.execute(
+                "INSERT OR IGNORE INTO breaker (name, state, failures) VALUES (?, 'closed', 0)",
+                (self.name,),
+            )
+            return int(tx.conn.execute(sql, args).rowcount)
+
+    def add_failure(self) -> int:
+        """Count one more consecutive failure; returns the new count."""
+        with self.store.transaction() as tx:
+            row = tx.conn.execute(
+                "INSERT INTO breaker (name, state, failures) VALUES (?, 'closed', 1) "
+                "ON CONFLICT (name) DO UPDATE SET failures = failures + 1 RETURNING failures",
+                (self.name,),
+            ).fetchone()
+        return int(row[0])
+
+    def reset_failures(self) -> None:
+        """A success: the consecutive failure count goes back to zero."""
+        if self.read().failures:
+            self._write("UPDATE breaker SET failures = 0 WHERE name = ?", (self.name,))
+
+    def open(self, now: float) -> None:
+        """Open the breaker as of `now` (epoch seconds)."""
+        self._write("UPDATE breaker SET state = 'open', opened_at = ?, probe_started = NULL "
+                    "WHERE name = ?", (now, self.name))
+
+    def close(self) -> None:
+        """Close the breaker and forget its failures."""
+        self._write("UPDATE breaker SET state = 'closed', failures = 0, opened_at = NULL, "
+                    "probe_started = NULL WHERE name = ?", (self.name,))
+
+    def claim_probe(self, now: float, reset_s: float, lease_s: float) -> bool:
+        """Compare-and-set the breaker to half-open for this caller's one probe.
+
+        Succeeds when the breaker has been open for `reset_s`, or when an earlier probe
+        was claimed more than `lease_s` ago and never reported back (its process died).
+        """
+        return self._write(
+            "UPDATE breaker SET state = 'half-open', probe_started = ? WHERE name = ? AND ("
+            "(state = 'open' AND opened_at <= ?) OR "
+            "(state = 'half-open' AND probe_started <= ?))",
+            (now, self.name, now - reset_s, now - lease_s),
+        ) == 1

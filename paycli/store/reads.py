@@ -1,0 +1,234 @@
+"""The read queries of the ledger: `Reader`, on a connection or inside a transaction.
+
+Hand-written SQL for the point reads on the hot path (one account, one payment: a prepared
+statement is all they need); sqlite-utils (`rows_where`) for the filtered listings, whose
+WHERE clause depends on the operator's filters.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from paycli.records import (
+    Account,
+    BreakerState,
+    BreakerStatus,
+    Entry,
+    Event,
+    Payment,
+    Refund,
+    Transfer,
+)
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
+PAYMENT_COLUMNS = (
+    "id, user_id, currency, amount, order_id, idempotency_key, gateway_key, status, "
+    "gateway_ref, hold_id, refunded, refund_reserved, error_type, error_message, owner, "
+    "created_at, updated_at"
+)
+REFUND_COLUMNS = (
+    "id, payment_id, currency, amount, reason, idempotency_key, gateway_key, status, "
+    "gateway_ref, transfer_id, error_type, error_message, owner, created_at, updated_at"
+)
+UPDATABLE = {
+    "payments": frozenset({"status", "gateway_ref", "hold_id", "refunded", "refund_reserved",
+                           "error_type", "error_message", "owner"}),
+    "refunds": frozenset({"status", "gateway_ref", "transfer_id", "error_type",
+                          "error_message", "owner"}),
+}
+UNFINISHED = "status IN ('PENDING', 'PROCESSING')"
+
+
+class Reader:
+    """The read queries of the ledger."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def account(self, kind: str, user_id: str | None, currency: str) -> Account | None:
+        """The account of that owner and currency, or None if never opened."""
+        row = self.conn.execute(
+            "SELECT id, kind, user_id, currency, balance, held FROM accounts "
+            "WHERE kind = ? AND ifnull(user_id, '') = ? AND currency = ?",
+            (kind, user_id or "", currency),
+        ).fetchone()
+        return Account(*row) if row else None
+
+    def accounts(self) -> list[Account]:
+        """Every account, wallets and external ones."""
+        rows = self.conn.execute(
+            "SELECT id, kind, user_id, currency, balance, held FROM accounts ORDER BY id"
+        ).fetchall()
+        return [Account(*row) for row in rows]
+
+    def currency_sums(self) -> dict[str, int]:
+        """The sum of balances over all accounts, per currency (always zero)."""
+        rows = self.conn.execute("SELECT currency, sum(balance) FROM accounts GROUP BY currency")
+        return {currency: int(total) for currency, total in rows}
+
+    def entries(self, account_id: int, limit: int) -> list[Entry]:
+        """The newest `limit` statement lines of an account, newest first."""
+        rows = self.conn.execute(
+            "SELECT seq, at, type, amount, balance, held, transfer_id, reference FROM entries "
+            "WHERE account_id = ? ORDER BY seq DESC LIMIT ?",
+            (account_id, limit),
+        ).fetchall()
+        return [Entry(*row) for row in rows]
+
+    def account_by_id(self, account_id: int) -> Account:
+        """The account with that id (it must exist)."""
+        row = self.conn.execute(
+            "SELECT id, kind, user_id, currency, balance, held FROM accounts WHERE id = ?",
+            (account_id,),
+        ).fetchone()
+        return Account(*row)
+
+    def transfer(self, transfer_id: str) -> Transfer | None:
+        """A transfer, or None."""
+        row = self.conn.execute(
+            "SELECT id, kind, debit_account, credit_account, amount, currency, state, "
+            "reference, created_at, resolved_at FROM transfers WHERE id = ?",
+            (transfer_id,),
+        ).fetchone()
+        return Transfer(*row) if row else None
+
+    def idempotency(self, key: str) -> dict[str, Any] | None:
+        """The stored request and result of an idempotency key, or None."""
+        row = self.conn.execute(
+            "SELECT key, command, fingerprint, entity_id, result, exit_code FROM idempotency "
+            "WHERE key = ?",
+            (key,),
+        ).fetchone()
+        if row is None:
+            return None
+        names = ("key", "command", "fingerprint", "entity_id", "result", "exit_code")
+        return dict(zip(names, row, strict=True))
+
+    def payment(self, payment_id: str) -> Payment | None:
+        """A payment, or None."""
+        row = self.conn.execute(
+            f"SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = ?", (payment_id,)
+        ).fetchone()
+        return Payment(*row) if row else None
+
+    def _listing(self) -> Database:
+        """sqlite-utils over this connection, for the filtered listings."""
+        # Imported here: sqlite-utils costs ~0.2 s of start-up, and only listings need it.
+        from sqlite_utils import Database
+
+        return Database(self.conn, recursive_triggers=False, execute_plugins=False)
+
+    def payments(self, *, user_id: str | None = None, status: str | None = None,
+                 currency: str | None = None, since: str | None = None,
+                 until: str | None = None, limit: int | None = None) -> list[Payment]:
+        """Payments matching every filter given, newest first."""
+        where: list[str] = []
+        args: list[Any] = []
+        for column, op, value in (("user_id", "=", user_id), ("status", "=", status),
+                                  ("currency", "=", currency), ("created_at", ">=", since),
+                                  ("created_at", "<", until)):
+            if value is not None:
+                where.append(f"{column} {op} ?")
+                args.append(value)
+        rows = self._listing()["payments"].rows_where(
+            " AND ".join(where) or None, args, order_by="created_at DESC, id DESC",
+            select=PAYMENT_COLUMNS, limit=limit)
+        return [Payment(**row) for row in rows]
+
+    def unfinished_payments(self) -> list[Payment]:
+        """Payments whose saga has not ended, oldest first."""
+        rows = self._listing()["payments"].rows_where(UNFINISHED, order_by="created_at",
+                                                      select=PAYMENT_COLUMNS)
+        return [Payment(**row) for row in rows]
+
+    def refund(self, refund_id: str) -> Refund | None:
+        """A refund, or None."""
+        row = self.conn.execute(
+            f"SELECT {REFUND_COLUMNS} FROM refunds WHERE id = ?", (refund_id,)
+        ).fetchone()
+        return Refund(*row) if row else None
+
+    def refunds(self, payment_id: str) -> list[Refund]:
+        """The refunds of a payment, oldest first."""
+        rows = self.conn.execute(
+            f"SELECT {REFUND_COLUMNS} FROM refunds WHERE payment_id = ? ORDER BY created_at",
+            (payment_id,),
+        )
+        return [Refund(*row) for row in rows]
+
+    def unfinished_refunds(self) -> list[Refund]:
+        """Refunds whose saga has not ended, oldest first."""
+        rows = self._listing()["refunds"].rows_where(UNFINISHED, order_by="created_at",
+                                                     select=REFUND_COLUMNS)
+        return [Refund(**row) for row in rows]
+
+    def events_of(self, entity_id: str) -> list[Event]:
+        """The events about one entity, oldest first."""
+        rows = self.conn.execute(
+            "SELECT seq, type, entity_id, payload, at, correlation_id, prev_hash, hash "
+            "FROM events WHERE entity_id = ? ORDER BY seq",
+            (entity_id,),
+        )
+        return [Event(*row) for row in rows]
+
+    def events(self, after_seq: int = 0, batch: int = 5000) -> Iterator[Event]:
+        """Every event from `after_seq` on, oldest first, streamed in batches."""
+        while True:
+            rows = self.conn.execute(
+                "SELECT seq, type, entity_id, payload, at, correlation_id, prev_hash, hash "
+                "FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+                (after_seq, batch),
+            ).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield Event(*row)
+            after_seq = rows[-1][0]
+
+    def event_count(self) -> int:
+        """How many events the log holds."""
+        return int(self.conn.execute("SELECT count(*) FROM events").fetchone()[0])
+
+    def breaker(self, name: str = "gateway") -> BreakerState:
+        """The shared circuit breaker's state (closed with no failures if never used)."""
+        row = self.conn.execute(
+            "SELECT state, failures, opened_at, probe_started FROM breaker WHERE name = ?",
+            (name,),
+        ).fetchone()
+        return BreakerState(*row) if row else BreakerState(BreakerStatus.CLOSED, 0, None, None)
+
+    def rows(self, sql_name: str, batch: int = 2000) -> Iterator[tuple[list[str], tuple[Any, ...]]]:
+        """Stream one of the export queries as (column names, row) pairs."""
+        cursor = self.conn.execute(EXPORT_QUERIES[sql_name])
+        names = [d[0] for d in cursor.description]
+        while chunk := cursor.fetchmany(batch):
+            for row in chunk:
+                yield names, row
+
+    def row_count(self, sql_name: str) -> int:
+        """How many rows one of the export queries streams."""
+        sql = f"SELECT count(*) FROM ({EXPORT_QUERIES[sql_name]})"
+        return int(self.conn.execute(sql).fetchone()[0])
+
+
+EXPORT_QUERIES = {
+    "payments": f"SELECT {PAYMENT_COLUMNS} FROM payments ORDER BY created_at, id",
+    "refunds": (
+        "SELECT " + ", ".join(f"r.{name.strip()}" for name in REFUND_COLUMNS.split(","))
+        + ", p.user_id FROM refunds r JOIN payments p ON p.id = r.payment_id "
+        "ORDER BY r.created_at, r.id"
+    ),
+    "transfers": (
+        "SELECT t.id, t.kind, t.state, t.amount, t.currency, d.kind AS debit_kind, "
+        "d.user_id AS debit_user, c.kind AS credit_kind, c.user_id AS credit_user, "
+        "t.reference, t.created_at, t.resolved_at FROM transfers t "
+        "JOIN accounts d ON d.id = t.debit_account JOIN accounts c ON c.id = t.credit_account "
+        "ORDER BY t.created_at, t.id"
+    ),
+}
+
+

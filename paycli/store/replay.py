@@ -1,0 +1,324 @@
+"""The replay's database: part of the store layer, holding all of `replay-events`' SQL.
+
+A fresh in-memory SQLite database is rebuilt from the event log, with the stored ledger
+attached read-only as `stored`; comparing the two is then a handful of SQL joins.
+
+Invariants:
+- The stored ledger is attached with `mode=ro`: replaying can never change it.
+- Streaming the events, rebuilding and comparing all run in one read transaction, so the
+  events and the tables they are compared with are one snapshot, even while other paycli
+  processes keep writing.
+- The rebuilt state is keyed by what the events carry: transfers, payments and refunds by
+  id. Amounts are integer minor units; the tables are STRICT, so a payload carrying a
+  wrong type is refused rather than stored.
+- Accounts are not written event by event: double entry makes every balance the sum of
+  the posted transfers into the account less those out of it, and its holds the sum of
+  its pending outgoing transfers. So `derive_accounts` fills `accounts` from the replayed
+  transfers once they are all applied, keyed by (kind, user, currency) with `''` as the
+  user of an external account. An account exists once a transfer touches it, exactly as
+  the ledger opens it.
+- An event that cannot be applied (its row missing, already there, or already resolved)
+  raises `NotApplicable` and changes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import sqlite3
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from paycli.errors import UsageError
+from paycli.records import Event
+
+_SCHEMA = """
+CREATE TABLE transfers (
+    id          TEXT PRIMARY KEY,
+    kind        TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    amount      INTEGER NOT NULL,
+    currency    TEXT NOT NULL,
+    debit_kind  TEXT NOT NULL,
+    debit_user  TEXT NOT NULL,
+    credit_kind TEXT NOT NULL,
+    credit_user TEXT NOT NULL
+) STRICT;
+CREATE TABLE accounts (
+    kind     TEXT NOT NULL,
+    user_id  TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    balance  INTEGER NOT NULL,
+    held     INTEGER NOT NULL,
+    PRIMARY KEY (kind, user_id, currency)
+) STRICT;
+CREATE TABLE payments (
+    id              TEXT PRIMARY KEY,
+    user_id         TEXT NOT NULL,
+    currency        TEXT NOT NULL,
+    amount          INTEGER NOT NULL,
+    status          TEXT NOT NULL,
+    refunded        INTEGER NOT NULL,
+    refund_reserved INTEGER NOT NULL,
+    gateway_ref     TEXT,
+    hold_id         TEXT,
+    error_type      TEXT,
+    error_message   TEXT
+) STRICT;
+CREATE TABLE refunds (
+    id            TEXT PRIMARY KEY,
+    payment_id    TEXT NOT NULL,
+    currency      TEXT NOT NULL,
+    amount        INTEGER NOT NULL,
+    status        TEXT NOT NULL,
+    gateway_ref   TEXT,
+    transfer_id   TEXT,
+    error_type    TEXT,
+    error_message TEXT
+) STRICT;
+"""
+
+# The columns an event's `changes` may set, per table (the rest is fixed at creation).
+_DERIVE_ACCOUNTS = """
+INSERT INTO accounts (kind, user_id, currency, balance, held)
+SELECT kind, user_id, currency, sum(balance), sum(held) FROM (
+    SELECT credit_kind AS kind, credit_user AS user_id, currency,
+           iif(state = 'posted', amount, 0) AS balance, 0 AS held FROM transfers
+    UNION ALL
+    SELECT debit_kind, debit_user, currency, iif(state = 'posted', -amount, 0),
+           iif(state = 'pending', amount, 0) FROM transfers
+) GROUP BY kind, user_id, currency
+"""
+
+_CHANGEABLE = {
+    "payments": frozenset({"status", "gateway_ref", "hold_id", "refunded", "refund_reserved",
+                           "error_type", "error_message"}),
+    "refunds": frozenset({"status", "gateway_ref", "transfer_id", "error_type",
+                          "error_message"}),
+}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """How one kind of entity is compared: its key columns and compared fields, and the
+    same-shaped SELECTs over the stored ledger and over the replay."""
+
+    entity: str
+    keys: tuple[str, ...]
+    fields: tuple[str, ...]
+    stored: str
+    replayed: str
+
+
+_ACCOUNT_KEY = "{t}.kind || ifnull(':' || {t}.user_id, '')"
+COMPARISONS = (
+    Comparison(
+        "account", ("kind", "user_id", "currency"), ("balance", "held"),
+        "SELECT kind, ifnull(user_id, '') AS user_id, currency, balance, held "
+        "FROM stored.accounts",
+        "SELECT kind, user_id, currency, balance, held FROM main.accounts",
+    ),
+    Comparison(
+        "transfer", ("id",), ("kind", "state", "currency", "amount", "debit", "credit"),
+        "SELECT t.id, t.kind, t.state, t.currency, t.amount, "
+        f"{_ACCOUNT_KEY.format(t='d')} AS debit, {_ACCOUNT_KEY.format(t='c')} AS credit "
+        "FROM stored.transfers t JOIN stored.accounts d ON d.id = t.debit_account "
+        "JOIN stored.accounts c ON c.id = t.credit_account",
+        "SELECT id, kind, state, currency, amount, "
+        "debit_kind || iif(debit_user = '', '', ':' || debit_user) AS debit, "
+        "credit_kind || iif(credit_user = '', '', ':' || credit_user) AS credit "
+        "FROM main.transfers",
+    ),
+    Comparison(
+        "payment", ("id",),
+        ("user_id", "currency", "status", "amount", "refunded", "refund_reserved",
+         "gateway_ref", "hold_id", "error_type"),
+        "SELECT id, user_id, currency, status, amount, refunded, refund_reserved, "
+        "gateway_ref, hold_id, error_type FROM stored.payments",
+        "SELECT id, user_id, currency, status, amount, refunded, refund_reserved, "
+        "gateway_ref, hold_id, error_type FROM main.payments",
+    ),
+    Comparison(
+        "refund", ("id",), ("payment_id", "currency", "status", "amount", "transfer_id",
+                            "gateway_ref"),
+        "SELECT id, payment_id, currency, status, amount, transfer_id, gateway_ref "
+        "FROM stored.refunds",
+        "SELECT id, payment_id, currency, status, amount, transfer_id, gateway_ref "
+        "FROM main.refunds",
+    ),
+)
+
+
+class NotApplicable(Exception):
+    """An event that the replayed state cannot take (the message says why)."""
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One entity whose stored and replayed rows differ; None where a side has no row."""
+
+    entity: str
+    key: tuple[Any, ...]
+    stored: dict[str, Any] | None
+    replayed: dict[str, Any] | None
+
+
+def _read_only_uri(path: str) -> str:
+    if path == ":memory:":
+        raise UsageError("replay-events needs a ledger file, not an in-memory database")
+    return Path(path).resolve().as_uri() + "?mode=ro"
+
+
+class ReplayStore:
+    """An in-memory database of replayed state beside the stored ledger (read-only)."""
+
+    def __init__(self, ledger_path: str) -> None:
+        uri = _read_only_uri(ledger_path)
+        self.conn = sqlite3.connect(":memory:", uri=True, isolation_level=None,
+                                    check_same_thread=False)
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                self.conn.execute(statement)
+        self.conn.execute("ATTACH DATABASE ? AS stored", (uri,))
+
+    def close(self) -> None:
+        """Drop the replayed state and detach the ledger."""
+        self.conn.close()
+
+    def __enter__(self) -> ReplayStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """One transaction: the stored ledger is read as of its first read inside."""
+        self.conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.conn.execute("ROLLBACK")  # the replayed state is thrown away anyway
+
+    # Reading the stored log.
+
+    def event_count(self) -> int:
+        """How many events the stored log holds."""
+        return int(self.conn.execute("SELECT count(*) FROM stored.events").fetchone()[0])
+
+    def events(self, batch: int = 5000) -> Iterator[Event]:
+        """Every stored event, oldest first, fetched `batch` at a time."""
+        cursor = self.conn.execute(
+            "SELECT seq, type, entity_id, payload, at, correlation_id, prev_hash, hash "
+            "FROM stored.events ORDER BY seq"
+        )
+        while rows := cursor.fetchmany(batch):
+            for row in rows:
+                yield Event(*row)
+
+    # Rebuilding.
+
+    def add_transfer(self, transfer_id: str, kind: str, state: str, amount: int,
+                     currency: str, debit: tuple[str, str], credit: tuple[str, str]) -> None:
+        """Record a transfer; `debit` and `credit` are (account kind, user or '')."""
+        self._run(
+            "INSERT INTO transfers (id, kind, state, amount, currency, debit_kind, debit_user, "
+            "credit_kind, credit_user) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (transfer_id, kind, state, amount, currency, *debit, *credit),
+        )
+
+    def resolve_transfer(self, transfer_id: str, state: str) -> None:
+        """Move a pending transfer to `state` (`posted` or `voided`)."""
+        cursor = self.conn.execute(
+            "UPDATE transfers SET state = ? WHERE id = ? AND state = 'pending'",
+            (state, transfer_id),
+        )
+        if cursor.rowcount != 1:
+            raise NotApplicable(f"no pending transfer {transfer_id}")
+
+    def add_payment(self, payment_id: str, user: str, currency: str, amount: int) -> None:
+        """A new PENDING payment."""
+        self._run(
+            "INSERT INTO payments (id, user_id, currency, amount, status, refunded, "
+            "refund_reserved) VALUES (?, ?, ?, ?, 'PENDING', 0, 0)",
+            (payment_id, user, currency, amount),
+        )
+
+    def add_refund(self, refund_id: str, payment_id: str, currency: str, amount: int) -> None:
+        """A new PENDING refund; it starts with its payment's gateway reference."""
+        cursor = self._run(
+            "INSERT INTO refunds (id, payment_id, currency, amount, status, gateway_ref) "
+            "SELECT ?, id, ?, ?, 'PENDING', gateway_ref FROM payments WHERE id = ?",
+            (refund_id, currency, amount, payment_id),
+        )
+        if cursor.rowcount != 1:
+            raise NotApplicable(f"refund {refund_id} of unknown payment {payment_id}")
+
+    def change(self, table: str, row_id: str, changes: Mapping[str, Any]) -> None:
+        """Apply an event's column changes to a payment or refund."""
+        cursor = self._run(_update_sql(table, tuple(changes)), (*changes.values(), row_id))
+        if cursor.rowcount != 1:
+            raise NotApplicable(f"no {table[:-1]} {row_id}")
+
+    def _run(self, sql: str, args: tuple[Any, ...]) -> sqlite3.Cursor:
+        try:
+            return self.conn.execute(sql, args)
+        except sqlite3.IntegrityError as exc:
+            raise NotApplicable(str(exc)) from None
+        except (sqlite3.InterfaceError, sqlite3.ProgrammingError, OverflowError) as exc:
+            raise NotApplicable(f"unusable value ({exc})") from None
+
+    # Comparing.
+
+    def derive_accounts(self) -> None:
+        """Every account's balance and holds, summed from the replayed transfers."""
+        self.conn.execute("DELETE FROM accounts")
+        self.conn.execute(_DERIVE_ACCOUNTS)
+
+    def differences(self, comparison: Comparison) -> Iterator[Difference]:
+        """The entities of one kind whose stored and replayed rows differ or are missing."""
+        columns = (*comparison.keys, *comparison.fields)
+        for row in self.conn.execute(_diff_sql(comparison)):
+            in_stored, in_replay = row[0], row[1]
+            stored, replayed = row[2:2 + len(columns)], row[2 + len(columns):]
+            yield Difference(
+                comparison.entity,
+                tuple(stored if in_stored else replayed)[:len(comparison.keys)],
+                dict(zip(columns, stored, strict=True)) if in_stored else None,
+                dict(zip(columns, replayed, strict=True)) if in_replay else None,
+            )
+
+
+@functools.cache
+def _update_sql(table: str, columns: tuple[str, ...]) -> str:
+    """The UPDATE for one set of changed columns (few sets exist, so each is built once)."""
+    unknown = set(columns) - _CHANGEABLE[table]
+    if unknown or not columns:
+        raise NotApplicable(f"cannot change {sorted(unknown) or 'nothing'} of {table}")
+    assignments = ", ".join(f"{column} = ?" for column in columns)
+    return f"UPDATE {table} SET {assignments} WHERE id = ?"
+
+
+def _diff_sql(comparison: Comparison) -> str:
+    """Rows present on one side only, or present on both with some field different.
+
+    Each result row is (in stored, in replay, stored columns..., replayed columns...).
+    The sides are `NOT MATERIALIZED` so that the joins use the tables' own indexes.
+    """
+    columns = (*comparison.keys, *comparison.fields)
+    both = ", ".join([*(f"s.{c}" for c in columns), *(f"r.{c}" for c in columns)])
+    only_s = ", ".join([*(f"s.{c}" for c in columns), *("NULL" for _ in columns)])
+    only_r = ", ".join([*("NULL" for _ in columns), *(f"r.{c}" for c in columns)])
+    joined = " AND ".join(f"s.{k} = r.{k}" for k in comparison.keys)
+    differs = " OR ".join(f"s.{f} IS NOT r.{f}" for f in comparison.fields)
+    return (
+        f"WITH s AS NOT MATERIALIZED ({comparison.stored}), "
+        f"r AS NOT MATERIALIZED ({comparison.replayed}) "
+        f"SELECT 1, 1, {both} FROM s JOIN r ON {joined} WHERE {differs} "
+        f"UNION ALL SELECT 1, 0, {only_s} FROM s WHERE NOT EXISTS "
+        f"(SELECT 1 FROM r WHERE {joined}) "
+        f"UNION ALL SELECT 0, 1, {only_r} FROM r WHERE NOT EXISTS "
+        f"(SELECT 1 FROM s WHERE {joined})"
+    )

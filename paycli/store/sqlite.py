@@ -1,0 +1,111 @@
+"""The SQLite ledger: `Store` opens a file (creating or migrating it) and runs its read
+snapshots and write transactions. With `reads`, `writes`, `breaker` and `replay`, the store
+package is the only place of paycli that speaks SQL.
+
+Invariants kept here:
+- Every write runs in `BEGIN IMMEDIATE` through `Store.transaction()`. A busy database is
+  waited for, never reported to the operator as "database is locked".
+- Every state change appends its event in the same transaction (`Tx.append_event`); each
+  event stores `sha256(prev_hash + canonical_json(event))`, so the log is a hash chain.
+- Threads of one process queue on one in-process lock per ledger file before SQLite's.
+
+Another engine stands in for this module by offering the same `Store`, `Reader` and `Tx`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from paycli.errors import LedgerCorrupt
+from paycli.store.connection import connect, retry_busy, write_lock
+from paycli.store.reads import Reader
+from paycli.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
+from paycli.store.writes import Tx
+
+
+class Store:
+    """A paycli ledger file: opens it (creating or migrating it), reads it, writes to it."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.commits = 0  # write transactions committed through this Store (for the bench)
+        self.conn = connect(path)
+        self._reader = Reader(self.conn)
+        self._write_lock = write_lock(path)
+        try:
+            self._migrate()
+        except BaseException:
+            self.conn.close()
+            raise
+
+    def close(self) -> None:
+        """Close the connection; the ledger stays as the last commit left it."""
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _version(self) -> tuple[int, int]:
+        app = self.conn.execute("PRAGMA application_id").fetchone()[0]
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        return int(app), int(version)
+
+    def _migrate(self) -> None:
+        app, version = self._version()
+        if app == APPLICATION_ID and version == SCHEMA_VERSION:
+            return
+        with self.transaction() as tx:
+            app, version = self._version()
+            if app == 0 and version == 0:
+                tables = self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+                if tables:
+                    raise LedgerCorrupt(f"--db {self.path}: a SQLite file, but not a paycli ledger")
+            elif app != APPLICATION_ID:
+                raise LedgerCorrupt(f"--db {self.path}: a SQLite file, but not a paycli ledger")
+            elif version > SCHEMA_VERSION:
+                raise LedgerCorrupt(
+                    f"--db {self.path}: schema version {version} is newer than this paycli "
+                    f"({SCHEMA_VERSION}); upgrade paycli"
+                )
+            for script in MIGRATIONS[version:]:
+                tx.run_script(script)
+            self.conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+            self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    @contextlib.contextmanager
+    def transaction(self, correlation_id: str | None = None) -> Iterator[Tx]:
+        """One `BEGIN IMMEDIATE` write transaction: committed on exit, rolled back on error.
+
+        Threads of one process queue on a lock first, so they hand the write lock over
+        at once instead of waking in SQLite's busy handler (which sleeps up to 100 ms);
+        other processes are still waited for by the busy handler.
+        """
+        with self._write_lock:
+            retry_busy(lambda: self.conn.execute("BEGIN IMMEDIATE"))
+            try:
+                yield Tx(self.conn, correlation_id)
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            retry_busy(lambda: self.conn.execute("COMMIT"))
+            self.commits += 1
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[Reader]:
+        """A read transaction: every read inside sees one consistent state."""
+        retry_busy(lambda: self.conn.execute("BEGIN DEFERRED"))
+        try:
+            yield Reader(self.conn)
+        finally:
+            self.conn.execute("COMMIT")
+
+    @property
+    def read(self) -> Reader:
+        """Reads outside a transaction: each statement sees the latest commit."""
+        return self._reader
+
+
