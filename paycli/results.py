@@ -24,7 +24,7 @@ from paycli.records import BreakerStatus, PaymentStatus, RefundStatus, StepStatu
 class Result(BaseModel):
     """A `--json` result object."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     def to_json(self) -> dict[str, Any]:
         """The object `--json` prints."""
@@ -161,7 +161,7 @@ class TimelineEvent(Result):
     """One event of a payment's timeline; besides its changes it carries what its event
     recorded (a settlement's `steps`, a reservation's `refund_id`)."""
 
-    model_config = ConfigDict(frozen=True, extra="allow")
+    model_config = ConfigDict(frozen=True, extra="allow", defer_build=True)
 
     seq: int
     at: str
