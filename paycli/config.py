@@ -35,7 +35,7 @@ ENV = {name: f"PAYCLI_{name.upper()}" for name in (*DEFAULTS, "db", "log_file")}
 def _read_file(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
-    import tomllib
+    import tomllib  # late: only when a paycli.toml exists
 
     try:
         with path.open("rb") as handle:

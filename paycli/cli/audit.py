@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated, NoReturn
 
@@ -9,6 +10,7 @@ import typer
 
 from paycli.cli import inputs, views
 from paycli.cli.common import JsonOption, command, emit, fail, open_store
+from paycli.errors import LedgerVerificationFailed
 
 
 def register(app: typer.Typer) -> None:
@@ -27,8 +29,7 @@ def replay_events(ctx: typer.Context, json_output: JsonOption = False) -> None:
 
     Example: paycli replay-events --json
     """
-    from paycli.errors import LedgerVerificationFailed  # late: see cli.common
-    from paycli.ledger import replay
+    from paycli.ledger import replay  # late: see cli.common
 
     show_bar = not json_output and sys.stdout.isatty()
     with open_store(ctx) as store, views.progress_bar("Replaying events", show_bar) as bar:
@@ -74,8 +75,6 @@ def export_records(
 
 def _reader_gone() -> NoReturn:
     """Stdout's reader went away (`paycli export ... | head`): stop quietly, as `cat` does."""
-    import os
-
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())  # so the final flush at exit cannot fail again
     raise typer.Exit(141)

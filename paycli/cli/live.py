@@ -11,7 +11,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from paycli.saga.steps import StepUpdate
+from paycli.saga.steps import SilentReporter, StepUpdate
 
 if TYPE_CHECKING:
     from paycli.results import PayResult, RefundResult
@@ -51,7 +51,7 @@ class LiveReporter:
     """A Rich live panel redrawn on every transition."""
 
     def __init__(self, title: str) -> None:
-        from rich.console import Console
+        from rich.console import Console  # late: Rich loads only when a panel is drawn
         from rich.live import Live
 
         self.title = title
@@ -93,7 +93,7 @@ class LiveReporter:
         self.live.stop()
 
     def _render(self) -> Any:
-        from rich.console import Group
+        from rich.console import Group  # late: as in __init__
         from rich.panel import Panel
         from rich.spinner import Spinner
         from rich.table import Table
@@ -127,8 +127,6 @@ def _ident(result: PayResult | RefundResult) -> str:
 
 def reporter_for(title: str, as_json: bool) -> Any:
     """The reporter that fits where stdout goes: silent, live panel, or plain lines."""
-    from paycli.saga.steps import SilentReporter
-
     if as_json:
         return SilentReporter()
     if sys.stdout.isatty():

@@ -4,6 +4,7 @@ contract's result objects as JSON Schema."""
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -110,9 +111,7 @@ def demo(
 
     Example: paycli demo --fast
     """
-    import tempfile  # late: see cli.common
-
-    from paycli.cli import live
+    from paycli.cli import live  # late: see cli.common
     from paycli.devtools import demo as demo_mod
     from paycli.store import Store
 

@@ -11,6 +11,7 @@ import contextlib
 import json
 import sys
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 @cache
 def console() -> Console:
     """The stdout console."""
-    from rich.console import Console
+    from rich.console import Console  # late: start-up
 
     return Console(highlight=False)
 
@@ -31,7 +32,7 @@ def console() -> Console:
 @cache
 def err_console() -> Console:
     """The stderr console."""
-    from rich.console import Console
+    from rich.console import Console  # late: start-up
 
     return Console(stderr=True, highlight=False)
 
@@ -49,7 +50,7 @@ def print_error(message: str) -> None:
 
 
 def _table(title: str | None = None) -> Any:
-    from rich.table import Table
+    from rich.table import Table  # late: start-up
 
     return Table(title=title, title_justify="left", header_style="bold")
 
@@ -120,8 +121,6 @@ def gateway_status(result: results.GatewayStatus) -> None:
 
 
 def _probe_wait(probe_at: str) -> str:
-    from datetime import UTC, datetime
-
     wait = (datetime.fromisoformat(probe_at) - datetime.now(UTC)).total_seconds()
     return f"next probe allowed in {wait:.0f} s" if wait >= 1 else "probe allowed now"
 
@@ -136,6 +135,7 @@ class _BenchProgress:
     """A Rich progress bar per bench phase."""
 
     def __init__(self) -> None:
+        # late: start-up
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
         self.progress = Progress("[progress.description]{task.description}", BarColumn(),
@@ -225,7 +225,7 @@ def demo_summary(results: list[Any], kept_at: str | None) -> None:
 
 def _escaped(value: Any) -> str:
     """A value as table text: empty for None, Rich markup in it shown literally."""
-    from rich.markup import escape
+    from rich.markup import escape  # late: start-up
 
     return "" if value is None else escape(str(value))
 
@@ -249,6 +249,7 @@ def progress_bar(description: str, enabled: bool
     if not enabled:
         yield None
         return
+    # late: start-up
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
@@ -262,7 +263,7 @@ def payments_list(result: results.PaymentsList) -> None:
     if not result.payments:
         console().print("No payments match.")
         return
-    from rich import box
+    from rich import box  # late: start-up
 
     table = _table("Payments, newest first")
     table.box, table.pad_edge = box.SIMPLE_HEAD, False  # no side borders: fits 80 columns

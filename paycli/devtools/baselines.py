@@ -18,6 +18,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
+
 
 def _parallel(total: int, workers: int, job: Callable[[int], None]) -> float:
     """Run `job(i)` for i in range(total) on `workers` threads; returns elapsed seconds."""
@@ -59,8 +61,6 @@ def storage(path: Path, payments: int, commits_per_payment: int, workers: int) -
 
 def network(base_url: str, api_key: str, requests: int, workers: int) -> float:
     """Charges per second that raw httpx gets from the gateway at that concurrency."""
-    import httpx
-
     local = threading.local()
     clients: list[httpx.Client] = []
 

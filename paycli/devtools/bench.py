@@ -27,8 +27,11 @@ from typing import Any
 
 from paycli.config import Settings
 from paycli.devtools import baselines
+from paycli.devtools.mock_process import MockGatewayProcess
+from paycli.gateway.inprocess import InProcessGateway
 from paycli.gateway.protocol import Gateway
 from paycli.ledger import postings, wallet
+from paycli.ledger.replay import replay_events
 from paycli.money import Money
 from paycli.records import Payment, PaymentStatus
 from paycli.results import (
@@ -43,7 +46,7 @@ from paycli.results import (
 from paycli.saga import pay as saga
 from paycli.saga.core import SagaEnv, set_payment
 from paycli.saga.steps import SilentReporter
-from paycli.saga.wiring import resilience
+from paycli.saga.wiring import http_gateway, resilience
 from paycli.store import Store
 
 AMOUNT = Money(100, "USD")
@@ -165,8 +168,6 @@ def _fund(db: Path, options: BenchOptions) -> None:
 
 def _time_replay(db: Path) -> ReplayTiming:
     """How fast `replay-events` verifies this ledger (events per second), and its verdict."""
-    from paycli.ledger.replay import replay_events
-
     with Store(str(db)) as store:
         started = time.perf_counter()
         result = replay_events(store)
@@ -204,8 +205,6 @@ def _run_in(workdir: Path, options: BenchOptions,
         prefill(store, options.prefill, tick("prefill", options.prefill))
     _fund(db, options)
     if options.gateway == "http":
-        from paycli.devtools.mock_process import MockGatewayProcess
-
         with MockGatewayProcess(API_KEY) as mock:
             return _measure(workdir, db, options, mock.url, tick)
     return _measure(workdir, db, options, None, tick)
@@ -216,13 +215,9 @@ def _measure(workdir: Path, db: Path, options: BenchOptions, url: str | None,
     settings = Settings(overrides={"gateway_url": url or "http://127.0.0.1:9"},
                         env={"PAYCLI_GATEWAY_API_KEY": API_KEY})
     if url is None:
-        from paycli.gateway.inprocess import InProcessGateway
-
         shared = InProcessGateway()
         workers = _Workers(db, settings, lambda: shared)
     else:
-        from paycli.saga.wiring import http_gateway
-
         workers = _Workers(db, settings, lambda: http_gateway(settings))
     try:
         elapsed, samples = _run_payments(workers, options, tick("payments", options.payments))
