@@ -10,13 +10,25 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperGroup, TyperOption
 
 from paycli.cli import audit, operations, payments, tools, wallet
 from paycli.cli.common import State, report
 from paycli.config import Settings
 
 HELP = "paycli: pay, refund and audit over an exact, double-entry SQLite ledger."
+
+_option_type = TyperOption.display_type_rich
+
+
+def _flag_without_type(self: TyperOption, ctx: Any) -> str | None:
+    """An on/off flag has no value to type: show no `<bool>` beside it in `--help`."""
+    return None if self.is_flag else _option_type(self, ctx)
+
+
+# Typer labels every option with its value's type, flags included (`--json <bool>`), which
+# reads as if the flag took a value; only the help's type column changes.
+TyperOption.display_type_rich = _flag_without_type  # type: ignore[method-assign]
 
 
 class PaycliGroup(TyperGroup):
@@ -46,9 +58,18 @@ app = typer.Typer(
     name="paycli",
     help=HELP,
     no_args_is_help=True,
+    rich_markup_mode="markdown",
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from paycli import __version__  # late: only --version needs it
+
+        sys.stdout.write(f"paycli {__version__}\n")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -65,6 +86,10 @@ def main(
     ] = None,
     debug: Annotated[
         bool, typer.Option("--debug", help="Show tracebacks of internal errors.")
+    ] = False,
+    version: Annotated[
+        bool, typer.Option("--version", help="Print paycli's version and exit.",
+                           callback=_print_version, is_eager=True)
     ] = False,
 ) -> None:
     """paycli: pay, refund and audit over an exact, double-entry SQLite ledger."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -17,12 +17,13 @@ from paycli.cli.common import (
     command,
     emit,
     open_store,
+    report,
     state_of,
 )
 
 if TYPE_CHECKING:
     from paycli.saga.core import Outcome
-    from paycli.saga.steps import Reporter
+    from paycli.store import Store
 
 payments_app = typer.Typer(help="List payments; show one with its refunds and its timeline.",
                            no_args_is_help=True)
@@ -35,14 +36,25 @@ def register(app: typer.Typer) -> None:
     app.add_typer(payments_app, name="payments")
 
 
-def _finish(outcome: Outcome, reporter: Reporter, as_json: bool) -> None:
+def _finish(outcome: Outcome, reporter: live.Reporter, as_json: bool) -> None:
     reporter.finish(outcome.result, outcome.error)
     if as_json:
         views.print_json(outcome.result.to_json())
-    elif outcome.error is not None:
+    elif outcome.replayed:
+        views.already_done(outcome.result)
+    if not as_json and outcome.error is not None:
         views.print_error(outcome.error.message)
     if outcome.error is not None:
         raise typer.Exit(outcome.error.exit_code)
+
+
+def _interrupted(store: Store, reporter: live.Reporter, as_json: bool) -> NoReturn:
+    """Ctrl-C: stop drawing, say what was left and what finishes it, exit 130."""
+    from paycli.saga.interrupt import left_behind  # late: see cli.common
+
+    reporter.stop()
+    report(left_behind(store, reporter.details), "interrupted", as_json)
+    raise typer.Exit(130)
 
 
 @command
@@ -77,11 +89,12 @@ def pay(
         order_id=inputs.order_id(order_id), idempotency_key=inputs.idempotency_key(idempotency_key),
         wait_s=inputs.seconds(wait, "--wait"),
     )
-    with open_store(ctx) as store:
+    with open_store(ctx) as store, live.reporter_for("Payment", json_output) as reporter:
         env = saga_env(store, settings)
-        reporter = live.reporter_for("Payment", json_output)
         try:
             outcome = saga.pay(env, request, reporter)
+        except KeyboardInterrupt:
+            _interrupted(store, reporter, json_output)
         finally:
             env.close()
         _finish(outcome, reporter, json_output)
@@ -111,11 +124,12 @@ def refund(
         amount=inputs.amount_text(amount), reason=inputs.reason(reason),
         idempotency_key=inputs.idempotency_key(idempotency_key),
     )
-    with open_store(ctx) as store:
+    with open_store(ctx) as store, live.reporter_for("Refund", json_output) as reporter:
         env = saga_env(store, settings)
-        reporter = live.reporter_for("Refund", json_output)
         try:
             outcome = refunds.refund(env, request, reporter, settings.max_amount)
+        except KeyboardInterrupt:
+            _interrupted(store, reporter, json_output)
         finally:
             env.close()
         _finish(outcome, reporter, json_output)

@@ -21,12 +21,30 @@ if TYPE_CHECKING:
     from paycli import results
 
 
+# Piped output is not cut to a terminal's width: tables are as wide as their content.
+PIPED_WIDTH = 1000
+
+
 @cache
 def console() -> Console:
-    """The stdout console."""
-    from rich.console import Console  # late: start-up
+    """The stdout console: the terminal's width, or unlimited when stdout is piped."""
+    import os  # late: start-up (with Rich)
 
-    return Console(highlight=False)
+    from rich.console import Console
+
+    piped = not sys.stdout.isatty() and "COLUMNS" not in os.environ
+    return Console(highlight=False, width=PIPED_WIDTH if piped else None)
+
+
+def fit_columns(columns: list[tuple[str, int]], droppable: list[str], width: int) -> set[str]:
+    """The columns to show at `width`: (name, widest cell) pairs, dropping those named in
+    `droppable`, in that order, until the rest fit (3 characters between columns)."""
+    shown = dict(columns)
+    for name in droppable:
+        if sum(shown.values()) + 3 * (len(shown) - 1) <= width:
+            break
+        shown.pop(name, None)
+    return set(shown)
 
 
 @cache
@@ -193,25 +211,53 @@ def bench_result(result: results.BenchReport) -> None:
     console().print(steps)
 
 
+def already_done(result: results.PayResult | results.RefundResult) -> None:
+    """A repeated pay or refund: the stored result, and that nothing moved again."""
+    from rich.markup import escape  # late: start-up
+
+    from paycli.results import PayResult
+
+    if isinstance(result, PayResult):
+        order = f"{escape(result.order_id)} → " if result.order_id else ""
+        console().print(f"[bold]already paid:[/] {order}{result.payment_id} "
+                        f"[bold]{result.status}[/] (no new charge)")
+        console().print(f"  {escape(result.user)} paid {result.amount} {result.currency}; "
+                        f"balance {result.balance} {result.currency}")
+        return
+    console().print(f"[bold]already refunded:[/] {result.refund_id} of {result.payment_id} "
+                    f"[bold]{result.status}[/] (no new refund)")
+    console().print(f"  {result.amount} {result.currency}; payment {result.payment_status}, "
+                    f"balance {result.balance} {result.currency}")
+
+
 def announce(text: str) -> None:
-    """A scenario's heading."""
+    """A scenario's heading (a rule on a terminal, a plain line when piped)."""
     console().print()
-    console().rule(f"[bold]{text}[/]", align="left")
+    if console().width >= PIPED_WIDTH:
+        console().print(f"== {text}", markup=False)
+    else:
+        console().rule(f"[bold]{text}[/]", align="left")
 
 
 def demo_summary(results: list[Any], kept_at: str | None) -> None:
     """The demo's closing table: scenario, expected, got, payment id, balance."""
+    cells = [("", 1), ("Scenario", 24),
+             ("Expected", max(len(r.expected) for r in results)),
+             ("Got", max(len(r.got) for r in results)),
+             ("Payment", max(len(r.payment_id or "") for r in results)),
+             ("Balance", max(len(r.balance) for r in results))]
+    shown = fit_columns(cells, ["Balance", "Expected"], console().width - 4)
     table = _table("paycli demo: summary")
-    table.add_column("")
-    table.add_column("Scenario")
-    table.add_column("Expected")
-    table.add_column("Got")
-    table.add_column("Payment", overflow="fold")
-    table.add_column("Balance", justify="right")
+    for name, justify, wrap in (("", "left", False), ("Scenario", "left", True),
+                                ("Expected", "left", True), ("Got", "left", True),
+                                ("Payment", "left", False), ("Balance", "right", False)):
+        if name in shown:
+            table.add_column(name, justify=justify, no_wrap=not wrap)
     for result in results:
         mark = "[green]✓[/]" if result.ok else "[red]✗[/]"
-        table.add_row(mark, result.scenario, result.expected, result.got,
-                      result.payment_id or "", result.balance)
+        row = {"": mark, "Scenario": result.scenario, "Expected": result.expected,
+               "Got": result.got, "Payment": result.payment_id or "", "Balance": result.balance}
+        table.add_row(*(value for name, value in row.items() if name in shown))
     console().print()
     console().print(table)
     failed = sum(1 for result in results if not result.ok)
@@ -258,26 +304,32 @@ def progress_bar(description: str, enabled: bool
         yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
+PAYMENT_COLUMNS = ("Created", "Payment", "User", "Amount", "Status", "Refunded")
+
+
 def payments_list(result: results.PaymentsList) -> None:
-    """After `payments list`."""
+    """After `payments list`: ids and amounts never wrap; on a narrow terminal the refunded
+    amount, then the creation time, make room (and a long user id is cut with …)."""
     if not result.payments:
         console().print("No payments match.")
         return
     from rich import box  # late: start-up
 
+    rows = [(_when(p.created_at)[:16], p.payment_id, p.user, f"{p.amount} {p.currency}",
+             str(p.status), p.refunded_amount) for p in result.payments]
+    widest = [(name, 8 if name == "User" else max(len(name), *(len(row[i]) for row in rows)))
+              for i, name in enumerate(PAYMENT_COLUMNS)]
+    shown = fit_columns(widest, ["Refunded", "Created"], console().width)
     table = _table("Payments, newest first")
-    table.box, table.pad_edge = box.SIMPLE_HEAD, False  # no side borders: fits 80 columns
-    table.add_column("Created", no_wrap=True)
-    table.add_column("Payment", overflow="fold")
-    table.add_column("User", overflow="fold")
-    table.add_column("Amount", justify="right", no_wrap=True)
-    table.add_column("Status", no_wrap=True)
-    table.add_column("Refunded", justify="right", no_wrap=True)
-    for payment in result.payments:
-        table.add_row(_when(payment.created_at)[:16], payment.payment_id,
-                      _escaped(payment.user),
-                      f"{payment.amount} {payment.currency}", _status(payment.status),
-                      payment.refunded_amount)
+    table.box, table.pad_edge = box.SIMPLE_HEAD, False  # no side borders
+    for name in PAYMENT_COLUMNS:
+        if name in shown:
+            table.add_column(name, no_wrap=True, overflow="ellipsis",
+                             justify="right" if name in ("Amount", "Refunded") else "left")
+    for created, payment_id, user, amount, status, refunded in rows:
+        cells = dict(zip(PAYMENT_COLUMNS, (created, payment_id, _escaped(user), amount,
+                                           _status(status), refunded), strict=True))
+        table.add_row(*(cells[name] for name in PAYMENT_COLUMNS if name in shown))
     console().print(table)
 
 

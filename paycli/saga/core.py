@@ -81,6 +81,7 @@ class Outcome:
 
     result: PayResult | RefundResult
     error: PaycliError | None
+    replayed: bool = False  # the stored result of an earlier run with the same key
 
 
 def unknown(message: str, gateway_ref: str | None = None, *, kept: str = "the hold") -> Verdict:

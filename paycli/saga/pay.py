@@ -45,6 +45,12 @@ ERRORS: dict[str, type[PaycliError]] = {
     "not_charged": GatewayUnavailable,
     "outcome_unknown": OutcomeUnknown,
 }
+SETTLED = {
+    Decision.SUCCEEDED: "hold posted: the money left the wallet",
+    Decision.REFUSED: "hold released",
+    Decision.UNAVAILABLE: "hold released",
+    Decision.UNKNOWN: "hold kept until the outcome is known",
+}
 SUCCEEDED = frozenset({PaymentStatus.COMPLETED, PaymentStatus.PARTIALLY_REFUNDED,
                        PaymentStatus.REFUNDED})
 
@@ -123,7 +129,8 @@ def pay(env: SagaEnv, request: PayRequest, reporter: Reporter) -> Outcome:
     payment_id = postings.new_id("pay")
     steps = Steps(reporter, env.log, payment_id)
     wallet = env.store.read.account("wallet", request.user, request.money.currency)
-    reporter.started(_details(request, payment_id, wallet))
+    details = _details(request, wallet)
+    reporter.started(details)
     try:
         _check_balance(request, wallet, steps)
     except InsufficientFunds as exc:
@@ -131,20 +138,22 @@ def pay(env: SagaEnv, request: PayRequest, reporter: Reporter) -> Outcome:
     raced = _create(env, request, payment_id, key, digest, steps)
     if raced is not None:
         return replay(env, raced, request.wait_s)
+    reporter.started({"payment_id": payment_id, **details})
     try:
         _reserve(env, request, payment_id, steps)
     except InsufficientFunds:
         return _outcome(env.store, read_payment(env, payment_id), steps.records)
     verdict = _process(env, read_payment(env, payment_id), request.wait_s, steps)
     with steps.run("SettlePayment") as step:
-        payment = settle_payment(env, payment_id, verdict, steps.records)
-        if payment.status == PaymentStatus.PROCESSING:
-            step.show(StepStatus.PENDING, "hold kept until the outcome is known")
+        step.update.detail = SETTLED[verdict.decision]
+        if verdict.decision == Decision.UNKNOWN:
+            step.update.status = StepStatus.PENDING
+        payment = settle_payment(env, payment_id, verdict, steps.with_current(step))
     return _outcome(env.store, payment, steps.records)
 
 
-def _details(request: PayRequest, payment_id: str, wallet: Account | None) -> dict[str, Any]:
-    return {"payment_id": payment_id, "user": request.user, "amount": request.money.text,
+def _details(request: PayRequest, wallet: Account | None) -> dict[str, Any]:
+    return {"user": request.user, "amount": request.money.text,
             "currency": request.money.currency, "order_id": request.order_id,
             "initial_balance": format_minor(wallet.balance if wallet else 0,
                                             request.money.currency)}
@@ -201,18 +210,19 @@ def _create(env: SagaEnv, request: PayRequest, payment_id: str, key: str | None,
 
 
 def _reserve(env: SagaEnv, request: PayRequest, payment_id: str, steps: Steps) -> str:
-    with steps.run("ReserveFunds"):
+    with steps.run("ReserveFunds") as step:
         try:
             with env.store.transaction(payment_id) as tx:
                 hold_id = postings.hold(tx, request.user, request.money, payment_id)
                 set_payment(tx, payment_id, "payment.funds_reserved", {"hold_id": hold_id})
             return hold_id
         except InsufficientFunds as exc:
+            step.update.status = StepStatus.FAILED
             with env.store.transaction(payment_id) as tx:
                 set_payment(tx, payment_id, "payment.failed", {
                     "status": PaymentStatus.FAILED, "error_type": exc.type,
                     "error_message": exc.message,
-                }, owner=None, steps=steps.records)
+                }, owner=None, steps=steps.with_current(step))
             raise
 
 
@@ -236,4 +246,6 @@ def _process(env: SagaEnv, payment: Payment, wait_s: float, steps: Steps) -> Ver
 def replay(env: SagaEnv, payment_id: str, wait_s: float) -> Outcome:
     """The result of a payment made earlier with the same key (waiting while it runs)."""
     payment = wait_for_owner(lambda: read_payment(env, payment_id), wait_s)
-    return _outcome(env.store, payment)
+    outcome = _outcome(env.store, payment)
+    outcome.replayed = True
+    return outcome

@@ -55,6 +55,12 @@ ERRORS: dict[str, type[PaycliError]] = {
     "outcome_unknown": OutcomeUnknown,
 }
 REPLAY_WAIT_S = 30.0
+SETTLED = {
+    Decision.SUCCEEDED: "wallet credited",
+    Decision.REFUSED: "reservation released",
+    Decision.UNAVAILABLE: "reservation released",
+    Decision.UNKNOWN: "reservation kept until the outcome is known",
+}
 
 
 @dataclass(frozen=True)
@@ -137,24 +143,28 @@ def refund(env: SagaEnv, request: RefundRequest, reporter: Reporter, max_major: 
         payment = env.store.read.payment(request.payment_id)
         money = _refundable(payment, request, max_major)
         assert payment is not None
+        left = format_minor(payment.refundable - money.minor, payment.currency)
         reporter.started({"refund_id": refund_id, "payment_id": payment.id,
                           "user": payment.user_id, "amount": money.text,
-                          "currency": money.currency, "left": left_to_refund(payment)})
+                          "currency": money.currency, "left": left})
         step.update.detail = f"{left_to_refund(payment)} refundable"
     raced = _reserve(env, refund_id, request, key, digest, steps, max_major)
     if raced is not None:
         return _replay(env, raced)
     verdict = _process(env, read_refund(env, refund_id), steps)
     with steps.run("SettleRefund") as step:
-        done = settle_refund(env, refund_id, verdict, steps.records)
-        if done.status == RefundStatus.PROCESSING:
-            step.show(StepStatus.PENDING, "reservation kept until the outcome is known")
+        step.update.detail = SETTLED[verdict.decision]
+        if verdict.decision == Decision.UNKNOWN:
+            step.update.status = StepStatus.PENDING
+        done = settle_refund(env, refund_id, verdict, steps.with_current(step))
     return refund_result(env.store, done, steps.records)
 
 
 def _replay(env: SagaEnv, refund_id: str) -> Outcome:
     found = wait_for_owner(lambda: read_refund(env, refund_id), REPLAY_WAIT_S)
-    return refund_result(env.store, found)
+    outcome = refund_result(env.store, found)
+    outcome.replayed = True
+    return outcome
 
 
 def _reserve(env: SagaEnv, refund_id: str, request: RefundRequest, key: str | None,

@@ -109,19 +109,40 @@ class Steps:
         _boundary("during", name)
         try:
             yield step
+        except KeyboardInterrupt:
+            step.update.detail = "interrupted (Ctrl-C)"
+            self._finish(step, StepStatus.FAILED)
+            raise
         except BaseException:
             self._finish(step, StepStatus.FAILED)
             raise
         self._finish(step, StepStatus.SUCCESS)
         _boundary("after", name)
 
+    def with_current(self, step: Step) -> list[dict[str, Any]]:
+        """The records so far and `step`'s as if it ended now: what a step that writes the
+        saga's last event stores, so the stored steps include itself."""
+        status = step.update.status
+        if status in (StepStatus.RUNNING, StepStatus.RETRY):
+            status = StepStatus.SUCCESS
+        return [*self.records, self._record(step.update, status, _since(step.started))]
+
+    @staticmethod
+    def _record(update: StepUpdate, status: StepStatus, duration_ms: float) -> dict[str, Any]:
+        return {"name": update.name, "status": str(status), "attempts": update.attempts or 1,
+                "duration_ms": duration_ms}
+
     def _finish(self, step: Step, default: StepStatus) -> None:
         update = step.update
         if update.status in (StepStatus.RUNNING, StepStatus.RETRY):
             update.status = default
-        update.duration_ms = round((time.perf_counter() - step.started) * 1000, 3)
+        update.duration_ms = _since(step.started)
         step.show()
-        record = {"name": update.name, "status": str(update.status),
-                  "attempts": update.attempts or 1, "duration_ms": update.duration_ms}
+        record = self._record(update, update.status, update.duration_ms)
         self.records.append(record)
         self.log("step", correlation_id=self.correlation_id, detail=update.detail, **record)
+
+
+def _since(started: float) -> float:
+    """Milliseconds since `started` (a `perf_counter` reading), to the microsecond."""
+    return round((time.perf_counter() - started) * 1000, 3)
