@@ -167,6 +167,7 @@ class Event(NamedTuple):
     correlation_id: str | None
     prev_hash: str
     hash: str
+    actor: str | None
 
 
 class BreakerState(NamedTuple):

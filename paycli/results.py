@@ -16,7 +16,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 from paycli.records import BreakerStatus, PaymentStatus, RefundStatus, StepStatus
 
@@ -60,13 +66,14 @@ class WalletCredit(Result):
 
 class WalletBalance(Result):
     """`wallet balance`: `balance = available + held` (all zero for a wallet that was never
-    credited)."""
+    credited, which the human view says; `exists` is not part of the JSON)."""
 
     user: str
     currency: str
     balance: str
     available: str
     held: str
+    exists: bool = Field(default=True, exclude=True)
 
 
 class HistoryEntry(Result):
@@ -166,13 +173,16 @@ class TimelineEvent(Result):
     seq: int
     at: str
     type: str
+    actor: str | None
     entity_id: str
     changes: dict[str, Any]
 
 
 class PaymentShow(PaymentFields):
-    """`payments show`: the payment's fields and its timeline, oldest first."""
+    """`payments show`: the payment's fields, its saga's steps as they ran, and its
+    timeline, oldest first."""
 
+    steps: list[StepRecord]
     events: list[TimelineEvent]
 
 

@@ -55,7 +55,7 @@ def schema(
     if name not in SCHEMAS:
         usage(f"no --json output for {name!r}: use one of {', '.join(SCHEMAS)}")
     document = {"$schema": "https://json-schema.org/draft/2020-12/schema",
-                **result_model(name).model_json_schema()}
+                **result_model(name).model_json_schema(mode="serialization")}
     views.print_json(document)
 
 

@@ -85,6 +85,10 @@ def wallet_credit(result: results.WalletCredit) -> None:
 def wallet_balance(result: results.WalletBalance) -> None:
     """After `wallet balance`: three aligned lines, printed without Rich, because this is
     the command operators run most and its start-up time is kept near a bare Typer app's."""
+    if not result.exists:
+        sys.stdout.write(f"{result.user} has no {result.currency} wallet yet (balance 0): "
+                         "`paycli wallet credit` opens one\n")
+        return
     values = {"balance": result.balance, "available": result.available, "held": result.held}
     width = max(len(value) for value in values.values())
     lines = [f"Wallet {result.user} ({result.currency})"]
@@ -106,7 +110,7 @@ def wallet_history(result: results.WalletHistory) -> None:
     table.add_column("Reference", overflow="fold")
     for entry in result.entries:
         table.add_row(entry.at[:19].replace("T", " "), entry.type, entry.amount,
-                      entry.balance, entry.available, entry.reference)
+                      entry.balance, entry.available, _escaped(entry.reference))
     console().print(table)
 
 
@@ -339,10 +343,8 @@ def payment_show(result: results.PaymentShow) -> None:
     if result.refunds:
         console().print(_refunds_table(result.refunds))
     console().print(_timeline_table(result.events))
-    steps: list[list[dict[str, Any]]] = [
-        found for event in result.events if (found := getattr(event, "steps", None))]
-    if steps:
-        console().print(_steps_table(steps[0]))
+    if result.steps:
+        console().print(_steps_table(result.steps))
 
 
 def _payment_card(result: results.PaymentShow) -> Any:
@@ -377,24 +379,25 @@ def _refunds_table(refunds: list[results.RefundFields]) -> Any:
 
 def _timeline_table(events: list[results.TimelineEvent]) -> Any:
     table = _table("Timeline, oldest first")
-    for name in ("Seq", "At", "Event", "Changes"):
+    for name in ("Seq", "At", "Event", "Actor", "Changes"):
         table.add_column(name, overflow="fold")
     for event in events:
         changes = " ".join(f"{key}={value}" for key, value in event.changes.items()
                            if value is not None)
-        table.add_row(str(event.seq), _when(event.at), event.type, _escaped(changes))
+        table.add_row(str(event.seq), _when(event.at), event.type, _escaped(event.actor),
+                      _escaped(changes))
     return table
 
 
-def _steps_table(steps: list[dict[str, Any]]) -> Any:
+def _steps_table(steps: list[results.StepRecord]) -> Any:
     table = _table("Saga steps")
     table.add_column("Step")
     table.add_column("Status")
     table.add_column("Attempts", justify="right")
     table.add_column("Duration", justify="right")
     for step in steps:
-        table.add_row(_escaped(step.get("name")), _escaped(step.get("status")),
-                      _escaped(step.get("attempts")), f"{step.get('duration_ms', 0):.1f} ms")
+        table.add_row(step.name, str(step.status), str(step.attempts),
+                      f"{step.duration_ms:.1f} ms")
     return table
 
 

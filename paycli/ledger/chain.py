@@ -42,7 +42,7 @@ def _check(event: Event, prev_hash: str, expected_seq: int) -> ChainBreak | None
     if event.prev_hash != prev_hash:
         return ChainBreak(event.seq, "prev_hash does not match the hash of the event before")
     digest = event_hash(prev_hash, event.seq, event.type, event.entity_id, event.payload,
-                        event.at, event.correlation_id)
+                        event.at, event.correlation_id, event.actor)
     if digest != event.hash:
         return ChainBreak(event.seq, "hash does not match the event's content (edited)")
     return None

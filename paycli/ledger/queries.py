@@ -27,6 +27,7 @@ from paycli.results import (
     PaymentShow,
     PaymentsList,
     RefundFields,
+    StepRecord,
     TimelineEvent,
 )
 from paycli.store import Reader
@@ -51,7 +52,17 @@ def show_payment(reader: Reader, payment_id: str) -> PaymentShow:
         raise NotFound(f"no payment {payment_id}")
     refunds = reader.refunds(payment.id)
     fields = payment_fields(payment, refunds)
-    return PaymentShow(**dict(fields), events=timeline(reader, payment, refunds))
+    return PaymentShow(**dict(fields), steps=saga_steps(reader, payment.id),
+                       events=timeline(reader, payment, refunds))
+
+
+def saga_steps(reader: Reader, entity_id: str) -> list[StepRecord]:
+    """The steps of a payment's (or refund's) saga, from the event that ended it."""
+    for event in reversed(reader.events_of(entity_id)):
+        payload = json.loads(event.payload)
+        if "steps" in payload:
+            return [StepRecord.model_validate(step) for step in payload["steps"]]
+    return []
 
 
 def _error(error_type: str | None, message: str | None) -> ErrorInfo | None:
@@ -91,7 +102,7 @@ def timeline(reader: Reader, payment: Payment, refunds: list[Refund]) -> list[Ti
     found = [event for entity_id in sorted(filter(None, entity_ids))
              for event in reader.events_of(entity_id)]
     found.sort(key=lambda event: event.seq)
-    return [TimelineEvent(seq=event.seq, at=event.at, type=event.type,
+    return [TimelineEvent(seq=event.seq, at=event.at, type=event.type, actor=event.actor,
                           entity_id=event.entity_id, **_content(event.payload, payment.currency))
             for event in found]
 

@@ -39,7 +39,7 @@ def balance(reader: Reader, user: str, currency: str) -> WalletBalance:
     total, held = (account.balance, account.held) if account else (0, 0)
     return WalletBalance(user=user, currency=currency, balance=format_minor(total, currency),
                          available=format_minor(total - held, currency),
-                         held=format_minor(held, currency))
+                         held=format_minor(held, currency), exists=account is not None)
 
 
 def history(reader: Reader, user: str, currency: str, limit: int) -> WalletHistory:

@@ -14,7 +14,6 @@ owns it while it runs, and `recover` takes over payments whose process died.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +26,7 @@ from paycli.errors import (
     PaymentDeclined,
 )
 from paycli.ledger import idempotency, postings
+from paycli.ledger.queries import saga_steps
 from paycli.money import Money, format_minor
 from paycli.records import Account, Payment, PaymentStatus, StepStatus
 from paycli.results import ErrorInfo, PayResult, StepRecord
@@ -96,18 +96,9 @@ def payment_result(store: Store, payment: Payment, steps: list[dict[str, Any]] |
         amount=format_minor(payment.amount, payment.currency), currency=payment.currency,
         order_id=payment.order_id, gateway_ref=payment.gateway_ref,
         balance=format_minor(wallet.balance if wallet else 0, payment.currency),
-        steps=step_records(steps if steps is not None else stored_steps(store, payment.id)),
+        steps=step_records(steps) if steps is not None else saga_steps(store.read, payment.id),
         error=error_info(exit_error(payment)),
     )
-
-
-def stored_steps(store: Store, entity_id: str) -> list[dict[str, Any]]:
-    """The step records of a saga's settle event, if it has one."""
-    for event in reversed(store.read.events_of(entity_id)):
-        payload = json.loads(event.payload)
-        if "steps" in payload:
-            return list(payload["steps"])
-    return []
 
 
 def _outcome(store: Store, payment: Payment, steps: list[dict[str, Any]] | None = None

@@ -29,14 +29,16 @@ def canonical_json(value: Any) -> str:
 
 
 def event_hash(prev_hash: str, seq: int, type_: str, entity_id: str, payload: str, at: str,
-               correlation_id: str | None) -> str:
+               correlation_id: str | None, actor: str | None = None) -> str:
     """`sha256(prev_hash + canonical_json(event))`, built without re-parsing `payload`.
 
     `payload` is already canonical JSON, so splicing it in gives exactly the text that
-    `canonical_json` of the whole event would.
+    `canonical_json` of the whole event would. The event has an `actor` key only when it
+    has an actor (events written before actors were recorded have none).
     """
+    who = "" if actor is None else f'"actor":{_quoted(actor)},'
     text = (
-        f'{{"at":{_quoted(at)},"correlation_id":{_quoted(correlation_id)},'
+        f'{{{who}"at":{_quoted(at)},"correlation_id":{_quoted(correlation_id)},'
         f'"entity_id":{_quoted(entity_id)},"payload":{payload},"seq":{seq},'
         f'"type":{_quoted(type_)}}}'
     )

@@ -169,7 +169,7 @@ class Reader:
     def events_of(self, entity_id: str) -> list[Event]:
         """The events about one entity, oldest first."""
         rows = self.conn.execute(
-            "SELECT seq, type, entity_id, payload, at, correlation_id, prev_hash, hash "
+            "SELECT seq, type, entity_id, payload, at, correlation_id, prev_hash, hash, actor "
             "FROM events WHERE entity_id = ? ORDER BY seq",
             (entity_id,),
         )
@@ -179,7 +179,7 @@ class Reader:
         """Every event from `after_seq` on, oldest first, streamed in batches."""
         while True:
             rows = self.conn.execute(
-                "SELECT seq, type, entity_id, payload, at, correlation_id, prev_hash, hash "
+                "SELECT seq, type, entity_id, payload, at, correlation_id, prev_hash, hash, actor "
                 "FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
                 (after_seq, batch),
             ).fetchall()

@@ -211,7 +211,7 @@ class ReplayStore:
     def events(self, batch: int = 5000) -> Iterator[Event]:
         """Every stored event, oldest first, fetched `batch` at a time."""
         cursor = self.conn.execute(
-            "SELECT seq, type, entity_id, payload, at, correlation_id, prev_hash, hash "
+            "SELECT seq, type, entity_id, payload, at, correlation_id, prev_hash, hash, actor "
             "FROM stored.events ORDER BY seq"
         )
         while rows := cursor.fetchmany(batch):

@@ -142,5 +142,11 @@ WHEN EXISTS (SELECT 1 FROM events WHERE seq = NEW.seq)
 BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
 """
 
-MIGRATIONS: list[str] = [_V1, _V2]
+# Who acted: the OS user or PAYCLI_ACTOR, on every event from version 3 on. Older events
+# have none, and their hashes (which cover the actor only when there is one) still verify.
+_V3 = """
+ALTER TABLE events ADD COLUMN actor TEXT;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -15,6 +15,8 @@ Another engine stands in for this module by offering the same `Store`, `Reader` 
 from __future__ import annotations
 
 import contextlib
+import getpass
+import os
 from collections.abc import Iterator
 
 from paycli.errors import LedgerCorrupt
@@ -24,11 +26,20 @@ from paycli.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 from paycli.store.writes import Tx
 
 
+def default_actor() -> str:
+    """Who is acting when nobody said: the operating system's user name."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name for this uid (a bare container)
+        return f"uid:{os.getuid()}"
+
+
 class Store:
     """A paycli ledger file: opens it (creating or migrating it), reads it, writes to it."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, actor: str | None = None) -> None:
         self.path = path
+        self.actor = actor or default_actor()
         self.commits = 0  # write transactions committed through this Store (for the bench)
         self.conn = connect(path)
         self._reader = Reader(self.conn)
@@ -87,7 +98,7 @@ class Store:
         with self._write_lock:
             retry_busy(lambda: self.conn.execute("BEGIN IMMEDIATE"))
             try:
-                yield Tx(self.conn, correlation_id)
+                yield Tx(self.conn, correlation_id, self.actor)
             except BaseException:
                 self.conn.execute("ROLLBACK")
                 raise

@@ -17,9 +17,11 @@ from paycli.store.reads import PAYMENT_COLUMNS, REFUND_COLUMNS, UPDATABLE, Reade
 class Tx(Reader):
     """The writes of one transaction. Every state change goes with its event."""
 
-    def __init__(self, conn: sqlite3.Connection, correlation_id: str | None) -> None:
+    def __init__(self, conn: sqlite3.Connection, correlation_id: str | None,
+                 actor: str | None = None) -> None:
         super().__init__(conn)
         self.correlation_id = correlation_id
+        self.actor = actor
         self.at = utc_now()
         self._head: tuple[int, str] | None = None
 
@@ -41,11 +43,13 @@ class Tx(Reader):
             self._head = (row[0], row[1]) if row else (0, GENESIS_HASH)
         prev_seq, prev_hash = self._head
         seq, text = prev_seq + 1, canonical_json(payload)
-        digest = event_hash(prev_hash, seq, type_, entity_id, text, self.at, self.correlation_id)
+        digest = event_hash(prev_hash, seq, type_, entity_id, text, self.at, self.correlation_id,
+                            self.actor)
         self.conn.execute(
             "INSERT INTO events (seq, type, entity_id, payload, at, correlation_id, prev_hash, "
-            "hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (seq, type_, entity_id, text, self.at, self.correlation_id, prev_hash, digest),
+            "hash, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (seq, type_, entity_id, text, self.at, self.correlation_id, prev_hash, digest,
+             self.actor),
         )
         self._head = (seq, digest)
         return seq
