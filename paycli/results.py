@@ -141,7 +141,8 @@ class RefundFields(Result):
 
 
 class PaymentFields(Result):
-    """The fields `payments list` and `payments show` share."""
+    """The fields `payments list` and `payments show` share (`steps`: the saga's steps as
+    its last event recorded them)."""
 
     payment_id: str
     status: PaymentStatus
@@ -156,6 +157,7 @@ class PaymentFields(Result):
     created_at: str
     updated_at: str
     refunds: list[RefundFields]
+    steps: list[StepRecord]
 
 
 class PaymentsList(Result):
@@ -179,10 +181,9 @@ class TimelineEvent(Result):
 
 
 class PaymentShow(PaymentFields):
-    """`payments show`: the payment's fields, its saga's steps as they ran, and its
+    """`payments show`: the payment's fields (with its saga's steps as they ran) and its
     timeline, oldest first."""
 
-    steps: list[StepRecord]
     events: list[TimelineEvent]
 
 

@@ -16,7 +16,7 @@ from paycli.store import Store
 
 SHOW_FIELDS = {"payment_id", "status", "user", "amount", "currency", "order_id", "gateway_ref",
                "refunded_amount", "refundable_amount", "error", "created_at", "updated_at",
-               "refunds", "events"}
+               "refunds", "steps", "events"}
 UNKNOWN = "pay_" + "0" * 24
 
 
@@ -117,12 +117,14 @@ class TestPaymentsShow:
                                            "status": "REFUNDED"}
 
     def test_the_settle_event_carries_the_steps(self, cli: CliCall, history: History) -> None:
-        """The completion event lists each step with its attempts and duration."""
+        """The completion event lists all five steps with their attempts and durations, and
+        `steps` shows them too."""
         _, out = as_json(cli, "payments", "show", history.payments["completed"])
         [settled] = [e for e in out["events"] if e["type"] == "payment.completed"]
         names = [step["name"] for step in settled["steps"]]
         assert names == ["CheckWalletBalance", "CreatePayment", "ReserveFunds",
-                         "ProcessPayment"]
+                         "ProcessPayment", "SettlePayment"]
+        assert [step["name"] for step in out["steps"]] == names
         assert all(step["attempts"] >= 1 and step["duration_ms"] >= 0
                    for step in settled["steps"])
         assert out["order_id"] == ORDER_ID

@@ -41,8 +41,7 @@ def list_payments(reader: Reader, *, user: str | None = None, status: str | None
     """Payments matching every filter given, newest first (`since` <= created < `until`)."""
     found = reader.payments(user_id=user, status=status, currency=currency, since=since,
                             until=until, limit=limit)
-    return PaymentsList(payments=[payment_fields(payment, reader.refunds(payment.id))
-                                  for payment in found])
+    return PaymentsList(payments=[payment_fields(reader, payment) for payment in found])
 
 
 def show_payment(reader: Reader, payment_id: str) -> PaymentShow:
@@ -50,10 +49,8 @@ def show_payment(reader: Reader, payment_id: str) -> PaymentShow:
     payment = reader.payment(payment_id)
     if payment is None:
         raise NotFound(f"no payment {payment_id}")
-    refunds = reader.refunds(payment.id)
-    fields = payment_fields(payment, refunds)
-    return PaymentShow(**dict(fields), steps=saga_steps(reader, payment.id),
-                       events=timeline(reader, payment, refunds))
+    fields = payment_fields(reader, payment)
+    return PaymentShow(**dict(fields), events=timeline(reader, payment))
 
 
 def saga_steps(reader: Reader, entity_id: str) -> list[StepRecord]:
@@ -69,9 +66,10 @@ def _error(error_type: str | None, message: str | None) -> ErrorInfo | None:
     return ErrorInfo(type=error_type, message=message or "") if error_type else None
 
 
-def payment_fields(payment: Payment, refunds: list[Refund]) -> PaymentFields:
+def payment_fields(reader: Reader, payment: Payment) -> PaymentFields:
     """The fields `payments list` and `payments show` share."""
     currency = payment.currency
+    refunds = reader.refunds(payment.id)
     return PaymentFields(
         payment_id=payment.id, status=payment.status, user=payment.user_id,
         amount=format_minor(payment.amount, currency), currency=currency,
@@ -81,6 +79,7 @@ def payment_fields(payment: Payment, refunds: list[Refund]) -> PaymentFields:
         error=_error(payment.error_type, payment.error_message),
         created_at=payment.created_at, updated_at=payment.updated_at,
         refunds=[refund_fields(refund) for refund in refunds],
+        steps=saga_steps(reader, payment.id),
     )
 
 
@@ -94,8 +93,9 @@ def refund_fields(refund: Refund) -> RefundFields:
     )
 
 
-def timeline(reader: Reader, payment: Payment, refunds: list[Refund]) -> list[TimelineEvent]:
+def timeline(reader: Reader, payment: Payment) -> list[TimelineEvent]:
     """Every event about the payment, its hold, its refunds and their credits, oldest first."""
+    refunds = reader.refunds(payment.id)
     entity_ids = {payment.id, payment.hold_id}
     for refund in refunds:
         entity_ids.update((refund.id, refund.transfer_id))
