@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from paycli.cli import inputs, live, views
+from paycli.cli import completion, inputs, live, views
 from paycli.cli.common import (
     AmountOption,
     CurrencyOption,
@@ -103,7 +103,8 @@ def pay(
 @command
 def refund(
     ctx: typer.Context,
-    payment_id: Annotated[str, typer.Argument(help="The payment to refund (pay_...).")],
+    payment_id: Annotated[str, typer.Argument(help="The payment to refund (pay_...).",
+                                              autocompletion=completion.payment_ids)],
     amount: Annotated[
         str | None, typer.Option("--amount", help="Partial amount; default: all that is left.")
     ] = None,
@@ -146,7 +147,8 @@ def payments_list(
     user: Annotated[str | None, typer.Option("--user", help="Only this user's payments.")] = None,
     status: Annotated[
         str | None, typer.Option("--status", help="PENDING, PROCESSING, COMPLETED, FAILED, "
-                                                  "PARTIALLY_REFUNDED or REFUNDED.")
+                                                  "PARTIALLY_REFUNDED or REFUNDED.",
+                                 autocompletion=completion.payment_statuses)
     ] = None,
     currency: Annotated[str | None, typer.Option("--currency", help="ISO 4217 code.")] = None,
     since: Annotated[
@@ -183,7 +185,8 @@ def payments_list(
 @command
 def payments_show(
     ctx: typer.Context,
-    payment_id: Annotated[str, typer.Argument(help="The payment to show (pay_...).")],
+    payment_id: Annotated[str, typer.Argument(help="The payment to show (pay_...).",
+                                              autocompletion=completion.payment_ids)],
     json_output: JsonOption = False,
 ) -> None:
     """Show one payment: its fields, its refunds, and its timeline of events oldest first,

@@ -15,6 +15,7 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from paycli.errors import LedgerCorrupt, UsageError
 from paycli.store.schema import APPLICATION_ID
@@ -22,9 +23,11 @@ from paycli.store.schema import APPLICATION_ID
 BUSY_TIMEOUT_S = 30.0
 
 
-def prepare_path(path: str) -> None:
+def prepare_path(path: str) -> bool:
+    """Make sure the ledger file exists (creating it and its folder privately); returns
+    whether this user may write it (a ledger it may only read is opened read-only)."""
     if path == ":memory:":
-        return
+        return True
     target = Path(path)
     if target.is_dir():
         raise UsageError(f"--db {path}: is a directory, not a ledger file")
@@ -38,12 +41,15 @@ def prepare_path(path: str) -> None:
             os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o600))
         except OSError as exc:
             raise UsageError(f"--db {path}: cannot create it ({exc.strerror})") from None
-    elif not os.access(target, os.R_OK | os.W_OK):
-        raise UsageError(f"--db {path}: not readable and writable by this user")
+    elif not os.access(target, os.R_OK):
+        raise UsageError(f"--db {path}: not readable by this user")
+    return os.access(target, os.W_OK)
 
 
-def connect(path: str) -> sqlite3.Connection:
-    prepare_path(path)
+def connect(path: str) -> tuple[sqlite3.Connection, bool]:
+    """A connection to the ledger at `path`, and whether it is read-only."""
+    if not prepare_path(path):
+        return connect_read_only(path), True
     try:
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
                                check_same_thread=False)
@@ -53,7 +59,29 @@ def connect(path: str) -> sqlite3.Connection:
         conn.execute("PRAGMA foreign_keys=ON")
     except sqlite3.DatabaseError as exc:
         raise LedgerCorrupt(f"--db {path}: not a paycli ledger ({exc})") from None
-    return conn
+    return conn, False
+
+
+def connect_read_only(path: str) -> sqlite3.Connection:
+    """A read-only connection, for a ledger this user may read but not write.
+
+    A WAL ledger is read through its `-shm` index, which a reader must be able to open or
+    create; where it cannot (a folder it may not write, no index yet), the file is read as
+    immutable: what was committed to it, without what sits in a `-wal` nobody checkpointed.
+    """
+    uri = "file:" + quote(os.path.abspath(path))
+    for options in ("?mode=ro", "?mode=ro&immutable=1"):
+        try:
+            conn = sqlite3.connect(uri + options, uri=True, timeout=BUSY_TIMEOUT_S,
+                                   isolation_level=None, check_same_thread=False)
+            refuse_foreign(conn, path)
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.OperationalError:
+            continue
+        except sqlite3.DatabaseError as exc:
+            raise LedgerCorrupt(f"--db {path}: not a paycli ledger ({exc})") from None
+    raise UsageError(f"--db {path}: cannot be read by this user")
 
 
 _WRITE_LOCKS: dict[str, threading.RLock] = {}

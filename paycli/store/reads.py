@@ -160,6 +160,15 @@ class Reader:
         )
         return [Refund(*row) for row in rows]
 
+    def ids_starting(self, table: str, prefix: str, limit: int = 50) -> list[str]:
+        """Payment or refund ids that start with `prefix`, newest first (for completion)."""
+        if table not in UPDATABLE:
+            raise ValueError(table)
+        rows = self.conn.execute(
+            f"SELECT id FROM {table} WHERE id >= ? AND id < ? ORDER BY created_at DESC LIMIT ?",
+            (prefix, prefix + "\uffff", limit))
+        return [row[0] for row in rows]
+
     def unfinished_refunds(self) -> list[Refund]:
         """Refunds whose saga has not ended, oldest first."""
         rows = self._listing()["refunds"].rows_where(UNFINISHED, order_by="created_at",

@@ -19,7 +19,7 @@ import getpass
 import os
 from collections.abc import Iterator
 
-from paycli.errors import LedgerCorrupt
+from paycli.errors import LedgerCorrupt, UsageError
 from paycli.store.connection import connect, retry_busy, write_lock
 from paycli.store.reads import Reader
 from paycli.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
@@ -41,7 +41,7 @@ class Store:
         self.path = path
         self.actor = actor or default_actor()
         self.commits = 0  # write transactions committed through this Store (for the bench)
-        self.conn = connect(path)
+        self.conn, self.read_only = connect(path)
         self._reader = Reader(self.conn)
         self._write_lock = write_lock(path)
         try:
@@ -69,6 +69,10 @@ class Store:
         app, version = self._version()
         if app == APPLICATION_ID and version == SCHEMA_VERSION:
             return
+        if self.read_only:
+            raise LedgerCorrupt(
+                f"--db {self.path}: read-only for this user, and not a paycli ledger of schema "
+                f"{SCHEMA_VERSION} (it is {version}): its owner must open it once to migrate it")
         with self.transaction() as tx:
             app, version = self._version()
             if app == 0 and version == 0:
@@ -95,6 +99,9 @@ class Store:
         at once instead of waking in SQLite's busy handler (which sleeps up to 100 ms);
         other processes are still waited for by the busy handler.
         """
+        if self.read_only:
+            raise UsageError(f"--db {self.path}: this user may read the ledger but not write "
+                             "it; only read-only commands work here")
         with self._write_lock:
             retry_busy(lambda: self.conn.execute("BEGIN IMMEDIATE"))
             try:
