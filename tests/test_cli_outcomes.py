@@ -169,3 +169,22 @@ class TestReadOnlyLedger:
         assert result.exit_code == 2
         assert "may read the ledger but not write it" in result.stderr
         assert read_only.stat().st_mtime_ns == before
+
+
+class TestRecoverAdvice:
+    @pytest.mark.slow
+    def test_recover_says_why_and_what_can_finish_it(
+            self, funded: Path, env: dict[str, str], gateway: Any) -> None:
+        """A charge still pending at the gateway: recover reports it unresolved with why,
+        and says what can finish it instead of telling the operator to run recover."""
+        gateway.set_mode("pending", latency_ms=60_000)
+        code, paid = run_json(funded, "pay", "--user", "alice", "--amount", "5", "--wait", "0",
+                              env=env)
+        assert code == 10 and paid["status"] == "PROCESSING"
+        code, out = run_json(funded, "recover", env=env)
+        assert code == 10
+        [entry] = out["unresolved"]
+        assert entry["payment_id"] == paid["payment_id"]
+        assert "still pending at the gateway" in entry["reason"]
+        assert "retry `paycli recover` once the gateway can answer" in entry["reason"]
+        assert not entry["reason"].endswith("run `paycli recover`")

@@ -84,10 +84,15 @@ class Outcome:
     replayed: bool = False  # the stored result of an earlier run with the same key
 
 
+# How an unknown outcome's message ends: what finishes it. `recover`, which is what it
+# names, replaces it with what can be done when recover itself could not finish it.
+RUN_RECOVER = ", run `paycli recover`"
+
+
 def unknown(message: str, gateway_ref: str | None = None, *, kept: str = "the hold") -> Verdict:
     """An outcome nobody can tell yet: the money stays where it is until one can."""
     return Verdict(Decision.UNKNOWN, gateway_ref, "outcome_unknown",
-                   f"outcome unknown: {message}; {kept} is kept, run `paycli recover`")
+                   f"outcome unknown: {message}; {kept} is kept{RUN_RECOVER}")
 
 
 def set_row(tx: Tx, table: str, row_id: str, event: str, changes: dict[str, Any],

@@ -62,10 +62,3 @@ def wait_for_owner(read: Callable[[], Saga], wait_s: float) -> Saga:
         time.sleep(POLL_S)
         current = read()
     return current
-
-
-def held_elsewhere(owner: str | None, message: str | None) -> str:
-    """Why a saga another process touched is still unfinished."""
-    if owner_alive(owner):
-        return "in progress in another process"
-    return message or "outcome unknown"

@@ -20,6 +20,7 @@ from paycli.records import Payment, PaymentStatus, Refund, RefundStatus
 from paycli.results import RecoveredEntry, RecoverReport
 from paycli.saga import calls
 from paycli.saga.core import (
+    RUN_RECOVER,
     Decision,
     SagaEnv,
     Verdict,
@@ -27,8 +28,27 @@ from paycli.saga.core import (
     read_payment,
     read_refund,
 )
-from paycli.saga.owner import held_elsewhere, wait_for_owner
+from paycli.saga.owner import owner_alive, wait_for_owner
 from paycli.saga.settle import settle_payment, settle_refund
+
+# What the operator can do about a saga recover could not finish.
+STILL_UNKNOWN = ("; retry `paycli recover` once the gateway can answer (it looks again); if "
+                 "it never can, the gateway's support or dashboard knows the outcome")
+IN_PROGRESS = ("; it is in progress in another paycli process: let it finish, or run "
+               "`paycli recover` again once that process is gone")
+
+
+def _held_elsewhere(owner: str | None, message: str | None) -> str:
+    """Why a saga another process touched is still unfinished, and what finishes it."""
+    if owner_alive(owner):
+        return "held by another process" + IN_PROGRESS
+    return _why(message)
+
+
+def _why(message: str | None) -> str:
+    """Why a saga is still unfinished, and what can finish it (never "run recover" alone)."""
+    return (message or "outcome unknown").removesuffix(RUN_RECOVER) + STILL_UNKNOWN
+
 
 # How long to wait for a saga another live process holds (another recover takes one
 # gateway look-up; a live pay or refund may take longer, and is then reported unresolved).
@@ -58,7 +78,7 @@ def _recover_payment(env: SagaEnv, payment: Payment) -> RecoveredEntry | None:
         if other.is_final:
             return None
         return RecoveredEntry(payment_id=payment.id, status=other.status,
-                              reason=held_elsewhere(other.owner, other.error_message))
+                              reason=_held_elsewhere(other.owner, other.error_message))
     current = read_payment(env, payment.id)
     if not current.is_final:
         if current.status == PaymentStatus.PENDING:
@@ -68,8 +88,7 @@ def _recover_payment(env: SagaEnv, payment: Payment) -> RecoveredEntry | None:
             verdict = calls.ask_about_payment(env, current)
         current = settle_payment(env, current.id, verdict, [])
     return RecoveredEntry(payment_id=current.id, status=current.status,
-                          reason=None if current.is_final
-                          else current.error_message or "outcome unknown")
+                          reason=None if current.is_final else _why(current.error_message))
 
 
 def _recover_refund(env: SagaEnv, found: Refund) -> RecoveredEntry | None:
@@ -80,7 +99,7 @@ def _recover_refund(env: SagaEnv, found: Refund) -> RecoveredEntry | None:
             return None
         return RecoveredEntry(payment_id=found.payment_id, refund_id=found.id,
                               status=other.status,
-                              reason=held_elsewhere(other.owner, other.error_message))
+                              reason=_held_elsewhere(other.owner, other.error_message))
     current = read_refund(env, found.id)
     if not current.is_final:
         if current.status == RefundStatus.PENDING:
@@ -92,5 +111,4 @@ def _recover_refund(env: SagaEnv, found: Refund) -> RecoveredEntry | None:
         current = settle_refund(env, found.id, verdict, [])
     return RecoveredEntry(payment_id=found.payment_id, refund_id=found.id,
                           status=current.status,
-                          reason=None if current.is_final
-                          else current.error_message or "outcome unknown")
+                          reason=None if current.is_final else _why(current.error_message))
