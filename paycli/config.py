@@ -29,7 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "breaker_reset_seconds": 30.0,
     "max_amount": 1_000_000,
 }
-ENV = {name: f"PAYCLI_{name.upper()}" for name in (*DEFAULTS, "db", "log_file")}
+ENV = {name: f"PAYCLI_{name.upper()}" for name in (*DEFAULTS, "db", "log_file", "actor")}
 
 
 def _read_file(path: Path) -> dict[str, Any]:
@@ -112,9 +112,27 @@ class Settings:
         return url
 
     @property
+    def actor(self) -> str | None:
+        """Who is acting, recorded on every event (None: the OS user, the store's default)."""
+        value = self.raw("actor")
+        if value is None:
+            return None
+        text = str(value).strip()
+        if not text or len(text) > 64 or not text.isprintable():
+            raise UsageError(f"{ENV['actor']}: use 1-64 printable characters, got {value!r}")
+        return text
+
+    @property
     def gateway_api_key(self) -> str:
-        """The gateway's API key (a secret: never print it)."""
-        return str(self.raw("gateway_api_key"))
+        """The gateway's API key (a secret: never print it); empty is a usage error."""
+        value = self.raw("gateway_api_key")
+        key = "" if value is None else str(value)
+        if not key.strip():
+            # A usage error, not a gateway answer: sent empty, every call would only come
+            # back 401, and a saga reads its settings before it writes anything.
+            raise UsageError(f"{ENV['gateway_api_key']} is empty: set the gateway's API key "
+                             "in the environment or in paycli.toml")
+        return key
 
     @property
     def gateway_timeout(self) -> float:

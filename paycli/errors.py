@@ -10,7 +10,12 @@
     ├── NotFound                     exit 7   no such payment or refund
     ├── LedgerVerificationFailed     exit 8   replay found a mismatch or a broken hash chain
     ├── RefundRefused                exit 9   not refundable, too much, or the gateway refused
-    └── OutcomeUnknown               exit 10  still pending or unknown at the gateway; held
+    ├── RefusedInState               exit 9   not in a state that allows it (resolve: not
+    │                                         PROCESSING); a final state is never changed
+    ├── OutcomeUnknown               exit 10  still pending or unknown at the gateway; held
+    └── GatewayConfigError           exit 11  the gateway refused paycli's configuration (its
+                                              API key, or its URL): never retried, never
+                                              counted by the breaker; hold released
 
 `type` is the snake_case name shown in `--json` error objects.
 """
@@ -103,3 +108,24 @@ class LedgerCorrupt(PaycliError):
 
     exit_code = 2
     type = "bad_ledger"
+
+
+class GatewayConfigError(PaycliError):
+    """Raised when the gateway refuses paycli's configuration rather than the request: HTTP
+    401/403 (the API key) or a protocol path it does not serve, 404/405 (the gateway URL).
+
+    Not a gateway failure: retrying cannot help and the gateway is not unwell, so it is
+    never retried and never counted by the circuit breaker. Its message names the setting
+    to check (PAYCLI_GATEWAY_API_KEY, or PAYCLI_GATEWAY_URL / --gateway-url).
+    """
+
+    exit_code = 11
+    type = "gateway_config"
+
+
+class RefusedInState(PaycliError):
+    """Raised when a payment or refund is not in the state an action needs (resolving by
+    hand needs PROCESSING): nothing is changed."""
+
+    exit_code = 9
+    type = "refused_in_state"

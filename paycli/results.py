@@ -187,6 +187,44 @@ class PaymentShow(PaymentFields):
     events: list[TimelineEvent]
 
 
+class PaymentResolved(PaymentFields):
+    """`payments resolve`: the payment after the operator's decision, why, and who."""
+
+    reason: str
+    actor: str
+
+
+class RefundEntry(RefundFields):
+    """A refund as `refunds list` shows it: its fields and its payment's id."""
+
+    payment_id: str
+
+
+class RefundsList(Result):
+    """`refunds list`: newest first."""
+
+    refunds: list[RefundEntry]
+
+
+class RefundResolved(Result):
+    """`refunds resolve`: the refund after the operator's decision (`refund_reason` is
+    why it was asked for), its payment's status, why it was resolved, and who."""
+
+    refund_id: str
+    payment_id: str
+    amount: str
+    currency: str
+    status: RefundStatus
+    refund_reason: str | None
+    gateway_ref: str | None
+    error: ErrorInfo | None
+    created_at: str
+    updated_at: str
+    payment_status: PaymentStatus
+    reason: str
+    actor: str
+
+
 class Mismatch(Result):
     """One difference between the stored tables and the replayed event log."""
 

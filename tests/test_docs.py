@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CONTRACT_COMMANDS = [
     "wallet credit", "wallet balance", "wallet history", "pay", "refund", "payments list",
     "payments show", "replay-events", "recover", "gateway status", "gateway reset", "export",
-    "demo", "bench",
+    "demo", "bench", "payments resolve", "refunds list", "refunds resolve", "schema",
 ]
 
 

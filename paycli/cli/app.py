@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup, TyperOption
 
-from paycli.cli import audit, operations, payments, tools, wallet
+from paycli.cli import audit, operations, payments, refunds, tools, wallet
 from paycli.cli.common import State, report
 from paycli.config import Settings
 
@@ -98,5 +98,5 @@ def main(
     ctx.obj = State(settings, debug)
 
 
-for group in (wallet, payments, audit, operations, tools):
+for group in (wallet, payments, refunds, audit, operations, tools):
     group.register(app)

@@ -92,7 +92,8 @@ def open_store(ctx: typer.Context) -> Store:
     """The ledger named by `--db` / `PAYCLI_DB` / the default."""
     from paycli.store import Store  # late: see the module docstring
 
-    return Store(state_of(ctx).settings.db)
+    settings = state_of(ctx).settings
+    return Store(settings.db, actor=settings.actor)
 
 
 def emit(result: R, as_json: bool, view: Callable[[R], None]) -> None:

@@ -10,12 +10,22 @@ from pathlib import Path
 import typer
 
 from paycli.config import Settings
-from paycli.records import PaymentStatus
+from paycli.records import PaymentStatus, RefundStatus
 
 
 def payment_statuses(incomplete: str) -> list[str]:
     """The payment statuses that start with what was typed (any case)."""
     return [status for status in PaymentStatus if status.startswith(incomplete.upper())]
+
+
+def refund_statuses(incomplete: str) -> list[str]:
+    """The refund statuses that start with what was typed (any case)."""
+    return [status for status in RefundStatus if status.startswith(incomplete.upper())]
+
+
+def refund_ids(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Refund ids of the ledger that start with what was typed."""
+    return _ids(ctx, "refunds", incomplete)
 
 
 def payment_ids(ctx: typer.Context, incomplete: str) -> list[str]:

@@ -9,7 +9,7 @@ import re
 
 from paycli.errors import UsageError
 from paycli.money import Money, MoneyError, currency, parse_amount
-from paycli.records import PaymentStatus
+from paycli.records import PaymentStatus, RefundStatus
 
 _USER = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 _ID = re.compile(r"(pay|ref)_[0-9a-f]{24}")
@@ -109,6 +109,14 @@ def payment_status(text: str) -> str:
     return status
 
 
+def refund_status(text: str) -> str:
+    """A refund status of the contract (case-insensitive), upper-cased."""
+    status = text.upper()
+    if status not in RefundStatus.__members__:
+        raise UsageError(f"invalid status {_shown(text)}: use one of {', '.join(RefundStatus)}")
+    return status
+
+
 def instant(text: str, option: str, *, end_of_day: bool = False) -> str:
     """An ISO 8601 date or date-time, as the ledger's UTC timestamp text (comparable as text).
 
@@ -145,3 +153,19 @@ def count(value: int, option: str, maximum: int) -> int:
     if not 0 <= value <= maximum:
         raise UsageError(f"{option} must be between 0 and {maximum}, got {value}")
     return value
+
+
+def required_reason(text: str) -> str:
+    """Why an operator decided by hand: 1-500 printable characters on one line."""
+    if not text.strip():
+        raise UsageError("--reason is required: say why (what the gateway's support or "
+                         "dashboard told you)")
+    return reason(text)
+
+
+def one_of(flags: dict[str, bool]) -> str:
+    """The one flag given among mutually exclusive ones (a usage error otherwise)."""
+    given = [name for name, on in flags.items() if on]
+    if len(given) != 1:
+        raise UsageError(f"give exactly one of {' or '.join(flags)}")
+    return given[0]

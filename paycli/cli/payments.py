@@ -200,3 +200,43 @@ def payments_show(
     with open_store(ctx) as store, store.snapshot() as reader:
         result = queries.show_payment(reader, payment_id)
     emit(result, json_output, views.payment_show)
+
+
+@payments_app.command("resolve")
+@command
+def payments_resolve(
+    ctx: typer.Context,
+    payment_id: Annotated[str, typer.Argument(help="The PROCESSING payment (pay_...).",
+                                              autocompletion=completion.payment_ids)],
+    approved: Annotated[bool, typer.Option("--approved", help="The gateway charged it.")]
+    = False,
+    declined: Annotated[bool, typer.Option("--declined", help="The gateway did not.")]
+    = False,
+    reason: Annotated[str, typer.Option("--reason", help="Why: what the gateway's support "
+                                                         "or dashboard said.")] = "",
+    gateway_ref: Annotated[
+        str | None, typer.Option("--gateway-ref", help="The gateway's reference, if known.")
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Settle a PROCESSING payment by hand, from what the gateway's support or dashboard
+    says: approved posts the hold (COMPLETED), declined releases it (FAILED).
+
+    Anything not PROCESSING is refused (exit 9); the event records the reason and who
+    acted (PAYCLI_ACTOR or the OS user).
+
+    Example: paycli payments resolve pay_0123456789abcdef01234567 --declined --reason "no charge"
+    """
+    from paycli.ledger.queries import resolved_payment  # late: see cli.common
+    from paycli.saga.resolve import resolve_payment
+    from paycli.saga.wiring import saga_env
+
+    payment_id = inputs.entity_id(payment_id, "pay")
+    decision = inputs.one_of({"--approved": approved, "--declined": declined})
+    why = inputs.required_reason(reason)
+    ref = inputs.idempotency_key(gateway_ref)
+    with open_store(ctx) as store:
+        env = saga_env(store, state_of(ctx).settings)
+        resolve_payment(env, payment_id, decision == "--approved", why, ref)
+        result = resolved_payment(store.read, payment_id, why, store.actor)
+    emit(result, json_output, views.payment_resolved)

@@ -21,6 +21,8 @@ SCHEMAS = {
     "wallet credit": "WalletCredit", "wallet balance": "WalletBalance",
     "wallet history": "WalletHistory", "pay": "PayResult", "refund": "RefundResult",
     "payments list": "PaymentsList", "payments show": "PaymentShow",
+    "payments resolve": "PaymentResolved", "refunds list": "RefundsList",
+    "refunds resolve": "RefundResolved",
     "replay-events": "ReplayReport", "recover": "RecoverReport",
     "gateway status": "GatewayStatus", "gateway reset": "GatewayStatus", "bench": "BenchReport",
 }

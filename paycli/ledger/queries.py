@@ -24,9 +24,13 @@ from paycli.records import Payment, Refund
 from paycli.results import (
     ErrorInfo,
     PaymentFields,
+    PaymentResolved,
     PaymentShow,
     PaymentsList,
+    RefundEntry,
     RefundFields,
+    RefundResolved,
+    RefundsList,
     StepRecord,
     TimelineEvent,
 )
@@ -42,6 +46,34 @@ def list_payments(reader: Reader, *, user: str | None = None, status: str | None
     found = reader.payments(user_id=user, status=status, currency=currency, since=since,
                             until=until, limit=limit)
     return PaymentsList(payments=[payment_fields(reader, payment) for payment in found])
+
+
+def list_refunds(reader: Reader, *, status: str | None = None, payment_id: str | None = None,
+                 limit: int = 50) -> RefundsList:
+    """Refunds matching every filter given, newest first."""
+    found = reader.refund_rows(status=status, payment_id=payment_id, limit=limit)
+    return RefundsList(refunds=[RefundEntry(**dict(refund_fields(refund)),
+                                            payment_id=refund.payment_id)
+                                for refund in found])
+
+
+def resolved_payment(reader: Reader, payment_id: str, reason: str, actor: str
+                     ) -> PaymentResolved:
+    """A payment after its resolution by hand, with the reason and the actor."""
+    payment = reader.payment(payment_id)
+    assert payment is not None, payment_id
+    return PaymentResolved(**dict(payment_fields(reader, payment)), reason=reason, actor=actor)
+
+
+def resolved_refund(reader: Reader, refund_id: str, reason: str, actor: str) -> RefundResolved:
+    """A refund after its resolution by hand, with the reason and the actor."""
+    refund = reader.refund(refund_id)
+    payment = reader.payment(refund.payment_id) if refund else None
+    assert refund is not None and payment is not None, refund_id
+    fields = dict(refund_fields(refund))
+    fields["refund_reason"] = fields.pop("reason")
+    return RefundResolved(**fields, payment_id=refund.payment_id,
+                          payment_status=payment.status, reason=reason, actor=actor)
 
 
 def show_payment(reader: Reader, payment_id: str) -> PaymentShow:

@@ -32,22 +32,26 @@ from paycli.saga.owner import owner_alive, wait_for_owner
 from paycli.saga.settle import settle_payment, settle_refund
 
 # What the operator can do about a saga recover could not finish.
-STILL_UNKNOWN = ("; retry `paycli recover` once the gateway can answer (it looks again); if "
-                 "it never can, the gateway's support or dashboard knows the outcome")
+STILL_UNKNOWN = ("; retry `paycli recover` once the gateway can answer (it looks again), or "
+                 "settle it by hand from what the gateway's support or dashboard says: "
+                 "`paycli {kind}s resolve {id} {choices} --reason …`")
+CHOICES = {"payment": "--approved|--declined", "refund": "--refunded|--failed"}
 IN_PROGRESS = ("; it is in progress in another paycli process: let it finish, or run "
                "`paycli recover` again once that process is gone")
 
 
-def _held_elsewhere(owner: str | None, message: str | None) -> str:
+def _held_elsewhere(row: Payment | Refund) -> str:
     """Why a saga another process touched is still unfinished, and what finishes it."""
-    if owner_alive(owner):
+    if owner_alive(row.owner):
         return "held by another process" + IN_PROGRESS
-    return _why(message)
+    return _why(row)
 
 
-def _why(message: str | None) -> str:
+def _why(row: Payment | Refund) -> str:
     """Why a saga is still unfinished, and what can finish it (never "run recover" alone)."""
-    return (message or "outcome unknown").removesuffix(RUN_RECOVER) + STILL_UNKNOWN
+    kind = "refund" if isinstance(row, Refund) else "payment"
+    advice = STILL_UNKNOWN.format(kind=kind, id=row.id, choices=CHOICES[kind])
+    return (row.error_message or "outcome unknown").removesuffix(RUN_RECOVER) + advice
 
 
 # How long to wait for a saga another live process holds (another recover takes one
@@ -78,7 +82,7 @@ def _recover_payment(env: SagaEnv, payment: Payment) -> RecoveredEntry | None:
         if other.is_final:
             return None
         return RecoveredEntry(payment_id=payment.id, status=other.status,
-                              reason=_held_elsewhere(other.owner, other.error_message))
+                              reason=_held_elsewhere(other))
     current = read_payment(env, payment.id)
     if not current.is_final:
         if current.status == PaymentStatus.PENDING:
@@ -88,7 +92,7 @@ def _recover_payment(env: SagaEnv, payment: Payment) -> RecoveredEntry | None:
             verdict = calls.ask_about_payment(env, current)
         current = settle_payment(env, current.id, verdict, [])
     return RecoveredEntry(payment_id=current.id, status=current.status,
-                          reason=None if current.is_final else _why(current.error_message))
+                          reason=None if current.is_final else _why(current))
 
 
 def _recover_refund(env: SagaEnv, found: Refund) -> RecoveredEntry | None:
@@ -99,7 +103,7 @@ def _recover_refund(env: SagaEnv, found: Refund) -> RecoveredEntry | None:
             return None
         return RecoveredEntry(payment_id=found.payment_id, refund_id=found.id,
                               status=other.status,
-                              reason=_held_elsewhere(other.owner, other.error_message))
+                              reason=_held_elsewhere(other))
     current = read_refund(env, found.id)
     if not current.is_final:
         if current.status == RefundStatus.PENDING:
@@ -111,4 +115,4 @@ def _recover_refund(env: SagaEnv, found: Refund) -> RecoveredEntry | None:
         current = settle_refund(env, found.id, verdict, [])
     return RecoveredEntry(payment_id=found.payment_id, refund_id=found.id,
                           status=current.status,
-                          reason=None if current.is_final else _why(current.error_message))
+                          reason=None if current.is_final else _why(current))

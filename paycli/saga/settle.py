@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from paycli.errors import RefusedInState
 from paycli.ledger import postings
 from paycli.money import Money
 from paycli.records import Payment, PaymentStatus, Refund, RefundStatus
@@ -40,11 +41,17 @@ _PAYMENT_EVENTS = {
 
 
 def settle_payment(env: SagaEnv, payment_id: str, verdict: Verdict,
-                   steps: list[dict[str, Any]]) -> Payment:
-    """Apply the verdict to a payment: post, void, or keep its hold."""
+                   steps: list[dict[str, Any]], *, require: PaymentStatus | None = None,
+                   **extra: Any) -> Payment:
+    """Apply the verdict to a payment: post, void, or keep its hold.
+
+    With `require`, a payment in any other status is refused (`RefusedInState`) instead of
+    returned as it is; `extra` goes into the settle event beside the steps.
+    """
     with env.store.transaction(payment_id) as tx:
         payment = tx.payment(payment_id)
         assert payment is not None, payment_id
+        _check(payment, require)
         if payment.is_final:
             return payment
         if payment.hold_id and verdict.decision == Decision.SUCCEEDED:
@@ -55,37 +62,48 @@ def settle_payment(env: SagaEnv, payment_id: str, verdict: Verdict,
         set_payment(tx, payment_id, event, {
             "status": status, "gateway_ref": verdict.gateway_ref,
             "error_type": verdict.error_type, "error_message": verdict.message},
-            owner=None, steps=steps)
+            owner=None, steps=steps, **extra)
     return read_payment(env, payment_id)
 
 
+def _check(row: Payment | Refund, require: str | None) -> None:
+    if require is not None and row.status != require:
+        kind = "refund" if isinstance(row, Refund) else "payment"
+        raise RefusedInState(f"{kind} {row.id} is {row.status}: only {require} {kind}s can be "
+                             "resolved; a final state is never changed")
+
+
 def settle_refund(env: SagaEnv, refund_id: str, verdict: Verdict,
-                  steps: list[dict[str, Any]]) -> Refund:
-    """Apply the verdict to a refund: credit the wallet, release, or keep the reservation."""
+                  steps: list[dict[str, Any]], *, require: RefundStatus | None = None,
+                  **extra: Any) -> Refund:
+    """Apply the verdict to a refund: credit the wallet, release, or keep the reservation
+    (`require` and `extra` as for `settle_payment`)."""
     with env.store.transaction(refund_id) as tx:
         found = tx.refund(refund_id)
         payment = tx.payment(found.payment_id) if found else None
         assert found is not None and payment is not None
+        _check(found, require)
         if found.is_final:
             return found
+        steps_and = {"steps": steps, **extra}
         if verdict.decision == Decision.SUCCEEDED:
-            _credit_refund(tx, found, payment, verdict, steps)
+            _credit_refund(tx, found, payment, verdict, steps_and)
         elif verdict.decision in (Decision.REFUSED, Decision.UNAVAILABLE):
             set_payment(tx, payment.id, "payment.refund_released",
                         {"refund_reserved": payment.refund_reserved - found.amount},
                         refund_id=refund_id)
             set_refund(tx, refund_id, "refund.failed", {
                 "status": RefundStatus.FAILED, "error_type": verdict.error_type,
-                "error_message": verdict.message}, owner=None, steps=steps)
+                "error_message": verdict.message}, owner=None, **steps_and)
         else:
             set_refund(tx, refund_id, "refund.unresolved", {
                 "status": RefundStatus.PROCESSING, "error_type": verdict.error_type,
-                "error_message": verdict.message}, owner=None, steps=steps)
+                "error_message": verdict.message}, owner=None, **steps_and)
     return read_refund(env, refund_id)
 
 
 def _credit_refund(tx: Tx, found: Refund, payment: Payment, verdict: Verdict,
-                   steps: list[dict[str, Any]]) -> None:
+                   steps_and: dict[str, Any]) -> None:
     transfer_id = postings.new_id("txn")
     postings.deposit(tx, "refund", payment.user_id, Money(found.amount, found.currency),
                      found.id, transfer_id)
@@ -98,4 +116,4 @@ def _credit_refund(tx: Tx, found: Refund, payment: Payment, verdict: Verdict,
     set_refund(tx, found.id, "refund.completed", {
         "status": RefundStatus.COMPLETED, "gateway_ref": verdict.gateway_ref,
         "transfer_id": transfer_id, "error_type": None, "error_message": None},
-        owner=None, steps=steps)
+        owner=None, **steps_and)

@@ -169,6 +169,20 @@ class Reader:
             (prefix, prefix + "\uffff", limit))
         return [row[0] for row in rows]
 
+    def refund_rows(self, *, status: str | None = None, payment_id: str | None = None,
+                    limit: int | None = None) -> list[Refund]:
+        """Refunds matching every filter given, newest first."""
+        where: list[str] = []
+        args: list[Any] = []
+        for column, value in (("status", status), ("payment_id", payment_id)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        rows = self._listing()["refunds"].rows_where(
+            " AND ".join(where) or None, args, order_by="created_at DESC, id DESC",
+            select=REFUND_COLUMNS, limit=limit)
+        return [Refund(**row) for row in rows]
+
     def unfinished_refunds(self) -> list[Refund]:
         """Refunds whose saga has not ended, oldest first."""
         rows = self._listing()["refunds"].rows_where(UNFINISHED, order_by="created_at",

@@ -1,0 +1,30 @@
+"""Human views of results (Rich), and the JSON view: the only place that prints results.
+
+Every view takes the same result model that `--json` prints, so both always agree.
+`NO_COLOR` is honoured by Rich itself.
+"""
+
+from paycli.cli.views.base import console, print_error, print_json, progress_bar
+from paycli.cli.views.operations import (
+    exported,
+    gateway_reset,
+    gateway_status,
+    recovered,
+    replay_report,
+)
+from paycli.cli.views.payments import (
+    already_done,
+    payment_resolved,
+    payment_show,
+    payments_list,
+    refund_resolved,
+    refunds_list,
+)
+from paycli.cli.views.tools import announce, bench_progress, bench_result, demo_summary
+from paycli.cli.views.wallet import wallet_balance, wallet_credit, wallet_history
+
+__all__ = ["already_done", "announce", "bench_progress", "bench_result", "console",
+           "demo_summary", "exported", "gateway_reset", "gateway_status", "payment_resolved",
+           "payment_show", "payments_list", "print_error", "print_json", "progress_bar",
+           "recovered", "refund_resolved", "refunds_list", "replay_report", "wallet_balance",
+           "wallet_credit", "wallet_history"]

@@ -1,0 +1,77 @@
+"""Views of `recover`, `gateway status | reset`, `replay-events` and `export`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from paycli.cli.views.base import console, escaped, new_table
+
+if TYPE_CHECKING:
+    from paycli import results
+
+def recovered(result: results.RecoverReport) -> None:
+    """After `recover`."""
+    if not result.resolved and not result.unresolved:
+        console().print("[green]✓[/] Nothing to recover: every payment and refund is final.")
+        return
+    table = new_table("Recovery")
+    table.add_column("Id")
+    table.add_column("Status")
+    table.add_column("Note")
+    for entry in result.resolved:
+        table.add_row(entry.refund_id or entry.payment_id, entry.status, "resolved")
+    for entry in result.unresolved:
+        table.add_row(entry.refund_id or entry.payment_id,
+                      f"[yellow]{entry.status}[/]", escaped(entry.reason))
+    console().print(table)
+
+
+def gateway_status(result: results.GatewayStatus) -> None:
+    """After `gateway status`: the state, and when the next probe may go out."""
+    style = {"closed": "green", "open": "red", "half-open": "yellow"}[result.state]
+    opened = f", opened at {result.opened_at}" if result.opened_at else ""
+    console().print(f"Circuit breaker: [bold {style}]{result.state}[/] "
+                    f"({result.failures} consecutive failures{opened})")
+    if result.probe_at is not None:
+        console().print(f"{_probe_wait(result.probe_at)}; "
+                        "`paycli gateway reset` closes it by hand.")
+
+
+def _probe_wait(probe_at: str) -> str:
+    wait = (datetime.fromisoformat(probe_at) - datetime.now(UTC)).total_seconds()
+    return f"next probe allowed in {wait:.0f} s" if wait >= 1 else "probe allowed now"
+
+
+def gateway_reset(result: results.GatewayStatus) -> None:
+    """After `gateway reset`."""
+    console().print(f"[green]✓[/] circuit breaker {result.state} "
+                    f"({result.failures} consecutive failures)")
+
+
+def replay_report(result: results.ReplayReport) -> None:
+    """After `replay-events`: what agrees, every mismatch, and where the chain breaks."""
+    if result.consistent and result.chain_ok:
+        console().print(f"[green]✓[/] {result.events} events replayed: balances, holds, "
+                        "transfers, payments and refunds agree with the log; hash chain intact.")
+        return
+    console().print(f"[red]✗[/] {result.events} events replayed.")
+    if result.mismatches:
+        table = new_table(f"{len(result.mismatches)} mismatches (stored tables vs event log)")
+        for name in ("Entity", "Id", "Field", "Stored", "Replayed"):
+            table.add_column(name, overflow="fold")
+        for found in result.mismatches:
+            table.add_row(*(escaped(value) for value in
+                            (found.entity, found.id, found.field, found.stored, found.replayed)))
+        console().print(table)
+    if result.chain_break:
+        console().print(f"[red]Hash chain broken at event {result.chain_break.seq}:[/] "
+                        f"{escaped(result.chain_break.reason)}")
+
+
+def exported(result: dict[str, Any]) -> None:
+    """After `export --out FILE`."""
+    console().print(f"[green]✓[/] Exported {result['records']} records "
+                    f"({result['format']}) to {escaped(result['out'])}")
+
+
