@@ -20,6 +20,8 @@ Invariants:
   TCP connection is aborted, so the client sees a transport error and no status line.
 - Outages come first: ``down``/``flaky`` answer 503 before the API key is even looked at.
 - ``/health`` and ``/admin/*`` ignore the mode and the API key and are not counted.
+- Exactly one ready line goes to stderr, and only once the socket accepts connections:
+  ``mock gateway listening on http://HOST:PORT (mode MODE, protocol full)``.
 - With ``--state FILE`` every change (a charge or refund together with its stored answer)
   is one atomic write (temp file + ``os.replace``); the mode and the counter are not kept.
 """
@@ -35,6 +37,7 @@ import hmac
 import json
 import os
 import random
+import socket
 import sys
 import tempfile
 import time
@@ -58,6 +61,7 @@ MODES = ("ok", "decline", "down", "flaky", "slow", "pending", "lost-response", "
 COUNTED_MODES = ("flaky", "lost-response")
 DEFAULT_LATENCY_MS = 1000
 DEFAULT_API_KEY = "test-api-key"
+PROTOCOL = "full"  # the only protocol served so far (the contract's `--protocol seed` is not)
 SEED_SETTLE_SECONDS = 5.0
 ALWAYS_ERRORS = Decimal("999.99")
 MAX_NESTING = 32
@@ -816,6 +820,31 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def ready_line(host: str, port: int, mode: str, protocol: str = PROTOCOL) -> str:
+    """The one line the mock prints on stderr once it accepts connections."""
+    shown = f"[{host}]" if ":" in host else host
+    return f"mock gateway listening on http://{shown}:{port} (mode {mode}, protocol {protocol})"
+
+
+class AnnouncingServer(uvicorn.Server):
+    """uvicorn's server that prints the ready line once its socket accepts connections.
+
+    ``startup`` returns after the listening socket is bound and serving, so the line is
+    printed only when a client can connect; a failed bind exits inside it, unannounced.
+    """
+
+    def __init__(self, config: uvicorn.Config, mode: str) -> None:
+        super().__init__(config)
+        self.mode = mode
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if not self.started or self.should_exit:
+            return
+        port = self.servers[0].sockets[0].getsockname()[1]  # the real one when --port 0
+        print(ready_line(str(self.config.host), port, self.mode), file=sys.stderr, flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the mock gateway until SIGINT/SIGTERM."""
     args = parse_args(argv)
@@ -826,7 +855,13 @@ def main(argv: list[str] | None = None) -> None:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         sys.exit(f"mock_gateway: cannot load state file {args.state}: {exc!r}")
     log_level = "info" if args.verbose else "warning"
-    uvicorn.run(app, host=args.host, port=args.port, log_level=log_level, access_log=False)
+    config = uvicorn.Config(app, host=args.host, port=args.port, log_level=log_level,
+                            access_log=False)
+    server = AnnouncingServer(config, args.mode)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    if not server.started:
+        sys.exit(1)
 
 
 if __name__ == "__main__":
