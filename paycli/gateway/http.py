@@ -23,6 +23,7 @@ from paycli.gateway.protocol import (
     LookupUnsupported,
     RefundAnswer,
     Rejected,
+    one_line,
 )
 
 _AMOUNT_SLOT = "\u0000amount\u0000"
@@ -104,12 +105,13 @@ class HttpGateway:
 
     @staticmethod
     def _message(body: bytes) -> str:
+        """The text of an error body (JSON `error` or `message`, else plain text), one line."""
         try:
             data = json.loads(body)
         except ValueError:
-            return body[:200].decode("utf-8", "replace")
+            return one_line(body[:400].decode("utf-8", "replace"))[:200]
         if isinstance(data, dict):
-            return str(data.get("error") or data.get("message") or "")[:200]
+            return one_line(str(data.get("error") or data.get("message") or ""))[:200]
         return ""
 
     def charge(self, request: ChargeRequest) -> Answer | Rejected:

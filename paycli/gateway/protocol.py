@@ -10,17 +10,29 @@
     LookupUnsupported  the gateway cannot find a charge by paycli's payment id
     Gateway            what a saga needs of a gateway (HTTP, or in-process for the bench)
 
-Answers are validated with pydantic (strict types; unknown fields ignored).
+Answers are validated with pydantic (strict types; unknown fields ignored). Gateway text
+is made one clean line on arrival (`one_line`): trimmed, runs of whitespace and control
+characters folded into single spaces, so a message is stored and shown as one line.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Annotated, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
 
 MAX_BODY_BYTES = 64 * 1024
+
+
+def one_line(text: str) -> str:
+    """Gateway text as one trimmed line: `"Unauthorized\\n"` is `"Unauthorized"`."""
+    printable = "".join(char if char.isprintable() else " " for char in text)
+    return " ".join(printable.split())
+
+
+# A message field of an answer, made one clean line when it is validated.
+Message = Annotated[str, AfterValidator(one_line)]
 
 
 class RefundRecord(BaseModel):
@@ -40,7 +52,7 @@ class Answer(BaseModel):
 
     externalId: str
     status: Literal["approved", "pending", "declined", "error"]
-    message: str = ""
+    message: Message = ""
     refunds: list[RefundRecord] | None = None
 
 
@@ -51,7 +63,7 @@ class RefundAnswer(BaseModel):
 
     externalId: str
     status: Literal["refunded", "refund_failed"]
-    message: str = ""
+    message: Message = ""
     refundId: str | None = None
 
 
