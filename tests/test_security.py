@@ -186,13 +186,14 @@ class TestApiKeyNeverLeaks:
         op.assert_no_canary()
 
     def test_a_gateway_that_refuses_the_key(self, operator: Operator) -> None:
-        """A gateway expecting another key answers 401: refused, and the key not shown."""
+        """A gateway expecting another key answers 401: a configuration error (exit 11),
+        and the key not shown."""
         with GatewayServer(api_key="another-key") as other:
             done = operator("--gateway-url", other.url, "pay", "--user", "alice",
                             "--amount", "1")
-            assert done.returncode == 4 and "401" in done.stderr
+            assert done.returncode == 11 and "401" in done.stderr
             assert operator.json("--gateway-url", other.url, "pay", "--user", "alice",
-                                 "--amount", "1")[0] == 4
+                                 "--amount", "1")[0] == 11
         operator.assert_no_canary()
 
     def test_internal_error_traceback_under_debug(self, operator: Operator) -> None:

@@ -5,6 +5,13 @@ mock gateway's admin client in `devtools` are the named exceptions: they drive o
 the network themselves). It classifies what happened on one attempt and leaves retries and
 the breaker to `resilience`. The API key travels only in the `X-API-Key` header and is cut
 out of every answer on arrival, so it is never part of a message, a log line or the ledger.
+
+A refusal of paycli's configuration is told apart from the gateway's answers here, and
+raises `GatewayConfigError`: 401/403 refuse the API key; 405, and a 404 that is not the
+gateway's own answer for an unknown charge, mean the URL does not lead to the protocol.
+Only `GET /payment/status` and `POST /payment/refund` answer 404 for an unknown charge, and
+with the gateway's JSON error object (`{"error": ...}`); a web server's "Not Found" page is
+a route miss, and `POST /payment/process` has no legitimate 404 at all.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
+from paycli.errors import GatewayConfigError
 from paycli.gateway.protocol import (
     MAX_BODY_BYTES,
     Answer,
@@ -27,6 +35,8 @@ from paycli.gateway.protocol import (
 )
 
 _AMOUNT_SLOT = "\u0000amount\u0000"
+KEY_SETTING = "PAYCLI_GATEWAY_API_KEY"
+URL_SETTING = "PAYCLI_GATEWAY_URL / --gateway-url"
 
 
 def _dumps(body: dict[str, Any], amount: str) -> bytes:
@@ -114,6 +124,40 @@ class HttpGateway:
             return one_line(str(data.get("error") or data.get("message") or ""))[:200]
         return ""
 
+    @staticmethod
+    def _is_gateway_error(body: bytes) -> bool:
+        """Whether a body is the gateway's own JSON error object (not a web server's page)."""
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return False
+        return isinstance(data, dict) and any(
+            isinstance(data.get(field), str) for field in ("error", "message"))
+
+    def _call(self, method: str, path: str, *, may_answer_404: bool,
+              params: dict[str, str] | None = None, body: bytes | None = None,
+              key: str | None = None) -> tuple[int, bytes]:
+        """One protocol call; raises `GatewayConfigError` when the gateway refused paycli's
+        key (401/403) or does not serve `method path` (405, or a 404 that is not the
+        gateway's own answer for an unknown charge, which only `may_answer_404` calls get)."""
+        status, data = self._send(method, path, params=params, body=body, key=key)
+        if status in (401, 403):
+            detail = self._message(data)
+            raise GatewayConfigError(
+                f"the gateway refused paycli's API key (HTTP {status}"
+                f"{': ' + detail if detail else ''}); check {KEY_SETTING}")
+        unknown_charge = status == 404 and may_answer_404 and self._is_gateway_error(data)
+        if status in (404, 405) and not unknown_charge:
+            raise GatewayConfigError(
+                f"the gateway at {self._where()} does not serve {method} {path} (HTTP {status} "
+                f"{httpx.codes.get_reason_phrase(status)}); check {URL_SETTING}")
+        return status, data
+
+    def _where(self) -> str:
+        """The gateway's base URL as shown in messages (no user info, no query)."""
+        url = self._client.base_url
+        return f"{url.scheme}://{url.netloc.decode('ascii', 'replace')}{url.path}".rstrip("/")
+
     def charge(self, request: ChargeRequest) -> Answer | Rejected:
         """`POST /payment/process`, once."""
         body = _dumps({
@@ -121,7 +165,7 @@ class HttpGateway:
             "userId": request.user_id, "correlationId": request.correlation_id,
             "metadata": request.metadata,
         }, request.amount)
-        status, data = self._send("POST", "/payment/process", body=body,
+        status, data = self._call("POST", "/payment/process", may_answer_404=False, body=body,
                                   key=request.idempotency_key)
         return self._answer(status, data)
 
@@ -137,7 +181,7 @@ class HttpGateway:
         return answer
 
     def _lookup(self, params: dict[str, str]) -> Answer | None:
-        status, data = self._send("GET", "/payment/status", params=params)
+        status, data = self._call("GET", "/payment/status", may_answer_404=True, params=params)
         if status == 404:
             return None
         if 400 <= status < 500 and "paymentId" in params:
@@ -159,7 +203,8 @@ class HttpGateway:
                idempotency_key: str) -> RefundAnswer | Rejected:
         """`POST /payment/refund`, once."""
         body = _dumps({"externalId": external_id, "reason": reason}, amount)
-        status, data = self._send("POST", "/payment/refund", body=body, key=idempotency_key)
+        status, data = self._call("POST", "/payment/refund", may_answer_404=True, body=body,
+                                  key=idempotency_key)
         if status >= 500:
             raise GatewayFailure(f"gateway error (HTTP {status})", sent=False)
         if status >= 400:

@@ -3,7 +3,9 @@
     Answer             a charge's state: approved, pending, declined (or refunded, once
                        refunded); `error` is a failure, never an answer
     RefundAnswer       a refund's outcome: refunded or refund_failed
-    Rejected           a 4xx answer (never retried, never counted by the breaker)
+    Rejected           a 4xx answer (never retried, never counted by the breaker); 401/403
+                       and a path the gateway does not serve (404/405) are not answers but
+                       `paycli.errors.GatewayConfigError`: paycli's key or URL is wrong
     GatewayFailure     5xx, `status: "error"`, timeouts, broken connections, malformed or
                        oversized bodies; `.sent` says whether the request may have reached
                        the gateway (so the outcome is uncertain)

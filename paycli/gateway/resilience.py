@@ -8,6 +8,10 @@
   processes, open it; while open, attempts fail at once without touching the network; after
   the reset timeout exactly one process wins the half-open probe (compare-and-set) and its
   result closes or reopens the breaker. Answers, declines included, count as successes.
+- A refusal of paycli's configuration (`GatewayConfigError`: a wrong API key or URL) is
+  neither retried nor counted as a failure: a misconfigured process must not open the
+  breaker that every other process shares. Like `LookupUnsupported`, pybreaker handles it
+  as an excluded exception: a call that reached the gateway, so not a failure.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from paycli.errors import BreakerOpen
+from paycli.errors import BreakerOpen, GatewayConfigError
 from paycli.gateway.protocol import GatewayFailure, LookupUnsupported
 from paycli.records import BreakerState, BreakerStatus
 from paycli.store import BreakerStore
@@ -149,7 +153,7 @@ class Resilience:
             fail_max=failures, reset_timeout=reset_s,
             state_storage=_LedgerStorage(shared, reset_s, lease_s),
             throw_new_error_on_trip=False,
-            exclude=[LookupUnsupported],
+            exclude=[LookupUnsupported, GatewayConfigError],
         )
         self.attempts = attempts
         self.deadline_s = attempts * (attempt_timeout_s + max_backoff_s) + 1.0

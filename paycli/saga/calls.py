@@ -7,13 +7,17 @@ lost (timeout after sending, broken connection, malformed body), the gateway is 
 before anything is retried or decided: by paycli's payment id for a charge (where the
 gateway can look that up), by the charge's status and its list of refunds for a refund. A
 gateway that cannot be asked leaves the outcome unknown: the money stays held.
+
+A gateway that refuses paycli's configuration (its API key or URL) ends a call at once,
+with nothing done (the verdict's error type is `gateway_config`), unless an earlier attempt
+may have acted unanswered: then the outcome is unknown too.
 """
 
 from __future__ import annotations
 
 import time
 
-from paycli.errors import BreakerOpen
+from paycli.errors import BreakerOpen, GatewayConfigError
 from paycli.gateway.protocol import (
     Answer,
     ChargeRequest,
@@ -30,6 +34,8 @@ from paycli.saga.core import Decision, SagaEnv, Verdict, set_payment, unknown
 from paycli.saga.steps import Step
 
 REFUND_KEPT = "the reservation"
+NOTHING_CHARGED = "nothing was charged"
+NOTHING_REFUNDED = "nothing was refunded"
 
 
 def show_retry(step: Step, notice: RetryNotice) -> None:
@@ -86,6 +92,9 @@ def charge(env: SagaEnv, payment: Payment, step: Step, wait_s: float) -> Verdict
         answer = env.resilience.call(attempts, lambda notice: show_retry(step, notice))
     except LookupUnsupported:
         return unknown("the gateway's answer was lost and it cannot look charges up")
+    except GatewayConfigError as exc:
+        return config_refused(exc, attempts.uncertain, "the hold",
+                              f"{NOTHING_CHARGED}, the hold was released")
     except (BreakerOpen, GatewayFailure) as exc:
         if not attempts.uncertain:
             return _unavailable(exc, step.update.attempts)
@@ -96,6 +105,15 @@ def charge(env: SagaEnv, payment: Payment, step: Step, wait_s: float) -> Verdict
     if isinstance(answer, Answer) and answer.status == "pending":
         _remember_reference(env, payment.id, answer.externalId)
     return _conclude(env, answer, wait_s, step)
+
+
+def config_refused(exc: GatewayConfigError, uncertain: bool, kept: str, nothing_done: str
+                   ) -> Verdict:
+    """The gateway refused paycli's key or URL: nothing done, unless an earlier attempt
+    may have acted unanswered (then the money stays where it is)."""
+    if uncertain:
+        return unknown(f"an answer was lost, then {exc.message}", kept=kept)
+    return Verdict(Decision.UNAVAILABLE, None, exc.type, f"{exc.message}; {nothing_done}")
 
 
 def _unavailable(exc: BreakerOpen | GatewayFailure, attempts: int) -> Verdict:
@@ -116,7 +134,7 @@ def _remember_reference(env: SagaEnv, payment_id: str, gateway_ref: str) -> None
 def _final_lookup(env: SagaEnv, payment_id: str) -> Answer | Verdict:
     try:
         found = env.gateway.find_payment(payment_id)
-    except (LookupUnsupported, GatewayFailure) as exc:
+    except (LookupUnsupported, GatewayFailure, GatewayConfigError) as exc:
         return unknown(f"the gateway's answer was lost and the charge cannot be looked up "
                        f"({exc})")
     if found is None:
@@ -133,7 +151,10 @@ def _conclude(env: SagaEnv, answer: Answer | Rejected, wait_s: float, step: Step
                        f"{': ' + answer.message if answer.message else ''})")
     if answer.status == "pending":
         step.show(StepStatus.PENDING, f"pending at the gateway ({answer.externalId}); waiting")
-        answer = poll(env.gateway, answer, time.monotonic() + wait_s)
+        try:
+            answer = poll(env.gateway, answer, time.monotonic() + wait_s)
+        except GatewayConfigError as exc:
+            return unknown(f"the charge is pending and {exc.message}", answer.externalId)
     return charge_verdict(answer)
 
 
@@ -149,7 +170,9 @@ def charge_verdict(answer: Answer) -> Verdict:
 
 
 def poll(gateway: Gateway, answer: Answer, deadline: float) -> Answer:
-    """Ask for a pending charge's status with backoff until it settles or `deadline`."""
+    """Ask for a pending charge's status with backoff until it settles or `deadline`.
+
+    Raises `GatewayConfigError` if the gateway refuses the look-up as such."""
     delay = 0.1
     while answer.status == "pending":
         remaining = deadline - time.monotonic()
@@ -178,6 +201,8 @@ def ask_about_payment(env: SagaEnv, payment: Payment) -> Verdict:
         return unknown("the gateway cannot look charges up by payment id", payment.gateway_ref)
     except GatewayFailure as exc:
         return unknown(f"the gateway could not be asked ({exc.reason})", payment.gateway_ref)
+    except GatewayConfigError as exc:
+        return unknown(f"the gateway could not be asked: {exc.message}", payment.gateway_ref)
     if found is None:
         return Verdict(Decision.UNAVAILABLE, None, "not_charged",
                        "the gateway holds no charge for this payment; the hold was released")
@@ -192,6 +217,8 @@ def ask_about_refund(env: SagaEnv, found: Refund) -> Verdict | None:
         charge_state = env.gateway.status(found.gateway_ref)
     except GatewayFailure as exc:
         return unknown(f"the gateway could not be asked ({exc.reason})", kept=REFUND_KEPT)
+    except GatewayConfigError as exc:
+        return unknown(f"the gateway could not be asked: {exc.message}", kept=REFUND_KEPT)
     if charge_state is None or charge_state.refunds is None:
         return unknown("the gateway's answer was lost and it lists no refunds", kept=REFUND_KEPT)
     for record in charge_state.refunds:
@@ -227,6 +254,9 @@ def refund(env: SagaEnv, found: Refund, step: Step) -> Verdict:
 
     try:
         answer = env.resilience.call(attempt, lambda notice: show_retry(step, notice))
+    except GatewayConfigError as exc:
+        return config_refused(exc, uncertain, REFUND_KEPT,
+                              f"{NOTHING_REFUNDED}, the reservation was released")
     except (BreakerOpen, GatewayFailure) as exc:
         if uncertain:
             return ask_about_refund(env, found) or Verdict(
