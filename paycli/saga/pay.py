@@ -19,6 +19,7 @@ from typing import Any
 
 from paycli.errors import (
     BreakerOpen,
+    GatewayConfigError,
     GatewayUnavailable,
     InsufficientFunds,
     OutcomeUnknown,
@@ -44,6 +45,7 @@ ERRORS: dict[str, type[PaycliError]] = {
     "breaker_open": BreakerOpen,
     "not_charged": GatewayUnavailable,
     "outcome_unknown": OutcomeUnknown,
+    "gateway_config": GatewayConfigError,
 }
 SETTLED = {
     Decision.SUCCEEDED: "hold posted: the money left the wallet",
@@ -227,11 +229,7 @@ def _process(env: SagaEnv, payment: Payment, wait_s: float, steps: Steps) -> Ver
             step.update.status = (StepStatus.PENDING if verdict.decision == Decision.UNKNOWN
                                   else StepStatus.FAILED)
             step.update.detail = verdict.message or verdict.decision
-        else:
-            tries = step.update.attempts
-            step.update.detail = f"approved ({verdict.gateway_ref})" + (
-                f" on attempt {tries}/{step.update.max_attempts}" if tries > 1 else "")
-    return verdict
+    return verdict  # on success, `calls.charge` left the step's detail: how it was approved
 
 
 def replay(env: SagaEnv, payment_id: str, wait_s: float) -> Outcome:

@@ -20,6 +20,7 @@ from typing import Any
 
 from paycli.errors import (
     BreakerOpen,
+    GatewayConfigError,
     GatewayUnavailable,
     NotFound,
     OutcomeUnknown,
@@ -53,6 +54,7 @@ ERRORS: dict[str, type[PaycliError]] = {
     "breaker_open": BreakerOpen,
     "not_refunded": GatewayUnavailable,
     "outcome_unknown": OutcomeUnknown,
+    "gateway_config": GatewayConfigError,
 }
 REPLAY_WAIT_S = 30.0
 SETTLED = {
@@ -201,8 +203,8 @@ def _process(env: SagaEnv, found: Refund, steps: Steps) -> Verdict:
         with env.store.transaction(found.id) as tx:
             set_refund(tx, found.id, "refund.processing", {"status": RefundStatus.PROCESSING})
         verdict = calls.refund(env, found, step)
-        step.update.detail = verdict.message or f"refunded ({verdict.gateway_ref})"
         if verdict.decision != Decision.SUCCEEDED:
             step.update.status = (StepStatus.PENDING if verdict.decision == Decision.UNKNOWN
                                   else StepStatus.FAILED)
-    return verdict
+            step.update.detail = verdict.message or verdict.decision
+    return verdict  # on success, `calls.refund` left the step's detail: how it went

@@ -35,8 +35,8 @@ def saga_env(store: Store, settings: Settings, gateway: Gateway | None = None) -
     """Everything a saga needs, with the gateway created only when first used."""
     # Every gateway setting is checked now, before anything runs: read lazily, a bad one
     # would stop the saga after its payment and hold were written (exit 2, funds held).
-    for name in ("gateway_url", "gateway_timeout", "retry_attempts", "breaker_failures",
-                 "breaker_reset_seconds"):
+    for name in ("gateway_url", "gateway_api_key", "gateway_timeout", "retry_attempts",
+                 "breaker_failures", "breaker_reset_seconds"):
         getattr(settings, name)
     return SagaEnv(
         store,
