@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from paycli.cli import app
 from paycli.cli.live import LiveReporter
 from paycli.records import StepStatus
 from paycli.saga.steps import StepUpdate
-from paycli.store import Store
+from paycli.store import BreakerStore, Store
 
 
 @pytest.fixture
@@ -190,3 +191,31 @@ class TestRecoverAdvice:
         assert f"`paycli payments resolve {paid['payment_id']} --approved|--declined" in (
             entry["reason"])
         assert not entry["reason"].endswith("run `paycli recover`")
+
+
+class TestBreakerView:
+    def test_an_open_breaker_says_when_it_may_probe_and_how_to_reset(
+            self, cli: CliCall, db_path: Path) -> None:
+        """`gateway status` gives probe_at, and the human view the wait and the way out."""
+        assert cli("wallet", "credit", "--user", "a", "--amount", "1").exit_code == 0
+        with Store(str(db_path)) as store:
+            BreakerStore(store).open(time.time())
+        out = json.loads(cli("gateway", "status", "--json").stdout)
+        assert out["state"] == "open" and out["probe_at"] is not None
+        human = cli("gateway", "status").stdout
+        assert "next probe allowed in" in human and "paycli gateway reset" in human
+        reset = json.loads(cli("gateway", "reset", "--json").stdout)
+        assert reset == {"state": "closed", "failures": 0, "opened_at": None, "probe_at": None}
+
+
+class TestActor:
+    @pytest.mark.slow
+    def test_every_event_of_a_payment_names_its_actor(
+            self, funded: Path, env: dict[str, str]) -> None:
+        """`payments show --json`: each timeline event has `actor` (PAYCLI_ACTOR here)."""
+        code, paid = run_json(funded, "pay", "--user", "alice", "--amount", "5",
+                              env={**env, "PAYCLI_ACTOR": "ops-bo"})
+        assert code == 0
+        code, shown = run_json(funded, "payments", "show", paid["payment_id"], env=env)
+        assert code == 0 and shown["events"]
+        assert {event["actor"] for event in shown["events"]} == {"ops-bo"}

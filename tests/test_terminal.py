@@ -102,6 +102,20 @@ class TestErrorPaths:
         assert cursor_visible_at_exit(screen)
 
 
+class TestDecline:
+    def test_the_failure_is_said_once_in_the_panel_and_once_as_the_error(
+            self, funded: Path, env: dict[str, str], gateway: Any) -> None:
+        """A decline: its message in the step row and the final error line, not a third
+        time in the footer; the settle step says the hold was released."""
+        gateway.set_mode("decline")
+        exit_code, screen = finish(on_terminal(funded, "pay", "--user", "alice", "--amount",
+                                               "5", env=env))
+        assert exit_code == 4
+        final = text(screen)[text(screen).rfind("╭"):]
+        assert final.count("declined by the gateway") == 2
+        assert "Error: declined by the gateway" in final and "hold released" in final
+
+
 class TestInterrupt:
     def test_ctrl_c_mid_charge_leaves_a_clean_screen_and_says_what_was_left(
             self, funded: Path, env: dict[str, str], gateway: Any) -> None:
