@@ -35,6 +35,7 @@ from helpers import ROOT, paycli_env, run
 
 from paycli.cli import app
 from paycli.config import Settings
+from paycli.errors import GatewayConfigError
 from paycli.gateway.http import HttpGateway
 from paycli.gateway.protocol import MAX_BODY_BYTES, ChargeRequest, GatewayFailure
 from paycli.gateway.resilience import Resilience
@@ -450,7 +451,11 @@ class TestHostileGatewayAnswers:
             return httpx.Response(status, json={"externalId": "ext_1", "status": "declined",
                                                 "message": f"no, {key}", "error": f"no, {key}"})
 
-        answer = client(handler).charge(REQUEST)
+        try:
+            answer: object = client(handler).charge(REQUEST)
+        except GatewayConfigError as refused:  # a 401 refuses the key: configuration error
+            assert status == 401
+            answer = refused.message
         assert CANARY not in repr(answer) and "no, " in repr(answer)
 
 
