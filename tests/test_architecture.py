@@ -57,11 +57,9 @@ def graph() -> dict[str, set[str]]:
 
 def _type_checking_only(path: Path, node: ast.stmt) -> bool:
     tree = ast.parse(path.read_text())
-    for block in ast.walk(tree):
-        if isinstance(block, ast.If) and ast.unparse(block.test) == "TYPE_CHECKING":
-            if any(child is node or ast.dump(child) == ast.dump(node) for child in block.body):
-                return True
-    return False
+    return any(isinstance(block, ast.If) and ast.unparse(block.test) == "TYPE_CHECKING"
+               and any(ast.dump(child) == ast.dump(node) for child in block.body)
+               for block in ast.walk(tree))
 
 
 def cycle_in(edges: dict[str, set[str]]) -> list[str] | None:
@@ -74,7 +72,7 @@ def cycle_in(edges: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for target in sorted(edges.get(node, ())):
             if state.get(target) == 1:
-                return stack[stack.index(target):] + [target]
+                return [*stack[stack.index(target):], target]
             if target not in state and (found := visit(target)):
                 return found
         stack.pop()
