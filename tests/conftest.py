@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 from gateway_server import gateway, gateway_server  # noqa: F401
+from seed_gateway import seed_gateway  # noqa: F401
 from typer.testing import CliRunner
 
 from paycli.cli import app

@@ -14,11 +14,12 @@ from typing import Any
 
 import pytest
 import uvicorn
-from gateway_server import free_port
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from paycli.devtools.mock_process import free_port
 
 API_KEY = "test-api-key"
 

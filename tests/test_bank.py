@@ -39,10 +39,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gateway_server import GatewayServer
 from helpers import ROOT, check_invariants, paycli_env, run_json
 
 from paycli.cli import app
+from paycli.devtools.mock_process import MockGatewayProcess
 from paycli.ledger.chain import verify_chain
 from paycli.money import parse_amount
 from paycli.store import Store
@@ -167,7 +167,7 @@ def wait_for(paths: list[Path], procs: list[subprocess.Popen[str]]) -> None:
         time.sleep(0.01)
 
 
-def stir(gateway: GatewayServer, procs: list[subprocess.Popen[str]], rng: random.Random
+def stir(gateway: MockGatewayProcess, procs: list[subprocess.Popen[str]], rng: random.Random
          ) -> Counter[str]:
     """Switch the gateway's mode until every worker is done: every mode in each round,
     in a random order, for a random short while."""
@@ -211,7 +211,7 @@ def has_command(name: str) -> bool:
 @pytest.mark.slow
 class TestBank:
     def test_money_is_conserved_under_concurrency_and_gateway_chaos(
-            self, db_path: Path, tmp_path: Path, gateway: GatewayServer) -> None:
+            self, db_path: Path, tmp_path: Path, gateway: MockGatewayProcess) -> None:
         """Under concurrency and gateway chaos no snapshot is inconsistent, no money is lost."""
         Store(str(db_path)).close()
         env = paycli_env(gateway.url)
@@ -269,7 +269,7 @@ class TestBank:
         assert reads["reads"] >= 50 and reads["reads_with_holds"] >= 1, reads
         return reads
 
-    def check_money(self, db: Path, gateway: GatewayServer, ops: list[dict[str, Any]]) -> None:
+    def check_money(self, db: Path, gateway: MockGatewayProcess, ops: list[dict[str, Any]]) -> None:
         """Credited - paid + refunded = the wallets' total, and ledger and gateway agree."""
         charges, refunds = gateway.charges(), gateway.refunds()
         check_invariants(db, charges, refunds)

@@ -29,10 +29,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gateway_server import GatewayServer
 from helpers import check_invariants, paycli_env, run_json, spawn, wallet
-from seed_gateway import SeedGateway, seed_gateway  # noqa: F401
+from seed_gateway import SeedGateway
 
+from paycli.devtools.mock_process import MockGatewayProcess
 from paycli.ledger.chain import verify_chain
 from paycli.records import Payment, Refund
 from paycli.store import Store
@@ -194,7 +194,7 @@ def snapshot(db: Path) -> dict[str, Any]:
         }
 
 
-def assert_consistent(db: Path, gateway: GatewayServer) -> dict[str, int]:
+def assert_consistent(db: Path, gateway: MockGatewayProcess) -> dict[str, int]:
     """Every invariant of a settled ledger, against the gateway's own record."""
     charges, gateway_refunds = gateway.charges(), gateway.refunds()
     statuses = check_invariants(db, charges, gateway_refunds)
@@ -226,7 +226,7 @@ def report(record_property: Callable[[str, object], None], name: str, **counts: 
 
 
 @pytest.fixture
-def env(gateway: GatewayServer) -> dict[str, str]:
+def env(gateway: MockGatewayProcess) -> dict[str, str]:
     """A paycli environment pointed at the test's mock gateway."""
     return paycli_env(gateway.url)
 
@@ -238,7 +238,7 @@ def env(gateway: GatewayServer) -> dict[str, str]:
 class TestPayBoundaries:
     @pytest.mark.parametrize("boundary", PAY_BOUNDARIES, ids=str)
     def test_kill_then_recover(self, db_path: Path, env: dict[str, str],
-                               gateway: GatewayServer, boundary: Boundary,
+                               gateway: MockGatewayProcess, boundary: Boundary,
                                record_property: Callable[[str, object], None]) -> None:
         """Killed at this boundary, every payment is finished by recover as the saga
         promises (FAILED before the charge, COMPLETED after), with the invariants held."""
@@ -269,7 +269,7 @@ class TestPayBoundaries:
 class TestRefundBoundaries:
     @pytest.mark.parametrize("boundary", REFUND_BOUNDARIES, ids=str)
     def test_kill_then_recover(self, db_path: Path, env: dict[str, str],
-                               gateway: GatewayServer, boundary: Boundary,
+                               gateway: MockGatewayProcess, boundary: Boundary,
                                record_property: Callable[[str, object], None]) -> None:
         """Killed at this boundary, every refund is finished by recover as the saga
         promises (FAILED and released before the gateway call, COMPLETED and credited
@@ -325,7 +325,7 @@ def assert_killed_in_the_call(results: list[tuple[int, str]], delays: list[float
 @pytest.mark.slow
 class TestRandomInstants:
     def test_kills_during_a_slow_charge(self, db_path: Path, env: dict[str, str],
-                                        gateway: GatewayServer,
+                                        gateway: MockGatewayProcess,
                                         record_property: Callable[[str, object], None]
                                         ) -> None:
         """Killed at random instants around a 300 ms charge: each payment ends COMPLETED
@@ -347,7 +347,7 @@ class TestRandomInstants:
                payments=sum(statuses.values()), recovered=len(resolved), **statuses)
 
     def test_kills_during_a_slow_refund(self, db_path: Path, env: dict[str, str],
-                                        gateway: GatewayServer,
+                                        gateway: MockGatewayProcess,
                                         record_property: Callable[[str, object], None]
                                         ) -> None:
         """Killed at random instants around a 300 ms refund: each refund ends COMPLETED
@@ -400,7 +400,7 @@ def crash_everything(db: Path, env: dict[str, str]) -> int:
 @pytest.mark.slow
 class TestRecoverTwice:
     def test_two_recovers_at_once_act_like_one(self, db_path: Path, tmp_path: Path,
-                                               env: dict[str, str], gateway: GatewayServer,
+                                               env: dict[str, str], gateway: MockGatewayProcess,
                                                record_property: Callable[[str, object], None]
                                                ) -> None:
         """On a fresh crash, two recovers running at once leave exactly the ledger one
@@ -428,7 +428,7 @@ class TestRecoverTwice:
                recovered=len(resolved))
 
     def test_recover_leaves_a_live_payment_to_its_process(
-            self, db_path: Path, env: dict[str, str], gateway: GatewayServer) -> None:
+            self, db_path: Path, env: dict[str, str], gateway: MockGatewayProcess) -> None:
         """Recover run while a payment is in flight does not take it over: it waits, the
         paying process completes it, and recover reports nothing; one charge."""
         fund(db_path, env)
@@ -447,7 +447,7 @@ class TestRecoverTwice:
         assert_consistent(db_path, gateway)
 
     def test_recover_with_the_gateway_down_keeps_what_it_cannot_know(
-            self, db_path: Path, env: dict[str, str], gateway: GatewayServer) -> None:
+            self, db_path: Path, env: dict[str, str], gateway: MockGatewayProcess) -> None:
         """Killed after the charge with the gateway then down: recover exits 10 and keeps
         the hold (it cannot know); once the gateway is back, recover completes it."""
         fund(db_path, env)
@@ -462,7 +462,7 @@ class TestRecoverTwice:
         assert_consistent(db_path, gateway)
 
     def test_refund_recover_with_the_gateway_down_keeps_the_reservation(
-            self, db_path: Path, env: dict[str, str], gateway: GatewayServer) -> None:
+            self, db_path: Path, env: dict[str, str], gateway: MockGatewayProcess) -> None:
         """A refund killed after the gateway refunded, recovered while the gateway is down:
         exit 10, reservation kept; once it is back, recover credits the wallet."""
         fund(db_path, env)
@@ -483,7 +483,7 @@ class TestRecoverTwice:
 @pytest.mark.slow
 class TestSameKeyAfterCrash:
     def test_a_killed_payment_repeated_with_its_key_is_charged_once(
-            self, db_path: Path, env: dict[str, str], gateway: GatewayServer) -> None:
+            self, db_path: Path, env: dict[str, str], gateway: MockGatewayProcess) -> None:
         """Killed after the charge, the payment repeated with its key reports exit 10 and
         charges nothing; after recover the repeat gives the COMPLETED first payment."""
         fund(db_path, env)
@@ -499,7 +499,7 @@ class TestSameKeyAfterCrash:
         assert_consistent(db_path, gateway)
 
     def test_a_killed_refund_repeated_with_its_key_is_refunded_once(
-            self, db_path: Path, env: dict[str, str], gateway: GatewayServer) -> None:
+            self, db_path: Path, env: dict[str, str], gateway: MockGatewayProcess) -> None:
         """Killed after the gateway refunded, the refund repeated with its key reports exit
         10 and refunds nothing more; after recover the repeat gives the COMPLETED refund."""
         fund(db_path, env)
@@ -518,7 +518,7 @@ class TestSameKeyAfterCrash:
 @pytest.mark.slow
 class TestSeedLikeGateway:
     def test_killed_while_polling_a_pending_charge_recover_completes(
-            self, db_path: Path, seed_gateway: tuple[SeedGateway, str]) -> None:  # noqa: F811
+            self, db_path: Path, seed_gateway: tuple[SeedGateway, str]) -> None:
         """Killed while polling a pending charge at a gateway that looks charges up only by
         externalId: the saga stored the charge's reference when it arrived, so recover can
         ask for it and completes the payment once it settles."""

@@ -12,7 +12,9 @@ from typing import Any
 
 import httpx
 import pytest
-from gateway_server import API_KEY, GatewayServer
+from gateway_server import API_KEY
+
+from paycli.devtools.mock_process import MockGatewayProcess
 
 HEADERS = {"X-API-Key": API_KEY}
 GATEWAY_FAILURES = (httpx.RemoteProtocolError, httpx.ReadError)
@@ -58,13 +60,13 @@ def status_of(client: httpx.Client, **params: str) -> dict[str, Any]:
     return result
 
 
-def open_client(server: GatewayServer, **options: Any) -> httpx.Client:
+def open_client(server: MockGatewayProcess, **options: Any) -> httpx.Client:
     options.setdefault("timeout", 5.0)
     return httpx.Client(base_url=server.url, headers=HEADERS, **options)
 
 
 @pytest.fixture
-def client(gateway: GatewayServer) -> Iterator[httpx.Client]:
+def client(gateway: MockGatewayProcess) -> Iterator[httpx.Client]:
     with open_client(gateway) as http:
         yield http
 
@@ -72,11 +74,11 @@ def client(gateway: GatewayServer) -> Iterator[httpx.Client]:
 class TestHealth:
     """GET /health answers 200 without a key, whatever the mode."""
 
-    def test_needs_no_key(self, gateway: GatewayServer) -> None:
+    def test_needs_no_key(self, gateway: MockGatewayProcess) -> None:
         """No X-API-Key is needed for /health."""
         assert httpx.get(f"{gateway.url}/health").status_code == 200
 
-    def test_up_while_down(self, gateway: GatewayServer) -> None:
+    def test_up_while_down(self, gateway: MockGatewayProcess) -> None:
         """Mode down fails the protocol, not the process's health."""
         gateway.set_mode("down")
         assert httpx.get(f"{gateway.url}/health").status_code == 200
@@ -86,7 +88,7 @@ class TestApiKey:
     """Every protocol call without the configured X-API-Key gets 401 and does nothing."""
 
     @pytest.mark.parametrize("headers", [{}, {"X-API-Key": "wrong-key"}], ids=["none", "wrong"])
-    def test_every_call_refused(self, gateway: GatewayServer, headers: dict[str, str]) -> None:
+    def test_every_call_refused(self, gateway: MockGatewayProcess, headers: dict[str, str]) -> None:
         """process, status and refund all answer 401 and nothing is charged."""
         with httpx.Client(base_url=gateway.url, headers=headers) as http:
             assert http.post("/payment/process", content=charge_json()).status_code == 401
@@ -98,7 +100,7 @@ class TestApiKey:
 class TestProcess:
     """In mode ok a charge is approved, recorded and found again by either id."""
 
-    def test_approves_and_records(self, gateway: GatewayServer, client: httpx.Client) -> None:
+    def test_approves_and_records(self, gateway: MockGatewayProcess, client: httpx.Client) -> None:
         """The answer has the protocol's fields and the admin view holds the charge."""
         response = pay(client, key="k-1")
         body = response.json()
@@ -144,7 +146,7 @@ class TestProcess:
 
     @pytest.mark.parametrize(("sent", "shown"), [("50", "50"), ("50.50", "50.50"), ("1e2", "100")])
     def test_admin_amount_is_received_text(
-        self, gateway: GatewayServer, client: httpx.Client, sent: str, shown: str
+        self, gateway: MockGatewayProcess, client: httpx.Client, sent: str, shown: str
     ) -> None:
         """/admin/charges shows the amount as the decimal text received (exponents written out)."""
         pay(client, charge_json(amount=sent))
@@ -186,7 +188,9 @@ class TestValidation:
     """Bodies that are not JSON objects or carry wrong field types get 400, never a 500."""
 
     @pytest.mark.parametrize("body", BAD_CHARGES.values(), ids=BAD_CHARGES.keys())
-    def test_bad_charge(self, gateway: GatewayServer, client: httpx.Client, body: bytes) -> None:
+    def test_bad_charge(
+        self, gateway: MockGatewayProcess, client: httpx.Client, body: bytes
+    ) -> None:
         """Each malformed charge body is a 400 with a JSON error and no charge."""
         response = pay(client, body, key="k-bad")
         assert response.status_code == 400
@@ -219,7 +223,7 @@ async def _pay_together(url: str, times: int, key: str) -> list[httpx.Response]:
 class TestIdempotency:
     """An Idempotency-Key gives at most one charge: same body replays, another gets 409."""
 
-    def test_replay_is_identical(self, gateway: GatewayServer, client: httpx.Client) -> None:
+    def test_replay_is_identical(self, gateway: MockGatewayProcess, client: httpx.Client) -> None:
         """The same key and body replays the stored status and body byte for byte."""
         first, second = pay(client, key="k-1"), pay(client, key="k-1")
         assert (second.status_code, second.content) == (first.status_code, first.content)
@@ -233,27 +237,29 @@ class TestIdempotency:
         second = pay(client, reordered.encode(), key="k-1")
         assert second.content == first.content
 
-    def test_different_body_is_409(self, gateway: GatewayServer, client: httpx.Client) -> None:
+    def test_different_body_is_409(self, gateway: MockGatewayProcess, client: httpx.Client) -> None:
         """The same key with another amount, or on another endpoint, is a 409."""
         external_id = pay(client, key="k-1").json()["externalId"]
         assert pay(client, charge_json(amount="50.01"), key="k-1").status_code == 409
         assert refund(client, external_id, key="k-1").status_code == 409
         assert len(gateway.charges()) == 1
 
-    def test_no_key_charges_every_time(self, gateway: GatewayServer, client: httpx.Client) -> None:
+    def test_no_key_charges_every_time(
+        self, gateway: MockGatewayProcess, client: httpx.Client
+    ) -> None:
         """POSTs without the header just work, each a new charge (like the seed's gateway)."""
         pay(client)
         pay(client)
         assert len(gateway.charges()) == 2
 
-    def test_concurrent_same_key_charges_once(self, gateway: GatewayServer) -> None:
+    def test_concurrent_same_key_charges_once(self, gateway: MockGatewayProcess) -> None:
         """20 simultaneous requests with one key make one charge and 20 identical answers."""
         gateway.set_mode("slow", latency_ms=100)
         responses = asyncio.run(_pay_together(gateway.url, 20, "k-race"))
         assert {(r.status_code, r.content) for r in responses} == {(200, responses[0].content)}
         assert len(gateway.charges()) == 1
 
-    def test_refund_replay(self, gateway: GatewayServer, client: httpx.Client) -> None:
+    def test_refund_replay(self, gateway: MockGatewayProcess, client: httpx.Client) -> None:
         """A replayed refund returns the same refundId and moves money once."""
         external_id = approved_charge(client)
         first, second = (
@@ -268,7 +274,7 @@ class TestIdempotency:
 class TestDecline:
     """Mode decline records the charge as declined and answers declined."""
 
-    def test_declines(self, gateway: GatewayServer, client: httpx.Client) -> None:
+    def test_declines(self, gateway: MockGatewayProcess, client: httpx.Client) -> None:
         """The answer and the record both say declined."""
         gateway.set_mode("decline")
         body = pay(client).json()
@@ -280,7 +286,7 @@ class TestDecline:
 class TestDown:
     """Mode down answers 503 to every protocol call; /health and /admin stay up."""
 
-    def test_503_everywhere(self, gateway: GatewayServer, client: httpx.Client) -> None:
+    def test_503_everywhere(self, gateway: MockGatewayProcess, client: httpx.Client) -> None:
         """process, status and refund are 503 and nothing is charged."""
         gateway.set_mode("down")
         assert pay(client).status_code == 503
@@ -292,7 +298,7 @@ class TestDown:
 class TestFlaky:
     """Mode flaky fails exactly the next count calls with 503, then approves."""
 
-    def test_count_three(self, gateway: GatewayServer, client: httpx.Client) -> None:
+    def test_count_three(self, gateway: MockGatewayProcess, client: httpx.Client) -> None:
         """Three 503s (any protocol call counts), then ok; the key was not burned."""
         gateway.set_mode("flaky", count=3)
         assert pay(client, key="k-1").status_code == 503
@@ -303,7 +309,7 @@ class TestFlaky:
         assert gateway.mode()["count"] == 0
         assert len(gateway.charges()) == 2
 
-    def test_count_defaults_to_one(self, gateway: GatewayServer, client: httpx.Client) -> None:
+    def test_count_defaults_to_one(self, gateway: MockGatewayProcess, client: httpx.Client) -> None:
         """Without a count, flaky fails one call."""
         assert gateway.set_mode("flaky")["count"] == 1
         assert [pay(client).status_code for _ in range(2)] == [503, 200]
@@ -312,7 +318,7 @@ class TestFlaky:
 class TestSlow:
     """Mode slow answers after latency_ms and records nothing for a client that gave up."""
 
-    def test_abandoned_request_records_nothing(self, gateway: GatewayServer) -> None:
+    def test_abandoned_request_records_nothing(self, gateway: MockGatewayProcess) -> None:
         """A client timeout during the wait leaves no charge and no stored answer."""
         gateway.set_mode("slow", latency_ms=400)
         with open_client(gateway, timeout=0.1) as impatient, pytest.raises(httpx.ReadTimeout):
@@ -324,7 +330,9 @@ class TestSlow:
             assert pay(http, key="k-1").json()["status"] == "approved"
         assert len(gateway.charges()) == 1
 
-    def test_patient_client_is_approved(self, gateway: GatewayServer, client: httpx.Client) -> None:
+    def test_patient_client_is_approved(
+        self, gateway: MockGatewayProcess, client: httpx.Client
+    ) -> None:
         """A client that waits gets approved, no sooner than latency_ms."""
         gateway.set_mode("slow", latency_ms=200)
         started = time.monotonic()
@@ -335,7 +343,7 @@ class TestSlow:
 class TestPending:
     """Mode pending answers pending; the charge settles to approved after latency_ms."""
 
-    def test_settles(self, gateway: GatewayServer, client: httpx.Client) -> None:
+    def test_settles(self, gateway: MockGatewayProcess, client: httpx.Client) -> None:
         """Pending (and not refundable) at first, approved once latency_ms has passed."""
         gateway.set_mode("pending", latency_ms=400)
         body = pay(client).json()
@@ -351,7 +359,7 @@ class TestLostResponse:
     """Mode lost-response commits the charge, then drops the connection without an answer."""
 
     def test_client_sees_transport_error(
-        self, gateway: GatewayServer, client: httpx.Client
+        self, gateway: MockGatewayProcess, client: httpx.Client
     ) -> None:
         """httpx raises; the charge exists once and is found by paymentId; the retry replays."""
         gateway.set_mode("lost-response")
@@ -364,7 +372,7 @@ class TestLostResponse:
         assert (retry["externalId"], retry["status"]) == (charge["id"], "approved")
         assert len(gateway.charges()) == 1
 
-    def test_no_status_line(self, gateway: GatewayServer) -> None:
+    def test_no_status_line(self, gateway: MockGatewayProcess) -> None:
         """On a raw socket not one byte comes back before the connection closes."""
         gateway.set_mode("lost-response")
         body = charge_json()
@@ -379,7 +387,7 @@ class TestLostResponse:
         assert received == b""
         assert len(gateway.charges()) == 1
 
-    def test_refund_is_committed(self, gateway: GatewayServer, client: httpx.Client) -> None:
+    def test_refund_is_committed(self, gateway: MockGatewayProcess, client: httpx.Client) -> None:
         """A lost refund answer still refunded; its retry replays and refunds nothing more."""
         external_id = approved_charge(client)
         gateway.set_mode("lost-response", count=2)
@@ -393,7 +401,7 @@ class TestLostResponse:
 class TestMalformed:
     """Mode malformed answers 200 with a body that is not JSON and charges nothing."""
 
-    def test_not_json(self, gateway: GatewayServer, client: httpx.Client) -> None:
+    def test_not_json(self, gateway: MockGatewayProcess, client: httpx.Client) -> None:
         """The body fails to parse as JSON and nothing is recorded."""
         gateway.set_mode("malformed")
         response = pay(client, key="k-1")
@@ -404,12 +412,12 @@ class TestMalformed:
 
 
 @pytest.fixture(scope="module")
-def seed_server() -> Iterator[GatewayServer]:
-    with GatewayServer("--mode", "seed", "--seed", "42") as server:
+def seed_server() -> Iterator[MockGatewayProcess]:
+    with MockGatewayProcess(API_KEY, "--mode", "seed", "--seed", "42") as server:
         yield server
 
 
-def _seed_run(server: GatewayServer) -> list[str]:
+def _seed_run(server: MockGatewayProcess) -> list[str]:
     server.reset()
     with open_client(server) as http:
         return [pay(http, charge_json(f"pay_{n}")).json()["status"] for n in range(40)]
@@ -418,7 +426,7 @@ def _seed_run(server: GatewayServer) -> list[str]:
 class TestSeedMode:
     """Mode seed draws the seed system's mix from --seed, repeatably; 999.99 always errors."""
 
-    def test_repeatable(self, seed_server: GatewayServer) -> None:
+    def test_repeatable(self, seed_server: MockGatewayProcess) -> None:
         """The same seed gives the same statuses after a reset, a mix of all four."""
         first = _seed_run(seed_server)
         assert _seed_run(seed_server) == first
@@ -426,7 +434,7 @@ class TestSeedMode:
         recorded = [c["status"] for c in seed_server.charges()]
         assert recorded == [s for s in first if s != "error"]
 
-    def test_999_99_errors(self, seed_server: GatewayServer) -> None:
+    def test_999_99_errors(self, seed_server: MockGatewayProcess) -> None:
         """Amount 999.99 answers status error, every time, and charges nothing."""
         seed_server.reset()
         with open_client(seed_server) as http:
@@ -434,7 +442,7 @@ class TestSeedMode:
         assert statuses == {"error"}
         assert seed_server.charges() == []
 
-    def test_refunds_sometimes_fail(self, seed_server: GatewayServer) -> None:
+    def test_refunds_sometimes_fail(self, seed_server: MockGatewayProcess) -> None:
         """Some refunds answer refund_failed and add nothing to the refunded sum."""
         _seed_run(seed_server)
         with open_client(seed_server) as http:
@@ -460,7 +468,7 @@ class TestRefunds:
         assert found["refundedAmount"] == 50
         assert [r["refundId"] for r in found["refunds"]] == [body["refundId"]]
 
-    def test_partial_add_up(self, gateway: GatewayServer, client: httpx.Client) -> None:
+    def test_partial_add_up(self, gateway: MockGatewayProcess, client: httpx.Client) -> None:
         """20 + 30.5 refunded of 50.50 leaves nothing, exactly; one cent more is a 400."""
         external_id = approved_charge(client, amount="50.50")
         assert refund(client, external_id, amount="20").json()["status"] == "refunded"
@@ -481,7 +489,7 @@ class TestRefunds:
         """An externalId the gateway never issued is 404."""
         assert refund(client, "ext_unknown").status_code == 404
 
-    def test_declined_is_400(self, gateway: GatewayServer, client: httpx.Client) -> None:
+    def test_declined_is_400(self, gateway: MockGatewayProcess, client: httpx.Client) -> None:
         """A declined charge is not refundable."""
         gateway.set_mode("decline")
         external_id = pay(client).json()["externalId"]
@@ -493,7 +501,7 @@ class TestRefunds:
 class TestAdmin:
     """The admin endpoints switch, show, count and reset without an API key."""
 
-    def test_mode_round_trip(self, gateway: GatewayServer) -> None:
+    def test_mode_round_trip(self, gateway: MockGatewayProcess) -> None:
         """POST /admin/mode switches; GET shows mode, count and latency."""
         gateway.set_mode("slow", latency_ms=250)
         assert gateway.mode() == {"mode": "slow", "count": None, "latency_ms": 250}
@@ -502,13 +510,13 @@ class TestAdmin:
         "body",
         [{"mode": "warp"}, {}, {"mode": "flaky", "count": -1}, {"mode": "slow", "latency_ms": "x"}],
     )
-    def test_bad_mode_is_400(self, gateway: GatewayServer, body: dict[str, Any]) -> None:
+    def test_bad_mode_is_400(self, gateway: MockGatewayProcess, body: dict[str, Any]) -> None:
         """Unknown modes and bad numbers are refused, and the mode stays."""
         assert httpx.post(f"{gateway.url}/admin/mode", json=body).status_code == 400
         assert gateway.mode()["mode"] == "ok"
 
     def test_requests_counts_protocol_calls_only(
-        self, gateway: GatewayServer, client: httpx.Client
+        self, gateway: MockGatewayProcess, client: httpx.Client
     ) -> None:
         """Protocol calls count (401s and 404s too); /health and /admin/* do not."""
         pay(client)
@@ -518,7 +526,9 @@ class TestAdmin:
         gateway.charges()
         assert gateway.requests() == 3
 
-    def test_reset_forgets_everything(self, gateway: GatewayServer, client: httpx.Client) -> None:
+    def test_reset_forgets_everything(
+        self, gateway: MockGatewayProcess, client: httpx.Client
+    ) -> None:
         """Reset clears charges, refunds, stored answers and the counter, and sets the mode."""
         external_id = pay(client, key="k-1").json()["externalId"]
         refund(client, external_id)
@@ -537,18 +547,20 @@ class TestStateFile:
     def test_survives_restart(self, tmp_path: Path) -> None:
         """A second process on the same file sees the charge and replays its answer."""
         state = tmp_path / "gateway.json"
-        with GatewayServer("--state", str(state)) as first, open_client(first) as http:
+        with (MockGatewayProcess(API_KEY, "--state", str(state)) as first,
+              open_client(first) as http):
             answer = pay(http, charge_json(amount="50.50"), key="k-1")
             refund(http, answer.json()["externalId"], amount="0.50")
             before = first.charges()
-        with GatewayServer("--state", str(state)) as second, open_client(second) as http:
+        with (MockGatewayProcess(API_KEY, "--state", str(state)) as second,
+              open_client(second) as http):
             assert second.charges() == before == [{**before[0], "refunded": "0.50"}]
             assert len(second.refunds()) == 1
             assert pay(http, charge_json(amount="50.50"), key="k-1").content == answer.content
             assert status_of(http, paymentId="pay_1")["refundedAmount"] == 0.5
 
 
-def _log_lines(server: GatewayServer, path: str) -> list[dict[str, Any]]:
+def _log_lines(server: MockGatewayProcess, path: str) -> list[dict[str, Any]]:
     """The access-log lines for ``path``, waiting up to 2 s for the first to be written."""
     deadline = time.monotonic() + 2.0
     while True:
@@ -564,13 +576,13 @@ class TestAccessLog:
 
     def test_json_lines(self) -> None:
         """Each line carries method, path, status, idempotency key and mode."""
-        with GatewayServer("--verbose") as server, open_client(server) as http:
+        with MockGatewayProcess(API_KEY, "--verbose") as server, open_client(server) as http:
             pay(http, key="k-1")
             [entry] = _log_lines(server, "/payment/process")
         assert (entry["method"], entry["status"], entry["mode"]) == ("POST", 200, "ok")
         assert entry["idempotency_key"] == "k-1"
 
-    def test_quiet_by_default(self, gateway: GatewayServer, client: httpx.Client) -> None:
+    def test_quiet_by_default(self, gateway: MockGatewayProcess, client: httpx.Client) -> None:
         """Without --verbose nothing but the ready line is written to stderr."""
         pay(client)
         assert gateway.stderr_text().startswith("mock gateway listening on ")

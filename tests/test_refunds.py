@@ -15,9 +15,10 @@ from typing import Any
 
 import httpx
 import pytest
-from gateway_server import API_KEY, GatewayServer
+from gateway_server import API_KEY
 from helpers import check_invariants, paycli_env, run, run_json, spawn, wallet
 
+from paycli.devtools.mock_process import MockGatewayProcess
 from paycli.records import Payment, Refund
 from paycli.store import Store
 
@@ -29,7 +30,7 @@ REFUND_FIELDS = {"refund_id", "payment_id", "amount", "currency", "status", "pay
 
 
 @pytest.fixture
-def env(gateway: GatewayServer) -> dict[str, str]:
+def env(gateway: MockGatewayProcess) -> dict[str, str]:
     """A paycli environment pointed at the test's mock gateway."""
     return paycli_env(gateway.url)
 
@@ -61,7 +62,7 @@ def refund_rows(db: Path, payment_id: str) -> list[Refund]:
         return store.read.refunds(payment_id)
 
 
-def gateway_refunded(gateway: GatewayServer, payment_id: str) -> Decimal:
+def gateway_refunded(gateway: MockGatewayProcess, payment_id: str) -> Decimal:
     """What the gateway has refunded of the charge made for `payment_id`."""
     [charge] = [c for c in gateway.charges() if c["payment_id"] == payment_id]
     return Decimal(charge["refunded"])
@@ -73,7 +74,7 @@ def refund_json(db: Path, env: dict[str, str], payment_id: str, *args: str
     return run_json(db, "refund", payment_id, *args, env=env)
 
 
-def settled(gateway: GatewayServer, db: Path) -> None:
+def settled(gateway: MockGatewayProcess, db: Path) -> None:
     """The ledger is settled and agrees with the gateway's charges and refunds."""
     check_invariants(db, gateway.charges(), gateway.refunds())
 
@@ -88,7 +89,7 @@ def paid(db_path: Path, env: dict[str, str]) -> tuple[Path, str]:
 class TestFullAndPartial:
     def test_full_refund_gives_everything_back(self, paid: tuple[Path, str],
                                                env: dict[str, str],
-                                               gateway: GatewayServer) -> None:
+                                               gateway: MockGatewayProcess) -> None:
         """A refund without --amount refunds all: REFUNDED, wallet whole, gateway agrees."""
         db, payment_id = paid
         code, out = refund_json(db, env, payment_id)
@@ -103,7 +104,7 @@ class TestFullAndPartial:
 
     def test_partial_refunds_add_up_to_the_payment(self, paid: tuple[Path, str],
                                                    env: dict[str, str],
-                                                   gateway: GatewayServer) -> None:
+                                                   gateway: MockGatewayProcess) -> None:
         """20 then 30 of 50: PARTIALLY_REFUNDED, then REFUNDED, each credited once."""
         db, payment_id = paid
         code, first = refund_json(db, env, payment_id, "--amount", "20")
@@ -119,7 +120,7 @@ class TestFullAndPartial:
 
     def test_without_amount_refunds_what_is_left(self, paid: tuple[Path, str],
                                                  env: dict[str, str],
-                                                 gateway: GatewayServer) -> None:
+                                                 gateway: MockGatewayProcess) -> None:
         """After a partial refund of 12.34, a refund without --amount takes the 37.66 left."""
         db, payment_id = paid
         assert refund_json(db, env, payment_id, "--amount", "12.34")[0] == 0
@@ -143,7 +144,7 @@ class TestFullAndPartial:
 
 class TestRefused:
     def test_over_refund_says_what_is_left_and_moves_nothing(
-            self, paid: tuple[Path, str], env: dict[str, str], gateway: GatewayServer) -> None:
+            self, paid: tuple[Path, str], env: dict[str, str], gateway: MockGatewayProcess) -> None:
         """Refunding more than is left exits 9 naming what is left; nothing reaches the
         gateway and nothing moves."""
         db, payment_id = paid
@@ -169,7 +170,7 @@ class TestRefused:
 
     def test_refund_of_a_refunded_payment_exits_9(self, paid: tuple[Path, str],
                                                   env: dict[str, str],
-                                                  gateway: GatewayServer) -> None:
+                                                  gateway: MockGatewayProcess) -> None:
         """Once REFUNDED, another refund exits 9 and the gateway is not asked."""
         db, payment_id = paid
         assert refund_json(db, env, payment_id)[0] == 0
@@ -180,7 +181,7 @@ class TestRefused:
         assert wallet(db, "alice") == (100000, 0)
 
     def test_refund_of_a_failed_payment_exits_9(self, db_path: Path, env: dict[str, str],
-                                                gateway: GatewayServer) -> None:
+                                                gateway: MockGatewayProcess) -> None:
         """A declined (FAILED) payment cannot be refunded: exit 9, no wallet change."""
         fund(db_path, env)
         gateway.set_mode("decline")
@@ -195,7 +196,7 @@ class TestRefused:
         assert gateway.refunds() == []
 
     def test_refund_of_a_processing_payment_exits_9(self, db_path: Path, env: dict[str, str],
-                                                    gateway: GatewayServer) -> None:
+                                                    gateway: MockGatewayProcess) -> None:
         """A payment whose outcome is still unknown (PROCESSING) cannot be refunded."""
         fund(db_path, env)
         gateway.set_mode("pending", latency_ms=5000)
@@ -233,15 +234,15 @@ class TestRefused:
 
 
 @pytest.fixture(scope="module")
-def seeded_gateway() -> Iterator[GatewayServer]:
+def seeded_gateway() -> Iterator[MockGatewayProcess]:
     """A mock gateway of its own whose random draws are fixed by `--seed 31`."""
-    with GatewayServer("--seed", FAILING_SEED) as server:
+    with MockGatewayProcess(API_KEY, "--seed", FAILING_SEED) as server:
         yield server
 
 
 class TestGatewayRefuses:
     def test_refund_failed_keeps_the_wallet_and_releases_the_reservation(
-            self, db_path: Path, seeded_gateway: GatewayServer) -> None:
+            self, db_path: Path, seeded_gateway: MockGatewayProcess) -> None:
         """The gateway answers `refund_failed`: exit 9, refund FAILED, wallet untouched and
         the reservation released (so the whole amount can still be refunded)."""
         seeded_gateway.reset(mode="ok")
@@ -262,7 +263,7 @@ class TestGatewayRefuses:
         check_invariants(db_path, seeded_gateway.charges(), seeded_gateway.refunds())
 
     def test_gateway_400_keeps_the_wallet_and_releases_the_reservation(
-            self, paid: tuple[Path, str], env: dict[str, str], gateway: GatewayServer) -> None:
+            self, paid: tuple[Path, str], env: dict[str, str], gateway: MockGatewayProcess) -> None:
         """When the gateway has less left than the ledger (30 of 50 refunded behind paycli's
         back) it answers 400: exit 9, the wallet untouched, the reservation released."""
         db, payment_id = paid
@@ -284,7 +285,7 @@ class TestGatewayRefuses:
         assert code == 0 and smaller["payment_status"] == "PARTIALLY_REFUNDED"
 
     def test_gateway_down_exits_5_and_releases_the_reservation(
-            self, paid: tuple[Path, str], gateway: GatewayServer) -> None:
+            self, paid: tuple[Path, str], gateway: MockGatewayProcess) -> None:
         """A gateway that answers 503 to every attempt: exit 5, refund FAILED, nothing
         refunded anywhere, the reservation released."""
         db, payment_id = paid
@@ -301,7 +302,7 @@ class TestGatewayRefuses:
 
 class TestGatewayTrouble:
     def test_flaky_gateway_is_retried_with_one_refund(
-            self, paid: tuple[Path, str], env: dict[str, str], gateway: GatewayServer) -> None:
+            self, paid: tuple[Path, str], env: dict[str, str], gateway: MockGatewayProcess) -> None:
         """Two 503s then success: three attempts under one key, one refund, COMPLETED."""
         db, payment_id = paid
         gateway.set_mode("flaky", count=2)
@@ -313,7 +314,7 @@ class TestGatewayTrouble:
         settled(gateway, db)
 
     def test_malformed_answers_keep_the_reservation_until_recover(
-            self, paid: tuple[Path, str], env: dict[str, str], gateway: GatewayServer) -> None:
+            self, paid: tuple[Path, str], env: dict[str, str], gateway: MockGatewayProcess) -> None:
         """200 with a non-JSON body is no answer: exit 10, PROCESSING, reservation kept and
         the wallet untouched; `recover` then finds no refund and releases it."""
         db, payment_id = paid
@@ -333,7 +334,7 @@ class TestGatewayTrouble:
 
     def test_zero_decimal_currency_refunds_whole_units(self, db_path: Path,
                                                        env: dict[str, str],
-                                                       gateway: GatewayServer) -> None:
+                                                       gateway: MockGatewayProcess) -> None:
         """A JPY payment refunds in whole yen: 0.5 is a usage error, 1000 goes through."""
         fund(db_path, env, amount="10000")
         code, _ = run_json(db_path, "wallet", "credit", "--user", "alice", "--amount",
@@ -353,7 +354,7 @@ class TestGatewayTrouble:
 
 class TestLostResponse:
     def test_lost_refund_answer_completes_with_one_refund(
-            self, paid: tuple[Path, str], env: dict[str, str], gateway: GatewayServer) -> None:
+            self, paid: tuple[Path, str], env: dict[str, str], gateway: MockGatewayProcess) -> None:
         """The gateway refunds, then drops the connection: paycli learns the outcome and
         ends COMPLETED with exactly one refund at the gateway."""
         db, payment_id = paid
@@ -369,7 +370,7 @@ class TestLostResponse:
 
 class TestConcurrency:
     def test_two_full_refunds_at_once_refund_once(
-            self, paid: tuple[Path, str], env: dict[str, str], gateway: GatewayServer) -> None:
+            self, paid: tuple[Path, str], env: dict[str, str], gateway: MockGatewayProcess) -> None:
         """Two processes refunding the whole payment at once: one succeeds, the other exits
         9; the money comes back once."""
         db, payment_id = paid
@@ -385,7 +386,7 @@ class TestConcurrency:
 
     @pytest.mark.slow
     def test_many_partial_refunds_at_once_never_exceed_the_payment(
-            self, paid: tuple[Path, str], env: dict[str, str], gateway: GatewayServer) -> None:
+            self, paid: tuple[Path, str], env: dict[str, str], gateway: MockGatewayProcess) -> None:
         """Eight processes refunding 10 of a 50 payment at once: exactly five succeed, the
         rest exit 9, and neither ledger nor gateway refunds more than 50."""
         db, payment_id = paid
@@ -406,7 +407,7 @@ class TestConcurrency:
 
 class TestIdempotency:
     def test_same_key_twice_refunds_once(self, paid: tuple[Path, str], env: dict[str, str],
-                                         gateway: GatewayServer) -> None:
+                                         gateway: MockGatewayProcess) -> None:
         """The same refund key and arguments twice: the same refund_id back, refunded once."""
         db, payment_id = paid
         args = ("--amount", "10", "--idempotency-key", "rk-1")
@@ -420,7 +421,7 @@ class TestIdempotency:
         settled(gateway, db)
 
     def test_same_key_at_once_refunds_once(self, paid: tuple[Path, str], env: dict[str, str],
-                                           gateway: GatewayServer) -> None:
+                                           gateway: MockGatewayProcess) -> None:
         """Three processes racing with one refund key: one refund, one refund_id for all."""
         db, payment_id = paid
         gateway.set_mode("slow", latency_ms=300)
@@ -434,7 +435,7 @@ class TestIdempotency:
         settled(gateway, db)
 
     def test_same_key_other_amount_exits_6(self, paid: tuple[Path, str], env: dict[str, str],
-                                           gateway: GatewayServer) -> None:
+                                           gateway: MockGatewayProcess) -> None:
         """A refund key reused with another amount exits 6 and refunds nothing more."""
         db, payment_id = paid
         assert refund_json(db, env, payment_id, "--amount", "10", "--idempotency-key",
@@ -445,7 +446,7 @@ class TestIdempotency:
         assert gateway_refunded(gateway, payment_id) == Decimal("10")
 
     def test_a_refused_result_is_repeated_with_its_exit_code(
-            self, db_path: Path, seeded_gateway: GatewayServer) -> None:
+            self, db_path: Path, seeded_gateway: MockGatewayProcess) -> None:
         """A refund the gateway refused, repeated with its key, gives back the same FAILED
         refund and exit 9 without asking the gateway again."""
         seeded_gateway.reset(mode="ok")
@@ -481,7 +482,7 @@ def recover(db: Path, env: dict[str, str]) -> dict[str, Any]:
 
 class TestCrashMidRefund:
     def test_killed_after_reserve_recover_releases(
-            self, paid: tuple[Path, str], env: dict[str, str], gateway: GatewayServer) -> None:
+            self, paid: tuple[Path, str], env: dict[str, str], gateway: MockGatewayProcess) -> None:
         """Killed after ReserveRefund (gateway never called): the amount stays reserved,
         then `recover` fails the refund and releases it; nothing was refunded."""
         db, payment_id = paid
@@ -499,7 +500,7 @@ class TestCrashMidRefund:
         settled(gateway, db)
 
     def test_killed_before_settle_recover_completes(
-            self, paid: tuple[Path, str], env: dict[str, str], gateway: GatewayServer) -> None:
+            self, paid: tuple[Path, str], env: dict[str, str], gateway: MockGatewayProcess) -> None:
         """Killed before SettleRefund (the gateway refunded): `recover` finds the refund at
         the gateway and credits the wallet once."""
         db, payment_id = paid
@@ -519,7 +520,7 @@ class TestCrashMidRefund:
         assert recover(db, env)["resolved"] == []
 
     def test_killed_during_a_slow_gateway_call_recover_fails_it(
-            self, paid: tuple[Path, str], env: dict[str, str], gateway: GatewayServer) -> None:
+            self, paid: tuple[Path, str], env: dict[str, str], gateway: MockGatewayProcess) -> None:
         """Killed while the gateway sits on the refund: the mock drops it, so `recover`
         finds no refund at the gateway, fails it and releases the reservation."""
         db, payment_id = paid

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gateway_server import GatewayServer
 from helpers import paycli_env, run_json
 from scripted import History, build_history
 
+from paycli.devtools.mock_process import MockGatewayProcess
 from paycli.errors import UsageError
 from paycli.ledger import postings as ledger
 from paycli.ledger.replay import replay_events
@@ -213,7 +213,7 @@ class TestTampering:
 
 class TestAgainstTheMockGateway:
     def test_real_processes_replay_consistently(self, db_path: Path,
-                                                gateway: GatewayServer) -> None:
+                                                gateway: MockGatewayProcess) -> None:
         """paycli processes against the mock gateway (ok, declined, down, pending then
         recover, partial and full refunds) leave a ledger that replays with exit 0."""
         env = paycli_env(gateway.url, PAYCLI_RETRY_ATTEMPTS="1")

@@ -10,12 +10,13 @@ import time
 from pathlib import Path
 
 import pytest
-from gateway_server import GatewayServer
 from helpers import check_invariants, paycli_env, run, run_json, spawn, wallet
+
+from paycli.devtools.mock_process import MockGatewayProcess
 
 
 @pytest.fixture
-def env(gateway: GatewayServer) -> dict[str, str]:
+def env(gateway: MockGatewayProcess) -> dict[str, str]:
     """A paycli environment pointed at the test's mock gateway."""
     return paycli_env(gateway.url)
 
@@ -31,7 +32,7 @@ def funded(db_path: Path, env: dict[str, str]) -> Path:
 
 class TestOutcomes:
     def test_success_posts_the_hold_and_charges_once(self, funded: Path, env: dict[str, str],
-                                                    gateway: GatewayServer) -> None:
+                                                    gateway: MockGatewayProcess) -> None:
         """An approved charge completes the payment and moves the money exactly once."""
         code, out = run_json(funded, "pay", "--user", "alice", "--amount", "50", env=env)
         assert code == 0 and out["status"] == "COMPLETED" and out["error"] is None
@@ -47,7 +48,7 @@ class TestOutcomes:
         check_invariants(funded, charges)
 
     def test_insufficient_funds_never_reaches_the_gateway(
-            self, funded: Path, env: dict[str, str], gateway: GatewayServer) -> None:
+            self, funded: Path, env: dict[str, str], gateway: MockGatewayProcess) -> None:
         """Paying more than is available exits 3: nothing held, no HTTP call made."""
         before = gateway.requests()
         code, out = run_json(funded, "pay", "--user", "alice", "--amount", "5000", env=env)
@@ -57,7 +58,7 @@ class TestOutcomes:
         assert wallet(funded, "alice") == (100000, 0)
 
     def test_decline_releases_the_hold(self, funded: Path, env: dict[str, str],
-                                       gateway: GatewayServer) -> None:
+                                       gateway: MockGatewayProcess) -> None:
         """A declined card exits 4, FAILED, with the hold voided and the balance intact."""
         gateway.set_mode("decline")
         code, out = run_json(funded, "pay", "--user", "alice", "--amount", "50", env=env)
@@ -66,7 +67,7 @@ class TestOutcomes:
         check_invariants(funded, gateway.charges())
 
     def test_flaky_gateway_is_retried_with_one_charge(
-            self, funded: Path, env: dict[str, str], gateway: GatewayServer) -> None:
+            self, funded: Path, env: dict[str, str], gateway: MockGatewayProcess) -> None:
         """Two 503s then success: attempts 3, one charge, COMPLETED."""
         gateway.set_mode("flaky", count=2)
         code, out = run_json(funded, "pay", "--user", "alice", "--amount", "50", env=env)
@@ -77,7 +78,7 @@ class TestOutcomes:
         check_invariants(funded, gateway.charges())
 
     def test_slow_gateway_beyond_the_timeout_charges_nothing(
-            self, funded: Path, gateway: GatewayServer) -> None:
+            self, funded: Path, gateway: MockGatewayProcess) -> None:
         """Every attempt times out: exit 5, hold released, and the gateway holds no charge."""
         gateway.set_mode("slow", latency_ms=800)
         env = paycli_env(gateway.url, PAYCLI_GATEWAY_TIMEOUT="0.2", PAYCLI_RETRY_ATTEMPTS="2")
@@ -88,7 +89,7 @@ class TestOutcomes:
         check_invariants(funded, gateway.charges())
 
     def test_malformed_answers_keep_the_hold_until_recover(
-            self, funded: Path, env: dict[str, str], gateway: GatewayServer) -> None:
+            self, funded: Path, env: dict[str, str], gateway: MockGatewayProcess) -> None:
         """200 with a non-JSON body is never taken as an answer: the outcome is unknown
         (exit 10, hold kept) until `recover` finds no charge and releases it."""
         gateway.set_mode("malformed")
@@ -102,7 +103,7 @@ class TestOutcomes:
         check_invariants(funded, gateway.charges())
 
     def test_pending_settles_within_wait(self, funded: Path, env: dict[str, str],
-                                         gateway: GatewayServer) -> None:
+                                         gateway: MockGatewayProcess) -> None:
         """A pending charge is polled until it settles: COMPLETED."""
         gateway.set_mode("pending", latency_ms=300)
         code, out = run_json(funded, "pay", "--user", "alice", "--amount", "50", "--wait", "5",
@@ -111,7 +112,7 @@ class TestOutcomes:
         check_invariants(funded, gateway.charges())
 
     def test_pending_beyond_wait_then_recover_completes(
-            self, funded: Path, env: dict[str, str], gateway: GatewayServer) -> None:
+            self, funded: Path, env: dict[str, str], gateway: MockGatewayProcess) -> None:
         """Still pending after --wait: exit 10, PROCESSING, held; recover completes it."""
         gateway.set_mode("pending", latency_ms=1500)
         code, out = run_json(funded, "pay", "--user", "alice", "--amount", "50", "--wait",
@@ -126,7 +127,7 @@ class TestOutcomes:
         check_invariants(funded, gateway.charges())
 
     def test_lost_response_completes_with_exactly_one_charge(
-            self, funded: Path, env: dict[str, str], gateway: GatewayServer) -> None:
+            self, funded: Path, env: dict[str, str], gateway: MockGatewayProcess) -> None:
         """The gateway charges, then drops the connection: paycli finds the charge."""
         gateway.set_mode("lost-response", count=1)
         code, out = run_json(funded, "pay", "--user", "alice", "--amount", "50", env=env)
@@ -144,7 +145,7 @@ class TestOutcomes:
 
 class TestBreaker:
     def test_down_opens_the_breaker_across_processes(
-            self, funded: Path, gateway: GatewayServer) -> None:
+            self, funded: Path, gateway: MockGatewayProcess) -> None:
         """5 consecutive failed attempts over two processes open the shared breaker; the
         next payment fails at once with no HTTP call; after the reset one probe closes it."""
         env = paycli_env(gateway.url, PAYCLI_BREAKER_RESET_SECONDS="4")
@@ -170,7 +171,7 @@ class TestBreaker:
         check_invariants(funded, gateway.charges())
 
     def test_exactly_one_process_gets_the_half_open_probe(
-            self, funded: Path, gateway: GatewayServer) -> None:
+            self, funded: Path, gateway: MockGatewayProcess) -> None:
         """After the reset timeout, of two processes at once only one calls the gateway."""
         env = paycli_env(gateway.url, PAYCLI_BREAKER_RESET_SECONDS="0.5",
                          PAYCLI_BREAKER_FAILURES="1", PAYCLI_RETRY_ATTEMPTS="1")
@@ -188,14 +189,14 @@ class TestBreaker:
         assert run_json(funded, "gateway", "status", env=env)[1]["state"] == "closed"
 
     def test_declines_never_count_as_failures(self, funded: Path, env: dict[str, str],
-                                              gateway: GatewayServer) -> None:
+                                              gateway: MockGatewayProcess) -> None:
         """Many declines in a row leave the breaker closed with no failures."""
         gateway.set_mode("decline")
         for _ in range(6):
             assert run_json(funded, "pay", "--user", "alice", "--amount", "1", env=env)[0] == 4
         assert run_json(funded, "gateway", "status", env=env)[1]["failures"] == 0
 
-    def test_reset_closes_an_open_breaker(self, funded: Path, gateway: GatewayServer) -> None:
+    def test_reset_closes_an_open_breaker(self, funded: Path, gateway: MockGatewayProcess) -> None:
         """`gateway reset` closes the breaker at once."""
         env = paycli_env(gateway.url, PAYCLI_BREAKER_FAILURES="1", PAYCLI_RETRY_ATTEMPTS="1")
         gateway.set_mode("down")
@@ -208,7 +209,7 @@ class TestBreaker:
 
 class TestIdempotency:
     def test_same_key_same_arguments_charges_once(
-            self, funded: Path, env: dict[str, str], gateway: GatewayServer) -> None:
+            self, funded: Path, env: dict[str, str], gateway: MockGatewayProcess) -> None:
         """Repeating a payment with its key returns the first result and charges nothing."""
         args = ("pay", "--user", "alice", "--amount", "50", "--idempotency-key", "k-1")
         first = run_json(funded, *args, env=env)
@@ -218,7 +219,7 @@ class TestIdempotency:
         assert len(gateway.charges()) == 1 and wallet(funded, "alice") == (95000, 0)
 
     def test_order_id_derives_the_key(self, funded: Path, env: dict[str, str],
-                                      gateway: GatewayServer) -> None:
+                                      gateway: MockGatewayProcess) -> None:
         """The same order paid twice is charged once."""
         args = ("pay", "--user", "alice", "--amount", "50", "--order-id", "order-7")
         assert run_json(funded, *args, env=env)[0] == 0
@@ -226,7 +227,7 @@ class TestIdempotency:
         assert len(gateway.charges()) == 1
 
     def test_same_key_other_arguments_exits_6(self, funded: Path, env: dict[str, str],
-                                             gateway: GatewayServer) -> None:
+                                             gateway: MockGatewayProcess) -> None:
         """A key reused with another amount is refused with exit 6 and moves nothing."""
         assert run_json(funded, "pay", "--user", "alice", "--amount", "50",
                         "--idempotency-key", "k-2", env=env)[0] == 0
@@ -236,7 +237,7 @@ class TestIdempotency:
         assert len(gateway.charges()) == 1
 
     def test_a_declined_result_is_repeated_with_its_exit_code(
-            self, funded: Path, env: dict[str, str], gateway: GatewayServer) -> None:
+            self, funded: Path, env: dict[str, str], gateway: MockGatewayProcess) -> None:
         """The first result's exit code comes back too (4 for a decline)."""
         gateway.set_mode("decline")
         args = ("pay", "--user", "alice", "--amount", "5", "--idempotency-key", "k-3")
@@ -246,7 +247,7 @@ class TestIdempotency:
         assert code == 4 and out["status"] == "FAILED"
 
     def test_two_processes_racing_with_one_key_create_one_payment(
-            self, funded: Path, env: dict[str, str], gateway: GatewayServer) -> None:
+            self, funded: Path, env: dict[str, str], gateway: MockGatewayProcess) -> None:
         """Concurrent processes with one key: one payment, one charge, the same result."""
         gateway.set_mode("slow", latency_ms=300)
         args = ("pay", "--user", "alice", "--amount", "50", "--idempotency-key", "race", "--json")
@@ -260,7 +261,7 @@ class TestIdempotency:
 class TestConcurrency:
     @pytest.mark.slow
     def test_four_processes_never_overdraw(self, db_path: Path, env: dict[str, str],
-                                           gateway: GatewayServer) -> None:
+                                           gateway: MockGatewayProcess) -> None:
         """Four processes paying 30 each from a 100 wallet: at most 3 succeed, no
         overdraft, and no "database is locked" reaches anybody."""
         run_json(db_path, "wallet", "credit", "--user", "bob", "--amount", "100", env=env)
@@ -277,7 +278,7 @@ class TestConcurrency:
 
 class TestLogs:
     def test_log_file_has_every_step_and_attempt_without_the_key(
-            self, funded: Path, gateway: GatewayServer, tmp_path: Path) -> None:
+            self, funded: Path, gateway: MockGatewayProcess, tmp_path: Path) -> None:
         """JSON log lines carry steps and gateway attempts with the payment id; the API
         key appears nowhere."""
         log = tmp_path / "paycli.log"

@@ -30,11 +30,11 @@ from typing import Any
 import httpx
 import pytest
 import typer
-from gateway_server import GatewayServer
 from helpers import ROOT, paycli_env, run
 
 from paycli.cli import app
 from paycli.config import Settings
+from paycli.devtools.mock_process import MockGatewayProcess
 from paycli.errors import GatewayConfigError
 from paycli.gateway.http import HttpGateway
 from paycli.gateway.protocol import MAX_BODY_BYTES, ChargeRequest, GatewayFailure
@@ -56,14 +56,14 @@ def has_command(name: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def keyed_server() -> Iterator[GatewayServer]:
+def keyed_server() -> Iterator[MockGatewayProcess]:
     """A mock gateway of this module's own that only accepts the canary key."""
-    with GatewayServer(api_key=CANARY) as server:
+    with MockGatewayProcess(CANARY) as server:
         yield server
 
 
 @pytest.fixture
-def keyed_gateway(keyed_server: GatewayServer) -> GatewayServer:
+def keyed_gateway(keyed_server: MockGatewayProcess) -> MockGatewayProcess:
     """The canary gateway, reset to `ok` with nothing in it."""
     keyed_server.reset(mode="ok")
     return keyed_server
@@ -101,7 +101,7 @@ class Operator:
 
 
 @pytest.fixture
-def operator(db_path: Path, tmp_path: Path, keyed_gateway: GatewayServer
+def operator(db_path: Path, tmp_path: Path, keyed_gateway: MockGatewayProcess
              ) -> Iterator[Operator]:
     """An operator with alice funded, and a reader connection held open meanwhile."""
     op = Operator(db_path, tmp_path / "paycli.log", keyed_gateway.url)
@@ -146,7 +146,7 @@ class TestApiKeyNeverLeaks:
         op.assert_no_canary()
 
     def test_every_gateway_failure(self, operator: Operator,
-                                   keyed_gateway: GatewayServer) -> None:
+                                   keyed_gateway: MockGatewayProcess) -> None:
         """Declines, outages, the breaker, lost, malformed, slow and pending answers hide it."""
         op = operator
         code, paid = op.json("pay", "--user", "alice", "--amount", "20")
@@ -189,7 +189,7 @@ class TestApiKeyNeverLeaks:
     def test_a_gateway_that_refuses_the_key(self, operator: Operator) -> None:
         """A gateway expecting another key answers 401: a configuration error (exit 11),
         and the key not shown."""
-        with GatewayServer(api_key="another-key") as other:
+        with MockGatewayProcess("another-key") as other:
             done = operator("--gateway-url", other.url, "pay", "--user", "alice",
                             "--amount", "1")
             assert done.returncode == 11 and "401" in done.stderr
@@ -267,7 +267,7 @@ class TestFiles:
         assert mode_of(db.parent) == 0o700
 
     def test_log_file_is_private_under_umask_022(self, db_path: Path, tmp_path: Path,
-                                                 gateway: GatewayServer) -> None:
+                                                 gateway: MockGatewayProcess) -> None:
         """The log file paycli creates is 0600 even under umask 022."""
         log = tmp_path / "paycli.log"
         env = paycli_env(gateway.url)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from helpers import paycli_env, run_json, wallet
-from seed_gateway import SeedGateway, seed_gateway  # noqa: F401
+from seed_gateway import SeedGateway
 
 
 def _funded(db: Path, url: str) -> dict[str, str]:
@@ -16,7 +16,7 @@ def _funded(db: Path, url: str) -> dict[str, str]:
 
 
 class TestSeedLikeGateway:
-    def test_pay_works(self, db_path: Path, seed_gateway: tuple[SeedGateway, str]) -> None:  # noqa: F811
+    def test_pay_works(self, db_path: Path, seed_gateway: tuple[SeedGateway, str]) -> None:
         """An approving seed gateway: COMPLETED, one charge."""
         double, url = seed_gateway
         env = _funded(db_path, url)
@@ -25,7 +25,7 @@ class TestSeedLikeGateway:
         assert len(double.charges) == 1 and wallet(db_path, "alice") == (9000, 0)
 
     def test_pending_settles_through_status_by_external_id(
-            self, db_path: Path, seed_gateway: tuple[SeedGateway, str]) -> None:  # noqa: F811
+            self, db_path: Path, seed_gateway: tuple[SeedGateway, str]) -> None:
         """A pending charge is polled by its externalId until approved."""
         double, url = seed_gateway
         double.mode = "pending"
@@ -35,7 +35,7 @@ class TestSeedLikeGateway:
         assert code == 0 and out["status"] == "COMPLETED"
 
     def test_unknown_outcome_is_left_processing_never_guessed(
-            self, db_path: Path, seed_gateway: tuple[SeedGateway, str]) -> None:  # noqa: F811
+            self, db_path: Path, seed_gateway: tuple[SeedGateway, str]) -> None:
         """The answer never comes and the gateway cannot be asked by payment id: the
         payment stays PROCESSING with its funds held (exit 10), it is not retried (that
         could charge twice), and `recover` leaves it unresolved rather than guess."""
