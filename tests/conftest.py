@@ -1,4 +1,5 @@
-"""Shared fixtures: a temporary ledger, a running mock gateway, a CLI runner."""
+"""Shared fixtures: a temporary ledger, one with every kind of history, a running mock
+gateway, a CLI runner."""
 
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -7,6 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 from gateway_server import gateway, gateway_server  # noqa: F401
+from history import History, build_history
 from seed_gateway import seed_gateway  # noqa: F401
 from typer.testing import CliRunner
 
@@ -30,6 +32,30 @@ def store(db_path: Path) -> Iterator[Store]:
     """An opened ledger on `db_path`, closed after the test."""
     with Store(str(db_path)) as opened:
         yield opened
+
+
+@pytest.fixture(scope="session")
+def history_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, History]:
+    """`build_history`'s ledger, built once per session, and the ids of what it holds."""
+    path = tmp_path_factory.mktemp("history") / "ledger.db"
+    with Store(str(path)) as built:
+        return path, build_history(built)
+
+
+@pytest.fixture
+def history(store: Store, history_template: tuple[Path, History]) -> History:
+    """`store` now holds credits, payments of every outcome and refunds, in USD and JPY.
+
+    The session's template is copied into the test's open ledger with SQLite's backup API,
+    so every test gets its own copy without running the sagas again.
+    """
+    path, built = history_template
+    template = sqlite3.connect(path)
+    try:
+        template.backup(store.conn)
+    finally:
+        template.close()
+    return History(dict(built.payments), dict(built.refunds))
 
 
 @pytest.fixture

@@ -1,4 +1,6 @@
-"""An in-process card gateway double with switchable failure modes, for model-based tests.
+"""The in-process card gateway double, with switchable failure modes, and a saga
+environment around it: no network and no waits, for model-based tests and for building
+ledgers fast.
 
 `ScriptedGateway` implements the `paycli.gateway.Gateway` protocol without a network. It
 records every charge and refund it makes, so tests compare what the ledger believes with
@@ -10,7 +12,8 @@ what "the bank" did. Its modes say what the next calls do:
     hang            `GatewayFailure(sent=True)` (a timeout) and nothing was charged
     lost            the charge (or refund) is made, then `GatewayFailure(sent=True)`
     pending         charge answered `pending`; it settles later (`settle`, or on `status()`
-                    after `settle_after` looks); refunds behave as in `approve`
+                    after `settle_after` looks; never on its own with `settle_after=None`);
+                    refunds behave as in `approve`
 
 A `script` of modes runs first, one per charge or refund (`["lost", "hang"]`: charge and
 lose the answer, then time out), before the standing mode. While the mode at hand is
@@ -41,6 +44,9 @@ from paycli.gateway.protocol import (
     RefundRecord,
     Rejected,
 )
+from paycli.gateway.resilience import Resilience
+from paycli.saga.core import SagaEnv
+from paycli.store import BreakerStore, Store
 
 MODES = ("approve", "decline", "fail", "hang", "lost", "pending")
 
@@ -82,7 +88,7 @@ class ScriptedGateway:
     script: list[str] = field(default_factory=list)
     lookup: bool = True
     honour_keys: bool = True
-    settle_after: int = 2
+    settle_after: int | None = 2  # None: a pending charge waits for `settle`
     charges: dict[str, GatewayCharge] = field(default_factory=dict)
     refunds: list[GatewayRefund] = field(default_factory=list)
     calls: Counter[str] = field(default_factory=Counter)
@@ -183,7 +189,7 @@ class ScriptedGateway:
         charge = self.charges.get(external_id)
         if charge is None:
             return None
-        if charge.status == "pending":
+        if charge.status == "pending" and self.settle_after is not None:
             charge.looks += 1
             if charge.looks >= self.settle_after:
                 charge.status = "approved"
@@ -231,3 +237,11 @@ class ScriptedGateway:
 
     def close(self) -> None:
         """Nothing to close."""
+
+
+def saga_env(store: Store, gateway: ScriptedGateway, attempts: int = 2) -> SagaEnv:
+    """A saga environment on `store` with `gateway`: a breaker that never opens, `attempts`
+    tries per call and no backoff."""
+    return SagaEnv(store, gateway=lambda: gateway, resilience=lambda: Resilience(
+        BreakerStore(store), failures=1000, reset_s=30.0, attempts=attempts,
+        attempt_timeout_s=1.0, backoff_s=0.0, max_backoff_s=0.0))

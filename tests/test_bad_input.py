@@ -25,16 +25,15 @@ from typing import Any
 import pytest
 import typer
 from conftest import CliCall, count_events
-from doubles import ScriptedGateway
+from doubles import ScriptedGateway, saga_env
 
 from paycli.cli import app
-from paycli.gateway.resilience import Resilience
 from paycli.ledger import wallet
 from paycli.money import Money
 from paycli.saga import pay as saga
 from paycli.saga import refund as refunds
 from paycli.saga.steps import SilentReporter
-from paycli.store import BreakerStore, Store
+from paycli.store import Store
 
 HEX24 = "0123456789abcdef01234567"
 MISSING = f"pay_{'0' * 24}"
@@ -214,13 +213,6 @@ def commands() -> set[str]:
     return set(group.commands)
 
 
-def scripted_env(store: Store, gateway: ScriptedGateway) -> saga.SagaEnv:
-    """A saga environment over the gateway double, with quick retries."""
-    return saga.SagaEnv(store, gateway=lambda: gateway, resilience=lambda: Resilience(
-        BreakerStore(store), failures=5, reset_s=30, attempts=1, attempt_timeout_s=1,
-        backoff_s=0.001, max_backoff_s=0.002))
-
-
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
     """A ledger where alice has 100 USD and three payments: completed (10 USD), failed,
@@ -232,7 +224,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
 
         def paid(cents: int) -> str:
             request = saga.PayRequest("alice", Money(cents, "USD"), wait_s=0)
-            outcome = saga.pay(scripted_env(store, gateway), request, SilentReporter())
+            outcome = saga.pay(saga_env(store, gateway, attempts=1), request, SilentReporter())
             return str(outcome.result.payment_id)
 
         ids = {"paid": paid(10_00)}
@@ -240,7 +232,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
         ids["failed"] = paid(5_00)
         gateway.set_mode("approve")
         ids["refunded"] = paid(3_00)
-        refunds.refund(scripted_env(store, gateway), refunds.RefundRequest(ids["refunded"]),
+        refunds.refund(saga_env(store, gateway, attempts=1), refunds.RefundRequest(ids["refunded"]),
                        SilentReporter(), 1_000_000)
         statuses = [store.read.payment(i).status for i in ids.values()]  # type: ignore[union-attr]
         assert statuses == ["COMPLETED", "FAILED", "REFUNDED"]

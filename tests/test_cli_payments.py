@@ -10,20 +10,12 @@ from typing import Any
 
 import pytest
 from conftest import CliCall
-from scripted import ORDER_ID, History, build_history
-
-from paycli.store import Store
+from history import ORDER_ID, History
 
 SHOW_FIELDS = {"payment_id", "status", "user", "amount", "currency", "order_id", "gateway_ref",
                "refunded_amount", "refundable_amount", "error", "created_at", "updated_at",
                "refunds", "steps", "events"}
 UNKNOWN = "pay_" + "0" * 24
-
-
-@pytest.fixture
-def history(store: Store) -> History:
-    """A ledger with credits, payments of every outcome and refunds, in USD and JPY."""
-    return build_history(store)
 
 
 def as_json(cli: CliCall, *args: str) -> tuple[int, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from conftest import CliCall
-from scripted import ORDER_ID, REASON, History, build_history
+from history import ORDER_ID, REASON, History
 
 from paycli.ledger import export
 from paycli.money import currency
@@ -24,12 +24,6 @@ from paycli.store import Store
 
 Totals = dict[tuple[str, ...], Decimal]
 CAPTURED = ("COMPLETED", "PARTIALLY_REFUNDED", "REFUNDED")
-
-
-@pytest.fixture
-def history(store: Store) -> History:
-    """A ledger with credits, payments of every outcome and refunds, in USD and JPY."""
-    return build_history(store)
 
 
 def ledger_totals(db: Path) -> Totals:

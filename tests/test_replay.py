@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from doubles import ScriptedGateway, saga_env
 from helpers import paycli_env, run_json
-from scripted import History, build_history
+from history import History, credit, pay
 
 from paycli.devtools.mock_process import MockGatewayProcess
 from paycli.errors import UsageError
@@ -21,12 +22,6 @@ from paycli.money import Money
 from paycli.records import Payment
 from paycli.store import Store
 from paycli.store.replay import ReplayStore
-
-
-@pytest.fixture
-def history(store: Store) -> History:
-    """A ledger with credits, payments of every outcome and refunds, in USD and JPY."""
-    return build_history(store)
 
 
 def tamper(db: Path, *statements: str) -> None:
@@ -89,10 +84,7 @@ class TestConsistent:
 
     def test_a_payment_left_processing_is_consistent(self, store: Store) -> None:
         """A hold still pending (outcome unknown) replays as held, not spent."""
-        from scripted import ScriptedGateway, credit, pay, saga_env
-
-        gateway = ScriptedGateway()
-        gateway.mode = "pending"
+        gateway = ScriptedGateway(mode="pending")
         credit(store, "dave", "10")
         outcome = pay(saga_env(store, gateway), "dave", "7")
         assert outcome.result.status == "PROCESSING"
