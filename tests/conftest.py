@@ -1,9 +1,11 @@
 """Shared fixtures: a temporary ledger, one with every kind of history, a running mock
-gateway, a CLI runner."""
+gateway, a CLI runner; and `load_fixture`, which reads test data from `fixtures/`."""
 
+import json
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import Result
@@ -16,9 +18,23 @@ from paycli.cli import app
 from paycli.config import ENV
 from paycli.store import Store
 
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
 # Typer's CliRunner (Click >= 8.2) always keeps stderr apart: `result.stdout` is stdout only,
 # `result.stderr` is stderr only, and `result.output` is both interleaved.
 CliCall = Callable[..., Result]
+
+
+def fixture_path(name: str) -> Path:
+    """The path of a data file under the repository's `fixtures/` folder."""
+    path = FIXTURES / name
+    assert path.is_file(), f"no test data file {path}"
+    return path
+
+
+def load_fixture(name: str) -> Any:
+    """The parsed contents of a JSON data file under `fixtures/`."""
+    return json.loads(fixture_path(name).read_text(encoding="utf-8"))
 
 
 @pytest.fixture

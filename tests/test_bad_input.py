@@ -1,9 +1,10 @@
 """Hostile input across every command and option: refused cleanly, and nothing written.
 
-Each row of `CASES` is one hostile input and the exit code the contract gives it (2 for
-usage and validation errors; 7 for a payment that does not exist; 9 for a refund the
-payment cannot take). Every row runs twice, as a human and with `--json`, against a
-ledger holding a completed, a failed and a fully refunded payment, and must:
+Each case of `fixtures/hostile_input.json` is one hostile input and the exit code the
+contract gives it (2 for usage and validation errors; 7 for a payment that does not exist;
+9 for a refund the payment cannot take). Every case runs twice, as a human and with
+`--json`, against a ledger holding a completed, a failed and a fully refunded payment, and
+must:
 - exit with that code, with no traceback and no exception escaping the CLI;
 - human: write exactly one line, `Error: ...`, on stderr;
 - `--json`: write exactly one JSON object with an `error` on stdout, nothing on stderr;
@@ -24,7 +25,7 @@ from typing import Any
 
 import pytest
 import typer
-from conftest import CliCall, count_events
+from conftest import CliCall, count_events, load_fixture
 from doubles import ScriptedGateway, saga_env
 
 from paycli.cli import app
@@ -35,9 +36,6 @@ from paycli.saga import refund as refunds
 from paycli.saga.steps import SilentReporter
 from paycli.store import Store
 
-HEX24 = "0123456789abcdef01234567"
-MISSING = f"pay_{'0' * 24}"
-DROP = "'; DROP TABLE payments; --"
 QUIET_ENV = {"PAYCLI_GATEWAY_URL": "http://127.0.0.1:9", "PAYCLI_RETRY_ATTEMPTS": "1"}
 ERROR_TYPES = {2: {"usage_error", "bad_ledger"}, 7: {"not_found"}, 9: {"refund_refused"}}
 
@@ -55,156 +53,18 @@ class Case:
     needs: str | None = None  # a command another change may not have added yet
 
 
-def credit(amount: str, *more: str) -> tuple[str, ...]:
-    """`wallet credit` for alice with this amount."""
-    return ("wallet", "credit", "--user", "alice", "--amount", amount, *more)
+def argument(written: str | dict[str, Any]) -> str:
+    """An argument as the data file writes it: a string, or `{"repeat": s, "times": n}`."""
+    return written if isinstance(written, str) else written["repeat"] * written["times"]
 
 
-def credit_as(user: str) -> tuple[str, ...]:
-    """`wallet credit` of 5 for this user id."""
-    return ("wallet", "credit", "--user", user, "--amount", "5")
+def load_cases() -> list[Case]:
+    """Every case of `fixtures/hostile_input.json`, whatever section it is listed in."""
+    return [Case(**{**row, "args": tuple(argument(arg) for arg in row["args"])})
+            for section in load_fixture("hostile_input.json").values() for row in section]
 
 
-def pay(*more: str, amount: str = "5") -> tuple[str, ...]:
-    """`pay` for alice (who can afford it) with these options."""
-    return ("pay", "--user", "alice", "--amount", amount, *more)
-
-
-def refund(payment: str, *more: str) -> tuple[str, ...]:
-    """`refund` of a payment (`{paid}`, `{failed}`, `{refunded}` name the fixture's)."""
-    return ("refund", payment, *more)
-
-
-CASES = [
-    # -- amounts ----------------------------------------------------------------------------
-    Case("amount-sub-cent", credit("0.001")),
-    Case("amount-yen-fraction", credit("1.5", "--currency", "JPY")),
-    Case("amount-minus-zero", credit("-0")),
-    Case("amount-negative", credit("-5")),
-    Case("amount-exponent", credit("1e2")),
-    Case("amount-nan", credit("NaN")),
-    Case("amount-infinity", credit("Infinity")),
-    Case("amount-fullwidth-digits", credit("\uff11\uff10")),
-    Case("amount-devanagari-digits", credit("१०")),
-    Case("amount-10-to-the-30", credit("1" + "0" * 30)),
-    Case("amount-thousands-of-digits", credit("9" * 5000)),
-    Case("amount-empty", credit("")),
-    Case("amount-whitespace", credit("   ")),
-    Case("amount-padded", credit(" 10 ")),
-    Case("amount-zero", credit("0")),
-    Case("amount-zero-cents", credit("0.00")),
-    Case("amount-plus-sign", credit("+5")),
-    Case("amount-thousands-separator", credit("1,000")),
-    Case("amount-underscore", credit("1_000")),
-    Case("amount-hex", credit("0x10")),
-    Case("amount-two-points", credit("1.0.0")),
-    Case("amount-trailing-point", credit("5.")),
-    Case("amount-above-maximum", credit("1000001")),
-    Case("amount-env-maximum", credit("5"), env={"PAYCLI_MAX_AMOUNT": "abc"}),
-    Case("pay-amount-zero", pay(amount="0")),
-    Case("pay-amount-exponent", pay(amount="5e0")),
-    Case("refund-amount-sub-cent", refund("{paid}", "--amount", "0.001")),
-    Case("refund-amount-exponent", refund("{paid}", "--amount", "1e1")),
-    Case("refund-amount-empty", refund("{paid}", "--amount", "")),
-    Case("refund-amount-above-maximum", refund("{paid}", "--amount", "1000001")),
-    # -- refunds the payment cannot take (exit 9) ------------------------------------------
-    Case("refund-more-than-left", refund("{paid}", "--amount", "10.01"), code=9),
-    Case("refund-a-million", refund("{paid}", "--amount", "1000000"), code=9),
-    Case("refund-failed-payment", refund("{failed}"), code=9),
-    Case("refund-refunded-payment", refund("{refunded}", "--amount", "1"), code=9),
-    # -- user ids ---------------------------------------------------------------------------
-    Case("user-empty", credit_as("")),
-    Case("user-65-chars", credit_as("a" * 65)),
-    Case("user-space", credit_as("al ice")),
-    Case("user-single-quote", credit_as("al'ice")),
-    Case("user-double-quotes", credit_as('"alice"')),
-    Case("user-sql-injection", credit_as(DROP)),
-    Case("user-cyrillic-a", credit_as("\u0430lice")),
-    Case("user-fullwidth", credit_as("\uff41\uff4c\uff49\uff43\uff45")),
-    Case("user-newline", credit_as("alice\nbob")),
-    Case("user-nul", credit_as("al\x00ice")),
-    Case("user-ansi-escape", credit_as("\x1b[31malice")),
-    Case("user-path", credit_as("../alice")),
-    Case("balance-user-empty", ("wallet", "balance", "--user", "")),
-    Case("history-user-sql", ("wallet", "history", "--user", DROP)),
-    Case("pay-user-zero-width", ("pay", "--user", "ali\u200bce", "--amount", "5")),
-    # -- currencies -------------------------------------------------------------------------
-    Case("currency-xxx", credit("5", "--currency", "XXX")),
-    Case("currency-xts", credit("5", "--currency", "XTS")),
-    Case("currency-two-letters", credit("5", "--currency", "US")),
-    Case("currency-four-letters", credit("5", "--currency", "USDD")),
-    Case("currency-unknown", credit("5", "--currency", "ABC")),
-    Case("currency-empty", credit("5", "--currency", "")),
-    Case("currency-symbol", credit("5", "--currency", "U$D")),
-    Case("currency-cyrillic", credit("5", "--currency", "U\u0405D")),
-    Case("balance-currency-xts", ("wallet", "balance", "--user", "alice", "--currency", "XTS")),
-    Case("history-currency-usdd",
-         ("wallet", "history", "--user", "alice", "--currency", "USDD")),
-    Case("pay-currency-xxx", pay("--currency", "XXX")),
-    # -- payment ids ------------------------------------------------------------------------
-    Case("refund-unknown-payment", refund(MISSING), code=7),
-    Case("refund-short-id", refund("pay_123")),
-    Case("refund-refund-id", refund(f"ref_{HEX24}")),
-    Case("refund-upper-case-id", refund(f"PAY_{HEX24.upper()}")),
-    Case("refund-non-hex-id", refund(f"pay_{'g' * 24}")),
-    Case("refund-sql-id", refund(DROP)),
-    Case("refund-empty-id", refund("")),
-    Case("show-unknown-payment", ("payments", "show", MISSING), code=7, needs="payments"),
-    Case("show-malformed-id", ("payments", "show", "pay_123"), needs="payments"),
-    Case("list-limit-zero", ("payments", "list", "--limit", "0"), needs="payments"),
-    # -- other options ----------------------------------------------------------------------
-    Case("history-limit-zero", ("wallet", "history", "--user", "alice", "--limit", "0")),
-    Case("history-limit-negative", ("wallet", "history", "--user", "alice", "--limit", "-1")),
-    Case("history-limit-text", ("wallet", "history", "--user", "alice", "--limit", "ten")),
-    Case("history-limit-fraction", ("wallet", "history", "--user", "alice", "--limit", "1.5")),
-    Case("history-limit-huge", ("wallet", "history", "--user", "alice", "--limit", "10" * 10)),
-    Case("pay-wait-negative", pay("--wait", "-1")),
-    Case("pay-wait-nan", pay("--wait", "nan")),
-    Case("pay-wait-infinite", pay("--wait", "inf")),
-    Case("pay-wait-text", pay("--wait", "soon")),
-    Case("pay-key-empty", pay("--idempotency-key", "")),
-    Case("pay-key-space", pay("--idempotency-key", "a key")),
-    Case("pay-key-too-long", pay("--idempotency-key", "k" * 256)),
-    Case("pay-order-newline", pay("--order-id", "order\n1")),
-    Case("credit-key-non-ascii", credit("5", "--idempotency-key", "clé")),
-    Case("refund-reason-newline", refund("{paid}", "--reason", "one\ntwo")),
-    Case("refund-reason-too-long", refund("{paid}", "--reason", "r" * 501)),
-    Case("unknown-option", credit("5", "--bogus")),
-    Case("missing-amount", ("wallet", "credit", "--user", "alice")),
-    Case("unknown-command", ("frobnicate",)),
-    Case("bench-zero-payments", ("bench", "--payments", "0")),
-    Case("bench-unknown-gateway", ("bench", "--gateway", "ftp")),
-    Case("export-unknown-format", ("export", "--format", "xml"), json=False, needs="export"),
-    # -- the ledger file --------------------------------------------------------------------
-    Case("db-directory", ("wallet", "balance", "--user", "alice"), db="dir"),
-    Case("db-under-a-file", ("wallet", "credit", "--user", "alice", "--amount", "5"),
-         db="under-file"),
-    Case("db-foreign-sqlite", ("wallet", "credit", "--user", "alice", "--amount", "5"),
-         db="foreign"),
-    Case("db-empty-path", ("wallet", "balance", "--user", "alice"), db="empty"),
-    Case("db-directory-gateway-status", ("gateway", "status"), db="dir"),
-    Case("db-foreign-reset", ("gateway", "reset"), json=False, db="foreign"),
-    # -- the gateway URL and settings -------------------------------------------------------
-    Case("url-not-a-url", ("--gateway-url", "notaurl", *pay())),
-    Case("url-ftp", ("--gateway-url", "ftp://x", *pay())),
-    Case("url-no-host", ("--gateway-url", "http://", *pay())),
-    Case("url-bad-port", ("--gateway-url", "http://127.0.0.1:99999", *pay())),
-    Case("url-broken-ipv6", ("--gateway-url", "http://[::1", *pay())),
-    Case("url-empty", ("--gateway-url", "", *pay())),
-    Case("url-env-javascript", pay(), env={"PAYCLI_GATEWAY_URL": "javascript:alert(1)"}),
-    Case("url-refund", ("--gateway-url", "notaurl", *refund("{paid}"))),
-    Case("url-recover", ("--gateway-url", "ftp://x", "recover")),
-    Case("env-timeout-text", pay(), env={"PAYCLI_GATEWAY_TIMEOUT": "abc"}),
-    Case("env-timeout-nan", pay(), env={"PAYCLI_GATEWAY_TIMEOUT": "nan"}),
-    Case("env-timeout-refund", refund("{paid}"), env={"PAYCLI_GATEWAY_TIMEOUT": "abc"}),
-    Case("env-attempts-zero", pay(), env={"PAYCLI_RETRY_ATTEMPTS": "0"}),
-    Case("env-attempts-fraction", pay(), env={"PAYCLI_RETRY_ATTEMPTS": "1.5"}),
-    Case("env-attempts-refund", refund("{paid}", "--amount", "1"),
-         env={"PAYCLI_RETRY_ATTEMPTS": "0"}),
-    Case("env-breaker-failures", pay(), env={"PAYCLI_BREAKER_FAILURES": "-1"}),
-    Case("env-breaker-reset", pay(), env={"PAYCLI_BREAKER_RESET_SECONDS": "soon"}),
-    Case("log-file-directory", ("--log-file", "/", *pay())),
-]
+CASES = load_cases()
 
 
 def commands() -> set[str]:

@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 import pytest
 import typer
+from conftest import load_fixture
 from helpers import ROOT, paycli_env, run
 
 from paycli.cli import app
@@ -326,32 +327,16 @@ def padded(size: int) -> str:
     return json.dumps({"externalId": "ext_1", "status": "approved", "message": "x" * size})
 
 
-BAD_ANSWERS = {
-    "status-number": '{"externalId": "ext_1", "status": 1}',
-    "external-id-number": '{"externalId": 5, "status": "approved"}',
-    "external-id-null": '{"externalId": null, "status": "approved"}',
-    "external-id-missing": '{"status": "approved"}',
-    "status-unknown": '{"externalId": "ext_1", "status": "captured"}',
-    "status-upper-case": '{"externalId": "ext_1", "status": "APPROVED"}',
-    "status-true": '{"externalId": "ext_1", "status": true}',
-    "message-number": '{"externalId": "ext_1", "status": "approved", "message": 7}',
-    "refunds-not-a-list": '{"externalId": "ext_1", "status": "approved", "refunds": "all"}',
-    "json-array": '[{"externalId": "ext_1", "status": "approved"}]',
-    "json-null": "null",
-    "json-string": '"approved"',
-    "empty-body": "",
-    "html": "<html><body>502 Bad Gateway</body></html>",
-    "truncated-json": '{"externalId": "ext_1", "status": "appr',
-    "nan-number": '{"externalId": "ext_1", "status": "approved", "message": NaN}',
+# The stored bodies (`fixtures/gateway_bad_answers.json`), then those made here: bytes that
+# are not UTF-8, and bodies whose size is what matters.
+BAD_ANSWERS: dict[str, str | bytes] = {
+    **load_fixture("gateway_bad_answers.json")["charge"],
     "invalid-utf8": b'{"externalId": "\xff\xfe", "status": "approved"}',
     "deeply-nested": "[" * 100_000 + "]" * 100_000,
     "huge-body": padded(MAX_BODY_BYTES + 1),
 }
-BAD_REFUND_ANSWERS = {
-    "status-number": '{"externalId": "ext_1", "status": 1}',
-    "status-of-a-charge": '{"externalId": "ext_1", "status": "approved"}',
-    "refund-id-number": '{"externalId": "ext_1", "status": "refunded", "refundId": 9}',
-    "not-json": "refunded",
+BAD_REFUND_ANSWERS: dict[str, str] = {
+    **load_fixture("gateway_bad_answers.json")["refund"],
     "huge-body": json.dumps({"externalId": "ext_1", "status": "refunded",
                              "message": "x" * (MAX_BODY_BYTES + 1)}),
 }
