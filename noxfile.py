@@ -1,4 +1,5 @@
-"""Developer sessions: `nox -s tests`, `nox -s lint typecheck`, `nox -s bench`."""
+"""Developer sessions: `nox -s quick` while working, `nox -s tests lint typecheck` before a
+push (what CI runs), `nox -s bench` for the figures."""
 
 from __future__ import annotations
 
@@ -16,11 +17,20 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def quick(session: nox.Session) -> None:
+    """Every test not marked `slow`: the loop to run while working (under a minute)."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "-m", "not slow", *session.posargs)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
-    """ruff over the package, the mock gateway and the tests."""
-    session.install("ruff")
+    """ruff over all the code, then `lint-imports` (the import contracts in pyproject.toml)."""
+    session.install("-e", ".[test]")
+    session.install("import-linter>=2.1")
     session.run("ruff", "check", "paycli", "tests", "mock_gateway.py", "benchmarks", "scripts",
                 "noxfile.py")
+    session.run("lint-imports")
 
 
 @nox.session

@@ -6,8 +6,11 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
+import typer
+import typer.testing
 from click.testing import Result
 from gateway_server import gateway, gateway_server  # noqa: F401
 from history import History, build_history
@@ -35,6 +38,26 @@ def fixture_path(name: str) -> Path:
 def load_fixture(name: str) -> Any:
     """The parsed contents of a JSON data file under `fixtures/`."""
     return json.loads(fixture_path(name).read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def click_command_built_once() -> Iterator[None]:
+    """Build paycli's Click command from the Typer app once per session.
+
+    `CliRunner.invoke` rebuilds it on every call (~50 ms, most of an in-process CLI test's
+    time); the app does not change during a run, so every invocation can share one build.
+    """
+    if not hasattr(typer.testing, "_get_command"):  # a Typer that builds it elsewhere
+        yield
+        return
+    built = typer.main.get_command(app)
+    build = typer.testing._get_command
+
+    def cached(typer_app: typer.Typer) -> Any:
+        return built if typer_app is app else build(typer_app)
+
+    with mock.patch.object(typer.testing, "_get_command", cached):
+        yield
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from paycli.devtools import bench
 
 
 class TestBench:
+    @pytest.mark.slow
     def test_inprocess_bench_reports_every_contract_field(self, tmp_path: Path) -> None:
         """A small in-process run prints one JSON object with the figures and the ratio."""
         done = run(tmp_path / "unused.db", "bench", "--payments", "40", "--concurrency", "2",
@@ -54,6 +55,7 @@ class TestBench:
             count, broken = verify_chain(store.read.events())
         assert count == 250 * 6 and broken is None
 
+    @pytest.mark.slow
     def test_bad_gateway_choice_is_a_usage_error(self, tmp_path: Path) -> None:
         """Only inprocess and http exist."""
         done = run(tmp_path / "unused.db", "bench", "--gateway", "carrier-pigeon")

@@ -197,6 +197,7 @@ def funded(db_path: Path, gateway: MockGatewayProcess) -> Path:
     return db_path
 
 
+@pytest.mark.slow  # paycli as real processes against the mock gateway
 class TestThroughTheCommandLine:
     """These need the saga's error maps to know `gateway_config` (exit 11)."""
 
@@ -251,6 +252,7 @@ class TestAnEmptyKey:
         with pytest.raises(UsageError, match="PAYCLI_GATEWAY_API_KEY is empty"):
             _ = settings.gateway_api_key
 
+    @pytest.mark.slow  # paycli as a real process
     def test_pay_writes_nothing(self, funded: Path, gateway: MockGatewayProcess,
                                 event_count: Callable[[Path], int]) -> None:
         """`pay` with an empty key exits 2 before anything is written or sent (needs the

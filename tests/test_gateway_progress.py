@@ -129,6 +129,7 @@ class TestRetryHistory:
         assert step.update.detail == (f"refunded ({verdict.gateway_ref}) on attempt 2/3 "
                                       f"after 1 {TIMES} gateway error (HTTP 503)")
 
+    @pytest.mark.slow  # paycli as real processes
     def test_the_command_line_shows_the_history(
             self, db_path: Path, gateway: MockGatewayProcess, tmp_path: Path) -> None:
         """`pay` through two 503s logs the ProcessPayment step with its history (needs
@@ -172,6 +173,7 @@ class TestPending:
         assert any(re.fullmatch(rf"approved \({ref}\) after 1\.\d s pending", u.detail)
                    for u in reporter.updates if u.name == "ProcessPayment")
 
+    @pytest.mark.slow  # paycli as real processes
     def test_the_command_line_step_ends_a_success(
             self, db_path: Path, gateway: MockGatewayProcess) -> None:
         """`pay --json` of a charge that was pending, then approved: ProcessPayment is
@@ -185,6 +187,7 @@ class TestPending:
 
 
 class TestTheBreakerOpeningMidRun:
+    @pytest.mark.slow  # paycli as real processes
     def test_the_run_that_opens_it_says_what_happened(
             self, db_path: Path, gateway: MockGatewayProcess) -> None:
         """Attempts 1 and 2 fail and open the breaker, attempt 3 is refused: the message

@@ -22,6 +22,9 @@ from paycli.devtools.mock_process import MockGatewayProcess
 from paycli.records import Payment, Refund
 from paycli.store import Store
 
+# Every test runs paycli as real processes against the mock gateway: system-level, slow.
+pytestmark = pytest.mark.slow
+
 # The first draw of `random.Random(31)` is 0.012: below the mock's 10 % refund failure rate,
 # so with `--seed 31` the first refund in mode `seed` after a reset is `refund_failed`.
 FAILING_SEED = "31"
@@ -384,7 +387,6 @@ class TestConcurrency:
         assert [r.status for r in refund_rows(db, payment_id)] == ["COMPLETED"]
         settled(gateway, db)
 
-    @pytest.mark.slow
     def test_many_partial_refunds_at_once_never_exceed_the_payment(
             self, paid: tuple[Path, str], env: dict[str, str], gateway: MockGatewayProcess) -> None:
         """Eight processes refunding 10 of a 50 payment at once: exactly five succeed, the

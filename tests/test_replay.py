@@ -203,6 +203,7 @@ class TestTampering:
         assert found["stored"] == "payment.mystery pay_x"
 
 
+@pytest.mark.slow
 class TestAgainstTheMockGateway:
     def test_real_processes_replay_consistently(self, db_path: Path,
                                                 gateway: MockGatewayProcess) -> None:

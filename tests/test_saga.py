@@ -14,6 +14,9 @@ from helpers import check_invariants, paycli_env, run, run_json, spawn, wallet
 
 from paycli.devtools.mock_process import MockGatewayProcess
 
+# Every test runs paycli as real processes against the mock gateway: system-level, slow.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def env(gateway: MockGatewayProcess) -> dict[str, str]:
@@ -259,7 +262,6 @@ class TestIdempotency:
 
 
 class TestConcurrency:
-    @pytest.mark.slow
     def test_four_processes_never_overdraw(self, db_path: Path, env: dict[str, str],
                                            gateway: MockGatewayProcess) -> None:
         """Four processes paying 30 each from a 100 wallet: at most 3 succeed, no

@@ -116,6 +116,7 @@ def operator(db_path: Path, tmp_path: Path, keyed_gateway: MockGatewayProcess
 
 
 class TestApiKeyNeverLeaks:
+    @pytest.mark.slow
     def test_every_command_on_the_happy_path(self, operator: Operator,
                                              tmp_path: Path) -> None:
         """Every command on the happy path prints, logs and stores everything but the key."""
@@ -146,6 +147,7 @@ class TestApiKeyNeverLeaks:
         assert '"gateway_attempt"' in log and paid["payment_id"] in log
         op.assert_no_canary()
 
+    @pytest.mark.slow
     def test_every_gateway_failure(self, operator: Operator,
                                    keyed_gateway: MockGatewayProcess) -> None:
         """Declines, outages, the breaker, lost, malformed, slow and pending answers hide it."""
@@ -176,6 +178,7 @@ class TestApiKeyNeverLeaks:
         assert op.json("recover")[0] == 0
         op.assert_no_canary()
 
+    @pytest.mark.slow
     def test_unreachable_gateway_and_bad_urls(self, operator: Operator) -> None:
         """A gateway that is not there, or a URL that is not one, never shows the key."""
         op = operator
@@ -187,6 +190,7 @@ class TestApiKeyNeverLeaks:
             assert op("--debug", "--gateway-url", url, "recover").returncode == 2
         op.assert_no_canary()
 
+    @pytest.mark.slow
     def test_a_gateway_that_refuses_the_key(self, operator: Operator) -> None:
         """A gateway expecting another key answers 401: a configuration error (exit 11),
         and the key not shown."""
@@ -198,6 +202,7 @@ class TestApiKeyNeverLeaks:
                                  "--amount", "1")[0] == 11
         operator.assert_no_canary()
 
+    @pytest.mark.slow
     def test_internal_error_traceback_under_debug(self, operator: Operator) -> None:
         """An internal error shows a traceback only with --debug, and neither shows the key."""
         op = operator
@@ -247,6 +252,7 @@ with Store(db) as store:
 
 
 class TestFiles:
+    @pytest.mark.slow
     def test_ledger_files_are_private_under_umask_022(self, tmp_path: Path) -> None:
         """Under umask 022 the db, -wal and -shm are 0600 and a new ledger folder 0700."""
         db = tmp_path / "new-folder" / "ledger.db"
@@ -267,6 +273,7 @@ class TestFiles:
         assert modes == {"": 0o600, "-wal": 0o600, "-shm": 0o600}
         assert mode_of(db.parent) == 0o700
 
+    @pytest.mark.slow
     def test_log_file_is_private_under_umask_022(self, db_path: Path, tmp_path: Path,
                                                  gateway: MockGatewayProcess) -> None:
         """The log file paycli creates is 0600 even under umask 022."""

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from helpers import paycli_env, run_json, wallet
 from seed_gateway import SeedGateway
+
+# Every test runs paycli as real processes against the double over HTTP: system-level, slow.
+pytestmark = pytest.mark.slow
 
 
 def _funded(db: Path, url: str) -> dict[str, str]:

@@ -413,5 +413,6 @@ PaycliMachine.TestCase.settings = settings(
 )
 
 
+@pytest.mark.slow  # hundreds of generated runs of the sagas, each on a fresh ledger
 class TestMoneyModel(PaycliMachine.TestCase):  # type: ignore[misc, valid-type]
     """Random runs of the sagas against the model (see the module docstring)."""
