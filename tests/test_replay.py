@@ -268,17 +268,12 @@ def _change(tx: Any, payment_id: str, event: str, changes: dict[str, Any]) -> No
 
 
 @pytest.mark.slow
-class TestSpeed:
-    def test_a_hundred_thousand_events_replay_fast(self, store: Store) -> None:
-        """~100k events are verified and replayed at tens of thousands per second.
-
-        The target is 50,000 events/s (measured ~60-70k on an idle 2-core box); the floor
-        asserted is half of it, so a machine busy with other tests does not flake.
-        """
+class TestBigLedger:
+    def test_a_hundred_thousand_events_replay_consistently(self, store: Store) -> None:
+        """~100k events (17,000 completed payments) are verified and replayed: the chain
+        holds and the replay agrees with the tables. How fast is for `paycli bench`, not for
+        a test on a noisy machine."""
         for _ in _big_ledger(store, 17_000):
             pass
-        started = time.perf_counter()
         result = replay_events(store).to_json()
-        rate = result["events"] / (time.perf_counter() - started)
         assert result["events"] == 102_000 and result["consistent"] and result["chain_ok"]
-        assert rate >= 25_000, f"{rate:.0f} events/s"
