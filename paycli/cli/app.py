@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup, TyperOption
+from typer.core import TyperGroup
 
 from paycli.cli import audit, operations, payments, refunds, tools, wallet
 from paycli.cli.common import State, report
@@ -23,18 +23,6 @@ HELP = "paycli: pay, refund and audit over an exact, double-entry SQLite ledger.
 # package's metadata (~30 ms) for plugins paycli does not use; an operator can still ask
 # for them by setting the variable.
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-
-_option_type = TyperOption.display_type_rich
-
-
-def _flag_without_type(self: TyperOption, ctx: Any) -> str | None:
-    """An on/off flag has no value to type: show no `<bool>` beside it in `--help`."""
-    return None if self.is_flag else _option_type(self, ctx)
-
-
-# Typer labels every option with its value's type, flags included (`--json <bool>`), which
-# reads as if the flag took a value; only the help's type column changes.
-TyperOption.display_type_rich = _flag_without_type  # type: ignore[method-assign]
 
 
 class PaycliGroup(TyperGroup):
@@ -49,7 +37,9 @@ class PaycliGroup(TyperGroup):
                                 standalone_mode=False,
                                 windows_expand_args=windows_expand_args, **extra)
         except typer.TyperException as exc:
-            if exc.format_message().strip():  # empty when the help was shown instead
+            if type(exc).__name__ == "NoArgsIsHelpError":  # `paycli wallet`: its help
+                sys.stdout.write(exc.format_message() + "\n")
+            elif exc.format_message().strip():  # empty when the help was shown instead
                 report(exc.format_message(), "usage_error", "--json" in argv)
             code = exc.exit_code
         except typer.Abort:
@@ -64,7 +54,7 @@ app = typer.Typer(
     name="paycli",
     help=HELP,
     no_args_is_help=True,
-    rich_markup_mode="markdown",
+    rich_markup_mode=None,  # Click's plain help: paragraphs rewrapped, no Rich at start-up
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
