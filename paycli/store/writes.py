@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from paycli.records import Account, BreakerState, Payment, Refund
+from paycli.records import Account, Payment, Refund
 from paycli.store.hashing import GENESIS_HASH, canonical_json, event_hash, utc_now
 from paycli.store.reads import PAYMENT_COLUMNS, REFUND_COLUMNS, UPDATABLE, Reader
 
@@ -145,13 +145,3 @@ class Tx(Reader):
             (owner, row_id, expected_owner),
         )
         return cursor.rowcount == 1
-
-    def put_breaker(self, state: BreakerState, name: str = "gateway") -> None:
-        """Store the shared circuit breaker's state."""
-        self.conn.execute(
-            "INSERT INTO breaker (name, state, failures, opened_at, probe_started) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET state = excluded.state, "
-            "failures = excluded.failures, opened_at = excluded.opened_at, "
-            "probe_started = excluded.probe_started",
-            (name, state.state, state.failures, state.opened_at, state.probe_started),
-        )

@@ -42,14 +42,6 @@ def fit_columns(columns: list[tuple[str, int]], droppable: list[str], width: int
     return set(shown)
 
 
-@cache
-def err_console() -> Console:
-    """The stderr console."""
-    from rich.console import Console  # late: start-up
-
-    return Console(stderr=True, highlight=False)
-
-
 def print_json(result: dict[str, Any]) -> None:
     """Print exactly one JSON object on stdout."""
     sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
