@@ -85,25 +85,25 @@ def settle_refund(env: SagaEnv, refund_id: str, verdict: Verdict,
         _check(found, require)
         if found.is_final:
             return found
-        steps_and = {"steps": steps, **extra}
+        recorded = {"steps": steps, **extra}  # what the settle event carries besides changes
         if verdict.decision == Decision.SUCCEEDED:
-            _credit_refund(tx, found, payment, verdict, steps_and)
+            _credit_refund(tx, found, payment, verdict, recorded)
         elif verdict.decision in (Decision.REFUSED, Decision.UNAVAILABLE):
             set_payment(tx, payment.id, "payment.refund_released",
                         {"refund_reserved": payment.refund_reserved - found.amount},
                         refund_id=refund_id)
             set_refund(tx, refund_id, "refund.failed", {
                 "status": RefundStatus.FAILED, "error_type": verdict.error_type,
-                "error_message": verdict.message}, owner=None, **steps_and)
+                "error_message": verdict.message}, owner=None, **recorded)
         else:
             set_refund(tx, refund_id, "refund.unresolved", {
                 "status": RefundStatus.PROCESSING, "error_type": verdict.error_type,
-                "error_message": verdict.message}, owner=None, **steps_and)
+                "error_message": verdict.message}, owner=None, **recorded)
     return read_refund(env, refund_id)
 
 
 def _credit_refund(tx: Tx, found: Refund, payment: Payment, verdict: Verdict,
-                   steps_and: dict[str, Any]) -> None:
+                   recorded: dict[str, Any]) -> None:
     transfer_id = postings.new_id("txn")
     postings.deposit(tx, "refund", payment.user_id, Money(found.amount, found.currency),
                      found.id, transfer_id)
@@ -116,4 +116,4 @@ def _credit_refund(tx: Tx, found: Refund, payment: Payment, verdict: Verdict,
     set_refund(tx, found.id, "refund.completed", {
         "status": RefundStatus.COMPLETED, "gateway_ref": verdict.gateway_ref,
         "transfer_id": transfer_id, "error_type": None, "error_message": None},
-        owner=None, **steps_and)
+        owner=None, **recorded)
