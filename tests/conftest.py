@@ -13,6 +13,7 @@ import typer
 import typer.testing
 from click.testing import Result
 from gateway_server import gateway, gateway_server  # noqa: F401
+from helpers import paycli_env, run_json
 from history import History, build_history
 from seed_gateway import seed_gateway  # noqa: F401
 from typer.testing import CliRunner
@@ -130,3 +131,18 @@ def count_events(path: Path) -> int:
 def event_count() -> Callable[[Path], int]:
     """`event_count(db_path)`: how many events a ledger file holds, read with plain SQLite."""
     return count_events
+
+
+@pytest.fixture
+def env(gateway: Any) -> dict[str, str]:  # noqa: F811 - the fixture, used by name
+    """paycli's environment, pointed at the session's mock gateway (a module may define
+    its own)."""
+    return paycli_env(gateway.url)
+
+
+@pytest.fixture
+def funded(db_path: Path, env: dict[str, str]) -> Path:
+    """A ledger where alice has 100.00 USD (a module may define its own)."""
+    assert run_json(db_path, "wallet", "credit", "--user", "alice", "--amount", "100",
+                    env=env)[0] == 0
+    return db_path

@@ -26,20 +26,6 @@ from paycli.saga.steps import StepUpdate
 from paycli.store import BreakerStore, Store
 
 
-@pytest.fixture
-def env(gateway: Any) -> dict[str, str]:
-    """paycli's environment, pointed at the session's mock gateway."""
-    return paycli_env(gateway.url)
-
-
-@pytest.fixture
-def funded(db_path: Path, env: dict[str, str]) -> Path:
-    """A ledger where alice has 100.00 USD."""
-    assert run_json(db_path, "wallet", "credit", "--user", "alice", "--amount", "100",
-                    env=env)[0] == 0
-    return db_path
-
-
 class TestSagaViews:
     @pytest.mark.slow
     def test_settling_a_decline_says_the_hold_was_released(

@@ -11,7 +11,7 @@ from typing import Any
 
 import pexpect
 import pytest
-from helpers import ROOT, paycli_env, run_json
+from helpers import ROOT, run_json
 
 HIDE_CURSOR, SHOW_CURSOR = "\x1b[?25l", "\x1b[?25h"
 PAYMENT_ID = re.compile(r"pay_[0-9a-f]{24}")
@@ -47,20 +47,6 @@ def text(screen: str) -> str:
 def cursor_visible_at_exit(screen: str) -> bool:
     """The cursor is not left hidden: every hide is followed by a show."""
     return screen.rfind(HIDE_CURSOR) < screen.rfind(SHOW_CURSOR) or HIDE_CURSOR not in screen
-
-
-@pytest.fixture
-def env(gateway: Any) -> dict[str, str]:
-    """paycli's environment, pointed at the session's mock gateway."""
-    return paycli_env(gateway.url)
-
-
-@pytest.fixture
-def funded(db_path: Path, env: dict[str, str]) -> Path:
-    """A ledger where alice has 100.00 USD."""
-    assert run_json(db_path, "wallet", "credit", "--user", "alice", "--amount", "100",
-                    env=env)[0] == 0
-    return db_path
 
 
 def paid(db: Path, env: dict[str, str], *extra: str) -> str:
