@@ -4,21 +4,61 @@ Values are checked where they are used, so a bad gateway setting stops only the 
 that talk to the gateway. The data folder (where `paycli.toml` and the default ledger live)
 is given by the terminal layer (`typer.get_app_dir`); settings made without one, as the
 bench and the demo make theirs, read no file. A secret (the gateway API key) is read from
-the environment or the file, never from the command line, and is never shown.
+the environment or the file, never from the command line, and is never shown; so is a
+PostgreSQL password in a `--db` URL (`redact_url` is how a URL is named anywhere).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from paycli.errors import UsageError
 
 T = TypeVar("T")
+
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
+def db_scheme(target: str) -> str | None:
+    """The URL scheme of a `--db` value (`postgresql`), or None for a file path.
+
+    Any `scheme://` other than PostgreSQL's is a usage error: such a value is never taken
+    for a path (it would silently become a folder named `scheme:` and a SQLite file).
+    """
+    found = _SCHEME.match(target)
+    if found is None:
+        return None
+    scheme = found.group(1).lower()
+    if scheme not in POSTGRES_SCHEMES:
+        raise UsageError(f"--db {redact_url(target)}: unsupported scheme {scheme}://; give a "
+                         "ledger file's path or a postgresql:// URL")
+    return "postgresql"
+
+
+def redact_url(target: str) -> str:
+    """`target` with any password replaced by `***`, in its user part and its query string
+    (`password=`), so a URL can be named in messages and logs."""
+    if _SCHEME.match(target) is None:
+        return target
+    try:
+        parts = urlsplit(target)
+    except ValueError:
+        return target.split("://", 1)[0] + "://***"
+    netloc = parts.netloc
+    if "@" in netloc:
+        user, host = netloc.rsplit("@", 1)
+        if ":" in user:
+            user = user.split(":", 1)[0] + ":***"
+        netloc = f"{user}@{host}"
+    query = re.sub(r"(?i)(^|&)(password)=[^&]*", r"\1\2=***", parts.query)
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 DEFAULTS: dict[str, Any] = {
     "gateway_url": "http://127.0.0.1:3000",
@@ -78,12 +118,13 @@ class Settings:
 
     @property
     def db(self) -> str:
-        """The ledger file."""
+        """The ledger: a file's path or a `postgresql://` URL (any other scheme is refused)."""
         value = self.raw("db")
         if value is not None and not str(value).strip():
             # An empty --db (say, an unset shell variable) must not mean the default ledger.
             raise UsageError("--db / PAYCLI_DB is empty: give the ledger file's path")
         if value:
+            db_scheme(str(value))
             return str(value)
         if self.data_dir is None:
             raise UsageError("no ledger given: use --db or PAYCLI_DB")

@@ -99,7 +99,7 @@ class TestConsistent:
 
     def test_the_ledger_is_attached_read_only(self, store: Store, history: History) -> None:
         """The replay's connection cannot write to the stored ledger."""
-        with ReplayStore(store.path) as replay, pytest.raises(sqlite3.OperationalError,
+        with ReplayStore(store) as replay, pytest.raises(sqlite3.OperationalError,
                                                               match="readonly"):
             replay.conn.execute("DELETE FROM stored.payments")
 

@@ -38,11 +38,11 @@ def _ids(ctx: typer.Context, table: str, incomplete: str) -> list[str]:
     settings = Settings(overrides={"db": root.get("db")},
                         data_dir=Path(typer.get_app_dir("paycli")))
     with contextlib.suppress(Exception):  # a completion must never fail the shell
-        path = Path(settings.db)
-        if not path.is_file():
+        target = settings.db
+        if "://" not in target and not Path(target).is_file():
             return []
         from paycli.store import Store  # late: only when completing an id
 
-        with Store(str(path)) as store:
+        with Store(target) as store:
             return store.read.ids_starting(table, incomplete)
     return []

@@ -51,9 +51,10 @@ Progress = Callable[[int, int], None]  # (events done, events in the log)
 def replay_events(store: Store, progress: Progress | None = None) -> ReplayReport:
     """Replay the ledger's event log and compare; the contract's `replay-events` object.
 
-    `store` names the ledger file, which is read through its own read-only connection.
+    A ledger file is read through its own read-only connection; a PostgreSQL ledger
+    through `store`'s, in one read-only snapshot.
     """
-    with ReplayStore(store.path) as replay, replay.snapshot():
+    with ReplayStore(store) as replay, replay.snapshot():
         total = replay.event_count()
         refused: list[dict[str, Any]] = []
         applied = _applying(replay, replay.events(), refused, total, progress)

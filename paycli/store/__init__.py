@@ -1,24 +1,32 @@
 """The ledger database: the only place of paycli with SQL.
 
-    sqlite      `Store`: opens (creates, migrates) a ledger file; read snapshots and
+    base        `Store`: the ledger whatever its engine; picks the backend from `--db`
+    sqlite      `SqliteStore`: opens (creates, migrates) a ledger file; read snapshots and
                 `BEGIN IMMEDIATE` write transactions
     connection  the file's path, permissions and pragmas; waiting out a busy database
     schema      the tables, their CHECK constraints and triggers, and the migrations
-    reads       `Reader`: every read query (sqlite-utils for the filtered listings)
+    postgres    `PostgresStore`: the same ledger on PostgreSQL, shared by many hosts
+    pg_schema   its tables, CHECKs, triggers, migrations and its paycli marker
+    sql         what the shared queries need of a connection (either engine's)
+    reads       `Reader`: every read query, in the SQL both engines share
     writes      `Tx`: every write, each state change with its hash-chained event
     hashing     canonical JSON and the event hash the chain is built from
     breaker     the shared circuit breaker's row (compare-and-set probe)
     replay      `replay-events`' in-memory rebuild beside the ledger attached read-only
+    copy        `db copy`: a ledger's rows, events and all, into an empty ledger
 
 Invariants: nothing outside this package runs SQL (the bench's raw baseline is the one
-named exception: it measures SQLite itself, so it must not go through paycli); nothing
-here talks to the network or the terminal. A second backend is one more module offering
-the same `Store`, `Reader` and `Tx` methods.
+named exception: it measures the engine itself, so it must not go through paycli); nothing
+here talks to the network (but to its PostgreSQL server) or the terminal. Both backends
+offer the same `Store`, `Reader` and `Tx` and keep the same ledger: the same events, the
+same hash chain, the same errors.
 """
 
+# Each backend registers itself with `Store` by subclassing it.
+from paycli.store import postgres, sqlite  # noqa: F401
+from paycli.store.base import Store
 from paycli.store.breaker import BreakerStore
 from paycli.store.reads import Reader
-from paycli.store.sqlite import Store
 from paycli.store.writes import Tx
 
 __all__ = ["BreakerStore", "Reader", "Store", "Tx"]

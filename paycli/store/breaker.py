@@ -1,8 +1,9 @@
 """The shared circuit breaker's row in the ledger database (store layer: SQL lives here).
 
-Every paycli process using the same ledger sees and changes the same breaker; each change
-is one short `BEGIN IMMEDIATE` transaction. The half-open probe is handed out by
-compare-and-set, so exactly one process gets it.
+Every paycli process using the same ledger sees and changes the same breaker, on one host
+(SQLite) or on many (PostgreSQL); each change is one short write transaction of the store,
+in SQL both engines share. The half-open probe is handed out by compare-and-set (a
+conditional UPDATE whose row count says who won), so exactly one process gets it.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from paycli.records import BreakerState
-from paycli.store.sqlite import Store
+from paycli.store.base import Store
 
 
 class BreakerStore:
@@ -31,7 +32,8 @@ class BreakerStore:
     def _write(self, sql: str, args: tuple[Any, ...]) -> int:
         with self.store.transaction() as tx:
             tx.conn.execute(
-                "INSERT OR IGNORE INTO breaker (name, state, failures) VALUES (?, 'closed', 0)",
+                "INSERT INTO breaker (name, state, failures) VALUES (?, 'closed', 0) "
+                "ON CONFLICT (name) DO NOTHING",
                 (self.name,),
             )
             return int(tx.conn.execute(sql, args).rowcount)

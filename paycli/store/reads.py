@@ -1,15 +1,14 @@
 """The read queries of the ledger: `Reader`, on a connection or inside a transaction.
 
-Hand-written SQL for the point reads on the hot path (one account, one payment: a prepared
-statement is all they need); sqlite-utils (`rows_where`) for the filtered listings, whose
-WHERE clause depends on the operator's filters.
+Hand-written SQL in the dialect SQLite and PostgreSQL share (see `sql`): prepared point
+reads on the hot path (one account, one payment), and the filtered listings built from
+fixed column names, their values always passed as parameters.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from paycli.records import (
     Account,
@@ -21,9 +20,7 @@ from paycli.records import (
     Refund,
     Transfer,
 )
-
-if TYPE_CHECKING:
-    from sqlite_utils import Database
+from paycli.store.sql import Connection
 
 PAYMENT_COLUMNS = (
     "id, user_id, currency, amount, order_id, idempotency_key, gateway_key, status, "
@@ -41,19 +38,40 @@ UPDATABLE = {
                           "error_message", "owner"}),
 }
 UNFINISHED = "status IN ('PENDING', 'PROCESSING')"
+STREAMABLE = frozenset({"accounts", "transfers", "entries", "events", "idempotency",
+                        "payments", "refunds", "breaker"})
 
 
 class Reader:
     """The read queries of the ledger."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
+
+    def _where(self, table: str, columns: str, filters: list[tuple[str, str, Any]],
+               order: str, limit: int | None = None, extra: str | None = None
+               ) -> list[dict[str, Any]]:
+        """Rows of `table` matching every (column, operator, value) whose value is set."""
+        clauses = [f"{column} {op} ?" for column, op, value in filters if value is not None]
+        args: list[Any] = [value for _, _, value in filters if value is not None]
+        if extra:
+            clauses.append(extra)
+        sql = f"SELECT {columns} FROM {table}"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += f" ORDER BY {order}"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        cursor = self.conn.execute(sql, tuple(args))
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def account(self, kind: str, user_id: str | None, currency: str) -> Account | None:
         """The account of that owner and currency, or None if never opened."""
         row = self.conn.execute(
             "SELECT id, kind, user_id, currency, balance, held FROM accounts "
-            "WHERE kind = ? AND ifnull(user_id, '') = ? AND currency = ?",
+            "WHERE kind = ? AND coalesce(user_id, '') = ? AND currency = ?",
             (kind, user_id or "", currency),
         ).fetchone()
         return Account(*row) if row else None
@@ -115,34 +133,19 @@ class Reader:
         ).fetchone()
         return Payment(*row) if row else None
 
-    def _listing(self) -> Database:
-        """sqlite-utils over this connection, for the filtered listings."""
-        # Imported here: sqlite-utils costs ~0.2 s of start-up, and only listings need it.
-        from sqlite_utils import Database
-
-        return Database(self.conn, recursive_triggers=False, execute_plugins=False)
-
     def payments(self, *, user_id: str | None = None, status: str | None = None,
                  currency: str | None = None, since: str | None = None,
                  until: str | None = None, limit: int | None = None) -> list[Payment]:
         """Payments matching every filter given, newest first."""
-        where: list[str] = []
-        args: list[Any] = []
-        for column, op, value in (("user_id", "=", user_id), ("status", "=", status),
-                                  ("currency", "=", currency), ("created_at", ">=", since),
-                                  ("created_at", "<", until)):
-            if value is not None:
-                where.append(f"{column} {op} ?")
-                args.append(value)
-        rows = self._listing()["payments"].rows_where(
-            " AND ".join(where) or None, args, order_by="created_at DESC, id DESC",
-            select=PAYMENT_COLUMNS, limit=limit)
+        rows = self._where("payments", PAYMENT_COLUMNS, [
+            ("user_id", "=", user_id), ("status", "=", status), ("currency", "=", currency),
+            ("created_at", ">=", since), ("created_at", "<", until)],
+            "created_at DESC, id DESC", limit)
         return [Payment(**row) for row in rows]
 
     def unfinished_payments(self) -> list[Payment]:
         """Payments whose saga has not ended, oldest first."""
-        rows = self._listing()["payments"].rows_where(UNFINISHED, order_by="created_at",
-                                                      select=PAYMENT_COLUMNS)
+        rows = self._where("payments", PAYMENT_COLUMNS, [], "created_at", extra=UNFINISHED)
         return [Payment(**row) for row in rows]
 
     def refund(self, refund_id: str) -> Refund | None:
@@ -165,28 +168,21 @@ class Reader:
         if table not in UPDATABLE:
             raise ValueError(table)
         rows = self.conn.execute(
-            f"SELECT id FROM {table} WHERE id >= ? AND id < ? ORDER BY created_at DESC LIMIT ?",
-            (prefix, prefix + "\uffff", limit))
+            f"SELECT id FROM {table} WHERE substr(id, 1, ?) = ? ORDER BY created_at DESC "
+            "LIMIT ?", (len(prefix), prefix, limit))
         return [row[0] for row in rows]
 
     def refund_rows(self, *, status: str | None = None, payment_id: str | None = None,
                     limit: int | None = None) -> list[Refund]:
         """Refunds matching every filter given, newest first."""
-        where: list[str] = []
-        args: list[Any] = []
-        for column, value in (("status", status), ("payment_id", payment_id)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                args.append(value)
-        rows = self._listing()["refunds"].rows_where(
-            " AND ".join(where) or None, args, order_by="created_at DESC, id DESC",
-            select=REFUND_COLUMNS, limit=limit)
+        rows = self._where("refunds", REFUND_COLUMNS, [
+            ("status", "=", status), ("payment_id", "=", payment_id)],
+            "created_at DESC, id DESC", limit)
         return [Refund(**row) for row in rows]
 
     def unfinished_refunds(self) -> list[Refund]:
         """Refunds whose saga has not ended, oldest first."""
-        rows = self._listing()["refunds"].rows_where(UNFINISHED, order_by="created_at",
-                                                     select=REFUND_COLUMNS)
+        rows = self._where("refunds", REFUND_COLUMNS, [], "created_at", extra=UNFINISHED)
         return [Refund(**row) for row in rows]
 
     def events_of(self, entity_id: str) -> list[Event]:
@@ -212,9 +208,28 @@ class Reader:
                 yield Event(*row)
             after_seq = rows[-1][0]
 
+    def stream(self, table: str, columns: tuple[str, ...], key: str, batch: int = 5000
+               ) -> Iterator[tuple[Any, ...]]:
+        """Every row of `table` (those `columns`) in `key` order, fetched `batch` at a time
+        by key (so a large table is never held whole, on either engine)."""
+        if table not in STREAMABLE:
+            raise ValueError(table)
+        select = f"SELECT {', '.join(columns)} FROM {table}"
+        at = columns.index(key)
+        rows = self.conn.execute(f"{select} ORDER BY {key} LIMIT ?", (batch,)).fetchall()
+        while rows:
+            yield from (tuple(row) for row in rows)
+            rows = self.conn.execute(f"{select} WHERE {key} > ? ORDER BY {key} LIMIT ?",
+                                     (rows[-1][at], batch)).fetchall()
+
     def event_count(self) -> int:
         """How many events the log holds."""
         return int(self.conn.execute("SELECT count(*) FROM events").fetchone()[0])
+
+    def is_empty(self) -> bool:
+        """Whether nothing was ever written: no event, account, payment or idempotency key."""
+        return not any(self.conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone()
+                       for table in ("events", "accounts", "payments", "idempotency"))
 
     def breaker(self, name: str = "gateway") -> BreakerState:
         """The shared circuit breaker's state (closed with no failures if never used)."""

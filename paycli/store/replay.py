@@ -1,10 +1,14 @@
 """The replay's database: part of the store layer, holding all of `replay-events`' SQL.
 
 A fresh in-memory SQLite database is rebuilt from the event log, with the stored ledger
-attached read-only as `stored`; comparing the two is then a handful of SQL joins.
+attached read-only as `stored`; comparing the two is then a handful of SQL joins. A
+PostgreSQL ledger cannot be attached: its compared tables are copied from one read snapshot
+into an in-memory `stored` of the same shape, and its events streamed from that snapshot,
+so the rebuild and the comparison are the same SQL on both backends.
 
 Invariants:
-- The stored ledger is attached with `mode=ro`: replaying can never change it.
+- The stored ledger is attached with `mode=ro` (a PostgreSQL one only read, in a
+  `READ ONLY` transaction): replaying can never change it.
 - Streaming the events, rebuilding and comparing all run in one read transaction, so the
   events and the tables they are compared with are one snapshot, even while other paycli
   processes keep writing.
@@ -33,6 +37,8 @@ from typing import Any
 
 from paycli.errors import UsageError
 from paycli.records import Event
+from paycli.store.base import Store
+from paycli.store.reads import Reader
 
 _SCHEMA = """
 CREATE TABLE transfers (
@@ -171,17 +177,35 @@ def _read_only_uri(path: str) -> str:
     return Path(path).resolve().as_uri() + "?mode=ro"
 
 
+# The stored tables the comparisons read, as a PostgreSQL ledger's are copied in.
+_STORED = {
+    "accounts": ("id", "kind", "user_id", "currency", "balance", "held"),
+    "transfers": ("id", "kind", "state", "currency", "amount", "debit_account",
+                  "credit_account"),
+    "payments": ("id", "user_id", "currency", "status", "amount", "refunded",
+                 "refund_reserved", "gateway_ref", "hold_id", "error_type"),
+    "refunds": ("id", "payment_id", "currency", "status", "amount", "transfer_id",
+                "gateway_ref"),
+}
+
+
 class ReplayStore:
     """An in-memory database of replayed state beside the stored ledger (read-only)."""
 
-    def __init__(self, ledger_path: str) -> None:
-        uri = _read_only_uri(ledger_path)
+    def __init__(self, ledger: Store) -> None:
         self.conn = sqlite3.connect(":memory:", uri=True, isolation_level=None,
                                     check_same_thread=False)
         for statement in _SCHEMA.split(";"):
             if statement.strip():
                 self.conn.execute(statement)
-        self.conn.execute("ATTACH DATABASE ? AS stored", (uri,))
+        self.ledger = ledger
+        self.source: Reader | None = None  # a server ledger's snapshot, while in snapshot()
+        if ledger.backend == "sqlite":
+            self.conn.execute("ATTACH DATABASE ? AS stored", (_read_only_uri(ledger.path),))
+        else:
+            self.conn.execute("ATTACH DATABASE ':memory:' AS stored")
+            for table, columns in _STORED.items():
+                self.conn.execute(f"CREATE TABLE stored.{table} ({', '.join(columns)})")
 
     def close(self) -> None:
         """Drop the replayed state and detach the ledger."""
@@ -198,18 +222,40 @@ class ReplayStore:
         """One transaction: the stored ledger is read as of its first read inside."""
         self.conn.execute("BEGIN")
         try:
-            yield
+            if self.ledger.backend == "sqlite":
+                yield
+            else:
+                with self.ledger.snapshot() as source:
+                    self._copy_stored(source)
+                    self.source = source
+                    yield
         finally:
+            self.source = None
             self.conn.execute("ROLLBACK")  # the replayed state is thrown away anyway
+
+    def _copy_stored(self, source: Reader) -> None:
+        """The compared tables of a server ledger, copied from its snapshot."""
+        for table, columns in _STORED.items():
+            marks = ", ".join("?" * len(columns))
+            self.conn.executemany(f"INSERT INTO stored.{table} VALUES ({marks})",
+                                  source.stream(table, columns, "id"))
+        for table, key in (("accounts", "id"), ("transfers", "id"), ("payments", "id"),
+                           ("refunds", "id")):
+            self.conn.execute(f"CREATE UNIQUE INDEX stored.{table}_key ON {table} ({key})")
 
     # Reading the stored log.
 
     def event_count(self) -> int:
         """How many events the stored log holds."""
+        if self.source is not None:
+            return self.source.event_count()
         return int(self.conn.execute("SELECT count(*) FROM stored.events").fetchone()[0])
 
     def events(self, batch: int = 5000) -> Iterator[Event]:
         """Every stored event, oldest first, fetched `batch` at a time."""
+        if self.source is not None:
+            yield from self.source.events(batch=batch)
+            return
         cursor = self.conn.execute(
             "SELECT seq, type, entity_id, payload, at, correlation_id, prev_hash, hash, actor "
             "FROM stored.events ORDER BY seq"

@@ -9,38 +9,30 @@ Invariants kept here:
   event stores `sha256(prev_hash + canonical_json(event))`, so the log is a hash chain.
 - Threads of one process queue on one in-process lock per ledger file before SQLite's.
 
-Another engine stands in for this module by offering the same `Store`, `Reader` and `Tx`.
+`postgres` is the other engine behind the same `Store`, `Reader` and `Tx` (see `base`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import getpass
-import os
+import sqlite3
 from collections.abc import Iterator
 
 from paycli.errors import LedgerCorrupt, UsageError
+from paycli.store.base import Store
 from paycli.store.connection import connect, retry_busy, write_lock
 from paycli.store.reads import Reader
 from paycli.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 from paycli.store.writes import Tx
 
 
-def default_actor() -> str:
-    """Who is acting when nobody said: the operating system's user name."""
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no user name for this uid (a bare container)
-        return f"uid:{os.getuid()}"
-
-
-class Store:
+class SqliteStore(Store):
     """A paycli ledger file: opens it (creating or migrating it), reads it, writes to it."""
 
+    backend = "sqlite"
+
     def __init__(self, path: str, actor: str | None = None) -> None:
-        self.path = path
-        self.actor = actor or default_actor()
-        self.commits = 0  # write transactions committed through this Store (for the bench)
+        super().__init__(path, actor)
         self.conn, self.read_only = connect(path)
         self._reader = Reader(self.conn)
         self._write_lock = write_lock(path)
@@ -53,12 +45,6 @@ class Store:
     def close(self) -> None:
         """Close the connection; the ledger stays as the last commit left it."""
         self.conn.close()
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _version(self) -> tuple[int, int]:
         app = self.conn.execute("PRAGMA application_id").fetchone()[0]
@@ -73,7 +59,7 @@ class Store:
             raise LedgerCorrupt(
                 f"--db {self.path}: read-only for this user, and not a paycli ledger of schema "
                 f"{SCHEMA_VERSION} (it is {version}): its owner must open it once to migrate it")
-        with self.transaction() as tx:
+        with self.transaction():
             app, version = self._version()
             if app == 0 and version == 0:
                 tables = self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
@@ -87,7 +73,7 @@ class Store:
                     f"({SCHEMA_VERSION}); upgrade paycli"
                 )
             for script in MIGRATIONS[version:]:
-                tx.run_script(script)
+                run_script(self.conn, script)
             self.conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
             self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
@@ -127,3 +113,11 @@ class Store:
         return self._reader
 
 
+def run_script(conn: sqlite3.Connection, script: str) -> None:
+    """Run DDL statements one by one inside the caller's transaction."""
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            conn.execute(statement)
+            statement = ""

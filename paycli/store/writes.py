@@ -1,38 +1,32 @@
 """The writes of one transaction: `Tx`, every state change with its event.
 
-Hand-written SQL on purpose: these statements run inside `BEGIN IMMEDIATE` on STRICT tables
-guarded by CHECK constraints and triggers, and the hot path wants each one prepared once.
+Hand-written SQL on purpose, in the dialect SQLite and PostgreSQL share (see `sql`): these
+statements run inside the backend's one-writer-at-a-time transaction (SQLite's `BEGIN
+IMMEDIATE`, PostgreSQL's ledger lock) on tables guarded by CHECK constraints and triggers,
+and the hot path wants each one prepared once. Because writers are serialised, the chain
+head read at the first `append_event` stays the head until the commit.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from paycli.records import Account, Payment, Refund
 from paycli.store.hashing import GENESIS_HASH, canonical_json, event_hash, utc_now
 from paycli.store.reads import PAYMENT_COLUMNS, REFUND_COLUMNS, UPDATABLE, Reader
+from paycli.store.sql import Connection
 
 
 class Tx(Reader):
     """The writes of one transaction. Every state change goes with its event."""
 
-    def __init__(self, conn: sqlite3.Connection, correlation_id: str | None,
+    def __init__(self, conn: Connection, correlation_id: str | None,
                  actor: str | None = None) -> None:
         super().__init__(conn)
         self.correlation_id = correlation_id
         self.actor = actor
         self.at = utc_now()
         self._head: tuple[int, str] | None = None
-
-    def run_script(self, script: str) -> None:
-        """Run DDL statements one by one inside this transaction."""
-        statement = ""
-        for line in script.splitlines(keepends=True):
-            statement += line
-            if sqlite3.complete_statement(statement):
-                self.conn.execute(statement)
-                statement = ""
 
     def append_event(self, type_: str, entity_id: str, payload: dict[str, Any]) -> int:
         """Append an event to the hash chain; returns its sequence number."""
@@ -59,11 +53,12 @@ class Tx(Reader):
         found = self.account(kind, user_id, currency)
         if found:
             return found
-        cursor = self.conn.execute(
-            "INSERT INTO accounts (kind, user_id, currency, updated_at) VALUES (?, ?, ?, ?)",
+        row = self.conn.execute(
+            "INSERT INTO accounts (kind, user_id, currency, updated_at) VALUES (?, ?, ?, ?) "
+            "RETURNING id",
             (kind, user_id, currency, self.at),
-        )
-        return Account(int(cursor.lastrowid or 0), kind, user_id, currency, 0, 0)
+        ).fetchone()
+        return Account(int(row[0]), kind, user_id, currency, 0, 0)
 
     def set_account(self, account_id: int, balance: int, held: int) -> None:
         """Store an account's new balance and holds."""
@@ -141,7 +136,7 @@ class Tx(Reader):
         if table not in UPDATABLE:
             raise ValueError(table)
         cursor = self.conn.execute(
-            f"UPDATE {table} SET owner = ? WHERE id = ? AND owner IS ?",
+            f"UPDATE {table} SET owner = ? WHERE id = ? AND owner IS NOT DISTINCT FROM ?",
             (owner, row_id, expected_owner),
         )
         return cursor.rowcount == 1

@@ -1,0 +1,90 @@
+"""`Store`, the ledger whatever its engine: the one place that picks the backend.
+
+`Store(target)` opens a SQLite ledger file for a path and a PostgreSQL ledger for a
+`postgresql://` (or `postgres://`) URL; any other `scheme://` is a usage error. Both
+backends offer the same surface (`read`, `snapshot()`, `transaction()`, `close()`), hand
+out the same `Reader` and `Tx` (whose SQL both dialects share) and keep the same
+invariants, each enforced by its engine: CHECK constraints, an append-only event log, one
+writer at a time, and every state change with its hash-chained event in one transaction.
+
+Invariants: the choice of backend is made here and nowhere else; `name` is the ledger as
+messages may show it (a URL's password replaced by `***`), and nothing here puts the
+password anywhere else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+from typing import Any, ClassVar
+
+from paycli.config import db_scheme, redact_url
+from paycli.store.reads import Reader
+from paycli.store.writes import Tx
+
+
+def default_actor() -> str:
+    """Who is acting when nobody said: the operating system's user name."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name for this uid (a bare container)
+        return f"uid:{os.getuid()}"
+
+
+class Store:
+    """A paycli ledger: opens it (creating or migrating it), reads it, writes to it.
+
+    `Store(target)` returns the backend's subclass: `SqliteStore` for a file path,
+    `PostgresStore` for a `postgresql://` URL. Each backend registers itself by
+    subclassing; the package imports both (psycopg itself is loaded only on first use).
+    """
+
+    backend = "abstract"
+    _backends: ClassVar[dict[str, type[Store]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        Store._backends[cls.backend] = cls
+
+    def __new__(cls, target: str, actor: str | None = None) -> Any:
+        if cls is Store:
+            cls = Store._backends[db_scheme(target) or "sqlite"]
+        return super().__new__(cls)
+
+    def __init__(self, target: str, actor: str | None = None) -> None:
+        self.path = target
+        self.name = redact_url(target)
+        self.actor = actor or default_actor()
+        self.commits = 0  # write transactions committed through this Store (for the bench)
+        self.read_only = False
+
+    def close(self) -> None:
+        """Close the connection; the ledger stays as the last commit left it."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def read(self) -> Reader:
+        """Reads outside a transaction: each statement sees the latest commit."""
+        raise NotImplementedError
+
+    def transaction(self, correlation_id: str | None = None
+                    ) -> contextlib.AbstractContextManager[Tx]:
+        """One write transaction: committed on exit, rolled back on error."""
+        raise NotImplementedError
+
+    def snapshot(self) -> contextlib.AbstractContextManager[Reader]:
+        """A read transaction: every read inside sees one consistent state."""
+        raise NotImplementedError
+
+    def is_empty(self) -> bool:
+        """Whether the ledger holds nothing yet (no event, account, payment or key)."""
+        with self.snapshot() as read:
+            return read.is_empty()
+

@@ -1,0 +1,39 @@
+"""What the shared queries need of a database connection, whichever the engine.
+
+`Reader`, `Tx` and `BreakerStore` are written once, in the SQL that SQLite and PostgreSQL
+both accept (`coalesce`, `IS NOT DISTINCT FROM`, `ON CONFLICT`, `RETURNING`), with `?`
+placeholders. A sqlite3 connection is one as it is; the PostgreSQL backend hands them a
+psycopg connection behind `postgres.PgConnection`, which turns `?` into `%s`.
+
+Invariant: a query given to a `Connection` never holds a literal `?` or `%` of its own
+(values go in as parameters), so the placeholder translation is exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+
+class Cursor(Protocol):
+    """The part of a DB-API cursor the store uses."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    @property
+    def description(self) -> Any: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def fetchmany(self, size: int = ...) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Connection(Protocol):
+    """A connection that runs one statement with `?` placeholders."""
+
+    def execute(self, sql: str, parameters: Any = ..., /) -> Cursor: ...
