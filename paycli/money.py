@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
@@ -149,3 +150,12 @@ def to_decimal_text(minor: int, code: str) -> str:
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return text
+
+
+def decimal_to_minor(value: Decimal, code: str) -> int | None:
+    """A gateway's Decimal amount in minor units of `code`; None when it has more decimals
+    than the currency (no exact minor amount), or is not finite."""
+    if not value.is_finite():
+        return None
+    scaled = value.scaleb(currency(code).exponent)
+    return int(scaled) if scaled == scaled.to_integral_value() else None

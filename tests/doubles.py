@@ -19,7 +19,8 @@ A `script` of modes runs first, one per charge or refund (`["lost", "hang"]`: ch
 lose the answer, then time out), before the standing mode. While the mode at hand is
 `fail` or `hang`, look-ups (`status`, `find_payment`) fail too, without using it up. With
 `lookup=False` the gateway cannot find a charge by paycli's payment id
-(`LookupUnsupported`) and lists no refunds in a charge's status, like the seed's gateway.
+(`LookupUnsupported`) and lists no refunds in a charge's status but answers a refunded
+charge's status as `refunded`, like the seed's gateway.
 With `honour_keys=False` it ignores `Idempotency-Key` headers (the seed's gateway did).
 `crash_next(after_acting)` makes the next charge or refund raise `Crash`, a BaseException
 that no saga code catches, before or after acting: an in-process stand-in for SIGKILL.
@@ -142,12 +143,14 @@ class ScriptedGateway:
             raise Crash("killed in the middle of a gateway call")
 
     def _answer(self, charge: GatewayCharge) -> Answer:
-        refunds = None
+        refunds, status = None, charge.status
         if self.lookup:
             refunds = [RefundRecord(refundId=r.refund_id, status=r.status, idempotencyKey=r.key)
                        for r in self.refunds if r.external_id == charge.external_id]
-        return Answer(externalId=charge.external_id, status=charge.status,  # type: ignore[arg-type]
-                      message=charge.status, refunds=refunds)
+        elif charge.refunded:
+            status = "refunded"  # the seed's look-up once any refund went through
+        return Answer(externalId=charge.external_id, status=status,  # type: ignore[arg-type]
+                      message=status, refunds=refunds)
 
     def charge(self, request: ChargeRequest) -> Answer | Rejected:
         """`POST /payment/process`."""
@@ -234,6 +237,20 @@ class ScriptedGateway:
         if mode == "lost":
             raise GatewayFailure("no answer from the gateway (RemoteProtocolError)", sent=True)
         return answer
+
+    def settlement_report(self) -> list[str]:
+        """The settlement report's lines (the full protocol's forms): every charge, then
+        every refund, as the mock gateway's `GET /reports/settlement` writes them."""
+        at = "2026-11-29T00:00:00.000Z"
+        lines = ["external_id,payment_id,type,status,amount,currency,created_at\n"]
+        for charge in self.charges.values():
+            lines.append(f"{charge.external_id},{charge.payment_id},charge,{charge.status},"
+                         f"{charge.amount},{charge.currency},{at}\n")
+        for record in self.refunds:
+            charge = self.charges[record.external_id]
+            lines.append(f"{record.refund_id},{charge.payment_id},refund,{record.status},"
+                         f"{record.amount},{charge.currency},{at}\n")
+        return lines
 
     def close(self) -> None:
         """Nothing to close."""

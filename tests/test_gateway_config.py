@@ -24,7 +24,7 @@ from paycli.gateway.http import HttpGateway
 from paycli.gateway.protocol import ChargeRequest, Rejected
 from paycli.gateway.resilience import Resilience
 from paycli.records import Payment, PaymentStatus, StepStatus
-from paycli.saga import calls
+from paycli.saga import calls, lookups
 from paycli.saga.core import Decision, SagaEnv
 from paycli.saga.steps import SilentReporter, Step, StepUpdate
 from paycli.store import BreakerStore, Store
@@ -176,7 +176,7 @@ class TestTheVerdicts:
         (the hold kept), it is never taken for "no charge"."""
         gateway = client(answering(401, "Unauthorized\n"))
         pending = payment_record()._replace(gateway_ref="ext_9")
-        verdict = calls.ask_about_payment(env_with(store, gateway), pending)
+        verdict = lookups.ask_about_payment(env_with(store, gateway), pending)
         assert verdict.decision == Decision.UNKNOWN
         assert verdict.message is not None and "PAYCLI_GATEWAY_API_KEY" in verdict.message
 
@@ -184,7 +184,7 @@ class TestTheVerdicts:
         """A wrong URL answering a plain 404 to a look-up never releases a hold as if the
         gateway held no charge."""
         gateway = client(answering(404, ROUTE_MISS))
-        verdict = calls.ask_about_payment(env_with(store, gateway), payment_record())
+        verdict = lookups.ask_about_payment(env_with(store, gateway), payment_record())
         assert verdict.decision == Decision.UNKNOWN
 
 

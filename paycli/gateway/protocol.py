@@ -20,9 +20,10 @@ characters folded into single spaces, so a message is stored and shown as one li
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Annotated, Literal, Protocol
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -53,9 +54,11 @@ class Answer(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
 
     externalId: str
-    status: Literal["approved", "pending", "declined", "error"]
+    status: Literal["approved", "pending", "declined", "refunded", "error"]
     message: Message = ""
     refunds: list[RefundRecord] | None = None
+    # How much of the charge is refunded, where the gateway says (a JSON number).
+    refundedAmount: Decimal | None = Field(default=None, strict=False)
 
 
 class RefundAnswer(BaseModel):

@@ -34,9 +34,9 @@ from paycli.gateway.resilience import RetryNotice
 from paycli.money import format_minor
 from paycli.records import Payment, Refund, StepStatus
 from paycli.saga.core import Decision, SagaEnv, Verdict, set_payment, unknown
+from paycli.saga.lookups import REFUND_KEPT, ask_about_refund, charge_verdict, refund_verdict
 from paycli.saga.steps import Step
 
-REFUND_KEPT = "the reservation"
 NOTHING_CHARGED = "nothing was charged"
 NOTHING_REFUNDED = "nothing was refunded"
 TIMES = "\N{MULTIPLICATION SIGN}"  # a count of identical failures: "2 [times] gateway error"
@@ -244,17 +244,6 @@ def _seconds(deadline: float) -> str:
     return f"{max(deadline - time.monotonic(), 0.0):.0f}"
 
 
-def charge_verdict(answer: Answer) -> Verdict:
-    """What a charge's state at the gateway means for its payment."""
-    if answer.status == "approved":
-        return Verdict(Decision.SUCCEEDED, answer.externalId)
-    if answer.status == "declined":
-        reason = f": {answer.message}" if answer.message else ""
-        return Verdict(Decision.REFUSED, answer.externalId, "declined",
-                       f"declined by the gateway{reason}")
-    return unknown("still pending at the gateway", answer.externalId)
-
-
 def poll(gateway: Gateway, answer: Answer, deadline: float,
          on_poll: Callable[[int, float], None] | None = None) -> Answer:
     """Ask for a pending charge's status with backoff until it settles or `deadline`;
@@ -278,47 +267,6 @@ def poll(gateway: Gateway, answer: Answer, deadline: float,
         if found is not None and found.status != "error":
             answer = found
     return answer
-
-
-def ask_about_payment(env: SagaEnv, payment: Payment) -> Verdict:
-    """What the gateway knows of a payment's charge (by its reference, else by paycli's
-    payment id), as a verdict."""
-    try:
-        if payment.gateway_ref:
-            found = env.gateway.status(payment.gateway_ref)
-        else:
-            found = env.gateway.find_payment(payment.id)
-    except LookupUnsupported:
-        return unknown("the gateway cannot look charges up by payment id", payment.gateway_ref)
-    except GatewayFailure as exc:
-        return unknown(f"the gateway could not be asked ({exc.reason})", payment.gateway_ref)
-    except GatewayConfigError as exc:
-        return unknown(f"the gateway could not be asked: {exc.message}", payment.gateway_ref)
-    if found is None:
-        return Verdict(Decision.UNAVAILABLE, None, "not_charged",
-                       "the gateway holds no charge for this payment; the hold was released")
-    return charge_verdict(found)
-
-
-def ask_about_refund(env: SagaEnv, found: Refund) -> Verdict | None:
-    """What the gateway's status of the charge says of this refund; None if it has none."""
-    if not found.gateway_ref:
-        return unknown("the payment has no gateway reference", kept=REFUND_KEPT)
-    try:
-        charge_state = env.gateway.status(found.gateway_ref)
-    except GatewayFailure as exc:
-        return unknown(f"the gateway could not be asked ({exc.reason})", kept=REFUND_KEPT)
-    except GatewayConfigError as exc:
-        return unknown(f"the gateway could not be asked: {exc.message}", kept=REFUND_KEPT)
-    if charge_state is None or charge_state.refunds is None:
-        return unknown("the gateway's answer was lost and it lists no refunds", kept=REFUND_KEPT)
-    for record in charge_state.refunds:
-        if record.idempotencyKey == found.gateway_key:
-            return refund_verdict(RefundAnswer(
-                externalId=charge_state.externalId,
-                status="refunded" if record.status == "refunded" else "refund_failed",
-                refundId=record.refundId))
-    return None
 
 
 class _RefundAttempts(_Tries):
@@ -368,16 +316,3 @@ def refund(env: SagaEnv, found: Refund, step: Step) -> Verdict:
     if verdict.decision == Decision.SUCCEEDED:
         step.show(detail=attempts.success(f"refunded ({verdict.gateway_ref})"))
     return verdict
-
-
-def refund_verdict(answer: RefundAnswer | Rejected) -> Verdict:
-    """What the gateway's answer to a refund means for it."""
-    if isinstance(answer, Rejected):
-        detail = f": {answer.message}" if answer.message else ""
-        return Verdict(Decision.REFUSED, None, "refund_refused",
-                       f"refund refused by the gateway (HTTP {answer.http_status}{detail})")
-    if answer.status == "refunded":
-        return Verdict(Decision.SUCCEEDED, answer.refundId or answer.externalId)
-    detail = f": {answer.message}" if answer.message else ""
-    return Verdict(Decision.REFUSED, answer.refundId, "refund_refused",
-                   f"the gateway could not refund{detail}")

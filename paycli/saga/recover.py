@@ -6,7 +6,7 @@ one payment. One that another live process holds is waited for (briefly): if tha
 finishes it, it is no concern of this run; if not, it is reported unresolved. For each:
 
     PENDING       the gateway was never called: release the hold (reservation), FAILED
-    PROCESSING    ask the gateway (`calls.ask_about_payment` / `ask_about_refund`):
+    PROCESSING    ask the gateway (`lookups.ask_about_payment` / `ask_about_refund`):
                   a final answer settles it; pending, unreachable or no lookup keeps it
                   PROCESSING, reported unresolved
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from paycli.records import Payment, PaymentStatus, Refund, RefundStatus
 from paycli.results import RecoveredEntry, RecoverReport
-from paycli.saga import calls
+from paycli.saga import lookups
 from paycli.saga.core import (
     RUN_RECOVER,
     Decision,
@@ -89,7 +89,7 @@ def _recover_payment(env: SagaEnv, payment: Payment) -> RecoveredEntry | None:
             verdict = Verdict(Decision.UNAVAILABLE, None, "not_charged",
                               "interrupted before the gateway was called; the hold was released")
         else:
-            verdict = calls.ask_about_payment(env, current)
+            verdict = lookups.ask_about_payment(env, current)
         current = settle_payment(env, current.id, verdict, [])
     return RecoveredEntry(payment_id=current.id, status=current.status,
                           reason=None if current.is_final else _why(current))
@@ -110,7 +110,7 @@ def _recover_refund(env: SagaEnv, found: Refund) -> RecoveredEntry | None:
             verdict = Verdict(Decision.UNAVAILABLE, None, "not_refunded",
                               "interrupted before the gateway was called")
         else:
-            verdict = calls.ask_about_refund(env, current) or Verdict(
+            verdict = lookups.ask_about_refund(env, current) or Verdict(
                 Decision.UNAVAILABLE, None, "not_refunded", "the gateway shows no such refund")
         current = settle_refund(env, found.id, verdict, [])
     return RecoveredEntry(payment_id=found.payment_id, refund_id=found.id,

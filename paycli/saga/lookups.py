@@ -1,0 +1,135 @@
+"""What the gateway's answers and look-ups mean for a payment or a refund, as verdicts.
+
+    charge_verdict     a charge's state: approved succeeds, declined is refused, pending
+                       (or anything undecidable) is unknown
+    refund_verdict     a refund's answer: refunded succeeds, refund_failed or a 4xx is refused
+    ask_about_payment  look a charge up (by its reference, else by paycli's payment id)
+    ask_about_refund   look the refunded charge up: its list of refunds (by idempotency key)
+                       where the gateway lists them, else its `refunded` status
+
+A charge looked up may answer `refunded` (the seed's gateway does once any refund went
+through). That is a well-formed answer, never "malformed": for a refund in flight it means
+the refund went through when the amounts agree — the charge's refunded amount, where the
+gateway gives one, is what paycli had refunded plus this refund; where it gives none, this
+refund is the payment's only one. For a payment still in flight it is undecidable (a refund
+paycli never made), so the payment stays PROCESSING for an operator.
+
+Invariant: a verdict is drawn only from what the gateway said; an answer that does not
+settle the question is `unknown`, which keeps the money where it is.
+"""
+
+from __future__ import annotations
+
+from paycli.errors import GatewayConfigError
+from paycli.gateway.protocol import (
+    Answer,
+    GatewayFailure,
+    LookupUnsupported,
+    RefundAnswer,
+    Rejected,
+)
+from paycli.money import decimal_to_minor
+from paycli.records import Payment, Refund
+from paycli.saga.core import Decision, SagaEnv, Verdict, unknown
+
+REFUND_KEPT = "the reservation"
+
+
+def charge_verdict(answer: Answer) -> Verdict:
+    """What a charge's state at the gateway means for its payment."""
+    if answer.status == "approved":
+        return Verdict(Decision.SUCCEEDED, answer.externalId)
+    if answer.status == "declined":
+        reason = f": {answer.message}" if answer.message else ""
+        return Verdict(Decision.REFUSED, answer.externalId, "declined",
+                       f"declined by the gateway{reason}")
+    if answer.status == "refunded":
+        return unknown("the gateway shows this charge refunded, by a refund paycli did not "
+                       "make", answer.externalId)
+    return unknown("still pending at the gateway", answer.externalId)
+
+
+def refund_verdict(answer: RefundAnswer | Rejected) -> Verdict:
+    """What the gateway's answer to a refund means for it."""
+    if isinstance(answer, Rejected):
+        detail = f": {answer.message}" if answer.message else ""
+        return Verdict(Decision.REFUSED, None, "refund_refused",
+                       f"refund refused by the gateway (HTTP {answer.http_status}{detail})")
+    if answer.status == "refunded":
+        return Verdict(Decision.SUCCEEDED, answer.refundId or answer.externalId)
+    detail = f": {answer.message}" if answer.message else ""
+    return Verdict(Decision.REFUSED, answer.refundId, "refund_refused",
+                   f"the gateway could not refund{detail}")
+
+
+def ask_about_payment(env: SagaEnv, payment: Payment) -> Verdict:
+    """What the gateway knows of a payment's charge (by its reference, else by paycli's
+    payment id), as a verdict."""
+    try:
+        if payment.gateway_ref:
+            found = env.gateway.status(payment.gateway_ref)
+        else:
+            found = env.gateway.find_payment(payment.id)
+    except LookupUnsupported:
+        return unknown("the gateway cannot look charges up by payment id", payment.gateway_ref)
+    except GatewayFailure as exc:
+        return unknown(f"the gateway could not be asked ({exc.reason})", payment.gateway_ref)
+    except GatewayConfigError as exc:
+        return unknown(f"the gateway could not be asked: {exc.message}", payment.gateway_ref)
+    if found is None:
+        return Verdict(Decision.UNAVAILABLE, None, "not_charged",
+                       "the gateway holds no charge for this payment; the hold was released")
+    return charge_verdict(found)
+
+
+def ask_about_refund(env: SagaEnv, found: Refund) -> Verdict | None:
+    """What the gateway's status of the charge says of this refund; None if it shows that
+    the refund did not go through."""
+    if not found.gateway_ref:
+        return unknown("the payment has no gateway reference", kept=REFUND_KEPT)
+    try:
+        charge_state = env.gateway.status(found.gateway_ref)
+    except GatewayFailure as exc:
+        return unknown(f"the gateway could not be asked ({exc.reason})", kept=REFUND_KEPT)
+    except GatewayConfigError as exc:
+        return unknown(f"the gateway could not be asked: {exc.message}", kept=REFUND_KEPT)
+    if charge_state is None:
+        return unknown("the gateway's answer was lost and it no longer knows the charge",
+                       kept=REFUND_KEPT)
+    if charge_state.refunds is not None:
+        return _listed(charge_state, found)
+    if charge_state.status == "refunded":
+        return _refunded_charge(env, charge_state, found)
+    return unknown("the gateway's answer was lost and it lists no refunds", kept=REFUND_KEPT)
+
+
+def _listed(charge_state: Answer, found: Refund) -> Verdict | None:
+    """The refund in the charge's list of refunds, found by its idempotency key."""
+    assert charge_state.refunds is not None
+    for record in charge_state.refunds:
+        if record.idempotencyKey == found.gateway_key:
+            return refund_verdict(RefundAnswer(
+                externalId=charge_state.externalId,
+                status="refunded" if record.status == "refunded" else "refund_failed",
+                refundId=record.refundId))
+    return None
+
+
+def _refunded_charge(env: SagaEnv, charge_state: Answer, found: Refund) -> Verdict | None:
+    """A charge the gateway calls `refunded`: this refund went through if the amounts
+    agree; it did not if the refunded amount leaves it out; otherwise nobody can tell."""
+    payment = env.store.read.payment(found.payment_id)
+    assert payment is not None, found.payment_id
+    succeeded = Verdict(Decision.SUCCEEDED, charge_state.externalId)
+    if charge_state.refundedAmount is not None:
+        refunded = decimal_to_minor(charge_state.refundedAmount, payment.currency)
+        if refunded == payment.refunded + found.amount:
+            return succeeded
+        if refunded == payment.refunded:
+            return None
+        return unknown("the gateway shows the charge refunded by an amount paycli cannot "
+                       "account for", kept=REFUND_KEPT)
+    if payment.refunded == 0 and payment.refund_reserved == found.amount:
+        return succeeded  # the payment's only refund: the one that marked the charge refunded
+    return unknown("the gateway shows the charge refunded but not by how much, and this "
+                   "payment has had other refunds", kept=REFUND_KEPT)
