@@ -252,6 +252,17 @@ class ReplayReport(Result):
     chain_break: ChainBreakInfo | None
 
 
+class DbCopyResult(Result):
+    """`db copy`: where the ledger went (password hidden), how many events it took, and
+    whether replaying them on the target matched every copied row."""
+
+    to: str
+    events: int
+    consistent: bool
+    rows: int
+    mismatches: int
+
+
 class RecoveredEntry(Result):
     """A payment (or a refund, with its `refund_id`) that `recover` looked at; `reason`
     says why an unresolved one is still unfinished. Absent fields are left out."""

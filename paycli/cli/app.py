@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from paycli.cli import audit, operations, payments, refunds, tools, wallet
+from paycli.cli import audit, database, operations, payments, refunds, tools, wallet
 from paycli.cli.common import State, report
 from paycli.config import Settings
 
@@ -94,5 +94,5 @@ def main(
     ctx.obj = State(settings, debug)
 
 
-for group in (wallet, payments, refunds, audit, operations, tools):
+for group in (wallet, payments, refunds, audit, operations, database, tools):
     group.register(app)

@@ -25,6 +25,7 @@ SCHEMAS = {
     "refunds resolve": "RefundResolved",
     "replay-events": "ReplayReport", "recover": "RecoverReport",
     "gateway status": "GatewayStatus", "gateway reset": "GatewayStatus", "bench": "BenchReport",
+    "db copy": "DbCopyResult",
 }
 
 

@@ -83,6 +83,10 @@ class Store:
         """A read transaction: every read inside sees one consistent state."""
         raise NotImplementedError
 
+    def after_bulk_insert(self, tx: Tx) -> None:
+        """What the engine needs after rows were inserted with their own ids (nothing on
+        SQLite, whose next rowid is always past the largest)."""
+
     def is_empty(self) -> bool:
         """Whether the ledger holds nothing yet (no event, account, payment or key)."""
         with self.snapshot() as read:

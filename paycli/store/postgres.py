@@ -84,6 +84,11 @@ class PgConnection:
             return self.raw.execute(_dialect(sql), tuple(parameters))
         return self.raw.execute(sql.encode())  # bytes: no placeholder parsing at all
 
+    def executemany(self, sql: str, parameters: Any, /) -> None:
+        """Run one statement for each set of parameters (pipelined by psycopg)."""
+        with self.raw.cursor() as cursor:
+            cursor.executemany(_dialect(sql), parameters)
+
     def close(self) -> None:
         """Close the connection to the server."""
         self.raw.close()
@@ -209,6 +214,13 @@ class PostgresStore(Store):
                 raise
             self.conn.execute("COMMIT")
             self.commits += 1
+
+    def after_bulk_insert(self, tx: Tx) -> None:
+        """After rows were inserted with their ids: the identity sequences continue past
+        the largest id, so the next account or entry gets a new one."""
+        for table, column in (("accounts", "id"), ("entries", "seq")):
+            tx.conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
+                            f"max({column})) FROM {table} HAVING count(*) > 0")
 
     def _rollback(self) -> None:
         # A connection the server dropped cannot roll back; the server already did.

@@ -9,11 +9,18 @@ head read at the first `append_event` stays the head until the commit.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from paycli.records import Account, Payment, Refund
 from paycli.store.hashing import GENESIS_HASH, canonical_json, event_hash, utc_now
-from paycli.store.reads import PAYMENT_COLUMNS, REFUND_COLUMNS, UPDATABLE, Reader
+from paycli.store.reads import (
+    PAYMENT_COLUMNS,
+    REFUND_COLUMNS,
+    STREAMABLE,
+    UPDATABLE,
+    Reader,
+)
 from paycli.store.sql import Connection
 
 
@@ -140,3 +147,20 @@ class Tx(Reader):
             (owner, row_id, expected_owner),
         )
         return cursor.rowcount == 1
+
+    def insert_rows(self, table: str, columns: tuple[str, ...],
+                    rows: Iterable[tuple[Any, ...]], batch: int = 2000) -> int:
+        """Insert rows as they are, ids included (`db copy`); returns how many."""
+        if table not in STREAMABLE:
+            raise ValueError(table)
+        sql = (f"INSERT INTO {table} ({', '.join(columns)}) "
+               f"VALUES ({', '.join('?' * len(columns))})")
+        count, chunk = 0, []
+        for row in rows:
+            chunk.append(row)
+            if len(chunk) == batch:
+                self.conn.executemany(sql, chunk)
+                count, chunk = count + len(chunk), []
+        if chunk:
+            self.conn.executemany(sql, chunk)
+        return count + len(chunk)

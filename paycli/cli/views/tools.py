@@ -1,10 +1,10 @@
-"""Views of `bench` and `demo`."""
+"""Views of `bench`, `demo` and `db copy`."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from paycli.cli.views.base import PIPED_WIDTH, console, fit_columns, new_table
+from paycli.cli.views.base import PIPED_WIDTH, console, escaped, fit_columns, new_table
 
 if TYPE_CHECKING:
     from paycli import results
@@ -110,3 +110,10 @@ def demo_summary(results: list[Any], kept_at: str | None) -> None:
         console().print(f"The ledger is kept at {kept_at}.")
 
 
+def db_copied(result: results.DbCopyResult) -> None:
+    """After `db copy`: where the ledger went and whether its replay there agreed."""
+    mark = "[green]✓[/]" if result.consistent else "[red]✗[/]"
+    verdict = ("replayed there: consistent, hash chain intact" if result.consistent
+               else f"replayed there: {result.mismatches} mismatches")
+    console().print(f"{mark} Copied {result.rows} rows ({result.events} events) to "
+                    f"{escaped(result.to)}; {verdict}.")
