@@ -2,6 +2,7 @@
 
     PaycliError                      exit 1   unexpected: a bug
     ├── UsageError                   exit 2   bad input or configuration; nothing was written
+    │   └── ReportMalformed          exit 2   a settlement report line that cannot be read
     ├── InsufficientFunds            exit 3   available < amount; nothing held, nothing charged
     ├── PaymentDeclined              exit 4   the gateway declined; the hold was released
     ├── GatewayUnavailable           exit 5   breaker open, retries exhausted; hold released
@@ -9,6 +10,7 @@
     ├── IdempotencyConflict          exit 6   a key reused with a different request
     ├── NotFound                     exit 7   no such payment or refund
     ├── LedgerVerificationFailed     exit 8   replay found a mismatch or a broken hash chain
+    │   └── ReconcileBreaks          exit 8   reconcile left breaks between ledger and gateway
     ├── RefundRefused                exit 9   not refundable, too much, or the gateway refused
     ├── RefusedInState               exit 9   not in a state that allows it (resolve: not
     │                                         PROCESSING); a final state is never changed
@@ -39,6 +41,13 @@ class UsageError(PaycliError):
 
     exit_code = 2
     type = "usage_error"
+
+
+class ReportMalformed(UsageError):
+    """Raised for a settlement report that cannot be read, naming its line; nothing is
+    settled from a report until all of it has been read."""
+
+    type = "report_malformed"
 
 
 class InsufficientFunds(PaycliError):
@@ -87,6 +96,12 @@ class LedgerVerificationFailed(PaycliError):
 
     exit_code = 8
     type = "ledger_verification_failed"
+
+
+class ReconcileBreaks(LedgerVerificationFailed):
+    """Raised when `reconcile` leaves breaks between the ledger and the gateway's report."""
+
+    type = "reconcile_breaks"
 
 
 class RefundRefused(PaycliError):

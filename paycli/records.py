@@ -43,6 +43,17 @@ class StepStatus(StrEnum):
     PENDING = "pending"
 
 
+class BreakKind(StrEnum):
+    """How the ledger and the gateway's settlement report disagree (`reconcile`)."""
+
+    MISSING_IN_LEDGER = "missing_in_ledger"    # the gateway took money paycli has no record of
+    MISSING_AT_GATEWAY = "missing_at_gateway"  # paycli COMPLETED, no approved charge (refund)
+    STATUS_MISMATCH = "status_mismatch"        # both final, and they disagree
+    AMOUNT_MISMATCH = "amount_mismatch"        # the same charge or refund, another amount
+    RESOLVABLE = "resolvable"                  # PROCESSING here, final in the report
+    UNRESOLVED = "unresolved"                  # not final here, nor at the gateway
+
+
 class BreakerStatus(StrEnum):
     """The shared circuit breaker's state."""
 
@@ -192,3 +203,16 @@ class Transfer(NamedTuple):
     reference: str | None
     created_at: str
     resolved_at: str | None
+
+
+class ReportLine(NamedTuple):
+    """One line of a gateway's settlement report, checked, its amount in minor units."""
+
+    line: int  # as an editor counts: the header is line 1
+    external_id: str
+    payment_id: str
+    type: str  # charge | refund
+    status: str  # charge: approved, pending, declined, refunded; refund: refunded, refund_failed
+    amount: int
+    currency: str
+    created_at: str

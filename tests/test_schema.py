@@ -103,12 +103,14 @@ class TestRealOutputs:
             "gateway status": run("gateway", "status"),
             "gateway reset": run("gateway", "reset"),
             "refunds list": run("refunds", "list"),
+            "reconcile": run("reconcile", "--from-gateway"),
         }
         for command, (code, output) in outputs.items():
             assert code == 0, (command, output)
             check(command, output)
-        # bench: below; payments and refunds resolve: tests/test_resolve.py
-        assert set(outputs) == set(SCHEMAS) - {"bench", "payments resolve", "refunds resolve"}
+        # bench: below; payments and refunds resolve: tests/test_resolve.py; db copy: its own
+        assert set(outputs) == set(SCHEMAS) - {"bench", "payments resolve", "refunds resolve",
+                                               "db copy"}
 
     def test_a_refused_payment_matches_the_pay_schema(
             self, run: Callable[..., tuple[int, dict[str, Any]]]) -> None:

@@ -13,7 +13,16 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from paycli.cli import audit, database, operations, payments, refunds, tools, wallet
+from paycli.cli import (
+    audit,
+    database,
+    operations,
+    payments,
+    reconcile,
+    refunds,
+    tools,
+    wallet,
+)
 from paycli.cli.common import State, report
 from paycli.config import Settings
 
@@ -94,5 +103,5 @@ def main(
     ctx.obj = State(settings, debug)
 
 
-for group in (wallet, payments, refunds, audit, operations, database, tools):
+for group in (wallet, payments, refunds, reconcile, audit, operations, database, tools):
     group.register(app)

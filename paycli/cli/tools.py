@@ -25,7 +25,7 @@ SCHEMAS = {
     "refunds resolve": "RefundResolved",
     "replay-events": "ReplayReport", "recover": "RecoverReport",
     "gateway status": "GatewayStatus", "gateway reset": "GatewayStatus", "bench": "BenchReport",
-    "db copy": "DbCopyResult",
+    "db copy": "DbCopyResult", "reconcile": "ReconcileReport",
 }
 
 

@@ -12,17 +12,24 @@ gateway's own answer for an unknown charge, mean the URL does not lead to the pr
 Only `GET /payment/status` and `POST /payment/refund` answer 404 for an unknown charge, and
 with the gateway's JSON error object (`{"error": ...}`); a web server's "Not Found" page is
 a route miss, and `POST /payment/process` has no legitimate 404 at all.
+
+`settlement_report` streams `GET /reports/settlement` (the CSV `reconcile` reads) line by
+line; it is not a protocol call of the saga, so it goes through neither retries nor the
+breaker: a report that cannot be fetched whole is `GatewayUnavailable`, and nothing is
+settled from it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 from pydantic import ValidationError
 
-from paycli.errors import GatewayConfigError
+from paycli.errors import GatewayConfigError, GatewayUnavailable
 from paycli.gateway.protocol import (
     MAX_BODY_BYTES,
     Answer,
@@ -37,6 +44,7 @@ from paycli.gateway.protocol import (
 _AMOUNT_SLOT = "\u0000amount\u0000"
 KEY_SETTING = "PAYCLI_GATEWAY_API_KEY"
 URL_SETTING = "PAYCLI_GATEWAY_URL / --gateway-url"
+REPORT_PATH = "/reports/settlement"
 
 
 def _dumps(body: dict[str, Any], amount: str) -> bytes:
@@ -85,9 +93,11 @@ class HttpGateway:
             data = self._read_capped(response)
         finally:
             response.close()
-        if self._secret:
-            data = data.replace(self._secret, b"[redacted]")
-        return response.status_code, data
+        return response.status_code, self._redacted(data)
+
+    def _redacted(self, data: bytes) -> bytes:
+        """An answer with the API key cut out, should the gateway echo it."""
+        return data.replace(self._secret, b"[redacted]") if self._secret else data
 
     @staticmethod
     def _read_capped(response: httpx.Response) -> bytes:
@@ -141,6 +151,11 @@ class HttpGateway:
         key (401/403) or does not serve `method path` (405, or a 404 that is not the
         gateway's own answer for an unknown charge, which only `may_answer_404` calls get)."""
         status, data = self._send(method, path, params=params, body=body, key=key)
+        self._check_configuration(status, data, method, path, may_answer_404)
+        return status, data
+
+    def _check_configuration(self, status: int, data: bytes, method: str, path: str,
+                             may_answer_404: bool) -> None:
         if status in (401, 403):
             detail = self._message(data)
             raise GatewayConfigError(
@@ -151,7 +166,36 @@ class HttpGateway:
             raise GatewayConfigError(
                 f"the gateway at {self._where()} does not serve {method} {path} (HTTP {status} "
                 f"{httpx.codes.get_reason_phrase(status)}); check {URL_SETTING}")
-        return status, data
+
+    @contextlib.contextmanager
+    def settlement_report(self) -> Iterator[Iterator[str]]:
+        """`GET /reports/settlement`, streamed: the report's lines of text, read as they
+        arrive. Raises `GatewayUnavailable` if it cannot be fetched whole."""
+        try:
+            response = self._client.send(self._client.build_request("GET", REPORT_PATH),
+                                         stream=True)
+        except httpx.TransportError as exc:
+            raise GatewayUnavailable(f"cannot fetch the gateway's settlement report "
+                                     f"({type(exc).__name__})") from None
+        try:
+            if response.status_code != 200:
+                data = self._redacted(self._read_capped(response))
+                self._check_configuration(response.status_code, data, "GET", REPORT_PATH,
+                                          may_answer_404=False)
+                raise GatewayUnavailable(
+                    f"the gateway did not give its settlement report (HTTP "
+                    f"{response.status_code}{': ' + self._message(data) if data else ''})")
+            yield self._report_lines(response)
+        finally:
+            response.close()
+
+    @staticmethod
+    def _report_lines(response: httpx.Response) -> Iterator[str]:
+        try:
+            yield from response.iter_lines()
+        except httpx.HTTPError as exc:
+            raise GatewayUnavailable(f"the gateway's settlement report broke off "
+                                     f"({type(exc).__name__}); nothing was settled") from None
 
     def _where(self) -> str:
         """The gateway's base URL as shown in messages (no user info, no query)."""

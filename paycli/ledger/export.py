@@ -23,6 +23,7 @@ column that does not apply to it is empty in CSV and null in JSON lines:
     reference    transfer: its reference (the payment id of a hold, the refund id of a
                  refund's credit, the idempotency key of a credit)
     error_type   payment or refund: why it failed, if it did
+    actor        who made the record's last change (the actor of its newest event)
 
 Order: every payment, then every refund, then every transfer, each oldest first (then by
 id), all read from one snapshot of the ledger.
@@ -55,7 +56,7 @@ from paycli.store import Reader, Store
 FORMATS = ("csv", "jsonl")
 COLUMNS = ("record", "id", "created_at", "updated_at", "kind", "status", "user", "currency",
            "amount", "refunded", "payment_id", "order_id", "reason", "gateway_ref",
-           "transfer_id", "debit", "credit", "reference", "error_type")
+           "transfer_id", "debit", "credit", "reference", "error_type", "actor")
 SECTIONS = ("payments", "refunds", "transfers")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 PROGRESS_EVERY = 1000
@@ -83,6 +84,7 @@ def records(reader: Reader) -> Iterator[dict[str, Any]]:
         shape = shapes[section]
         for names, row in reader.rows(section):
             fields = shape(dict(zip(names, row, strict=True)))
+            fields["actor"] = row[-1]  # every export query ends with the actor
             yield {column: fields.get(column) for column in COLUMNS}
 
 

@@ -3,6 +3,8 @@ the breaker's state as the operator sees it."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from paycli.config import Settings
@@ -20,6 +22,20 @@ def http_gateway(settings: Settings) -> Gateway:
     from paycli.gateway.http import HttpGateway
 
     return HttpGateway(settings.gateway_url, settings.gateway_api_key, settings.gateway_timeout)
+
+
+@contextlib.contextmanager
+def settlement_report(settings: Settings) -> Iterator[Iterator[str]]:
+    """The gateway's settlement report, streamed line by line from `--gateway-url`."""
+    from paycli.gateway.http import HttpGateway  # late: as in `http_gateway`
+
+    gateway = HttpGateway(settings.gateway_url, settings.gateway_api_key,
+                          settings.gateway_timeout)
+    try:
+        with gateway.settlement_report() as lines:
+            yield lines
+    finally:
+        gateway.close()
 
 
 def resilience(store: Store, settings: Settings) -> Resilience:

@@ -208,6 +208,30 @@ class Reader:
                 yield Event(*row)
             after_seq = rows[-1][0]
 
+    def payments_with_refunds(self, batch: int = 2000
+                              ) -> Iterator[tuple[Payment, list[Refund]]]:
+        """Every payment in id order with its refunds (oldest first), streamed in batches
+        (keyset pages, never a long cursor), for a merge against a report sorted the same
+        way: ids compare by their bytes."""
+        after = ""
+        while True:
+            rows = self.conn.execute(
+                f"SELECT {PAYMENT_COLUMNS} FROM payments WHERE id > ? ORDER BY id LIMIT ?",
+                (after, batch),
+            ).fetchall()
+            if not rows:
+                return
+            page = [Payment(*row) for row in rows]
+            refunds: dict[str, list[Refund]] = {}
+            for row in self.conn.execute(
+                f"SELECT {REFUND_COLUMNS} FROM refunds WHERE payment_id BETWEEN ? AND ? "
+                "ORDER BY payment_id, created_at, id",
+                (page[0].id, page[-1].id),
+            ):
+                refunds.setdefault(row[1], []).append(Refund(*row))
+            yield from ((payment, refunds.get(payment.id, [])) for payment in page)
+            after = page[-1].id
+
     def stream(self, table: str, columns: tuple[str, ...], key: str, batch: int = 5000
                ) -> Iterator[tuple[Any, ...]]:
         """Every row of `table` (those `columns`) in `key` order, fetched `batch` at a time
@@ -253,17 +277,23 @@ class Reader:
         return int(self.conn.execute(sql).fetchone()[0])
 
 
+# The actor of a record is who made its last change: the actor of its newest event.
+_LAST_ACTOR = ("(SELECT e.actor FROM events e WHERE e.entity_id = {table}.id "
+               "ORDER BY e.seq DESC LIMIT 1) AS actor")
 EXPORT_QUERIES = {
-    "payments": f"SELECT {PAYMENT_COLUMNS} FROM payments ORDER BY created_at, id",
+    "payments": (f"SELECT {PAYMENT_COLUMNS}, {_LAST_ACTOR.format(table='payments')} "
+                 "FROM payments ORDER BY created_at, id"),
     "refunds": (
         "SELECT " + ", ".join(f"r.{name.strip()}" for name in REFUND_COLUMNS.split(","))
-        + ", p.user_id FROM refunds r JOIN payments p ON p.id = r.payment_id "
+        + ", p.user_id, " + _LAST_ACTOR.format(table="r")
+        + " FROM refunds r JOIN payments p ON p.id = r.payment_id "
         "ORDER BY r.created_at, r.id"
     ),
     "transfers": (
         "SELECT t.id, t.kind, t.state, t.amount, t.currency, d.kind AS debit_kind, "
         "d.user_id AS debit_user, c.kind AS credit_kind, c.user_id AS credit_user, "
-        "t.reference, t.created_at, t.resolved_at FROM transfers t "
+        "t.reference, t.created_at, t.resolved_at, " + _LAST_ACTOR.format(table="t")
+        + " FROM transfers t "
         "JOIN accounts d ON d.id = t.debit_account JOIN accounts c ON c.id = t.credit_account "
         "ORDER BY t.created_at, t.id"
     ),

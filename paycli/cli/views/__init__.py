@@ -20,6 +20,7 @@ from paycli.cli.views.payments import (
     refund_resolved,
     refunds_list,
 )
+from paycli.cli.views.reconcile import reconciled
 from paycli.cli.views.tools import (
     announce,
     bench_progress,
@@ -32,5 +33,5 @@ from paycli.cli.views.wallet import wallet_balance, wallet_credit, wallet_histor
 __all__ = ["already_done", "announce", "bench_progress", "bench_result", "console", "db_copied",
            "demo_summary", "exported", "gateway_reset", "gateway_status", "payment_resolved",
            "payment_show", "payments_list", "print_error", "print_json", "progress_bar",
-           "recovered", "refund_resolved", "refunds_list", "replay_report", "wallet_balance",
-           "wallet_credit", "wallet_history"]
+           "reconciled", "recovered", "refund_resolved", "refunds_list", "replay_report",
+           "wallet_balance", "wallet_credit", "wallet_history"]

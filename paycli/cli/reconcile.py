@@ -1,0 +1,106 @@
+"""`paycli reconcile`: the ledger against the gateway's settlement report."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from paycli.cli import views
+from paycli.cli.common import JsonOption, command, open_store, state_of, usage
+from paycli.config import Settings
+
+if TYPE_CHECKING:
+    from paycli.errors import ReconcileBreaks
+    from paycli.saga.reconcile import Reconciliation
+
+
+def register(app: typer.Typer) -> None:
+    """Add `reconcile` to the app."""
+    app.command("reconcile")(reconcile)
+
+
+@command
+def reconcile(
+    ctx: typer.Context,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="The settlement report CSV to read.",
+                                  dir_okay=False)
+    ] = None,
+    from_gateway: Annotated[
+        bool, typer.Option("--from-gateway", help="Fetch the report from the gateway "
+                                                  "(GET /reports/settlement).")
+    ] = False,
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Settle the PROCESSING payments and refunds whose "
+                                           "final outcome the report states.")
+    ] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Match every payment and refund against the gateway's settlement report and list the
+    breaks: missing_in_ledger, missing_at_gateway, status_mismatch, amount_mismatch,
+    resolvable (PROCESSING here, final in the report) and unresolved.
+
+    The report is a CSV with the header
+    external_id,payment_id,type,status,amount,currency,created_at, read line by line (any
+    size, constant memory); a malformed line stops the run before anything is settled.
+    With --apply, only the resolvable ones are settled, through the saga's own settle path,
+    each with an event citing its report line; a final state is never changed, and a
+    second run has nothing to do. Exits 0 when no break is left, 8 otherwise.
+
+    Example: paycli reconcile --from-gateway --apply
+    """
+    from paycli.saga.reconcile import reconcile as run_reconcile  # late: see cli.common
+    from paycli.saga.wiring import saga_env
+
+    settings = state_of(ctx).settings
+    if (report is None) == (not from_gateway):
+        usage("give exactly one of --report FILE or --from-gateway")
+    with open_store(ctx) as store, _report_lines(report, settings) as (source, lines):
+        env = saga_env(store, settings)
+        run = run_reconcile(env, lines, source, apply)
+    try:
+        error = _breaks_left(run)
+        views.reconciled(run, error, json_output)
+    finally:
+        run.close()
+    if error is not None:
+        if not json_output:
+            views.print_error(error.message)
+        raise typer.Exit(error.exit_code)
+
+
+def _breaks_left(run: Reconciliation) -> ReconcileBreaks | None:
+    """The error of a run that left breaks (exit 8), or None."""
+    from paycli.errors import ReconcileBreaks  # late: see cli.common
+
+    counts = run.counts()
+    if not counts:
+        return None
+    kinds = ", ".join(f"{count} {kind}" for kind, count in counts.items())
+    hint = "; --apply settles the resolvable ones" if (
+        "resolvable" in counts and not run.applied) else ""
+    return ReconcileBreaks(f"{sum(counts.values())} breaks left: {kinds}{hint}")
+
+
+@contextlib.contextmanager
+def _report_lines(report: Path | None, settings: Settings
+                  ) -> Iterator[tuple[str, Iterator[str]]]:
+    """The report's name (for errors and events) and its text lines, from the file or the
+    gateway."""
+    from paycli.ledger.report import decoded  # late: see cli.common
+    from paycli.saga.wiring import settlement_report
+
+    if report is None:
+        with settlement_report(settings) as lines:
+            yield f"{settings.gateway_url.rstrip('/')}/reports/settlement", lines
+        return
+    try:
+        handle = report.open("rb")
+    except OSError as exc:
+        usage(f"cannot read the report {report}: {exc.strerror or exc}")
+    with handle:
+        yield str(report), decoded(handle, str(report))

@@ -1,0 +1,142 @@
+"""The view of `reconcile`: a summary, what was settled, then the breaks by kind, each
+kind with what to do about it. `--json` is streamed from the run's spool, one break at a
+time, so a report of any size prints in constant memory."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from paycli.cli.views.base import console, escaped, fit_columns, new_table
+
+if TYPE_CHECKING:
+    from paycli.errors import PaycliError
+    from paycli.results import ReconcileBreak, Result
+    from paycli.saga.reconcile import Reconciliation
+
+SHOWN = 20  # rows of each kind in the human view; --json lists every one
+ADVICE = {
+    "resolvable": (
+        "PROCESSING here, final at the gateway",
+        "run the same reconcile with --apply to settle them as the report says"),
+    "unresolved": (
+        "not final here, nor at the gateway",
+        "reconcile again once the gateway has settled them; if its support tells you the "
+        "outcome, paycli payments resolve / refunds resolve; PENDING ones never "
+        "reached the gateway: paycli recover"),
+    "missing_in_ledger": (
+        "the gateway moved money paycli has no record of",
+        "look the external id up at the gateway; refund a charge nobody asked for there"),
+    "missing_at_gateway": (
+        "paycli has it done, the gateway has no such charge or refund",
+        "check with the gateway before anything else: the customer may not have been "
+        "charged (or refunded)"),
+    "status_mismatch": (
+        "both sides final, and they disagree",
+        "check the gateway's dashboard; paycli never rewrites a final state, so the fix is "
+        "a new payment or refund"),
+    "amount_mismatch": (
+        "the same charge or refund, another amount",
+        "check the gateway's dashboard; nothing is settled while the amounts disagree"),
+}
+COLUMNS = ("Id", "External id", "Ledger", "Gateway", "Line")
+
+
+def reconciled(run: Reconciliation, error: PaycliError | None, as_json: bool) -> None:
+    """After `reconcile`: JSON (streamed) or the human view; `error` when breaks are left."""
+    if as_json:
+        _stream_json(run, error)
+        return
+    _summary(run)
+    _settled(run)
+    from paycli.records import BreakKind  # late: start-up (views load with every command)
+
+    for kind in ADVICE:
+        count = run.counts().get(kind, 0)
+        if count:
+            _breaks(kind, count, run.spool.breaks(BreakKind(kind), SHOWN))
+
+
+def _stream_json(run: Reconciliation, error: PaycliError | None) -> None:
+    head = run.report(limit=0).to_json()
+    del head["resolved"], head["breaks"]
+    if error is not None:
+        head["error"] = {"type": error.type, "message": error.message}
+    out = sys.stdout
+    out.write(json.dumps(head, ensure_ascii=False)[:-1])
+    _stream_list(out, "resolved", run.spool.resolved())
+    _stream_list(out, "breaks", run.spool.breaks())
+    out.write("}\n")
+    out.flush()
+
+
+def _stream_list(out: object, name: str, items: Iterable[Result]) -> None:
+    write = out.write  # type: ignore[attr-defined]
+    write(f', "{name}": [')
+    for number, item in enumerate(items):
+        write((", " if number else "") + item.model_dump_json())
+    write("]")
+
+
+def _summary(run: Reconciliation) -> None:
+    counts = run.counts()
+    settled = run.spool.counts().get("resolved", 0)
+    print_ = console().print
+    print_(f"Reconciled {run.lines:,} report lines from {escaped(run.source)}")
+    print_(f"  [green]✓[/] matched: {run.matched:,} (payments and refunds on which the "
+           "ledger and the report agree)")
+    if settled:
+        print_(f"  [green]✓[/] settled from the report: {settled:,}")
+    if not counts:
+        print_("  [green]✓[/] no break left: the ledger and the gateway agree")
+        return
+    kinds = ", ".join(f"{count:,} {kind}" for kind, count in counts.items())
+    print_(f"  [red]✗[/] breaks: {sum(counts.values()):,} ({kinds})")
+
+
+def _settled(run: Reconciliation) -> None:
+    resolved = list(run.spool.resolved(SHOWN))
+    if not resolved:
+        return
+    table = new_table("Settled from the report")
+    for name in ("Id", "Status", "Line"):
+        table.add_column(name, no_wrap=True)
+    for entry in resolved:
+        table.add_row(entry.refund_id or entry.payment_id, entry.status, str(entry.line))
+    console().print(table)
+    _more(run.spool.counts().get("resolved", 0))
+
+
+def _breaks(kind: str, count: int, breaks: Iterable[ReconcileBreak]) -> None:
+    what, action = ADVICE[kind]
+    rows = [_cells(found) for found in breaks]
+    widest = [(name, max(len(name), *(len(row[i]) for row in rows)))
+              for i, name in enumerate(COLUMNS) if any(row[i] for row in rows)]
+    # The table's outer border and padding take 4 columns beyond fit_columns' count.
+    shown = fit_columns(widest, ["External id", "Line"], console().width - 4)
+    table = new_table(f"{kind}: {count:,} — {what}")
+    for name in COLUMNS:
+        if name in shown:
+            table.add_column(name, no_wrap=name != "External id", overflow="fold")
+    for row in rows:
+        cells = dict(zip(COLUMNS, row, strict=True))
+        table.add_row(*(escaped(cells[name]) for name in COLUMNS if name in shown))
+    console().print(table)
+    _more(count)
+    from rich.padding import Padding  # late: start-up
+
+    console().print(Padding(f"→ {escaped(action)}", (0, 0, 1, 2)))
+
+
+def _cells(found: ReconcileBreak) -> tuple[str, str, str, str, str]:
+    ledger = " ".join(part for part in (found.ledger_status, found.ledger_amount) if part)
+    gateway = " ".join(part for part in (found.gateway_status, found.gateway_amount) if part)
+    return (found.refund_id or found.payment_id or "", found.external_id or "",
+            ledger or "—", gateway or "—", str(found.line) if found.line else "")
+
+
+def _more(count: int) -> None:
+    if count > SHOWN:
+        console().print(f"  … and {count - SHOWN:,} more: `--json` lists them all")

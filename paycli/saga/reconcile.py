@@ -1,0 +1,166 @@
+"""`reconcile`: the ledger against the gateway's settlement report, and `--apply`.
+
+    read     the report, line by line, into a spool on disk sorted by payment id
+             (`ledger.report`; a malformed line stops the run before anything is settled)
+    compare  the ledger's payments and refunds against it (`ledger.reconcile`), keeping
+             every break in the spool
+    apply    (with `--apply`) settle each `resolvable` break through the one settle path
+             (`settle`): a PROCESSING payment posts or voids its hold, a PROCESSING refund
+             credits the wallet or releases its reservation; the settle event cites the
+             report line (`reconciliation`: source, line, external_id, gateway_status)
+
+Invariants: only PROCESSING payments and refunds are settled, and only to the final outcome
+the report states (`require=PROCESSING`, checked inside the settling transaction), so a
+final state is never changed and a second run settles nothing; one settled meanwhile by
+someone else is compared again, not overwritten. Memory stays flat whatever the report's
+size: lines, findings and what was settled live in the spool, not in lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from paycli.errors import RefusedInState
+from paycli.ledger import reconcile as ledger
+from paycli.ledger.report import read_report
+from paycli.records import BreakKind, PaymentStatus, RefundStatus
+from paycli.results import ReconcileBreak, ReconcileReport, ReconcileResolved
+from paycli.saga.core import Decision, SagaEnv, Verdict
+from paycli.saga.settle import settle_payment, settle_refund
+from paycli.store.spool import RESOLVED, ReportSpool
+
+CHARGE_VERDICTS = {"approved": Decision.SUCCEEDED, "refunded": Decision.SUCCEEDED,
+                   "declined": Decision.REFUSED}
+REFUND_VERDICTS = {"refunded": Decision.SUCCEEDED, "refund_failed": Decision.REFUSED}
+
+
+@dataclass
+class Reconciliation:
+    """One run's outcome; its findings stay in `spool` until it is closed."""
+
+    source: str
+    lines: int
+    applied: bool
+    matched: int
+    spool: ReportSpool
+
+    def counts(self) -> dict[str, int]:
+        """The breaks left, by kind."""
+        return {kind: count for kind, count in sorted(self.spool.counts().items())
+                if kind != RESOLVED}
+
+    @property
+    def breaks_left(self) -> int:
+        """How many breaks are left."""
+        return sum(self.counts().values())
+
+    def report(self, limit: int = -1) -> ReconcileReport:
+        """The contract's object, with at most `limit` breaks and resolutions (all: -1)."""
+        return ReconcileReport(
+            source=self.source, lines=self.lines, applied=self.applied, matched=self.matched,
+            resolved=list(self.spool.resolved(limit)), breaks=list(self.spool.breaks(None, limit)),
+            counts=self.counts())
+
+    def close(self) -> None:
+        """Remove the spool."""
+        self.spool.close()
+
+
+def reconcile(env: SagaEnv, text_lines: Iterable[str], source: str, apply: bool
+              ) -> Reconciliation:
+    """Compare the ledger with the report in `text_lines` (named `source` in errors and
+    events), and with `apply` settle what the report resolves. Close the result."""
+    spool = ReportSpool()
+    try:
+        count = spool.add_lines(read_report(text_lines, source))
+        matched = _compare(env, spool)
+        run = Reconciliation(source, count, apply, matched, spool)
+        if apply:
+            run.matched += _apply(env, spool, source)
+    except BaseException:
+        spool.close()
+        raise
+    return run
+
+
+def _compare(env: SagaEnv, spool: ReportSpool) -> int:
+    """Compare, keeping the breaks in the spool; returns how many agree."""
+    matched = 0
+
+    def breaks() -> Iterable[ReconcileBreak]:
+        nonlocal matched
+        findings = ledger.compare(env.store.read.payments_with_refunds(),
+                                  spool.lines_by_payment())
+        for found in findings:
+            if found.kind is None:
+                matched += 1
+            else:
+                yield found.as_break()
+
+    spool.add_breaks(breaks())
+    return matched
+
+
+def _apply(env: SagaEnv, spool: ReportSpool, source: str) -> int:
+    """Settle every resolvable break; returns how many turned out already matched."""
+    agreed = 0
+    for seq, found in spool.resolvable():
+        cited = {"source": source, "line": found.line, "external_id": found.external_id,
+                 "gateway_status": found.gateway_status}
+        try:
+            status = _settle(env, found, cited)
+        except RefusedInState:
+            again = _compared_again(env, found)
+            if again is None:
+                agreed += 1
+                spool.forget(seq)
+            else:
+                spool.replace(seq, again)
+            continue
+        assert found.payment_id is not None and found.line is not None
+        spool.mark_resolved(seq, ReconcileResolved(
+            payment_id=found.payment_id, refund_id=found.refund_id, status=status,
+            line=found.line))
+    return agreed
+
+
+def _settle(env: SagaEnv, found: ReconcileBreak, cited: dict[str, Any]) -> str:
+    """Settle one resolvable break as its report line says; the status it ends in."""
+    gateway = str(found.gateway_status)
+    where = f"the gateway's settlement report ({cited['source']} line {found.line})"
+    if found.refund_id is not None:
+        decision = REFUND_VERDICTS[gateway]
+        verdict = (Verdict(decision, found.external_id) if decision == Decision.SUCCEEDED
+                   else Verdict(decision, None, "refund_refused",
+                                f"the refund failed at the gateway, as {where} shows"))
+        return settle_refund(env, found.refund_id, verdict, [],
+                             require=RefundStatus.PROCESSING, reconciliation=cited).status
+    assert found.payment_id is not None
+    decision = CHARGE_VERDICTS[gateway]
+    verdict = (Verdict(decision, found.external_id) if decision == Decision.SUCCEEDED
+               else Verdict(decision, found.external_id, "declined",
+                            f"declined by the gateway, as {where} shows"))
+    return settle_payment(env, found.payment_id, verdict, [],
+                          require=PaymentStatus.PROCESSING, reconciliation=cited).status
+
+
+def _compared_again(env: SagaEnv, found: ReconcileBreak) -> ReconcileBreak | None:
+    """A resolvable break someone else settled meanwhile: None if it now agrees with the
+    report, else the status mismatch it has become."""
+    status: str | None
+    if found.refund_id is not None:
+        refund = env.store.read.refund(found.refund_id)
+        status = refund.status if refund else None
+        agrees = (status, found.gateway_status) in (
+            (RefundStatus.COMPLETED, "refunded"), (RefundStatus.FAILED, "refund_failed"))
+    else:
+        payment = env.store.read.payment(str(found.payment_id))
+        status = payment.status if payment else None
+        agrees = (status in ledger.DONE_PAYMENT and found.gateway_status in ledger.TOOK_MONEY
+                  ) or (status == PaymentStatus.FAILED and found.gateway_status == "declined")
+    if agrees:
+        return None
+    return found.model_copy(update={"kind": BreakKind.STATUS_MISMATCH,
+                                    "ledger_status": status})

@@ -1,0 +1,136 @@
+"""A scratch file for `reconcile`: the report's lines sorted by payment id, and what the
+comparison found, kept on disk so a report of any size runs in constant memory.
+
+A private SQLite file in a temporary folder (0700, removed on close), written without a
+journal or fsync: it is a sort buffer, never a ledger, and dies with the run. Breaks are
+kept as their JSON (the contract's break objects) beside their kind, in the order found.
+
+Invariant: nothing of the ledger is here; the spool is gone when the run ends, however it
+ends.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+from paycli.records import BreakKind, ReportLine
+from paycli.results import ReconcileBreak, ReconcileResolved
+
+BATCH = 5000
+TABLES = """
+CREATE TABLE lines (line INTEGER PRIMARY KEY, external_id TEXT, payment_id TEXT, type TEXT,
+                    status TEXT, amount INTEGER, currency TEXT, created_at TEXT);
+CREATE TABLE findings (seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, payload TEXT NOT NULL);
+CREATE INDEX findings_kind ON findings (kind, seq);
+"""
+T = TypeVar("T")
+RESOLVED = "resolved"  # a finding's kind once `--apply` settled it
+
+
+class ReportSpool:
+    """The scratch file of one reconcile run; use it in `with`."""
+
+    def __init__(self) -> None:
+        self._folder = tempfile.TemporaryDirectory(prefix="paycli-reconcile-")
+        self.conn = sqlite3.connect(Path(self._folder.name) / "spool.db", isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode = OFF")
+        self.conn.execute("PRAGMA synchronous = OFF")
+        self.conn.executescript(TABLES)
+
+    def close(self) -> None:
+        """Close and remove the scratch file."""
+        self.conn.close()
+        self._folder.cleanup()
+
+    def __enter__(self) -> ReportSpool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def add_lines(self, lines: Iterable[ReportLine]) -> int:
+        """Keep every line (read lazily, in batches); returns how many."""
+        count = 0
+        self.conn.execute("BEGIN")
+        for chunk in _chunks(lines, BATCH):
+            self.conn.executemany("INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?)", chunk)
+            count += len(chunk)
+        self.conn.execute("CREATE INDEX lines_payment ON lines (payment_id, line)")
+        self.conn.execute("COMMIT")
+        return count
+
+    def lines_by_payment(self) -> Iterator[tuple[str, list[ReportLine]]]:
+        """The lines grouped by payment id, in payment id order (by bytes, as the ledger's
+        ids are read), each group in report order."""
+        rows = self.conn.execute("SELECT * FROM lines ORDER BY payment_id, line")
+        lines = (ReportLine(*row) for row in rows)
+        for payment_id, group in itertools.groupby(lines, key=lambda line: line.payment_id):
+            yield payment_id, list(group)
+
+    def add_breaks(self, breaks: Iterable[ReconcileBreak]) -> None:
+        """Keep breaks, in the order given."""
+        self.conn.execute("BEGIN")
+        for chunk in _chunks(breaks, BATCH):
+            self.conn.executemany("INSERT INTO findings (kind, payload) VALUES (?, ?)",
+                                  [(found.kind.value, found.model_dump_json()) for found in chunk])
+        self.conn.execute("COMMIT")
+
+    def breaks(self, kind: BreakKind | None = None, limit: int = -1) -> Iterator[ReconcileBreak]:
+        """The breaks kept (of one kind, or all but those resolved), in the order found."""
+        where, args = ("kind = ?", (kind.value,)) if kind else ("kind != ?", (RESOLVED,))
+        rows = self.conn.execute(
+            f"SELECT payload FROM findings WHERE {where} ORDER BY seq LIMIT ?", (*args, limit))
+        for (payload,) in rows:
+            yield ReconcileBreak.model_validate_json(payload)
+
+    def resolvable(self) -> Iterator[tuple[int, ReconcileBreak]]:
+        """The resolvable breaks with their spool numbers, read a page at a time, so that
+        settling them (`mark_resolved`) may go on while they are read."""
+        after = 0
+        while True:
+            page = self.conn.execute(
+                "SELECT seq, payload FROM findings WHERE kind = ? AND seq > ? ORDER BY seq "
+                "LIMIT ?", (BreakKind.RESOLVABLE.value, after, BATCH)).fetchall()
+            if not page:
+                return
+            for seq, payload in page:
+                yield seq, ReconcileBreak.model_validate_json(payload)
+            after = page[-1][0]
+
+    def mark_resolved(self, seq: int, resolved: ReconcileResolved) -> None:
+        """A resolvable break was settled: keep what it became instead."""
+        self.conn.execute("UPDATE findings SET kind = ?, payload = ? WHERE seq = ?",
+                          (RESOLVED, resolved.model_dump_json(), seq))
+
+    def replace(self, seq: int, found: ReconcileBreak) -> None:
+        """A resolvable break turned out otherwise (settled meanwhile by someone else)."""
+        self.conn.execute("UPDATE findings SET kind = ?, payload = ? WHERE seq = ?",
+                          (found.kind.value, found.model_dump_json(), seq))
+
+    def forget(self, seq: int) -> None:
+        """A resolvable break turned out to agree after all (settled meanwhile alike)."""
+        self.conn.execute("DELETE FROM findings WHERE seq = ?", (seq,))
+
+    def resolved(self, limit: int = -1) -> Iterator[ReconcileResolved]:
+        """What `--apply` settled, in the order found."""
+        rows = self.conn.execute(
+            "SELECT payload FROM findings WHERE kind = ? ORDER BY seq LIMIT ?",
+            (RESOLVED, limit))
+        for (payload,) in rows:
+            yield ReconcileResolved.model_validate_json(payload)
+
+    def counts(self) -> dict[str, int]:
+        """How many findings of each kind (`resolved` among them)."""
+        rows = self.conn.execute("SELECT kind, count(*) FROM findings GROUP BY kind")
+        return {kind: int(count) for kind, count in rows}
+
+
+def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
