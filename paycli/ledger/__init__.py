@@ -1,5 +1,5 @@
-"""The ledger's meaning: postings, wallets, idempotency, the event chain, replay, queries
-and export. It decides what a movement of money is and what the ledger says; the store
+"""The ledger's meaning: postings, wallets, idempotency, the event chain, replay, queries,
+export and reconciliation. It decides what a movement of money is and what the ledger says; the store
 below it keeps the rows.
 
     postings     double-entry movements: deposit, hold, post (commit) and void a hold
@@ -9,6 +9,8 @@ below it keeps the rows.
     replay       rebuilding the ledger from its events and comparing
     queries      payments as the contract's result objects
     export       payments, refunds and transfers as CSV or JSON lines
+    report       reading a gateway's settlement report (CSV), line by line
+    reconcile    the ledger against that report: what agrees, and every break
 
 Invariants: every currency's balances sum to zero; no wallet's available balance goes
 below zero; every movement is appended to the hash-chained event log in its transaction.

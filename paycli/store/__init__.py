@@ -14,6 +14,7 @@
     breaker     the shared circuit breaker's row (compare-and-set probe)
     replay      `replay-events`' in-memory rebuild beside the ledger attached read-only
     copy        `db copy`: a ledger's rows, events and all, into an empty ledger
+    spool       `reconcile`'s scratch file: a report sorted by payment id, and its breaks
 
 Invariants: nothing outside this package runs SQL (the bench's raw baseline is the one
 named exception: it measures the engine itself, so it must not go through paycli); nothing
