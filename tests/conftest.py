@@ -1,5 +1,12 @@
 """Shared fixtures: a temporary ledger, one with every kind of history, a running mock
-gateway, a CLI runner; and `load_fixture`, which reads test data from `fixtures/`."""
+gateway, a CLI runner; and `load_fixture`, which reads test data from `fixtures/`.
+
+Both backends: in the modules named in `BOTH_BACKENDS`, every test that uses a ledger
+(`db_path` and what builds on it: `store`, `cli`, `funded`, `history`) runs twice, on
+SQLite and on PostgreSQL (`backend`), with the same test code. There `db_path` is a file
+path or, for PostgreSQL, a `LedgerUrl`: the URL of a fresh database of the session's
+server (see `pg_server`), which every helper passes on as `--db` or to `Store`.
+"""
 
 import json
 import sqlite3
@@ -13,14 +20,21 @@ import typer
 import typer.testing
 from click.testing import Result
 from gateway_server import gateway, gateway_server  # noqa: F401
-from helpers import paycli_env, run_json
+from helpers import LedgerUrl, paycli_env, run_json
 from history import History, build_history
+from pg_server import SKIP_REASON, Server, start_server
 from seed_gateway import seed_gateway  # noqa: F401
 from typer.testing import CliRunner
 
 from paycli.cli import app
 from paycli.config import ENV
 from paycli.store import Store
+from paycli.store.copy import copy_ledger
+
+BOTH_BACKENDS = frozenset({
+    "test_ledger", "test_saga", "test_refunds", "test_crash", "test_bank", "test_stateful",
+    "test_security", "test_multihost", "test_db_copy",
+})
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -61,10 +75,45 @@ def click_command_built_once() -> Iterator[None]:
         yield
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run the ledger-using tests of the `BOTH_BACKENDS` modules on both backends."""
+    module = metafunc.module.__name__.rsplit(".", 1)[-1]
+    if module in BOTH_BACKENDS and "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Server | None]:
+    """The session's PostgreSQL server (None when there is none; see `pg_server`)."""
+    yield from start_server()
+
+
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    """A ledger path in a fresh temporary folder; the file does not exist yet."""
-    return tmp_path / "ledger.db"
+def backend(request: pytest.FixtureRequest) -> str:
+    """The ledger's engine: `sqlite` unless the module runs on both (see the docstring)."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def pg(request: pytest.FixtureRequest) -> Server:
+    """The session's PostgreSQL server; the test is skipped when there is none."""
+    server: Server | None = request.getfixturevalue("pg_server")
+    if server is None:
+        pytest.skip(SKIP_REASON)
+    return server
+
+
+@pytest.fixture
+def db_path(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Iterator[Path]:
+    """A ledger nobody wrote to yet: a path in a fresh temporary folder (the file does not
+    exist yet), or on PostgreSQL the URL of a fresh database holding an empty ledger."""
+    if backend == "sqlite":
+        yield tmp_path / "ledger.db"
+        return
+    server: Server = request.getfixturevalue("pg")
+    url = server.create_ledger()
+    yield LedgerUrl(url)  # type: ignore[misc]  # a str standing in for a Path
+    server.drop(url)
 
 
 @pytest.fixture
@@ -86,15 +135,20 @@ def history_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Hi
 def history(store: Store, history_template: tuple[Path, History]) -> History:
     """`store` now holds credits, payments of every outcome and refunds, in USD and JPY.
 
-    The session's template is copied into the test's open ledger with SQLite's backup API,
-    so every test gets its own copy without running the sagas again.
+    The session's template is copied into the test's open ledger (SQLite's backup API, or
+    `db copy`'s row copy for PostgreSQL), so every test gets its own copy without running
+    the sagas again.
     """
     path, built = history_template
-    template = sqlite3.connect(path)
-    try:
-        template.backup(store.conn)
-    finally:
-        template.close()
+    if store.backend == "sqlite":
+        template = sqlite3.connect(path)
+        try:
+            template.backup(store.conn)  # type: ignore[attr-defined]
+        finally:
+            template.close()
+    else:
+        with Store(str(path)) as source:
+            copy_ledger(source, store)
     return History(dict(built.payments), dict(built.refunds))
 
 
@@ -116,6 +170,8 @@ def cli(db_path: Path, tmp_path: Path) -> CliCall:
 
 def count_events(path: Path) -> int:
     """How many events the ledger at `path` holds (0 if it does not exist yet)."""
+    if isinstance(path, LedgerUrl):
+        return path.event_count()
     if not path.exists():
         return 0
     conn = sqlite3.connect(path)

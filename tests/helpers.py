@@ -17,6 +17,26 @@ from paycli.store import Store
 ROOT = Path(__file__).resolve().parent.parent
 
 
+class LedgerUrl(str):
+    """A PostgreSQL ledger's URL where the tests pass a ledger file's `Path`: `str(url)`
+    is the URL, which `--db` and `Store` take as they take a path."""
+
+    def exists(self) -> bool:
+        """Whether a paycli ledger was created there (as a file exists once opened)."""
+        import psycopg  # late: only PostgreSQL cases need it
+
+        with psycopg.connect(str(self), autocommit=True) as conn:
+            row = conn.execute("SELECT to_regclass('paycli_ledger') IS NOT NULL").fetchone()
+        return bool(row and row[0])
+
+    def event_count(self) -> int:
+        """How many events the ledger holds (0 if there is none yet)."""
+        if not self.exists():
+            return 0
+        with Store(str(self)) as store:
+            return store.read.event_count()
+
+
 def paycli_env(gateway_url: str | None = None, **extra: str) -> dict[str, str]:
     """A clean environment for a paycli process: fast retries, no stray PAYCLI_* settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYCLI_")}

@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from itertools import pairwise
 
+import psycopg
 import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -26,6 +27,15 @@ from paycli.ledger.chain import verify_chain
 from paycli.money import Money
 from paycli.records import Account
 from paycli.store import Store
+
+# What either engine raises when a constraint or trigger refuses a statement.
+REFUSED = (sqlite3.IntegrityError, psycopg.Error)
+
+
+def drop_guard(store: Store, trigger: str) -> None:
+    """Drop one of the event log's append-only triggers, as a forger with SQL access would."""
+    on_table = " ON events" if store.backend == "postgresql" else ""
+    store.conn.execute(f"DROP TRIGGER {trigger}{on_table}")  # type: ignore[attr-defined]
 
 
 def credit(store: Store, user: str, minor: int, code: str = "USD") -> Account:
@@ -212,39 +222,48 @@ class TestSchemaGuards:
     def test_wallet_available_cannot_go_negative(self, store: Store) -> None:
         """Raising held above balance by hand is refused by the schema."""
         credit(store, "alice", 1000)
-        with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+        with pytest.raises(REFUSED, match=r"(?i)check"):
             store.conn.execute("UPDATE accounts SET held = balance + 1 WHERE kind = 'wallet'")
         assert wallet(store, "alice").held == 0
 
     def test_wallet_balance_cannot_go_negative(self, store: Store) -> None:
         """A negative wallet balance is refused by the schema."""
         credit(store, "alice", 1000)
-        with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+        with pytest.raises(REFUSED, match=r"(?i)check"):
             store.conn.execute("UPDATE accounts SET balance = -1 WHERE kind = 'wallet'")
 
     def test_held_cannot_go_negative(self, store: Store) -> None:
         """A negative hold total is refused by the schema."""
         credit(store, "alice", 1000)
-        with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+        with pytest.raises(REFUSED, match=r"(?i)check"):
             store.conn.execute("UPDATE accounts SET held = -1 WHERE kind = 'wallet'")
 
     def test_transfer_amount_must_be_positive(self, store: Store) -> None:
         """A transfer of zero is refused by the schema."""
         credit(store, "alice", 1000)
-        with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+        with pytest.raises(REFUSED, match=r"(?i)check"):
             store.conn.execute("UPDATE transfers SET amount = 0")
 
     def test_events_reject_update(self, store: Store) -> None:
         """An event cannot be edited."""
         credit(store, "alice", 1000)
-        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        with pytest.raises(REFUSED, match="append-only"):
             store.conn.execute("UPDATE events SET payload = '{}'")
 
     def test_events_reject_delete(self, store: Store) -> None:
         """An event cannot be deleted."""
         credit(store, "alice", 1000)
-        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        with pytest.raises(REFUSED, match="append-only"):
             store.conn.execute("DELETE FROM events")
+        assert store.read.event_count() == 1
+
+    def test_events_reject_truncate(self, store: Store, backend: str) -> None:
+        """PostgreSQL's TRUNCATE, which fires no row trigger, cannot empty the log either."""
+        if backend != "postgresql":
+            pytest.skip("TRUNCATE is PostgreSQL's (SQLite's DELETE is covered above)")
+        credit(store, "alice", 1000)
+        with pytest.raises(REFUSED, match="append-only"):
+            store.conn.execute("TRUNCATE events CASCADE")
         assert store.read.event_count() == 1
 
 
@@ -275,7 +294,7 @@ class TestHashChain:
     def test_edited_payload_is_detected(self, busy_store: Store) -> None:
         """Changing one event's payload breaks the chain at that event."""
         conn = busy_store.conn
-        conn.execute("DROP TRIGGER events_no_update")
+        drop_guard(busy_store, "events_no_update")
         conn.execute(
             "UPDATE events SET payload = replace(payload, '\"amount\":1000', '\"amount\":9000')"
             " WHERE seq = 1"
@@ -286,21 +305,21 @@ class TestHashChain:
     @pytest.mark.parametrize("column", ["type", "entity_id", "at", "correlation_id"])
     def test_edited_field_is_detected(self, busy_store: Store, column: str) -> None:
         """Every hashed field of an event is protected, not only the payload."""
-        busy_store.conn.execute("DROP TRIGGER events_no_update")
+        drop_guard(busy_store, "events_no_update")
         busy_store.conn.execute(f"UPDATE events SET {column} = 'forged' WHERE seq = 3")
         found = chain_break(busy_store)
         assert found is not None and found.seq == 3
 
     def test_deleted_event_is_detected(self, busy_store: Store) -> None:
         """Removing an event from the middle shows as a gap at the next one."""
-        busy_store.conn.execute("DROP TRIGGER events_no_delete")
+        drop_guard(busy_store, "events_no_delete")
         busy_store.conn.execute("DELETE FROM events WHERE seq = 2")
         found = chain_break(busy_store)
         assert found is not None and found.seq == 3 and "removed" in found.reason
 
     def test_deleted_first_event_is_detected(self, busy_store: Store) -> None:
         """Removing the genesis event shows as a gap at the start."""
-        busy_store.conn.execute("DROP TRIGGER events_no_delete")
+        drop_guard(busy_store, "events_no_delete")
         busy_store.conn.execute("DELETE FROM events WHERE seq = 1")
         found = chain_break(busy_store)
         assert found is not None and found.seq == 2
@@ -308,23 +327,23 @@ class TestHashChain:
     def test_swapped_events_are_detected(self, busy_store: Store) -> None:
         """Exchanging the places of two events breaks the chain."""
         conn = busy_store.conn
-        conn.execute("DROP TRIGGER events_no_update")
-        conn.execute("UPDATE events SET seq = -2 WHERE seq = 2")
+        drop_guard(busy_store, "events_no_update")
+        conn.execute("UPDATE events SET seq = 999 WHERE seq = 2")
         conn.execute("UPDATE events SET seq = 2 WHERE seq = 3")
-        conn.execute("UPDATE events SET seq = 3 WHERE seq = -2")
+        conn.execute("UPDATE events SET seq = 3 WHERE seq = 999")
         found = chain_break(busy_store)
         assert found is not None and found.seq == 2
 
     def test_rewritten_link_is_detected(self, busy_store: Store) -> None:
         """An event whose prev_hash was changed no longer links to the one before."""
-        busy_store.conn.execute("DROP TRIGGER events_no_update")
+        drop_guard(busy_store, "events_no_update")
         busy_store.conn.execute("UPDATE events SET prev_hash = hash WHERE seq = 4")
         found = chain_break(busy_store)
         assert found is not None and found.seq == 4 and "prev_hash" in found.reason
 
     def test_break_reports_the_first_place_only(self, busy_store: Store) -> None:
         """Verification reads every event but reports the earliest break."""
-        busy_store.conn.execute("DROP TRIGGER events_no_update")
+        drop_guard(busy_store, "events_no_update")
         busy_store.conn.execute("UPDATE events SET at = 'x' WHERE seq IN (2, 4)")
         count, found = verify_chain(busy_store.read.events())
         assert count == 5
