@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import subprocess
+import sys
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +20,7 @@ from typing import Any
 import pytest
 from conftest import CliCall, fixture_path
 from doubles import ScriptedGateway, saga_env
+from helpers import paycli_env
 
 from paycli.errors import ReportMalformed
 from paycli.ledger import postings, wallet
@@ -313,3 +317,40 @@ class TestTheCommand:
         result = cli("reconcile", "--report", str(tmp_path / "none.csv"))
         assert result.exit_code == 2
         assert "cannot read the report" in result.stderr
+
+
+def reconcile_rss_kib(db: Path, report: Path) -> tuple[int, dict[str, Any]]:
+    """Run `paycli reconcile --report` as its own process: its peak RSS (KiB) and output."""
+    with (report.with_suffix(".out")).open("w+") as out:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "paycli", "--db", str(db), "reconcile", "--report",
+             str(report), "--json"], stdout=out, stderr=subprocess.DEVNULL, env=paycli_env())
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        assert child.returncode == 0, child.returncode
+        out.seek(0)
+        return usage.ru_maxrss, json.loads(out.read())
+
+
+def declined_report(path: Path, lines: int) -> Path:
+    """A report of `lines` declined charges for payments the ledger never had: no break."""
+    with path.open("w") as out:
+        out.write(HEADER)
+        for number in range(lines):
+            out.write(f"ext_{number},pay_{number + 1:024x}_x,charge,declined,"
+                      f"{number % 5000 + 1}.25,USD,2026-11-29T09:00:00Z\n")
+    return path
+
+
+@pytest.mark.slow
+class TestABigReport:
+    def test_a_million_lines_in_constant_memory(self, tmp_path: Path, db_path: Path) -> None:
+        """1,000,000 lines reconcile with the peak memory of 100,000 (within 25 MB), under
+        150 MB: the report is streamed through a spool on disk, never held in memory."""
+        Store(str(db_path)).close()
+        small, _ = reconcile_rss_kib(db_path, declined_report(tmp_path / "s.csv", 100_000))
+        big, result = reconcile_rss_kib(db_path, declined_report(tmp_path / "b.csv",
+                                                                 1_000_000))
+        assert (result["lines"], result["breaks"]) == (1_000_000, [])
+        assert big < 150 * 1024, big
+        assert big - small < 25 * 1024, (small, big)
