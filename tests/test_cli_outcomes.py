@@ -174,6 +174,7 @@ class TestRecoverAdvice:
         assert entry["payment_id"] == paid["payment_id"]
         assert "still pending at the gateway" in entry["reason"]
         assert "retry `paycli recover` once the gateway can answer" in entry["reason"]
+        assert "`paycli reconcile --from-gateway --apply`" in entry["reason"]
         assert f"`paycli payments resolve {paid['payment_id']} --approved|--declined" in (
             entry["reason"])
         assert not entry["reason"].endswith("run `paycli recover`")

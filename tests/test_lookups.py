@@ -133,3 +133,19 @@ class TestAChargeAnsweredRefunded:
         verdict = lookups.charge_verdict(Answer(externalId="ext_1", status="refunded"))
         assert verdict.decision == Decision.UNKNOWN
         assert verdict.message is not None and "refunded" in verdict.message
+
+
+class TestWhatFinishesIt:
+    def test_a_charge_that_cannot_be_looked_up_points_to_reconcile(self, store: Store
+                                                                  ) -> None:
+        """A lost answer at a gateway with no look-up: the message names reconcile (and
+        resolving by hand), not recover, which could only ask again in vain."""
+        gateway = ScriptedGateway(lookup=False)
+        wallet.credit(store, "alice", Money(10000, "USD"))
+        gateway.set_mode("approve", ["lost"])
+        request = saga.PayRequest(user="alice", money=Money(500, "USD"), wait_s=0)
+        outcome = saga.pay(saga_env(store, gateway), request, SilentReporter())
+        assert outcome.result.status == PaymentStatus.PROCESSING
+        message = outcome.result.error.message if outcome.result.error else ""
+        assert message.endswith("run `paycli reconcile --from-gateway --apply` (or settle it "
+                                "by hand: `paycli payments resolve`)"), message

@@ -1,6 +1,6 @@
 """The ledger's meaning: postings, wallets, idempotency, the event chain, replay, queries,
-export and reconciliation. It decides what a movement of money is and what the ledger says; the store
-below it keeps the rows.
+export and reconciliation. It decides what a movement of money is and what the ledger
+says; the store below it keeps the rows.
 
     postings     double-entry movements: deposit, hold, post (commit) and void a hold
     wallet       credit, balance and statement as result objects

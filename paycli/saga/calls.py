@@ -33,7 +33,7 @@ from paycli.gateway.protocol import (
 from paycli.gateway.resilience import RetryNotice
 from paycli.money import format_minor
 from paycli.records import Payment, Refund, StepStatus
-from paycli.saga.core import Decision, SagaEnv, Verdict, set_payment, unknown
+from paycli.saga.core import RUN_RECONCILE, Decision, SagaEnv, Verdict, set_payment, unknown
 from paycli.saga.lookups import REFUND_KEPT, ask_about_refund, charge_verdict, refund_verdict
 from paycli.saga.steps import Step
 
@@ -170,7 +170,8 @@ def charge(env: SagaEnv, payment: Payment, step: Step, wait_s: float) -> Verdict
     try:
         answer = env.resilience.call(attempts, lambda notice: show_retry(step, notice))
     except LookupUnsupported:
-        return unknown("the gateway's answer was lost and it cannot look charges up")
+        return unknown("the gateway's answer was lost and it cannot look charges up",
+                       finish=RUN_RECONCILE)
     except GatewayConfigError as exc:
         return attempts.config_refused(exc, "the hold", f"{NOTHING_CHARGED}, the hold was "
                                                         "released")

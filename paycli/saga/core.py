@@ -87,12 +87,19 @@ class Outcome:
 # How an unknown outcome's message ends: what finishes it. `recover`, which is what it
 # names, replaces it with what can be done when recover itself could not finish it.
 RUN_RECOVER = ", run `paycli recover`"
+# ... and when asking the gateway again cannot help (it cannot look the charge up): its
+# settlement report can tell, or its support can.
+RUN_RECONCILE = (", run `paycli reconcile --from-gateway --apply` (or settle it by hand: "
+                 "`paycli payments resolve`)")
+FINISHERS = (RUN_RECOVER, RUN_RECONCILE)
 
 
-def unknown(message: str, gateway_ref: str | None = None, *, kept: str = "the hold") -> Verdict:
-    """An outcome nobody can tell yet: the money stays where it is until one can."""
+def unknown(message: str, gateway_ref: str | None = None, *, kept: str = "the hold",
+            finish: str = RUN_RECOVER) -> Verdict:
+    """An outcome nobody can tell yet: the money stays where it is until one can; the
+    message ends with what can finish it (`finish`)."""
     return Verdict(Decision.UNKNOWN, gateway_ref, "outcome_unknown",
-                   f"outcome unknown: {message}; {kept} is kept{RUN_RECOVER}")
+                   f"outcome unknown: {message}; {kept} is kept{finish}")
 
 
 def set_row(tx: Tx, table: str, row_id: str, event: str, changes: dict[str, Any],

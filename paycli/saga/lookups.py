@@ -30,7 +30,7 @@ from paycli.gateway.protocol import (
 )
 from paycli.money import decimal_to_minor
 from paycli.records import Payment, Refund
-from paycli.saga.core import Decision, SagaEnv, Verdict, unknown
+from paycli.saga.core import RUN_RECONCILE, Decision, SagaEnv, Verdict, unknown
 
 REFUND_KEPT = "the reservation"
 
@@ -71,7 +71,8 @@ def ask_about_payment(env: SagaEnv, payment: Payment) -> Verdict:
         else:
             found = env.gateway.find_payment(payment.id)
     except LookupUnsupported:
-        return unknown("the gateway cannot look charges up by payment id", payment.gateway_ref)
+        return unknown("the gateway cannot look charges up by payment id", payment.gateway_ref,
+                       finish=RUN_RECONCILE)
     except GatewayFailure as exc:
         return unknown(f"the gateway could not be asked ({exc.reason})", payment.gateway_ref)
     except GatewayConfigError as exc:

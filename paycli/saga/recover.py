@@ -20,7 +20,7 @@ from paycli.records import Payment, PaymentStatus, Refund, RefundStatus
 from paycli.results import RecoveredEntry, RecoverReport
 from paycli.saga import lookups
 from paycli.saga.core import (
-    RUN_RECOVER,
+    FINISHERS,
     Decision,
     SagaEnv,
     Verdict,
@@ -32,9 +32,11 @@ from paycli.saga.owner import owner_alive, wait_for_owner
 from paycli.saga.settle import settle_payment, settle_refund
 
 # What the operator can do about a saga recover could not finish.
-STILL_UNKNOWN = ("; retry `paycli recover` once the gateway can answer (it looks again), or "
-                 "settle it by hand from what the gateway's support or dashboard says: "
-                 "`paycli {kind}s resolve {id} {choices} --reason …`")
+STILL_UNKNOWN = ("; retry `paycli recover` once the gateway can answer (it looks again), "
+                 "reconcile with the gateway's settlement report (`paycli reconcile "
+                 "--from-gateway --apply`), or settle it by hand from what the gateway's "
+                 "support or dashboard says: `paycli {kind}s resolve {id} {choices} "
+                 "--reason …`")
 CHOICES = {"payment": "--approved|--declined", "refund": "--refunded|--failed"}
 IN_PROGRESS = ("; it is in progress in another paycli process: let it finish, or run "
                "`paycli recover` again once that process is gone")
@@ -51,7 +53,10 @@ def _why(row: Payment | Refund) -> str:
     """Why a saga is still unfinished, and what can finish it (never "run recover" alone)."""
     kind = "refund" if isinstance(row, Refund) else "payment"
     advice = STILL_UNKNOWN.format(kind=kind, id=row.id, choices=CHOICES[kind])
-    return (row.error_message or "outcome unknown").removesuffix(RUN_RECOVER) + advice
+    message = row.error_message or "outcome unknown"
+    for finish in FINISHERS:
+        message = message.removesuffix(finish)
+    return message + advice
 
 
 # How long to wait for a saga another live process holds (another recover takes one
