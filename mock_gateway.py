@@ -5,13 +5,24 @@ uvicorn), plus what only a test double has: switchable failure modes, an admin v
 every charge and refund, a request counter and an optional state file. It shares no code
 with the ``paycli`` package, so a bug there cannot hide itself here.
 
+Two protocols, on top of any mode:
+- ``full`` (the default): the protocol plus look-up by ``paymentId``, honoured
+  ``Idempotency-Key`` headers, partial refunds and the ``/admin/*`` endpoints.
+- ``seed``: exactly what the seed system's own gateway does: look-up by ``externalId`` only
+  (400 otherwise), ``Idempotency-Key`` never acted on (no stored answers, no replay, no
+  409; the header is only noted on the record, for a test's eyes), any non-empty
+  ``X-API-Key`` (else a plain-text 401 ``Unauthorized``), one refund per charge of any
+  amount, which marks the whole charge ``refunded``, answers of the contract's four fields
+  only, and no ``/admin/*``.
+Both serve ``GET /reports/settlement``: every charge and refund as CSV, in creation order.
+
 Invariants:
 - Money is ``Decimal`` end to end: bodies are parsed with ``parse_float=Decimal`` and written
   back by hand as exact JSON numbers; ``/admin/*`` shows amounts as decimal strings in the
   text the client sent (``50.50`` stays ``"50.50"``; exponent forms are written out).
-- One ``Idempotency-Key`` gives at most one charge or refund: requests with the same key run
-  one at a time (a per-key ``asyncio.Lock``) and later ones replay the stored status and body
-  byte for byte, or get 409 when their canonical body differs.
+- Under ``full``, one ``Idempotency-Key`` gives at most one charge or refund: requests with
+  the same key run one at a time (a per-key ``asyncio.Lock``) and later ones replay the
+  stored status and body byte for byte, or get 409 when their canonical body differs.
 - Only answers that record a decision are stored (approved, pending, declined, refunded,
   refund_failed, and 400/404 refusals of a valid request). Failures that commit nothing
   (503, ``status: "error"``, malformed bodies, validation 400s, requests whose client left
@@ -21,9 +32,12 @@ Invariants:
 - Outages come first: ``down``/``flaky`` answer 503 before the API key is even looked at.
 - ``/health`` and ``/admin/*`` ignore the mode and the API key and are not counted.
 - Exactly one ready line goes to stderr, and only once the socket accepts connections:
-  ``mock gateway listening on http://HOST:PORT (mode MODE, protocol full)``.
+  ``mock gateway listening on http://HOST:PORT (mode MODE, protocol PROTOCOL)``.
 - With ``--state FILE`` every change (a charge or refund together with its stored answer)
-  is one atomic write (temp file + ``os.replace``); the mode and the counter are not kept.
+  is one atomic write (temp file + ``os.replace``), made before the answer is sent; the
+  mode and the counter are not kept.
+- The settlement report is streamed in chunks from a snapshot of the records (never the
+  whole CSV in memory); amounts are the exact decimal text charged, never a float.
 """
 
 from __future__ import annotations
@@ -31,9 +45,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import csv
 import dataclasses
 import hashlib
+import heapq
 import hmac
+import io
 import json
 import os
 import random
@@ -43,7 +60,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -53,7 +70,7 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -61,12 +78,15 @@ MODES = ("ok", "decline", "down", "flaky", "slow", "pending", "lost-response", "
 COUNTED_MODES = ("flaky", "lost-response")
 DEFAULT_LATENCY_MS = 1000
 DEFAULT_API_KEY = "test-api-key"
-PROTOCOL = "full"  # the only protocol served so far (the contract's `--protocol seed` is not)
+PROTOCOLS = ("full", "seed")
 SEED_SETTLE_SECONDS = 5.0
 ALWAYS_ERRORS = Decimal("999.99")
 MAX_NESTING = 32
 TRANSPORT_KEY = "mock_gateway.transport"
 MALFORMED_BODY = b"<html><body><h1>502 Bad Gateway</h1>upstream hiccup</body></html>"
+REPORT_HEADER = ("external_id", "payment_id", "type", "status", "amount", "currency",
+                 "created_at")
+REPORT_CHUNK_LINES = 500
 MESSAGES = {
     "approved": "Payment approved",
     "pending": "Payment pending",
@@ -225,6 +245,7 @@ class Charge:
     idempotency_key: str | None
     settle_at: float | None = None
     refunded: Decimal = Decimal(0)
+    seq: int = 0  # creation order among charges and refunds (the report's order)
 
     def settle(self, now: float) -> bool:
         """Turn a pending charge whose time has come into an approved one."""
@@ -242,6 +263,7 @@ class Refund:
     status: str
     timestamp: str
     idempotency_key: str | None
+    seq: int = 0
 
 
 @dataclass(frozen=True)
@@ -276,6 +298,10 @@ def _plain(record: Any) -> dict[str, Any]:
     return {k: money_text(v) if isinstance(v, Decimal) else v for k, v in vars(record).items()}
 
 
+def _creation(record: Charge | Refund) -> int:
+    return record.seq
+
+
 class Ledger:
     """Charges, refunds and stored answers; written to ``path`` (if any) on ``save``."""
 
@@ -290,10 +316,20 @@ class Ledger:
         self.refunds: list[Refund] = []
         self.answers: dict[str, StoredAnswer] = {}
         self.newest_by_payment: dict[str, str] = {}
+        self.last_seq = 0
+
+    def _next_seq(self) -> int:
+        self.last_seq += 1
+        return self.last_seq
 
     def add_charge(self, charge: Charge) -> None:
+        charge.seq = charge.seq or self._next_seq()
         self.charges[charge.id] = charge
         self.newest_by_payment[charge.payment_id] = charge.id
+
+    def add_refund(self, refund: Refund) -> None:
+        refund.seq = refund.seq or self._next_seq()
+        self.refunds.append(refund)
 
     def find(self, external_id: str | None, payment_id: str | None) -> Charge | None:
         if external_id is None and payment_id is not None:
@@ -306,6 +342,13 @@ class Ledger:
     def settle_all(self) -> None:
         if [c for c in self.charges.values() if c.settle(time.time())]:
             self.save()
+
+    def in_creation_order(self) -> Iterable[Charge | Refund]:
+        """Every charge and refund, oldest first, from a snapshot of the references (so
+        requests arriving meanwhile change nothing being walked)."""
+        charges: list[Charge | Refund] = list(self.charges.values())
+        refunds: list[Charge | Refund] = list(self.refunds)
+        return heapq.merge(charges, refunds, key=_creation)
 
     def save(self) -> None:
         """Write the whole state atomically: a temp file, then ``os.replace``."""
@@ -325,8 +368,10 @@ class Ledger:
         for c in state["charges"]:
             money = {"amount": Decimal(c["amount"]), "refunded": Decimal(c["refunded"])}
             self.add_charge(Charge(**{**c, **money}))
-        self.refunds = [Refund(**{**r, "amount": Decimal(r["amount"])}) for r in state["refunds"]]
+        for r in state["refunds"]:
+            self.add_refund(Refund(**{**r, "amount": Decimal(r["amount"])}))
         self.answers = {k: StoredAnswer(**a) for k, a in state["answers"].items()}
+        self.last_seq = max(map(_creation, self.in_creation_order()), default=0)
 
 
 # --- behaviour ------------------------------------------------------------------------
@@ -369,14 +414,18 @@ class KeyedLocks:
 class Gateway:
     """What the gateway decides; knows nothing about HTTP."""
 
-    def __init__(self, mode: str, latency_ms: int, seed: int | None, ledger: Ledger) -> None:
-        self.start_mode, self.start_latency_ms, self.seed = mode, latency_ms, seed
-        self.ledger = ledger
+    def __init__(self, start: ModeState, seed: int | None, ledger: Ledger,
+                 protocol: str = "full") -> None:
+        self.start_mode, self.start_latency_ms = start.mode, start.latency_ms
+        self.start_count = start.count if start.count is not None else 1
+        self.seed, self.ledger, self.protocol = seed, ledger, protocol
+        self.is_seed = protocol == "seed"
         self.locks = KeyedLocks()
-        self._restart(mode)
+        self._restart(start.mode)
 
     def _restart(self, mode: str) -> None:
-        self.mode = ModeState(mode, 1 if mode in COUNTED_MODES else None, self.start_latency_ms)
+        count = self.start_count if mode in COUNTED_MODES else None
+        self.mode = ModeState(mode, count, self.start_latency_ms)
         self.rng = random.Random(self.seed)
         self.requests = 0
 
@@ -423,6 +472,8 @@ class Gateway:
         return Answer(200, dumps(_charge_answer(charge)), decided=status != "error")
 
     def refund(self, request: RefundRequest, key: str | None) -> Answer:
+        """Decide and record a refund. Under ``seed`` its amount is not checked and a
+        successful one marks the whole charge ``refunded`` (so a second one gets 400)."""
         charge = self.ledger.find(request.external_id, None)
         if charge is None:
             return Answer.error(404, f"unknown externalId {request.external_id}", decided=True)
@@ -430,7 +481,7 @@ class Gateway:
             message = f"payment is not refundable (status {charge.status})"
             return Answer.error(400, message, decided=True)
         left = charge.amount - charge.refunded
-        if request.amount > left:
+        if request.amount > left and not self.is_seed:
             message = f"refund of {money_text(request.amount)} exceeds what is left ({left})"
             return Answer.error(400, message, decided=True)
         failed = self.mode.mode == "seed" and self.rng.random() < 0.10
@@ -442,17 +493,24 @@ class Gateway:
             timestamp=now_iso(),
             idempotency_key=key,
         )
-        self.ledger.refunds.append(refund)
+        self.ledger.add_refund(refund)
         if not failed:
             charge.refunded += request.amount
-        return Answer(200, dumps(_refund_answer(refund)))
+            charge.status = "refunded" if self.is_seed else charge.status
+        return Answer(200, dumps(_refund_answer(refund, with_id=not self.is_seed)))
 
     def status(self, external_id: str | None, payment_id: str | None) -> Answer:
+        """A charge looked up: by either id under ``full``, by ``externalId`` only (and
+        with the contract's four fields only) under ``seed``."""
+        if self.is_seed and not external_id:
+            return Answer.error(400, "Missing externalId parameter")
         if not external_id and not payment_id:
             return Answer.error(400, "give externalId or paymentId")
-        charge = self.ledger.find(external_id or None, payment_id)
+        charge = self.ledger.find(external_id or None, None if self.is_seed else payment_id)
         if charge is None:
             return Answer.error(404, "unknown payment")
+        if self.is_seed:
+            return Answer(200, dumps(_charge_answer(charge)))
         refunds = [r for r in self.ledger.refunds if r.external_id == charge.id]
         return Answer(200, dumps(_status_answer(charge, refunds)))
 
@@ -462,15 +520,33 @@ class Gateway:
         refunds = [_admin_refund(r) for r in self.ledger.refunds]
         return {"charges": charges, "refunds": refunds}
 
+    def settlement_lines(self) -> Iterable[tuple[str, ...]]:
+        """The settlement report's rows, header first, in creation order (pending charges
+        whose time has come settled first)."""
+        self.ledger.settle_all()
+        yield REPORT_HEADER
+        for record in self.ledger.in_creation_order():
+            yield self._report_row(record)
 
-def _refund_answer(refund: Refund) -> dict[str, Any]:
-    return {
+    def _report_row(self, record: Charge | Refund) -> tuple[str, ...]:
+        if isinstance(record, Charge):
+            return (record.id, record.payment_id, "charge", record.status,
+                    money_text(record.amount), record.currency, record.timestamp)
+        charge = self.ledger.charges[record.external_id]
+        # The seed's refunds have no id of their own: its report names the charge.
+        external_id = charge.id if self.is_seed else record.id
+        return (external_id, charge.payment_id, "refund", record.status,
+                money_text(record.amount), charge.currency, record.timestamp)
+
+
+def _refund_answer(refund: Refund, with_id: bool = True) -> dict[str, Any]:
+    answer = {
         "externalId": refund.external_id,
         "status": refund.status,
         "message": MESSAGES[refund.status],
         "timestamp": refund.timestamp,
-        "refundId": refund.id,
     }
+    return answer | {"refundId": refund.id} if with_id else answer
 
 
 def _charge_answer(charge: Charge) -> dict[str, Any]:
@@ -629,16 +705,26 @@ class Endpoints:
     def __init__(self, gateway: Gateway, api_key: str) -> None:
         self.gateway, self.api_key = gateway, api_key
 
-    def _refusal(self, request: Request) -> Response | None:
-        """503 for an outage, 401 for a bad key, garbage for ``malformed``; else None."""
+    def _refusal(self, request: Request, answers_json: bool = True) -> Response | None:
+        """503 for an outage, 401 for a bad key, garbage for ``malformed`` (where the
+        answer would be JSON); else None."""
         mode = self.gateway.mode
         if mode.mode == "down" or mode.take("flaky"):
             return Answer.error(503, "gateway unavailable").response()
-        given = request.headers.get("x-api-key", "").encode()
-        if not hmac.compare_digest(given, self.api_key.encode()):
-            return Answer.error(401, "missing or wrong X-API-Key").response()
-        if mode.mode == "malformed":
+        unauthorized = self._unauthorized(request.headers.get("x-api-key", ""))
+        if unauthorized is not None:
+            return unauthorized
+        if mode.mode == "malformed" and answers_json:
             return Response(MALFORMED_BODY, 200, media_type="application/json")
+        return None
+
+    def _unauthorized(self, given: str) -> Response | None:
+        """The seed's gateway takes any non-empty key and refuses in plain text; the full
+        protocol wants the configured key."""
+        if self.gateway.is_seed:
+            return None if given else PlainTextResponse("Unauthorized\n", 401)
+        if not hmac.compare_digest(given.encode(), self.api_key.encode()):
+            return Answer.error(401, "missing or wrong X-API-Key").response()
         return None
 
     async def _patient(self, request: Request) -> bool:
@@ -662,6 +748,16 @@ class Endpoints:
         params = request.query_params
         return self.gateway.status(params.get("externalId"), params.get("paymentId")).response()
 
+    async def settlement(self, request: Request) -> Response:
+        """The settlement report as CSV, streamed a chunk of lines at a time."""
+        # A report is not a JSON answer, so `malformed` leaves it alone; outages and the
+        # key apply to it as to every protocol call.
+        refusal = self._refusal(request, answers_json=False)
+        if refusal is not None:
+            return refusal
+        return StreamingResponse(_csv_chunks(self.gateway.settlement_lines()),
+                                 media_type="text/csv")
+
     async def _post(self, request: Request, parse: Parser, act: Action) -> Response:
         refusal = self._refusal(request)
         if refusal is not None:
@@ -681,8 +777,9 @@ class Endpoints:
         if isinstance(parsed, str):
             return Answer.error(400, parsed)
         key = request.headers.get("idempotency-key") or None
-        if key is None:
-            return await self._act(request, act, parsed, None)
+        if key is None or self.gateway.is_seed:
+            # The seed's gateway never acts on the key: it is only noted on the record.
+            return await self._act(request, act, parsed, key)
         fingerprint = hashlib.sha256(
             f"{request.method} {request.url.path} {dumps(body, canonical=True)}".encode()
         ).hexdigest()
@@ -746,6 +843,21 @@ class Endpoints:
         return await self.get_mode(request)
 
 
+async def _csv_chunks(rows: Iterable[tuple[str, ...]]) -> AsyncIterator[str]:
+    """CSV text with ``\n`` line ends, ``REPORT_CHUNK_LINES`` lines per chunk; the event
+    loop serves other requests between chunks."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    for number, row in enumerate(rows, start=1):
+        writer.writerow(row)
+        if number % REPORT_CHUNK_LINES == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+            await asyncio.sleep(0)
+    yield buffer.getvalue()
+
+
 async def _admin_body(request: Request) -> Any:
     """An admin body: empty means {}, anything unparseable means None."""
     raw = await request.body()
@@ -768,26 +880,35 @@ def create_app(
     state_file: str | os.PathLike[str] | None = None,
     api_key: str = DEFAULT_API_KEY,
     verbose: bool = False,
+    *,
+    count: int = 1,
+    protocol: str = "full",
 ) -> ASGIApp:
     """The mock gateway as an ASGI app (meant to run under uvicorn)."""
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; one of {', '.join(MODES)}")
-    if latency_ms < 0:
-        raise ValueError("latency_ms must not be negative")
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; one of {', '.join(PROTOCOLS)}")
+    if latency_ms < 0 or count < 0:
+        raise ValueError("latency_ms and count must not be negative")
     ledger = Ledger(Path(state_file) if state_file is not None else None)
-    gateway = Gateway(mode, latency_ms, seed, ledger)
+    gateway = Gateway(ModeState(mode, count, latency_ms), seed, ledger, protocol)
     endpoints = Endpoints(gateway, api_key)
     routes = [
         Route("/health", endpoints.health),
         Route("/payment/process", endpoints.process, methods=["POST"]),
         Route("/payment/status", endpoints.status, methods=["GET"]),
         Route("/payment/refund", endpoints.refund, methods=["POST"]),
-        Route("/admin/mode", endpoints.get_mode, methods=["GET"]),
-        Route("/admin/mode", endpoints.set_mode, methods=["POST"]),
-        Route("/admin/charges", endpoints.charges, methods=["GET"]),
-        Route("/admin/requests", endpoints.requests, methods=["GET"]),
-        Route("/admin/reset", endpoints.reset, methods=["POST"]),
+        Route("/reports/settlement", endpoints.settlement, methods=["GET"]),
     ]
+    if protocol == "full":  # the seed's gateway had no admin API
+        routes += [
+            Route("/admin/mode", endpoints.get_mode, methods=["GET"]),
+            Route("/admin/mode", endpoints.set_mode, methods=["POST"]),
+            Route("/admin/charges", endpoints.charges, methods=["GET"]),
+            Route("/admin/requests", endpoints.requests, methods=["GET"]),
+            Route("/admin/reset", endpoints.reset, methods=["POST"]),
+        ]
     return Outer(Starlette(routes=routes), gateway, verbose)
 
 
@@ -809,6 +930,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=DEFAULT_LATENCY_MS,
         help="default wait for slow and settle time for pending (default %(default)s)",
     )
+    parser.add_argument(
+        "--count",
+        type=_non_negative,
+        default=1,
+        help="calls the counted modes (flaky, lost-response) act on (default %(default)s)",
+    )
+    parser.add_argument(
+        "--protocol",
+        choices=PROTOCOLS,
+        default="full",
+        help="full (look-up by paymentId, idempotency, admin API) or seed (exactly the seed "
+        "system's gateway); default %(default)s",
+    )
     parser.add_argument("--seed", type=int, default=None, help="seed for the seed mode's draws")
     parser.add_argument("--state", default=None, help="keep charges in this JSON file")
     parser.add_argument(
@@ -820,7 +954,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def ready_line(host: str, port: int, mode: str, protocol: str = PROTOCOL) -> str:
+def ready_line(host: str, port: int, mode: str, protocol: str = "full") -> str:
     """The one line the mock prints on stderr once it accepts connections."""
     shown = f"[{host}]" if ":" in host else host
     return f"mock gateway listening on http://{shown}:{port} (mode {mode}, protocol {protocol})"
@@ -833,16 +967,17 @@ class AnnouncingServer(uvicorn.Server):
     printed only when a client can connect; a failed bind exits inside it, unannounced.
     """
 
-    def __init__(self, config: uvicorn.Config, mode: str) -> None:
+    def __init__(self, config: uvicorn.Config, mode: str, protocol: str) -> None:
         super().__init__(config)
-        self.mode = mode
+        self.mode, self.protocol = mode, protocol
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if not self.started or self.should_exit:
             return
         port = self.servers[0].sockets[0].getsockname()[1]  # the real one when --port 0
-        print(ready_line(str(self.config.host), port, self.mode), file=sys.stderr, flush=True)
+        line = ready_line(str(self.config.host), port, self.mode, self.protocol)
+        print(line, file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -850,14 +985,15 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     try:
         app = create_app(
-            args.mode, args.latency_ms, args.seed, args.state, args.api_key, args.verbose
+            args.mode, args.latency_ms, args.seed, args.state, args.api_key, args.verbose,
+            count=args.count, protocol=args.protocol,
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         sys.exit(f"mock_gateway: cannot load state file {args.state}: {exc!r}")
     log_level = "info" if args.verbose else "warning"
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level=log_level,
                             access_log=False)
-    server = AnnouncingServer(config, args.mode)
+    server = AnnouncingServer(config, args.mode, args.protocol)
     with contextlib.suppress(KeyboardInterrupt):
         server.run()
     if not server.started:

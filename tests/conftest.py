@@ -19,7 +19,7 @@ import pytest
 import typer
 import typer.testing
 from click.testing import Result
-from gateway_server import gateway, gateway_server  # noqa: F401
+from gateway_server import gateway, gateway_server, protocol, seed_gateway_server  # noqa: F401
 from helpers import LedgerUrl, paycli_env, run_json
 from history import History, build_history
 from pg_server import SKIP_REASON, Server, start_server
@@ -80,6 +80,21 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     module = metafunc.module.__name__.rsplit(".", 1)[-1]
     if module in BOTH_BACKENDS and "backend" in metafunc.fixturenames:
         metafunc.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the seed-protocol cases on SQLite only: the gateway's protocol and the ledger's
+    engine are independent, and their full cross product would double the slowest tests."""
+    crossed = {item.nodeid for item in items if _params(item).get("protocol") == "seed"
+               and _params(item).get("backend") == "postgresql"}
+    if crossed:
+        config.hook.pytest_deselected(items=[i for i in items if i.nodeid in crossed])
+        items[:] = [item for item in items if item.nodeid not in crossed]
+
+
+def _params(item: pytest.Item) -> dict[str, Any]:
+    callspec = getattr(item, "callspec", None)
+    return dict(callspec.params) if callspec is not None else {}
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ import httpx
 from gateway_server import REPO_ROOT
 
 READY = re.compile(
-    r"mock gateway listening on http://(127\.0\.0\.1:\d+) \(mode (\S+), protocol full\)")
+    r"mock gateway listening on http://(127\.0\.0\.1:\d+) \(mode (\S+), protocol (full|seed)\)")
 
 
 class MockProcess:
@@ -79,7 +79,7 @@ class TestReadyLine:
         moment the line is read."""
         with mock_process("--mode", "decline") as mock:
             found, before = mock.until_ready()
-            assert before == [] and found.group(2) == "decline"
+            assert before == [] and found.group(2) == "decline" and found.group(3) == "full"
             assert httpx.get(f"http://{found.group(1)}/health", timeout=2).status_code == 200
             assert mock.stop() == []
 
@@ -92,3 +92,9 @@ class TestReadyLine:
             httpx.get(f"http://{found.group(1)}/health", timeout=2)
             after = mock.stop()
         assert not any(READY.search(line) for line in before + after)
+
+    def test_names_the_seed_protocol(self) -> None:
+        """With --protocol seed the line says so."""
+        with mock_process("--protocol", "seed", "--mode", "flaky", "--count", "2") as mock:
+            found, _ = mock.until_ready()
+            assert found.group(2, 3) == ("flaky", "seed")
