@@ -104,6 +104,7 @@ class TestRealOutputs:
             "gateway reset": run("gateway", "reset"),
             "refunds list": run("refunds", "list"),
             "reconcile": run("reconcile", "--from-gateway"),
+            "backup": run("backup", str(db_path.parent / "copy.db")),
         }
         for command, (code, output) in outputs.items():
             assert code == 0, (command, output)

@@ -16,6 +16,7 @@ from typer.core import TyperGroup
 from paycli.cli import (
     audit,
     database,
+    guards,
     operations,
     payments,
     reconcile,
@@ -103,5 +104,6 @@ def main(
     ctx.obj = State(settings, debug)
 
 
-for group in (wallet, payments, refunds, reconcile, audit, operations, database, tools):
+for group in (wallet, payments, refunds, reconcile, audit, operations, guards, database,
+              tools):
     group.register(app)

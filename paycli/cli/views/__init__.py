@@ -6,6 +6,7 @@ Every view takes the same result model that `--json` prints, so both always agre
 
 from paycli.cli.views.base import console, print_error, print_json, progress_bar
 from paycli.cli.views.operations import (
+    backed_up,
     exported,
     gateway_reset,
     gateway_status,
@@ -30,7 +31,8 @@ from paycli.cli.views.tools import (
 )
 from paycli.cli.views.wallet import wallet_balance, wallet_credit, wallet_history
 
-__all__ = ["already_done", "announce", "bench_progress", "bench_result", "console", "db_copied",
+__all__ = ["already_done", "announce", "backed_up", "bench_progress", "bench_result",
+           "console", "db_copied",
            "demo_summary", "exported", "gateway_reset", "gateway_status", "payment_resolved",
            "payment_show", "payments_list", "print_error", "print_json", "progress_bar",
            "reconciled", "recovered", "refund_resolved", "refunds_list", "replay_report",

@@ -75,3 +75,9 @@ def exported(result: dict[str, Any]) -> None:
                     f"({result['format']}) to {escaped(result['out'])}")
 
 
+
+
+def backed_up(result: results.BackupResult) -> None:
+    """After `backup`."""
+    console().print(f"[green]✓[/] Backed up {result.events} events to {escaped(result.path)}: "
+                    "the copy replays consistently and its hash chain is intact.")
