@@ -28,10 +28,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 import typer
 from conftest import load_fixture
-from helpers import ROOT, paycli_env, run
+from helpers import ROOT, LedgerUrl, paycli_env, run
 
 from paycli.cli import app
 from paycli.config import Settings
@@ -70,6 +71,17 @@ def keyed_gateway(keyed_server: MockGatewayProcess) -> MockGatewayProcess:
     return keyed_server
 
 
+def server_ledger_text(url: str) -> bytes:
+    """Every row of every table of a PostgreSQL ledger, as text (what a file's bytes are
+    for a SQLite ledger)."""
+    with Store(url) as store:
+        tables = [row[0] for row in store.conn.execute(  # type: ignore[attr-defined]
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = current_schema()").fetchall()]
+        return "".join(str(row) for table in tables for row in store.conn.execute(
+            f"SELECT * FROM {table}")).encode()
+
+
 class Operator:
     """Runs paycli commands with the canary key and a log file; keeps what they printed."""
 
@@ -95,6 +107,11 @@ class Operator:
         """Neither output, log, export nor any ledger file holds the canary."""
         assert self.seen and all(CANARY not in text for text in self.seen)
         assert self.log.exists() and self.log.stat().st_size > 0
+        if isinstance(self.db, LedgerUrl):
+            assert CANARY.encode() not in server_ledger_text(self.db)
+            for path in self.files:
+                assert CANARY.encode() not in path.read_bytes(), path
+            return
         wal, shm = Path(f"{self.db}-wal"), Path(f"{self.db}-shm")
         assert wal.exists() and shm.exists(), "the held connection should keep the WAL"
         for path in [*self.files, self.db, wal, shm]:
@@ -107,6 +124,9 @@ def operator(db_path: Path, tmp_path: Path, keyed_gateway: MockGatewayProcess
     """An operator with alice funded, and a reader connection held open meanwhile."""
     op = Operator(db_path, tmp_path / "paycli.log", keyed_gateway.url)
     assert op.json("wallet", "credit", "--user", "alice", "--amount", "500")[0] == 0
+    if isinstance(db_path, LedgerUrl):  # no WAL to keep: a server ledger has no files
+        yield op
+        return
     holder = sqlite3.connect(db_path)
     holder.execute("SELECT count(*) FROM events").fetchone()
     try:
@@ -207,14 +227,12 @@ class TestApiKeyNeverLeaks:
         """An internal error shows a traceback only with --debug, and neither shows the key."""
         op = operator
         bogus = f"pay_{'e' * 24}"
-        conn = sqlite3.connect(op.db)
-        conn.execute(
-            "INSERT INTO payments (id, user_id, currency, amount, gateway_key, status, "
-            "gateway_ref, refunded, refund_reserved, created_at, updated_at) VALUES "
-            "(?, 'alice', 'ZZZ', 100, 'k', 'COMPLETED', 'ext_x', 0, 0, 'now', 'now')",
-            (bogus,))
-        conn.commit()
-        conn.close()
+        with Store(str(op.db)) as store:  # outside any transaction: committed at once
+            store.conn.execute(  # type: ignore[attr-defined]
+                "INSERT INTO payments (id, user_id, currency, amount, gateway_key, status, "
+                "gateway_ref, refunded, refund_reserved, created_at, updated_at) VALUES "
+                "(?, 'alice', 'ZZZ', 100, 'k', 'COMPLETED', 'ext_x', 0, 0, 'now', 'now')",
+                (bogus,))
         quiet = op("refund", bogus)
         assert quiet.returncode == 1 and "Traceback" not in quiet.stderr
         assert len(quiet.stderr.splitlines()) == 1 and "internal error" in quiet.stderr
@@ -302,13 +320,19 @@ class TestFiles:
         wallet.credit(store, "alice", Money(100, "USD"))
         wallet.credit(store, "bob", Money(100, "USD"))
         before = list(store.read.events())
-        conn = sqlite3.connect(db_path)
-        try:
-            with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-                conn.execute(sql)
-            conn.rollback()
-        finally:
-            conn.close()
+        if isinstance(db_path, LedgerUrl):
+            if "REPLACE" in sql:
+                sql = "TRUNCATE events CASCADE"  # PostgreSQL's way round row triggers
+            with Store(str(db_path)) as other, pytest.raises(psycopg.Error, match="append-only"):
+                other.conn.execute(sql)  # type: ignore[attr-defined]
+        else:
+            conn = sqlite3.connect(db_path)
+            try:
+                with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+                    conn.execute(sql)
+                conn.rollback()
+            finally:
+                conn.close()
         assert list(store.read.events()) == before
 
 
@@ -509,6 +533,8 @@ class TestSagaAgainstHostileGateway:
         assert "declined for key" in json.dumps(outcome.result.to_json())
         assert CANARY not in json.dumps(outcome.result.to_json())
         store.close()
-        for path in (db_path, Path(f"{db_path}-wal")):
+        if isinstance(db_path, LedgerUrl):
+            assert CANARY.encode() not in server_ledger_text(db_path)
+        for path in () if isinstance(db_path, LedgerUrl) else (db_path, Path(f"{db_path}-wal")):
             if path.exists():
                 assert CANARY.encode() not in path.read_bytes()

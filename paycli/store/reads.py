@@ -273,7 +273,7 @@ class Reader:
 
     def row_count(self, sql_name: str) -> int:
         """How many rows one of the export queries streams."""
-        sql = f"SELECT count(*) FROM ({EXPORT_QUERIES[sql_name]})"
+        sql = f"SELECT count(*) FROM ({EXPORT_QUERIES[sql_name]}) AS listed"
         return int(self.conn.execute(sql).fetchone()[0])
 
 
