@@ -1,6 +1,7 @@
 """Hostile input across every command and option: refused cleanly, and nothing written.
 
-Each case of `fixtures/hostile_input.json` is one hostile input and the exit code the
+Each case of `fixtures/hostile_input.json` is one hostile input (with, for a command that
+reads a file, that file's contents) and the exit code the
 contract gives it (2 for usage and validation errors; 7 for a payment that does not exist;
 9 for a refund the payment cannot take). Every case runs twice, as a human and with
 `--json`, against a ledger holding a completed, a failed and a fully refunded payment, and
@@ -51,6 +52,7 @@ class Case:
     json: bool = True  # the command has a --json option
     db: str | None = None  # a hostile --db target: dir, under-file, foreign, empty
     needs: str | None = None  # a command another change may not have added yet
+    file: Any = None  # an input file: JSON data, or {"text": [parts]}; its path: {file}
 
 
 def argument(written: str | dict[str, Any]) -> str:
@@ -140,6 +142,11 @@ def run_case(case: Case, as_json: bool, cli: CliCall, ids: dict[str, str], db_pa
     """Run one case; check the ledger and any hostile target were left alone."""
     if case.needs and case.needs not in commands():
         pytest.skip(f"`paycli {case.needs}` does not exist yet")
+    if case.file is not None:
+        raw = case.file.get("text") if isinstance(case.file, dict) else None
+        written = "".join(argument(part) for part in raw) if raw else json.dumps(case.file)
+        (tmp_path / "input.json").write_text(written, encoding="utf-8")
+        ids = {**ids, "file": str(tmp_path / "input.json")}
     args = [arg.format(**ids) if arg.startswith("{") else arg for arg in case.args]
     unchanged = None
     if case.db is not None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CliCall
+from conftest import CliCall, fixture_path
 from jsonschema import Draft202012Validator
 from typer.testing import CliRunner
 
@@ -105,6 +105,7 @@ class TestRealOutputs:
             "refunds list": run("refunds", "list"),
             "reconcile": run("reconcile", "--from-gateway"),
             "backup": run("backup", str(db_path.parent / "copy.db")),
+            "fixtures load": run("fixtures", "load", str(fixture_path("demo.json"))),
         }
         for command, (code, output) in outputs.items():
             assert code == 0, (command, output)

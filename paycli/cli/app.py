@@ -16,6 +16,7 @@ from typer.core import TyperGroup
 from paycli.cli import (
     audit,
     database,
+    fixtures,
     guards,
     operations,
     payments,
@@ -104,6 +105,6 @@ def main(
     ctx.obj = State(settings, debug)
 
 
-for group in (wallet, payments, refunds, reconcile, audit, operations, guards, database,
-              tools):
+for group in (wallet, payments, refunds, reconcile, audit, operations, guards, fixtures,
+              database, tools):
     group.register(app)

@@ -61,7 +61,10 @@ def reconcile(
         usage("give exactly one of --report FILE or --from-gateway")
     with open_store(ctx) as store, _report_lines(report, settings) as (source, lines):
         env = saga_env(store, settings)
-        run = run_reconcile(env, lines, source, apply)
+        try:
+            run = run_reconcile(env, lines, source, apply)
+        finally:
+            env.close()
     try:
         error = _breaks_left(run)
         views.reconciled(run, error, json_output)

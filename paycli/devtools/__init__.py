@@ -1,5 +1,6 @@
-"""Tools for developers and first runs: the bench, its raw baselines, the demo, and the
-mock gateway run as a child process.
+"""Tools for developers, first runs and training: the bench, its raw baselines, the demo,
+loading fixtures (a known set of wallets, payments and refunds), and the mock gateway run as
+a child process.
 
 Invariants: these drive paycli through the same sagas and ledger as the commands do; the
 two named exceptions to the store's "only place with SQL" and the gateway client's "only

@@ -20,7 +20,7 @@ from paycli.results.base import (
     Result,
     StepRecord,
 )
-from paycli.results.guards import BackupResult
+from paycli.results.guards import BackupResult, FixtureFailure, FixturesLoaded
 from paycli.results.operations import (
     Baselines,
     BenchReport,
@@ -68,6 +68,8 @@ __all__ = [
     "ChainBreakInfo",
     "DbCopyResult",
     "ErrorInfo",
+    "FixtureFailure",
+    "FixturesLoaded",
     "GatewayStatus",
     "HistoryEntry",
     "Machine",

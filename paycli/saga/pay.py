@@ -108,13 +108,19 @@ def _outcome(store: Store, payment: Payment, steps: list[dict[str, Any]] | None 
     return Outcome(payment_result(store, payment, steps), exit_error(payment))
 
 
-def pay(env: SagaEnv, request: PayRequest, reporter: Reporter) -> Outcome:
-    """Run the pay saga for `request`; see the module docstring for its steps."""
+def request_key(request: PayRequest) -> tuple[str | None, str]:
+    """The payment's idempotency key (given, or derived from its order id) and the
+    fingerprint of what it asks, which a repeat under that key must match."""
     key = request.idempotency_key or (f"order:{request.order_id}" if request.order_id else None)
-    digest = idempotency.fingerprint("pay", {
+    return key, idempotency.fingerprint("pay", {
         "user": request.user, "currency": request.money.currency,
         "amount": request.money.minor, "order_id": request.order_id,
     })
+
+
+def pay(env: SagaEnv, request: PayRequest, reporter: Reporter) -> Outcome:
+    """Run the pay saga for `request`; see the module docstring for its steps."""
+    key, digest = request_key(request)
     if key is not None:
         row = idempotency.lookup(env.store.read, key, "pay", digest)
         if row is not None:

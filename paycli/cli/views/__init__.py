@@ -8,6 +8,7 @@ from paycli.cli.views.base import console, print_error, print_json, progress_bar
 from paycli.cli.views.operations import (
     backed_up,
     exported,
+    fixtures_loaded,
     gateway_reset,
     gateway_status,
     recovered,
@@ -31,9 +32,8 @@ from paycli.cli.views.tools import (
 )
 from paycli.cli.views.wallet import wallet_balance, wallet_credit, wallet_history
 
-__all__ = ["already_done", "announce", "backed_up", "bench_progress", "bench_result",
-           "console", "db_copied",
-           "demo_summary", "exported", "gateway_reset", "gateway_status", "payment_resolved",
-           "payment_show", "payments_list", "print_error", "print_json", "progress_bar",
-           "reconciled", "recovered", "refund_resolved", "refunds_list", "replay_report",
-           "wallet_balance", "wallet_credit", "wallet_history"]
+__all__ = ["already_done", "announce", "backed_up", "bench_progress", "bench_result", "console",
+           "db_copied", "demo_summary", "exported", "fixtures_loaded", "gateway_reset",
+           "gateway_status", "payment_resolved", "payment_show", "payments_list", "print_error",
+           "print_json", "progress_bar", "reconciled", "recovered", "refund_resolved",
+           "refunds_list", "replay_report", "wallet_balance", "wallet_credit", "wallet_history"]

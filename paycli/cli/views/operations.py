@@ -81,3 +81,23 @@ def backed_up(result: results.BackupResult) -> None:
     """After `backup`."""
     console().print(f"[green]✓[/] Backed up {result.events} events to {escaped(result.path)}: "
                     "the copy replays consistently and its hash chain is intact.")
+
+
+def fixtures_loaded(result: results.FixturesLoaded) -> None:
+    """After `fixtures load`: what was created, skipped and failed."""
+    counts = (_count(result.wallets, "wallet") + " credited",
+              _count(result.payments, "payment"), _count(result.refunds, "refund"))
+    console().print(f"[green]✓[/] Loaded: {', '.join(counts)}; {result.skipped} skipped "
+                    "(already loaded)")
+    if not result.failures:
+        return
+    table = new_table(f"{result.failed} did not load")
+    for name in ("Kind", "Order", "Why"):
+        table.add_column(name, overflow="fold")
+    for failure in result.failures:
+        table.add_row(failure.kind, escaped(failure.entry), escaped(failure.error))
+    console().print(table)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
