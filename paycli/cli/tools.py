@@ -65,6 +65,7 @@ def schema(
 
 @command
 def bench(
+    ctx: typer.Context,
     payments: Annotated[int, typer.Option("--payments", help="How many payments to run.")] = 2000,
     concurrency: Annotated[
         int, typer.Option("--concurrency", help="Threads paying at once (each its own "
@@ -82,9 +83,11 @@ def bench(
 
     Runs the real saga on a temporary ledger, then raw SQLite with the same durable commits
     per payment (the storage limit) and, with --gateway http, raw httpx to the same mock
-    gateway (the network limit), and prints paycli's ratio to each.
+    gateway (the network limit), and prints paycli's ratio to each. With --db
+    postgresql://... the ledger is a throwaway database on that server (its user must be
+    allowed to create one) and the storage limit is raw psycopg there.
 
-    Example: paycli bench --payments 2000 --gateway http
+    Example: paycli --db postgresql://ops@/postgres?host=/run/pg bench --concurrency 4
     """
     from paycli.devtools import bench as bench_mod  # late: see cli.common
 
@@ -94,6 +97,7 @@ def bench(
         payments=inputs.positive_int(payments, "--payments", 10_000_000),
         concurrency=inputs.positive_int(concurrency, "--concurrency", 64),
         gateway=gateway, prefill=inputs.count(prefill, "--prefill", 10_000_000),
+        server=_bench_server(ctx),
     )
     if json_output or not sys.stdout.isatty():
         result = bench_mod.run(options)
@@ -101,6 +105,14 @@ def bench(
         with views.bench_progress() as progress:
             result = bench_mod.run(options, progress)
     emit(result, json_output, views.bench_result)
+
+
+def _bench_server(ctx: typer.Context) -> str | None:
+    """The PostgreSQL server given with --db for the bench (a file --db is not used)."""
+    from paycli.config import db_scheme  # late: see cli.common
+
+    chosen = state_of(ctx).settings.raw("db")
+    return str(chosen) if chosen and db_scheme(str(chosen)) == "postgresql" else None
 
 
 @command

@@ -4,17 +4,21 @@ Deliberately free of paycli code (this is the one place outside the store with S
 
 - storage: plain `sqlite3` with the ledger's pragmas (WAL, `synchronous=FULL`), doing the
   same number of durable commits per payment as the saga, each a small insert or update,
-  from the same number of threads;
+  from the same number of threads; on PostgreSQL (`storage_postgres`) plain psycopg, one
+  connection per thread, the same commits with the server's own durability settings;
+- a throwaway database on the operator's PostgreSQL server for the bench's ledger
+  (`scratch_database`), dropped when the bench ends;
 - network: plain `httpx` POSTs to the same gateway's `/payment/process`, same concurrency.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -57,6 +61,57 @@ def storage(path: Path, payments: int, commits_per_payment: int, workers: int) -
 
     elapsed = _parallel(payments, workers, payment)
     return payments / elapsed
+
+
+def storage_postgres(url: str, payments: int, commits_per_payment: int, workers: int
+                     ) -> float:
+    """Payments per second that raw psycopg sustains at that many commits each."""
+    import psycopg  # late: only a PostgreSQL bench needs it
+
+    with psycopg.connect(url, autocommit=True) as setup:
+        setup.execute("CREATE TABLE IF NOT EXISTS t (id TEXT PRIMARY KEY, n INTEGER, note TEXT)")
+    local = threading.local()
+    opened: list[psycopg.Connection[tuple[object, ...]]] = []
+
+    def connection() -> psycopg.Connection[tuple[object, ...]]:
+        if not hasattr(local, "conn"):
+            local.conn = psycopg.connect(url, autocommit=True)
+            opened.append(local.conn)
+        return local.conn  # type: ignore[no-any-return]
+
+    def payment(_: int) -> None:
+        conn, key = connection(), uuid.uuid4().hex
+        for step in range(commits_per_payment):
+            conn.execute("BEGIN")
+            if step == 0:
+                conn.execute("INSERT INTO t VALUES (%s, 0, 'created')", (key,))
+            else:
+                conn.execute("UPDATE t SET n = %s, note = 'step' WHERE id = %s", (step, key))
+            conn.execute("COMMIT")
+
+    try:
+        elapsed = _parallel(payments, workers, payment)
+    finally:
+        for conn in opened:
+            conn.close()
+    return payments / elapsed
+
+
+@contextlib.contextmanager
+def scratch_database(server_url: str) -> Iterator[str]:
+    """A new database on the server of `server_url` for one bench run; yields its URL and
+    drops it afterwards (the URL's user must be allowed to create databases)."""
+    import psycopg  # late: only a PostgreSQL bench needs it
+    from psycopg.conninfo import make_conninfo
+
+    name = f"paycli_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"'.encode())
+    try:
+        yield make_conninfo(server_url, dbname=name)
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
 
 
 def network(base_url: str, api_key: str, requests: int, workers: int) -> float:

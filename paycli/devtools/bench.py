@@ -62,6 +62,7 @@ class BenchOptions:
     concurrency: int = 1
     gateway: str = "inprocess"  # or "http"
     prefill: int = 0
+    server: str | None = None  # a postgresql:// URL: bench a ledger on that server
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -107,7 +108,8 @@ def prefill(store: Store, count: int, progress: Callable[[int], None] | None = N
 class _Workers:
     """Per-thread ledger connections and saga environments."""
 
-    def __init__(self, db: Path, settings: Settings, gateway: Callable[[], Gateway]) -> None:
+    def __init__(self, db: Path | str, settings: Settings, gateway: Callable[[], Gateway]
+                 ) -> None:
         self.db, self.settings, self.gateway = db, settings, gateway
         self.local = threading.local()
         self.stores: list[Store] = []
@@ -159,14 +161,14 @@ def _run_payments(workers: _Workers, options: BenchOptions,
     return time.perf_counter() - started, samples
 
 
-def _fund(db: Path, options: BenchOptions) -> None:
+def _fund(db: Path | str, options: BenchOptions) -> None:
     per_worker = Money(AMOUNT.minor * options.payments, "USD")
     with Store(str(db)) as store:
         for n in range(1, options.concurrency + 1):
             wallet.credit(store, f"bench_{n}", per_worker)
 
 
-def _time_replay(db: Path) -> ReplayTiming:
+def _time_replay(db: Path | str) -> ReplayTiming:
     """How fast `replay-events` verifies this ledger (events per second), and its verdict."""
     with Store(str(db)) as store:
         started = time.perf_counter()
@@ -177,7 +179,7 @@ def _time_replay(db: Path) -> ReplayTiming:
                         consistent=result.consistent and result.chain_ok)
 
 
-def _time_balance(db: Path, rounds: int = 2000) -> float:
+def _time_balance(db: Path | str, rounds: int = 2000) -> float:
     with Store(str(db)) as store:
         started = time.perf_counter()
         for _ in range(rounds):
@@ -190,17 +192,19 @@ def run(options: BenchOptions, progress: Callable[[str, int, int], None] | None 
     """Run the bench; `progress(phase, advance, total)` is told how it goes."""
     workdir = Path(tempfile.mkdtemp(prefix="paycli-bench-"))
     try:
-        return _run_in(workdir, options, progress)
+        if options.server is None:
+            return _run_in(workdir, workdir / "ledger.db", options, progress)
+        with baselines.scratch_database(options.server) as url:
+            return _run_in(workdir, url, options, progress)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _run_in(workdir: Path, options: BenchOptions,
+def _run_in(workdir: Path, db: Path | str, options: BenchOptions,
             progress: Callable[[str, int, int], None] | None) -> BenchReport:
     def tick(phase: str, total: int) -> Callable[[int], None] | None:
         return None if progress is None else (lambda n: progress(phase, n, total))
 
-    db = workdir / "ledger.db"
     with Store(str(db)) as store:
         prefill(store, options.prefill, tick("prefill", options.prefill))
     _fund(db, options)
@@ -210,7 +214,7 @@ def _run_in(workdir: Path, options: BenchOptions,
     return _measure(workdir, db, options, None, tick)
 
 
-def _measure(workdir: Path, db: Path, options: BenchOptions, url: str | None,
+def _measure(workdir: Path, db: Path | str, options: BenchOptions, url: str | None,
              tick: Callable[[str, int], Callable[[int], None] | None]) -> BenchReport:
     settings = Settings(overrides={"gateway_url": url or "http://127.0.0.1:9"},
                         env={"PAYCLI_GATEWAY_API_KEY": API_KEY})
@@ -225,8 +229,12 @@ def _measure(workdir: Path, db: Path, options: BenchOptions, url: str | None,
     finally:
         workers.close()
     per_payment = max(1, round(commits / options.payments))
-    storage = baselines.storage(workdir / "baseline.db", options.payments, per_payment,
-                                      options.concurrency)
+    if isinstance(db, str):  # the same server, a table of the bench's own database
+        storage = baselines.storage_postgres(db, options.payments, per_payment,
+                                             options.concurrency)
+    else:
+        storage = baselines.storage(workdir / "baseline.db", options.payments, per_payment,
+                                    options.concurrency)
     network = None if url is None else baselines.network(
         url, API_KEY, options.payments, options.concurrency)
     return _report(options, elapsed, samples, per_payment, storage, network, db)
@@ -241,7 +249,7 @@ def _step_percentiles(samples: list[Any]) -> dict[str, StepTimes]:
 
 
 def _report(options: BenchOptions, elapsed: float, samples: list[Any], per_payment: int,
-            storage: float, network: float | None, db: Path) -> BenchReport:
+            storage: float, network: float | None, db: Path | str) -> BenchReport:
     throughput = options.payments / elapsed
     baseline = network if network is not None else storage
     return BenchReport(

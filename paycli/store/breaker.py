@@ -43,7 +43,8 @@ class BreakerStore:
         with self.store.transaction() as tx:
             row = tx.conn.execute(
                 "INSERT INTO breaker (name, state, failures) VALUES (?, 'closed', 1) "
-                "ON CONFLICT (name) DO UPDATE SET failures = breaker.failures + 1 RETURNING failures",
+                "ON CONFLICT (name) DO UPDATE SET failures = breaker.failures + 1 "
+                "RETURNING failures",
                 (self.name,),
             ).fetchone()
         return int(row[0])
