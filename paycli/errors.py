@@ -15,9 +15,12 @@
     ├── RefusedInState               exit 9   not in a state that allows it (resolve: not
     │                                         PROCESSING); a final state is never changed
     ├── OutcomeUnknown               exit 10  still pending or unknown at the gateway; held
-    └── GatewayConfigError           exit 11  the gateway refused paycli's configuration (its
-                                              API key, or its URL): never retried, never
-                                              counted by the breaker; hold released
+    ├── GatewayConfigError           exit 11  the gateway refused paycli's configuration (its
+    │                                         API key, or its URL): never retried, never
+    │                                         counted by the breaker; hold released
+    └── LimitExceeded                exit 12  over a wallet's (or the default) limit: single
+                                              amount, daily amount or daily count; nothing
+                                              written
 
 `type` is the snake_case name shown in `--json` error objects.
 """
@@ -144,3 +147,11 @@ class RefusedInState(PaycliError):
 
     exit_code = 9
     type = "refused_in_state"
+
+
+class LimitExceeded(PaycliError):
+    """Raised when a payment is over its wallet's limit (or the default one): its single
+    amount, or today's (UTC) amount or count of payments; nothing is written."""
+
+    exit_code = 12
+    type = "limit_exceeded"

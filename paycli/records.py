@@ -216,3 +216,15 @@ class ReportLine(NamedTuple):
     amount: int
     currency: str
     created_at: str
+
+
+class Limits(NamedTuple):
+    """A scope's limits of one currency, in minor units (None: no limit); `scope` is a
+    user id, or `''` for the default of every wallet."""
+
+    scope: str
+    currency: str
+    max_amount: int | None
+    daily_amount: int | None
+    daily_count: int | None
+    updated_at: str

@@ -14,7 +14,7 @@ from paycli.store import Store
 from paycli.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
 TABLES = {"accounts", "transfers", "entries", "events", "idempotency", "payments", "refunds",
-          "breaker"}
+          "breaker", "limits"}
 TRIGGERS = {"events_no_update", "events_no_delete", "events_no_replace"}
 
 
@@ -38,7 +38,7 @@ def version_one(db_path: Path) -> Path:
 
 class TestFreshLedger:
     def test_every_table_is_created_strict(self, store: Store, db_path: Path) -> None:
-        """The eight tables exist, each STRICT (a wrong type is refused, not stored)."""
+        """The nine tables exist, each STRICT (a wrong type is refused, not stored)."""
         db = introspect(db_path)
         assert set(db.table_names()) == TABLES
         assert all(db[name].strict for name in TABLES)
@@ -50,6 +50,7 @@ class TestFreshLedger:
         assert db["payments"].columns_dict["amount"] is int
         assert db["refunds"].columns_dict["amount"] is int
         assert db["transfers"].columns_dict["amount"] is int
+        assert {db["limits"].columns_dict[c] for c in ("max_amount", "daily_amount")} == {int}
 
     def test_the_event_log_is_guarded_by_triggers(self, store: Store, db_path: Path) -> None:
         """UPDATE, DELETE and REPLACE on events are refused by triggers."""
@@ -81,6 +82,12 @@ class TestMigration:
         assert {trigger.name for trigger in db["events"].triggers} == TRIGGERS
         assert db["events"].count == 1
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+    def test_a_version_three_ledger_gains_the_limits_table(self, version_one: Path) -> None:
+        """Migrating an older ledger adds `limits`, empty: no limit until one is set."""
+        with Store(str(version_one)) as store:
+            assert store.read.limits() == []
+        assert introspect(version_one)["limits"].strict
 
     def test_the_migrated_guard_refuses_a_replace(self, version_one: Path) -> None:
         """After the migration, `INSERT OR REPLACE` of an event is refused."""

@@ -106,6 +106,8 @@ class TestRealOutputs:
             "reconcile": run("reconcile", "--from-gateway"),
             "backup": run("backup", str(db_path.parent / "copy.db")),
             "fixtures load": run("fixtures", "load", str(fixture_path("demo.json"))),
+            "limits set": run("limits", "set", "--default", "--max-amount", "500"),
+            "limits show": run("limits", "show"),
         }
         for command, (code, output) in outputs.items():
             assert code == 0, (command, output)

@@ -27,6 +27,7 @@ SCHEMAS = {
     "gateway status": "GatewayStatus", "gateway reset": "GatewayStatus", "bench": "BenchReport",
     "db copy": "DbCopyResult", "reconcile": "ReconcileReport",
     "backup": "BackupResult", "fixtures load": "FixturesLoaded",
+    "limits set": "LimitsList", "limits show": "LimitsList",
 }
 
 

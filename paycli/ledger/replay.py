@@ -148,7 +148,13 @@ def _refund_created(replay: ReplayStore, p: dict[str, Any]) -> None:
     replay.add_refund(p["id"], p["payment_id"], p["currency"], p["amount"])
 
 
+def _limits_set(replay: ReplayStore, p: dict[str, Any]) -> None:
+    replay.set_limits(p["scope"], p["currency"], p["max_amount"], p["daily_amount"],
+                      p["daily_count"])
+
+
 _HANDLERS: dict[str, Callable[[ReplayStore, dict[str, Any]], None]] = {
+    "limits.set": _limits_set,
     "transfer.posted": _posted,
     "transfer.held": _held,
     "transfer.committed": _committed,

@@ -20,7 +20,13 @@ from paycli.results.base import (
     Result,
     StepRecord,
 )
-from paycli.results.guards import BackupResult, FixtureFailure, FixturesLoaded
+from paycli.results.guards import (
+    BackupResult,
+    FixtureFailure,
+    FixturesLoaded,
+    LimitEntry,
+    LimitsList,
+)
 from paycli.results.operations import (
     Baselines,
     BenchReport,
@@ -72,6 +78,8 @@ __all__ = [
     "FixturesLoaded",
     "GatewayStatus",
     "HistoryEntry",
+    "LimitEntry",
+    "LimitsList",
     "Machine",
     "Mismatch",
     "PayResult",

@@ -1,4 +1,4 @@
-"""Results of the guard rails: `backup`, `fixtures load`."""
+"""Results of the guard rails: `limits set | show`, `backup`, `fixtures load`."""
 
 from __future__ import annotations
 
@@ -33,3 +33,23 @@ class FixturesLoaded(Result):
     skipped: int
     failed: int
     failures: list[FixtureFailure]
+
+
+class LimitEntry(Result):
+    """A scope's limits of one currency: `scope` is a user id or `default` (`is_default`
+    tells the default from a user named so); amounts are decimal strings, null when
+    unlimited."""
+
+    scope: str
+    is_default: bool
+    currency: str
+    max_amount: str | None
+    daily_amount: str | None
+    daily_count: int | None
+    updated_at: str
+
+
+class LimitsList(Result):
+    """`limits show` and `limits set`: the limits, by scope and currency."""
+
+    limits: list[LimitEntry]

@@ -1,8 +1,9 @@
 """The pay saga: check, create, hold, charge, settle — each step one committed transaction.
 
-    CheckWalletBalance  available >= amount, or InsufficientFunds (nothing written)
+    CheckWalletBalance  available >= amount, or InsufficientFunds; within the limits, or
+                        LimitExceeded (either way nothing written)
     CreatePayment       a PENDING payment, its gateway idempotency key stored first
-    ReserveFunds        a hold on the wallet, re-checked atomically
+    ReserveFunds        a hold on the wallet, funds and limits re-checked atomically
     ProcessPayment      PROCESSING, then the charge (retries, shared breaker); a pending
                         charge's reference is stored, then it is polled (`calls`)
     SettlePayment       the verdict through the one settle path (`settle`)
@@ -22,11 +23,12 @@ from paycli.errors import (
     GatewayConfigError,
     GatewayUnavailable,
     InsufficientFunds,
+    LimitExceeded,
     OutcomeUnknown,
     PaycliError,
     PaymentDeclined,
 )
-from paycli.ledger import idempotency, postings
+from paycli.ledger import idempotency, limits, postings
 from paycli.ledger.queries import saga_steps
 from paycli.money import Money, format_minor
 from paycli.records import Account, Payment, PaymentStatus, StepStatus
@@ -40,6 +42,7 @@ from paycli.store import Store
 
 ERRORS: dict[str, type[PaycliError]] = {
     "insufficient_funds": InsufficientFunds,
+    "limit_exceeded": LimitExceeded,
     "declined": PaymentDeclined,
     "gateway_unavailable": GatewayUnavailable,
     "breaker_open": BreakerOpen,
@@ -131,8 +134,8 @@ def pay(env: SagaEnv, request: PayRequest, reporter: Reporter) -> Outcome:
     details = _details(request, wallet)
     reporter.started(details)
     try:
-        _check_balance(request, wallet, steps)
-    except InsufficientFunds as exc:
+        _check_balance(env, request, wallet, steps)
+    except (InsufficientFunds, LimitExceeded) as exc:
         return _refused(env, request, steps, exc)
     raced = _create(env, request, payment_id, key, digest, steps)
     if raced is not None:
@@ -140,7 +143,7 @@ def pay(env: SagaEnv, request: PayRequest, reporter: Reporter) -> Outcome:
     reporter.started({"payment_id": payment_id, **details})
     try:
         _reserve(env, request, payment_id, steps)
-    except InsufficientFunds:
+    except (InsufficientFunds, LimitExceeded):
         return _outcome(env.store, read_payment(env, payment_id), steps.records)
     verdict = _process(env, read_payment(env, payment_id), request.wait_s, steps)
     with steps.run("SettlePayment") as step:
@@ -158,7 +161,8 @@ def _details(request: PayRequest, wallet: Account | None) -> dict[str, Any]:
                                             request.money.currency)}
 
 
-def _check_balance(request: PayRequest, wallet: Account | None, steps: Steps) -> None:
+def _check_balance(env: SagaEnv, request: PayRequest, wallet: Account | None, steps: Steps
+                   ) -> None:
     with steps.run("CheckWalletBalance") as step:
         available = wallet.available if wallet else 0
         shown = f"{format_minor(available, request.money.currency)} {request.money.currency}"
@@ -168,6 +172,11 @@ def _check_balance(request: PayRequest, wallet: Account | None, steps: Steps) ->
                 f"insufficient funds: {request.user} has {shown} available, "
                 f"{request.money.text} {request.money.currency} needed"
             )
+        try:
+            limits.check(env.store.read, request.user, request.money)
+        except LimitExceeded:
+            step.update.detail = f"available {shown}; over a limit"
+            raise
 
 
 def _refused(env: SagaEnv, request: PayRequest, steps: Steps, error: PaycliError) -> Outcome:
@@ -212,10 +221,11 @@ def _reserve(env: SagaEnv, request: PayRequest, payment_id: str, steps: Steps) -
     with steps.run("ReserveFunds") as step:
         try:
             with env.store.transaction(payment_id) as tx:
+                limits.check(tx, request.user, request.money, leaving_out=payment_id)
                 hold_id = postings.hold(tx, request.user, request.money, payment_id)
                 set_payment(tx, payment_id, "payment.funds_reserved", {"hold_id": hold_id})
             return hold_id
-        except InsufficientFunds as exc:
+        except (InsufficientFunds, LimitExceeded) as exc:
             step.update.status = StepStatus.FAILED
             with env.store.transaction(payment_id) as tx:
                 set_payment(tx, payment_id, "payment.failed", {

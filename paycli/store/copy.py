@@ -30,6 +30,8 @@ TABLES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("events", ("seq", "type", "entity_id", "payload", "at", "correlation_id", "prev_hash",
                 "hash", "actor"), "seq"),
     ("breaker", ("name", "state", "failures", "opened_at", "probe_started"), "name"),
+    ("limits", ("id", "scope", "currency", "max_amount", "daily_amount", "daily_count",
+                "updated_at"), "id"),
 )
 
 

@@ -154,7 +154,20 @@ _V3 = """
 ALTER TABLE events ADD COLUMN actor TEXT;
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3]
+_V4 = """
+CREATE TABLE limits (
+    id           TEXT COLLATE "C" PRIMARY KEY,
+    scope        TEXT NOT NULL,
+    currency     TEXT NOT NULL CHECK (length(currency) = 3),
+    max_amount   BIGINT CHECK (max_amount > 0),
+    daily_amount BIGINT CHECK (daily_amount > 0),
+    daily_count  BIGINT CHECK (daily_count >= 0),
+    updated_at   TEXT NOT NULL,
+    UNIQUE (scope, currency)
+);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
 assert len(MIGRATIONS) == SCHEMA_VERSION, "PostgreSQL and SQLite schemas move in step"
 
 MARK = (f"INSERT INTO paycli_ledger (application_id, schema_version) VALUES "

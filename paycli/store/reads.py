@@ -16,6 +16,7 @@ from paycli.records import (
     BreakerStatus,
     Entry,
     Event,
+    Limits,
     Payment,
     Refund,
     Transfer,
@@ -39,7 +40,8 @@ UPDATABLE = {
 }
 UNFINISHED = "status IN ('PENDING', 'PROCESSING')"
 STREAMABLE = frozenset({"accounts", "transfers", "entries", "events", "idempotency",
-                        "payments", "refunds", "breaker"})
+                        "payments", "refunds", "breaker", "limits"})
+LIMIT_COLUMNS = "scope, currency, max_amount, daily_amount, daily_count, updated_at"
 
 
 class Reader:
@@ -207,6 +209,33 @@ class Reader:
             for row in rows:
                 yield Event(*row)
             after_seq = rows[-1][0]
+
+    def limits(self, scope: str | None = None) -> list[Limits]:
+        """The limits set, for one scope (`''` the default) or all, by scope and currency."""
+        where, args = ("WHERE scope = ?", (scope,)) if scope is not None else ("", ())
+        rows = self.conn.execute(
+            f"SELECT {LIMIT_COLUMNS} FROM limits {where} ORDER BY scope, currency", args)
+        return [Limits(*row) for row in rows]
+
+    def limits_of(self, user: str, currency: str) -> tuple[Limits | None, Limits | None]:
+        """A wallet's own limits and the default ones, of one currency (None if unset)."""
+        rows = self.conn.execute(
+            f"SELECT {LIMIT_COLUMNS} FROM limits WHERE scope IN (?, '') AND currency = ?",
+            (user, currency)).fetchall()
+        found = {row[0]: Limits(*row) for row in rows}
+        return found.get(user), found.get("")
+
+    def day_usage(self, user: str, currency: str, since: str, leaving_out: str | None
+                  ) -> tuple[int, int]:
+        """How many payments a wallet made since `since` (UTC ISO time), and their sum:
+        those holding or having taken money (a hold and not FAILED), but `leaving_out`."""
+        row = self.conn.execute(
+            "SELECT count(*), coalesce(sum(amount), 0) FROM payments WHERE user_id = ? "
+            "AND currency = ? AND created_at >= ? AND status <> 'FAILED' "
+            "AND hold_id IS NOT NULL AND id <> ?",
+            (user, currency, since, leaving_out or ""),
+        ).fetchone()
+        return int(row[0]), int(row[1])
 
     def payments_with_refunds(self, batch: int = 2000
                               ) -> Iterator[tuple[Payment, list[Refund]]]:

@@ -73,6 +73,14 @@ CREATE TABLE payments (
     error_type      TEXT,
     error_message   TEXT
 ) STRICT;
+CREATE TABLE limits (
+    scope        TEXT NOT NULL,
+    currency     TEXT NOT NULL,
+    max_amount   INTEGER,
+    daily_amount INTEGER,
+    daily_count  INTEGER,
+    PRIMARY KEY (scope, currency)
+) STRICT;
 CREATE TABLE refunds (
     id            TEXT PRIMARY KEY,
     payment_id    TEXT NOT NULL,
@@ -147,6 +155,11 @@ COMPARISONS = (
         "gateway_ref, hold_id, error_type FROM main.payments",
     ),
     Comparison(
+        "limit", ("scope", "currency"), ("max_amount", "daily_amount", "daily_count"),
+        "SELECT scope, currency, max_amount, daily_amount, daily_count FROM stored.limits",
+        "SELECT scope, currency, max_amount, daily_amount, daily_count FROM main.limits",
+    ),
+    Comparison(
         "refund", ("id",), ("payment_id", "currency", "status", "amount", "transfer_id",
                             "gateway_ref"),
         "SELECT id, payment_id, currency, status, amount, transfer_id, gateway_ref "
@@ -186,6 +199,7 @@ _STORED = {
                  "refund_reserved", "gateway_ref", "hold_id", "error_type"),
     "refunds": ("id", "payment_id", "currency", "status", "amount", "transfer_id",
                 "gateway_ref"),
+    "limits": ("id", "scope", "currency", "max_amount", "daily_amount", "daily_count"),
 }
 
 
@@ -240,7 +254,7 @@ class ReplayStore:
             self.conn.executemany(f"INSERT INTO stored.{table} VALUES ({marks})",
                                   source.stream(table, columns, "id"))
         for table, key in (("accounts", "id"), ("transfers", "id"), ("payments", "id"),
-                           ("refunds", "id")):
+                           ("refunds", "id"), ("limits", "scope, currency")):
             self.conn.execute(f"CREATE UNIQUE INDEX stored.{table}_key ON {table} ({key})")
 
     # Reading the stored log.
@@ -301,6 +315,16 @@ class ReplayStore:
         )
         if cursor.rowcount != 1:
             raise NotApplicable(f"refund {refund_id} of unknown payment {payment_id}")
+
+    def set_limits(self, scope: str, currency: str, max_amount: int | None,
+                   daily_amount: int | None, daily_count: int | None) -> None:
+        """A scope's limits of one currency, as its newest `limits.set` event states."""
+        self._run(
+            "INSERT INTO limits VALUES (?, ?, ?, ?, ?) ON CONFLICT (scope, currency) DO "
+            "UPDATE SET max_amount = excluded.max_amount, daily_amount = "
+            "excluded.daily_amount, daily_count = excluded.daily_count",
+            (scope, currency, max_amount, daily_amount, daily_count),
+        )
 
     def change(self, table: str, row_id: str, changes: Mapping[str, Any]) -> None:
         """Apply an event's column changes to a payment or refund."""

@@ -148,5 +148,21 @@ _V3 = """
 ALTER TABLE events ADD COLUMN actor TEXT;
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3]
+# Limits per wallet (`scope` a user id) or for every wallet (`scope` ''), per currency;
+# `id` is `SCOPE/CURRENCY` (`*/USD` for the default), one key to stream and copy by. A
+# NULL limit is no limit. Changed only with its `limits.set` event, like everything else.
+_V4 = """
+CREATE TABLE limits (
+    id           TEXT PRIMARY KEY,
+    scope        TEXT NOT NULL,
+    currency     TEXT NOT NULL CHECK (length(currency) = 3),
+    max_amount   INTEGER CHECK (max_amount > 0),
+    daily_amount INTEGER CHECK (daily_amount > 0),
+    daily_count  INTEGER CHECK (daily_count >= 0),
+    updated_at   TEXT NOT NULL,
+    UNIQUE (scope, currency)
+) STRICT;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
 SCHEMA_VERSION = len(MIGRATIONS)

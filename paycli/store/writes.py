@@ -112,6 +112,18 @@ class Tx(Reader):
             (key, command, fingerprint, entity_id, result, exit_code, self.at),
         )
 
+    def set_limits(self, scope: str, currency: str, max_amount: int | None,
+                   daily_amount: int | None, daily_count: int | None) -> None:
+        """Set a scope's limits of one currency (None: no limit)."""
+        self.conn.execute(
+            "INSERT INTO limits (id, scope, currency, max_amount, daily_amount, daily_count, "
+            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+            "max_amount = excluded.max_amount, daily_amount = excluded.daily_amount, "
+            "daily_count = excluded.daily_count, updated_at = excluded.updated_at",
+            (f"{scope or '*'}/{currency}", scope, currency, max_amount, daily_amount,
+             daily_count, self.at),
+        )
+
     def insert_payment(self, payment: Payment) -> None:
         """Store a new payment."""
         self.conn.execute(

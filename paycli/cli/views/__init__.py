@@ -11,6 +11,7 @@ from paycli.cli.views.operations import (
     fixtures_loaded,
     gateway_reset,
     gateway_status,
+    limits_shown,
     recovered,
     replay_report,
 )
@@ -34,6 +35,7 @@ from paycli.cli.views.wallet import wallet_balance, wallet_credit, wallet_histor
 
 __all__ = ["already_done", "announce", "backed_up", "bench_progress", "bench_result", "console",
            "db_copied", "demo_summary", "exported", "fixtures_loaded", "gateway_reset",
-           "gateway_status", "payment_resolved", "payment_show", "payments_list", "print_error",
-           "print_json", "progress_bar", "reconciled", "recovered", "refund_resolved",
-           "refunds_list", "replay_report", "wallet_balance", "wallet_credit", "wallet_history"]
+           "gateway_status", "limits_shown", "payment_resolved", "payment_show", "payments_list",
+           "print_error", "print_json", "progress_bar", "reconciled", "recovered",
+           "refund_resolved", "refunds_list", "replay_report", "wallet_balance", "wallet_credit",
+           "wallet_history"]
