@@ -36,6 +36,7 @@ from paycli.devtools.mock_process import MockGatewayProcess
 from paycli.ledger.chain import verify_chain
 from paycli.records import Payment, Refund
 from paycli.store import Store
+from paycli.store import copy as store_copy
 
 RUNS = int(os.environ.get("PAYCLI_CRASH_RUNS", "10"))
 SEED = int(os.environ.get("PAYCLI_CRASH_SEED", str(time.time_ns() % 1_000_000)))
@@ -377,7 +378,12 @@ class TestRandomInstants:
 
 
 def copy_ledger(db: Path, to: Path) -> None:
-    """A consistent copy of a ledger file (SQLite's online backup)."""
+    """A consistent copy of a ledger: SQLite's online backup of a file, `db copy`'s row
+    copy of a PostgreSQL ledger into the file `to`."""
+    if "://" in str(db):
+        with Store(str(db)) as source, Store(str(to)) as target:
+            store_copy.copy_ledger(source, target)
+        return
     source, target = sqlite3.connect(db), sqlite3.connect(to)
     try:
         source.backup(target)
