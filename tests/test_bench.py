@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 from helpers import run
 
@@ -60,3 +64,19 @@ class TestBench:
         """Only inprocess and http exist."""
         done = run(tmp_path / "unused.db", "bench", "--gateway", "carrier-pigeon")
         assert done.returncode == 2 and "--gateway" in done.stderr
+
+    @pytest.mark.slow
+    def test_a_postgresql_bench_runs_on_postgresql(self, tmp_path: Path, pg: Any) -> None:
+        """`bench --db postgresql://…` runs the saga on a scratch database of that server
+        (dropped afterwards), not on a file named after it: nothing appears in the working
+        folder, and the scratch database is gone."""
+        done = subprocess.run(
+            [sys.executable, "-m", "paycli", "--db", pg.admin_url, "bench", "--payments",
+             "20", "--json"], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+        assert done.returncode == 0, done.stderr
+        result = json.loads(done.stdout)
+        assert result["failed"] == 0 and result["replay"]["consistent"]
+        assert list(tmp_path.iterdir()) == []
+        with psycopg.connect(pg.admin_url) as admin:
+            names = [row[0] for row in admin.execute("SELECT datname FROM pg_database")]
+        assert not [name for name in names if name.startswith("paycli_bench_")]

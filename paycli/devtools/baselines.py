@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -102,13 +103,14 @@ def scratch_database(server_url: str) -> Iterator[str]:
     """A new database on the server of `server_url` for one bench run; yields its URL and
     drops it afterwards (the URL's user must be allowed to create databases)."""
     import psycopg  # late: only a PostgreSQL bench needs it
-    from psycopg.conninfo import make_conninfo
 
     name = f"paycli_bench_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(server_url, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"'.encode())
     try:
-        yield make_conninfo(server_url, dbname=name)
+        # A URL again (not psycopg's key=value form), so that paycli opens it as a
+        # PostgreSQL ledger: the same server and options, another database.
+        yield urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
     finally:
         with psycopg.connect(server_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
