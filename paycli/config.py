@@ -26,6 +26,9 @@ POSTGRES_SCHEMES = ("postgresql", "postgres")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
+_CONNINFO = re.compile(r"(?:^|\s)(?:dbname|host|hostaddr|user|port|sslmode)=")
+
+
 def db_scheme(target: str) -> str | None:
     """The URL scheme of a `--db` value (`postgresql`), or None for a file path.
 
@@ -34,6 +37,11 @@ def db_scheme(target: str) -> str | None:
     """
     found = _SCHEME.match(target)
     if found is None:
+        if _CONNINFO.search(target):
+            # libpq's `host=… dbname=…` form: never a path (it would become a SQLite file
+            # named after it, and nothing would be shared).
+            raise UsageError("--db looks like a PostgreSQL connection string (key=value); "
+                             "give it as a URL: postgresql://USER@HOST/DBNAME")
         return None
     scheme = found.group(1).lower()
     if scheme not in POSTGRES_SCHEMES:
