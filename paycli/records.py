@@ -9,8 +9,13 @@ the database or the network.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import NamedTuple
+
+# The shapes of what operators type: a user id, and an idempotency key or order id.
+USER_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
 
 class PaymentStatus(StrEnum):

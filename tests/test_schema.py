@@ -70,6 +70,13 @@ class TestSchemaCommand:
         assert errors
 
 
+def _billing_file(folder: Path) -> Path:
+    """A one-row billing run for alice."""
+    path = folder / "billing.csv"
+    path.write_text("user,amount,currency,order_id\nalice,1,,schema-1\n")
+    return path
+
+
 class TestRealOutputs:
     """Every command's real `--json` output, on a ledger with a payment and a refund made
     against the mock gateway, validates against its schema."""
@@ -108,6 +115,7 @@ class TestRealOutputs:
             "fixtures load": run("fixtures", "load", str(fixture_path("demo.json"))),
             "limits set": run("limits", "set", "--default", "--max-amount", "500"),
             "limits show": run("limits", "show"),
+            "batch": run("batch", str(_billing_file(db_path.parent))),
         }
         for command, (code, output) in outputs.items():
             assert code == 0, (command, output)

@@ -15,6 +15,7 @@ from typer.core import TyperGroup
 
 from paycli.cli import (
     audit,
+    batch,
     database,
     fixtures,
     guards,
@@ -105,6 +106,6 @@ def main(
     ctx.obj = State(settings, debug)
 
 
-for group in (wallet, payments, refunds, reconcile, audit, operations, guards, fixtures,
+for group in (wallet, payments, batch, refunds, reconcile, audit, operations, guards, fixtures,
               database, tools):
     group.register(app)

@@ -9,11 +9,9 @@ import re
 
 from paycli.errors import UsageError
 from paycli.money import Money, MoneyError, currency, parse_amount
-from paycli.records import PaymentStatus, RefundStatus
+from paycli.records import KEY, USER_ID, PaymentStatus, RefundStatus
 
-_USER = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 _ID = re.compile(r"(pay|ref)_[0-9a-f]{24}")
-_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 _AMOUNT_SHAPE = re.compile(r"[0-9]{1,30}(?:\.[0-9]{1,30})?")
 
 
@@ -23,7 +21,7 @@ def _shown(text: str) -> str:
 
 def user_id(text: str) -> str:
     """A user id: 1-64 characters of `[A-Za-z0-9_.:-]`."""
-    if not _USER.fullmatch(text):
+    if not USER_ID.fullmatch(text):
         raise UsageError(
             f"invalid user id {_shown(text)}: use 1-64 characters of letters, digits, _ . : -"
         )
@@ -56,7 +54,7 @@ def entity_id(text: str, prefix: str) -> str:
 
 def idempotency_key(text: str | None) -> str | None:
     """An idempotency key: 1-255 printable ASCII characters without spaces."""
-    if text is not None and not _KEY.fullmatch(text):
+    if text is not None and not KEY.fullmatch(text):
         raise UsageError(
             f"invalid idempotency key {_shown(text)}: use 1-255 printable ASCII characters"
         )
@@ -65,7 +63,7 @@ def idempotency_key(text: str | None) -> str | None:
 
 def order_id(text: str | None) -> str | None:
     """An order id: same rules as an idempotency key."""
-    if text is not None and not _KEY.fullmatch(text):
+    if text is not None and not KEY.fullmatch(text):
         raise UsageError(f"invalid order id {_shown(text)}: use 1-255 printable ASCII characters")
     return text
 

@@ -26,7 +26,7 @@ SCHEMAS = {
     "replay-events": "ReplayReport", "recover": "RecoverReport",
     "gateway status": "GatewayStatus", "gateway reset": "GatewayStatus", "bench": "BenchReport",
     "db copy": "DbCopyResult", "reconcile": "ReconcileReport",
-    "backup": "BackupResult", "fixtures load": "FixturesLoaded",
+    "backup": "BackupResult", "fixtures load": "FixturesLoaded", "batch": "BatchReport",
     "limits set": "LimitsList", "limits show": "LimitsList",
 }
 

@@ -22,6 +22,8 @@ from paycli.results.base import (
 )
 from paycli.results.guards import (
     BackupResult,
+    BatchFailure,
+    BatchReport,
     FixtureFailure,
     FixturesLoaded,
     LimitEntry,
@@ -70,6 +72,8 @@ from paycli.results.wallet import (
 __all__ = [
     "BackupResult",
     "Baselines",
+    "BatchFailure",
+    "BatchReport",
     "BenchReport",
     "ChainBreakInfo",
     "DbCopyResult",

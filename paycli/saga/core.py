@@ -27,10 +27,12 @@ class SagaEnv:
     """What a saga runs against: the ledger, the gateway, the breaker, the log."""
 
     def __init__(self, store: Store, gateway: Callable[[], Gateway],
-                 resilience: Callable[[], Resilience], log: JsonLog | None = None) -> None:
+                 resilience: Callable[[], Resilience], log: JsonLog | None = None,
+                 resilience_for: Callable[[Store], Resilience] | None = None) -> None:
         self.store = store
         self._gateway_factory = gateway
         self._resilience_factory = resilience
+        self._resilience_for = resilience_for  # the same retries and breaker on another store
         self._gateway: Gateway | None = None
         self._resilience: Resilience | None = None
         self.log = log or JsonLog(None)
@@ -49,6 +51,24 @@ class SagaEnv:
         if self._resilience is None:
             self._resilience = self._resilience_factory()
         return self._resilience
+
+    def for_another_thread(self, store: Store | None = None) -> SagaEnv:
+        """An environment for a worker thread: the same gateway client (whose connection
+        pool threads share), log and owner, its own retries and handle on the shared
+        breaker (which only one thread at a time may use), and `store` (a connection of
+        its own, so that its reads never queue behind another thread's transaction), or
+        this one's. Its gateway is never closed through it: this environment closes it."""
+        gateway = self.gateway
+        own = store or self.store
+        twin = SagaEnv(own, gateway=lambda: gateway,
+                       resilience=lambda: self._resilience_factory_for(own), log=self.log)
+        twin.owner = self.owner
+        return twin
+
+    def _resilience_factory_for(self, store: Store) -> Resilience:
+        if self._resilience_for is None or store is self.store:
+            return self._resilience_factory()
+        return self._resilience_for(store)
 
     def close(self) -> None:
         """Close the gateway client if one was opened."""

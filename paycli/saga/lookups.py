@@ -33,6 +33,7 @@ from paycli.records import Payment, Refund
 from paycli.saga.core import RUN_RECONCILE, Decision, SagaEnv, Verdict, unknown
 
 REFUND_KEPT = "the reservation"
+NOT_CHARGED = "not_charged"  # a look-up's error type when the gateway holds no charge
 
 
 def charge_verdict(answer: Answer) -> Verdict:
@@ -78,7 +79,7 @@ def ask_about_payment(env: SagaEnv, payment: Payment) -> Verdict:
     except GatewayConfigError as exc:
         return unknown(f"the gateway could not be asked: {exc.message}", payment.gateway_ref)
     if found is None:
-        return Verdict(Decision.UNAVAILABLE, None, "not_charged",
+        return Verdict(Decision.UNAVAILABLE, None, NOT_CHARGED,
                        "the gateway holds no charge for this payment; the hold was released")
     return charge_verdict(found)
 

@@ -38,7 +38,7 @@ from paycli.saga.core import Decision, Outcome, SagaEnv, Verdict, read_payment, 
 from paycli.saga.owner import wait_for_owner
 from paycli.saga.settle import settle_payment
 from paycli.saga.steps import Reporter, Steps
-from paycli.store import Store
+from paycli.store import Store, Tx
 
 ERRORS: dict[str, type[PaycliError]] = {
     "insufficient_funds": InsufficientFunds,
@@ -198,33 +198,53 @@ def _create(env: SagaEnv, request: PayRequest, payment_id: str, key: str | None,
             row = idempotency.lookup(tx, key, "pay", digest)
             if row is not None:
                 return str(row["entity_id"])
-        money = request.money
-        payment = Payment(
-            id=payment_id, user_id=request.user, currency=money.currency, amount=money.minor,
-            order_id=request.order_id, idempotency_key=key, gateway_key=f"paycli-{payment_id}",
-            status=PaymentStatus.PENDING, gateway_ref=None, hold_id=None, refunded=0,
-            refund_reserved=0, error_type=None, error_message=None, owner=env.owner,
-            created_at=tx.at, updated_at=tx.at,
-        )
-        tx.insert_payment(payment)
-        if key is not None:
-            tx.put_idempotency(key, "pay", digest, payment_id)
-        tx.append_event("payment.created", payment_id, {
-            "id": payment_id, "user": request.user, "currency": money.currency,
-            "amount": money.minor, "order_id": request.order_id, "idempotency_key": key,
-            "gateway_key": payment.gateway_key,
-        })
+        create_payment(tx, request, payment_id, key, digest, env.owner)
     return None
+
+
+def create_payment(tx: Tx, request: PayRequest, payment_id: str, key: str | None,
+                   digest: str, owner: str, **extra: Any) -> Payment:
+    """Write a PENDING payment, its idempotency key and its `payment.created` event (with
+    `extra`, such as the billing run it belongs to)."""
+    money = request.money
+    payment = Payment(
+        id=payment_id, user_id=request.user, currency=money.currency, amount=money.minor,
+        order_id=request.order_id, idempotency_key=key, gateway_key=f"paycli-{payment_id}",
+        status=PaymentStatus.PENDING, gateway_ref=None, hold_id=None, refunded=0,
+        refund_reserved=0, error_type=None, error_message=None, owner=owner,
+        created_at=tx.at, updated_at=tx.at,
+    )
+    tx.insert_payment(payment)
+    if key is not None:
+        tx.put_idempotency(key, "pay", digest, payment_id)
+    tx.append_event("payment.created", payment_id, {
+        "id": payment_id, "user": request.user, "currency": money.currency,
+        "amount": money.minor, "order_id": request.order_id, "idempotency_key": key,
+        "gateway_key": payment.gateway_key, **extra,
+    })
+    return payment
+
+
+def reserve_funds(tx: Tx, request: PayRequest, payment_id: str) -> str:
+    """Check the limits and hold the funds of a stored payment; the hold's id.
+
+    Raises `LimitExceeded` or `InsufficientFunds` (and writes nothing) if it cannot."""
+    limits.check(tx, request.user, request.money, leaving_out=payment_id)
+    hold_id = postings.hold(tx, request.user, request.money, payment_id)
+    set_payment(tx, payment_id, "payment.funds_reserved", {"hold_id": hold_id})
+    return hold_id
+
+
+def mark_processing(tx: Tx, payment_id: str) -> None:
+    """The payment is about to be charged: PROCESSING, committed before the call."""
+    set_payment(tx, payment_id, "payment.processing", {"status": PaymentStatus.PROCESSING})
 
 
 def _reserve(env: SagaEnv, request: PayRequest, payment_id: str, steps: Steps) -> str:
     with steps.run("ReserveFunds") as step:
         try:
             with env.store.transaction(payment_id) as tx:
-                limits.check(tx, request.user, request.money, leaving_out=payment_id)
-                hold_id = postings.hold(tx, request.user, request.money, payment_id)
-                set_payment(tx, payment_id, "payment.funds_reserved", {"hold_id": hold_id})
-            return hold_id
+                return reserve_funds(tx, request, payment_id)
         except (InsufficientFunds, LimitExceeded) as exc:
             step.update.status = StepStatus.FAILED
             with env.store.transaction(payment_id) as tx:
@@ -238,8 +258,7 @@ def _reserve(env: SagaEnv, request: PayRequest, payment_id: str, steps: Steps) -
 def _process(env: SagaEnv, payment: Payment, wait_s: float, steps: Steps) -> Verdict:
     with steps.run("ProcessPayment") as step:
         with env.store.transaction(payment.id) as tx:
-            set_payment(tx, payment.id, "payment.processing",
-                        {"status": PaymentStatus.PROCESSING})
+            mark_processing(tx, payment.id)
         verdict = calls.charge(env, payment, step, wait_s)
         if verdict.decision != Decision.SUCCEEDED:
             step.update.status = (StepStatus.PENDING if verdict.decision == Decision.UNKNOWN

@@ -69,7 +69,7 @@ def recover(env: SagaEnv) -> RecoverReport:
     resolved: list[RecoveredEntry] = []
     unresolved: list[RecoveredEntry] = []
     for payment in env.store.read.unfinished_payments():
-        entry = _recover_payment(env, payment)
+        entry = recover_payment(env, payment)
         if entry is not None:
             (unresolved if entry.reason is not None else resolved).append(entry)
     for found in env.store.read.unfinished_refunds():
@@ -79,7 +79,7 @@ def recover(env: SagaEnv) -> RecoverReport:
     return RecoverReport(resolved=resolved, unresolved=unresolved)
 
 
-def _recover_payment(env: SagaEnv, payment: Payment) -> RecoveredEntry | None:
+def recover_payment(env: SagaEnv, payment: Payment) -> RecoveredEntry | None:
     """The payment's entry (with a reason when unresolved); None if another process
     finished it meanwhile."""
     if not claim_orphan(env, "payments", payment):
@@ -101,7 +101,7 @@ def _recover_payment(env: SagaEnv, payment: Payment) -> RecoveredEntry | None:
 
 
 def _recover_refund(env: SagaEnv, found: Refund) -> RecoveredEntry | None:
-    """The refund's entry, as `_recover_payment`'s."""
+    """The refund's entry, as `recover_payment`'s."""
     if not claim_orphan(env, "refunds", found):
         other = wait_for_owner(lambda: read_refund(env, found.id), OTHER_OWNER_WAIT_S)
         if other.is_final:

@@ -49,21 +49,28 @@ def settle_payment(env: SagaEnv, payment_id: str, verdict: Verdict,
     returned as it is; `extra` goes into the settle event beside the steps.
     """
     with env.store.transaction(payment_id) as tx:
-        payment = tx.payment(payment_id)
-        assert payment is not None, payment_id
-        _check(payment, require)
-        if payment.is_final:
-            return payment
-        if payment.hold_id and verdict.decision == Decision.SUCCEEDED:
-            postings.commit_hold(tx, payment.hold_id)
-        elif payment.hold_id and verdict.decision != Decision.UNKNOWN:
-            postings.void_hold(tx, payment.hold_id)
-        event, status = _PAYMENT_EVENTS[verdict.decision]
-        set_payment(tx, payment_id, event, {
-            "status": status, "gateway_ref": verdict.gateway_ref,
-            "error_type": verdict.error_type, "error_message": verdict.message},
-            owner=None, steps=steps, **extra)
+        settle_payment_in(tx, payment_id, verdict, steps, require=require, **extra)
     return read_payment(env, payment_id)
+
+
+def settle_payment_in(tx: Tx, payment_id: str, verdict: Verdict, steps: list[dict[str, Any]],
+                      *, require: PaymentStatus | None = None, **extra: Any) -> None:
+    """`settle_payment` inside a transaction the caller holds (a batch settles many
+    payments in one)."""
+    payment = tx.payment(payment_id)
+    assert payment is not None, payment_id
+    _check(payment, require)
+    if payment.is_final:
+        return
+    if payment.hold_id and verdict.decision == Decision.SUCCEEDED:
+        postings.commit_hold(tx, payment.hold_id)
+    elif payment.hold_id and verdict.decision != Decision.UNKNOWN:
+        postings.void_hold(tx, payment.hold_id)
+    event, status = _PAYMENT_EVENTS[verdict.decision]
+    set_payment(tx, payment_id, event, {
+        "status": status, "gateway_ref": verdict.gateway_ref,
+        "error_type": verdict.error_type, "error_message": verdict.message},
+        owner=None, steps=steps, **extra)
 
 
 def _check(row: Payment | Refund, require: str | None) -> None:

@@ -59,6 +59,7 @@ def saga_env(store: Store, settings: Settings, gateway: Gateway | None = None) -
         gateway=(lambda: gateway) if gateway is not None else (lambda: http_gateway(settings)),
         resilience=lambda: resilience(store, settings),
         log=JsonLog(settings.log_file),
+        resilience_for=lambda other: resilience(other, settings),
     )
 
 

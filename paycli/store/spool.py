@@ -1,5 +1,6 @@
-"""A scratch file for `reconcile`: the report's lines sorted by payment id, and what the
-comparison found, kept on disk so a report of any size runs in constant memory.
+"""Scratch files: for `reconcile`, the report's lines sorted by payment id and what the
+comparison found; for `batch`, the order ids met so far. Kept on disk so a file of any
+size runs in constant memory.
 
 A private SQLite file in a temporary folder (0700, removed on close), written without a
 journal or fsync: it is a sort buffer, never a ledger, and dies with the run. Breaks are
@@ -134,3 +135,35 @@ def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
     iterator = iter(items)
     while chunk := list(itertools.islice(iterator, size)):
         yield chunk
+
+
+class SeenKeys:
+    """Keys met so far and the line each was first met on, in a scratch file: a file of a
+    million rows checks its order ids for repeats in constant memory."""
+
+    def __init__(self) -> None:
+        self._folder = tempfile.TemporaryDirectory(prefix="paycli-batch-")
+        self.conn = sqlite3.connect(Path(self._folder.name) / "seen.db", isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode = OFF")
+        self.conn.execute("PRAGMA synchronous = OFF")
+        self.conn.execute("CREATE TABLE seen (key TEXT PRIMARY KEY, line INTEGER) WITHOUT ROWID")
+        self.conn.execute("BEGIN")
+
+    def first_line(self, key: str, line: int) -> int | None:
+        """Note `key` as met on `line`; the line it was first met on if it was before."""
+        row = self.conn.execute("SELECT line FROM seen WHERE key = ?", (key,)).fetchone()
+        if row is not None:
+            return int(row[0])
+        self.conn.execute("INSERT INTO seen VALUES (?, ?)", (key, line))
+        return None
+
+    def close(self) -> None:
+        """Close and remove the scratch file."""
+        self.conn.close()
+        self._folder.cleanup()
+
+    def __enter__(self) -> SeenKeys:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,236 @@
+"""`paycli batch FILE`: a billing run, with a progress bar, a summary, and the rows that did
+not complete written back out, ready to run again."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from paycli.cli import views
+from paycli.cli.common import JsonOption, command, open_store, state_of, usage
+
+if TYPE_CHECKING:
+    from paycli.errors import PaycliError
+    from paycli.ledger.batchfile import Row
+    from paycli.results import BatchReport
+    from paycli.saga.batch import RowOutcome
+
+KEPT_FAILURES = 1000  # failures listed in the summary; --failures FILE has every one
+# The order in which a run's row outcomes decide its exit code: money left held first.
+SEVERITY = (10, 11, 5, 4, 3, 12, 6, 7, 9, 2, 1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `batch` to the app."""
+    app.command("batch")(batch)
+
+
+@command
+def batch(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="CSV (user,amount,currency,order_id) or JSON "
+                                              "Lines.", dir_okay=False)],
+    concurrency: Annotated[int, typer.Option(
+        "--concurrency", help="Charges in flight at once.")] = 8,
+    failures: Annotated[Path | None, typer.Option(
+        "--failures", help="Write the rows that did not complete here, in the input's "
+                           "format.", dir_okay=False)] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Pay every row of a file: a billing run. Each row has the guarantees of `pay
+    --order-id`: funds checked and held before the charge leaves, one charge per order
+    id, the outcome settled.
+
+    The file is CSV with the header user,amount,currency,order_id (currency may be empty
+    for USD) or JSON Lines with those keys; order_id is required and unique in the file.
+    It is read row by row (any size, constant memory). A bad row, a decline, insufficient
+    funds or a limit fail that row only, reported with its line number (the header is line
+    1). Run the file again, after a crash or twice: rows already done are skipped and
+    counted, and nothing is charged twice. Exits 0 when every row completed or was
+    skipped, else the most serious row outcome's code (10 first: money left held).
+
+    Example: paycli batch billing-2026-11.csv --failures retry.csv
+    """
+    from paycli.cli import inputs  # late: see cli.common
+
+    concurrency = inputs.positive_int(concurrency, "--concurrency", 256)
+    settings = state_of(ctx).settings
+    try:
+        handle = file.open("rb")
+    except OSError as exc:
+        usage(f"cannot read {file}: {exc.strerror or exc}")
+    with handle, open_store(ctx) as store, _failure_file(failures) as kept:
+        run = _Run(file, handle, kept, json_output)
+        report, error = run.go(store, settings, concurrency)
+    views.batch_summary(report, error, json_output)
+
+
+class _Run:
+    """One run of the command: reads the file, tallies the rows, keeps the failures."""
+
+    def __init__(self, file: Path, handle: Any, kept: _Failures | None, as_json: bool
+                 ) -> None:
+        from paycli.ledger.batchfile import file_format  # late: see cli.common
+
+        self.file, self.handle, self.kept, self.as_json = file, handle, kept, as_json
+        first = handle.peek(1)[:1].decode("utf-8", "replace") if hasattr(handle, "peek") else ""
+        self.fmt = file_format(file, first)
+        self.counts = {"completed": 0, "failed": 0, "unknown": 0, "skipped": 0}
+        self.listed: list[dict[str, Any]] = []
+        self.worst: PaycliError | None = None
+
+    def go(self, store: Any, settings: Any, concurrency: int
+           ) -> tuple[BatchReport, PaycliError | None]:
+        from paycli.ledger.postings import new_id  # late: see cli.common
+        from paycli.saga.batch import Batch, BatchOptions
+        from paycli.saga.wiring import saga_env
+
+        batch_id = new_id("bat")
+        env = saga_env(store, settings)
+        started = time.perf_counter()
+        interrupted = False
+        with views.batch_progress(self._total(), not self.as_json) as progress:
+            self.progress = progress
+            try:
+                Batch(env, batch_id, BatchOptions(concurrency=concurrency),
+                      self.on_row).run(self._rows(settings.max_amount))
+            except KeyboardInterrupt:
+                interrupted = True
+            finally:
+                env.close()
+        return self._report(batch_id, time.perf_counter() - started, interrupted)
+
+    def _total(self) -> int | None:
+        """The rows to come (for the bar's ETA), when the file can be counted cheaply."""
+        if self.as_json or not sys.stdout.isatty():
+            return None
+        with self.file.open("rb") as counting:
+            lines = sum(chunk.count(b"\n") for chunk in iter(lambda: counting.read(1 << 20),
+                                                             b""))
+        return max(lines - (1 if self.fmt == "csv" else 0), 0)
+
+    def _rows(self, max_major: int) -> Iterator[Row]:
+        from paycli.ledger.batchfile import BatchRow, RowProblem, read_rows  # late: start-up
+        from paycli.store.spool import SeenKeys
+
+        text = (raw.decode("utf-8", "replace") for raw in self.handle)
+        with SeenKeys() as seen:
+            for row in read_rows(text, self.fmt, max_major):
+                if isinstance(row, BatchRow):
+                    first = seen.first_line(row.order_id, row.line)
+                    if first is not None:
+                        row = RowProblem(row.line, row.order_id, f"order_id {row.order_id!r} "
+                                         f"appears again in the file (first on line {first})",
+                                         row.raw)
+                yield row
+
+    def on_row(self, outcome: RowOutcome) -> None:
+        """A row has ended: count it, keep it if it failed, move the bar."""
+        self.counts[outcome.status] += 1
+        if outcome.status in ("failed", "unknown"):
+            assert outcome.error is not None
+            self.worst = _worse(self.worst, outcome.error)
+            if len(self.listed) < KEPT_FAILURES:
+                self.listed.append({"line": outcome.line, "order_id": outcome.order_id,
+                                    "error": outcome.error.message,
+                                    "exit_code": outcome.error.exit_code})
+            if self.kept is not None:
+                self.kept.add(outcome.raw)
+        self.progress(self.counts)
+
+    def _report(self, batch_id: str, elapsed: float, interrupted: bool
+                ) -> tuple[BatchReport, PaycliError | None]:
+        from paycli.errors import PaycliError  # late: see cli.common
+        from paycli.results import BatchFailure, BatchReport
+
+        rows = sum(self.counts.values())
+        report = BatchReport(
+            batch_id=batch_id, file=str(self.file), format=self.fmt, rows=rows,
+            **self.counts, throughput=round(rows / elapsed, 1) if elapsed > 0 else 0.0,
+            seconds=round(elapsed, 3), interrupted=interrupted,
+            failures=[BatchFailure(**entry) for entry in self.listed],
+            failures_file=str(self.kept.target) if self.kept else None)
+        if self.kept is not None:
+            self.kept.finish(self.fmt)
+        if interrupted:
+            interruption = PaycliError("interrupted (Ctrl-C): the rows not yet read were left "
+                                       "untouched; run the same file again to finish them "
+                                       "(rows done are skipped)")
+            interruption.exit_code, interruption.type = 130, "interrupted"
+            return report, interruption
+        if self.worst is None:
+            return report, None
+        summary = PaycliError(f"{report.failed + report.unknown} of {rows} rows did not "
+                              f"complete; the most serious: {self.worst.message}")
+        summary.exit_code, summary.type = self.worst.exit_code, self.worst.type
+        return report, summary
+
+
+def _worse(worst: PaycliError | None, error: PaycliError) -> PaycliError:
+    """The more serious of two row errors (see `SEVERITY`)."""
+    if worst is None:
+        return error
+    rank = {code: place for place, code in enumerate(SEVERITY)}
+    return min(worst, error, key=lambda found: rank.get(found.exit_code, len(SEVERITY)))
+
+
+class _Failures:
+    """The rows that did not complete, written privately (0600) beside `target` and moved
+    into place when the run ends."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+        self.rows: Any = tempfile.NamedTemporaryFile(  # noqa: SIM115 -- closed in finish
+            "w+", dir=target.parent, prefix=f".{target.name}.", suffix=".part",
+            delete=False, encoding="utf-8", newline="")
+
+    def add(self, raw: Any) -> None:
+        """One row as read (a CSV row's fields, or a JSON line)."""
+        import json  # late: start-up
+
+        self.rows.write(json.dumps(raw) + "\n")
+
+    def finish(self, fmt: str) -> None:
+        """Write the rows in the input's format and publish the file."""
+        import json  # late: start-up
+
+        from paycli.ledger.batchfile import write_rows
+
+        self.rows.seek(0)
+        final = Path(self.rows.name).with_suffix(".out")
+        with final.open("w", encoding="utf-8", newline="") as out:
+            os.chmod(final, 0o600)
+            write_rows(out, fmt, (json.loads(line) for line in self.rows))
+        self.rows.close()
+        os.unlink(self.rows.name)
+        os.replace(final, self.target)
+
+    def discard(self) -> None:
+        """Remove what was written (the run never started)."""
+        self.rows.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self.rows.name)
+
+
+@contextlib.contextmanager
+def _failure_file(target: Path | None) -> Iterator[_Failures | None]:
+    if target is None:
+        yield None
+        return
+    try:
+        kept = _Failures(target)
+    except OSError as exc:
+        usage(f"--failures {target}: cannot write there ({exc.strerror or exc})")
+    try:
+        yield kept
+    finally:
+        if not kept.rows.closed:
+            kept.discard()

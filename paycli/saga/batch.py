@@ -1,0 +1,352 @@
+"""The billing run's engine: many payments with exactly the single saga's guarantees, at a
+fraction of its commits (group commit).
+
+    open    up to `group` rows in ONE transaction. For each: its key (`order:ORDER_ID`, as
+            `pay --order-id`) looked up: a row already done is skipped; one a killed run
+            left PROCESSING is taken over, settled by what the gateway says of its charge,
+            or charged now if the gateway shows none; funds and limits checked
+            (a refused row writes nothing); then the payment created, its funds held and
+            it marked PROCESSING: the very writes and events of the saga's CreatePayment,
+            ReserveFunds and ProcessPayment.
+    charge  each payment of the group charged, by `concurrency` threads sharing one
+            pooled HTTP client (retries, the shared breaker, the payment's own idempotency
+            key); never before its group's commit. A charge answered `pending` (its
+            reference stored) frees its thread: all of them are asked about together, once
+            a second, once the file is done, for up to `wait_s`.
+    settle  whatever charges have finished, settled together in ONE transaction through
+            the one settle path (`settle`); a slow charge holds up nobody but itself.
+
+So a payment costs three commits shared with its group instead of four of its own, and the
+gateway sees up to `concurrency` charges at once.
+
+Invariants: every step is durable before anything that depends on it happens, as in the
+single saga: a charge leaves only once its payment and hold are committed, a hold is
+released only by a settle; a kill -9 at any instant leaves payments PROCESSING (their
+owner dead), which running the same file again finishes, asking the gateway, so nothing is
+charged twice and nothing is lost. Memory is bounded by the rows in flight, whatever the
+file's size.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+from paycli.errors import (
+    IdempotencyConflict,
+    InsufficientFunds,
+    LimitExceeded,
+    OutcomeUnknown,
+    PaycliError,
+    UsageError,
+)
+from paycli.ledger import idempotency, limits, postings
+from paycli.ledger.batchfile import BatchRow, Row, RowProblem
+from paycli.records import Payment, PaymentStatus, StepStatus
+from paycli.saga import calls, lookups, recover
+from paycli.saga import pay as paying
+from paycli.saga.core import (
+    Decision,
+    SagaEnv,
+    Verdict,
+    claim_orphan,
+    read_payment,
+    unknown,
+)
+from paycli.saga.settle import settle_payment_in
+from paycli.saga.steps import SilentReporter, Steps
+from paycli.store import Store, Tx
+
+POLL_EVERY_S = 1.0  # how often pending charges are asked about, all at once
+SETTLE_LINGER_S = 0.005  # after one charge ends, how long to gather others to settle with it
+
+
+@dataclass(frozen=True)
+class RowOutcome:
+    """How one row of the file ended: `completed`, `failed`, `unknown` (PROCESSING, its
+    funds held) or `skipped` (done by an earlier run)."""
+
+    line: int
+    order_id: str | None
+    status: str
+    error: PaycliError | None
+    raw: Any
+    payment_id: str | None = None
+
+
+@dataclass
+class _Charge:
+    """A payment of an open group, on its way to the gateway."""
+
+    row: BatchRow
+    payment: Payment
+    opened_ms: float  # the group's commit, shared out among its rows
+    polled: bool = False  # asked for the last time: whatever it is now, it is settled
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How a run goes: charges in flight, rows per group, how long to wait for a pending
+    charge."""
+
+    concurrency: int = 8
+    group: int = 256
+    wait_s: float = 30.0
+
+
+class Batch:
+    """One billing run over `env`'s ledger and gateway; `on_row` hears every row's end."""
+
+    def __init__(self, env: SagaEnv, batch_id: str, options: BatchOptions,
+                 on_row: Callable[[RowOutcome], None]) -> None:
+        self.env, self.batch_id, self.options, self.on_row = env, batch_id, options, on_row
+        self.window = max(options.group, 4 * options.concurrency)
+        self.pending: list[_Charge] = []  # charged, answered `pending`: polled at the end
+        self._local = threading.local()
+        self._lock = threading.Lock()
+
+        self._stores: list[Store] = []
+
+    def _thread_env(self) -> SagaEnv:
+        """This thread's environment (see `SagaEnv.for_another_thread`), on a connection
+        of its own: its breaker reads never wait for a group's transaction."""
+        env: SagaEnv | None = getattr(self._local, "env", None)
+        if env is None:
+            store = Store(self.env.store.path, actor=self.env.store.actor)
+            with self._lock:
+                self._stores.append(store)
+            env = self._local.env = self.env.for_another_thread(store)
+        return env
+
+    def run(self, rows: Iterable[Row]) -> None:
+        """Pay every row (see the module docstring); returns once each has ended."""
+        source = iter(rows)
+        # Made once, here: the worker threads share one client (and its connection pool),
+        # never racing to make their own.
+        _ = self.env.gateway
+        try:
+            with ThreadPoolExecutor(self.options.concurrency, "paycli-charge") as pool:
+                if self.options.concurrency == 1:
+                    for group in _groups(source, self.options.group):
+                        self._settle([(c, self._charge(c)) for c in self._open(group)])
+                else:
+                    self._pipelined(source, pool)
+                self._poll_pending(pool)
+        finally:
+            for store in self._stores:
+                store.close()
+
+    def _pipelined(self, source: Iterator[Row], pool: ThreadPoolExecutor) -> None:
+        in_flight: dict[Future[tuple[Verdict, list[dict[str, Any]]]], _Charge] = {}
+        exhausted = False
+        try:
+            while not exhausted or in_flight:
+                room = self.window - len(in_flight)
+                if not exhausted and room >= min(self.options.group, self.window // 2):
+                    group = list(itertools.islice(source, min(room, self.options.group)))
+                    exhausted = not group
+                    for charge in self._open(group):
+                        in_flight[pool.submit(self._charge, charge)] = charge
+                    continue
+                self._settle(_finished(in_flight))
+        except KeyboardInterrupt:
+            # Ctrl-C: no new row is opened; the charges in flight end and are settled, so
+            # nothing that left is forgotten (a second Ctrl-C leaves them PROCESSING, for
+            # the next run of the file to finish). Rows not opened stay untouched.
+            self._settle(_finished(in_flight, every=True))
+            raise
+
+    # -- open ----------------------------------------------------------------------------
+
+    def _open(self, group: list[Row]) -> list[_Charge]:
+        """One transaction for the group's new payments; the rest end at once."""
+        started = time.perf_counter()
+        opened: list[_Charge] = []
+        ended: list[RowOutcome] = []
+        earlier: list[tuple[BatchRow, str]] = []
+        with self.env.store.transaction(f"batch:{self.batch_id}") as tx:
+            for row in group:
+                if isinstance(row, RowProblem):
+                    ended.append(RowOutcome(row.line, row.order_id, "failed",
+                                            UsageError(row.message), row.raw))
+                    continue
+                outcome = self._open_row(tx, row, opened, earlier)
+                if outcome is not None:
+                    ended.append(outcome)
+        share = (time.perf_counter() - started) * 1000 / max(len(opened), 1)
+        for charge in opened:
+            charge.opened_ms = share
+        for outcome in ended:
+            self.on_row(outcome)
+        for row, payment_id in earlier:
+            resumed = self._resume(row, payment_id)
+            if resumed is not None:
+                opened.append(resumed)
+        return opened
+
+    def _open_row(self, tx: Tx, row: BatchRow, opened: list[_Charge],
+                  earlier: list[tuple[BatchRow, str]]) -> RowOutcome | None:
+        request = paying.PayRequest(user=row.user, money=row.money, order_id=row.order_id)
+        key, digest = paying.request_key(request)
+        assert key is not None
+        try:
+            done = idempotency.lookup(tx, key, "pay", digest)
+            if done is not None:
+                earlier.append((row, str(done["entity_id"])))
+                return None
+            _check_funds(tx, request)
+        except (IdempotencyConflict, InsufficientFunds, LimitExceeded) as exc:
+            return RowOutcome(row.line, row.order_id, "failed", exc, row.raw)
+        payment_id = postings.new_id("pay")
+        paying.create_payment(tx, request, payment_id, key, digest, self.env.owner,
+                              batch=self.batch_id)
+        paying.reserve_funds(tx, request, payment_id)
+        paying.mark_processing(tx, payment_id)
+        opened.append(_Charge(row, tx.payment(payment_id), 0.0))  # type: ignore[arg-type]
+        return None
+
+    def _resume(self, row: BatchRow, payment_id: str) -> _Charge | None:
+        """A row an earlier run paid: skipped if it ended. One that run left PROCESSING
+        (it died) is taken over: settled by what the gateway says of its charge, or, if
+        the gateway shows none, charged now (with its stored idempotency key); the charge
+        to make, if any."""
+        payment = read_payment(self.env, payment_id)
+        if payment.is_final:
+            self.on_row(RowOutcome(row.line, row.order_id, "skipped", None, row.raw, payment.id))
+            return None
+        if payment.status != PaymentStatus.PROCESSING or not claim_orphan(
+                self.env, "payments", payment):
+            recover.recover_payment(self.env, payment)  # PENDING, or another live owner's
+            self.on_row(_ended(row, read_payment(self.env, payment_id)))
+            return None
+        charge = _Charge(row, read_payment(self.env, payment_id), 0.0)
+        verdict = lookups.ask_about_payment(self.env, charge.payment)
+        if verdict.error_type == lookups.NOT_CHARGED:
+            return charge  # the gateway never got it: charge it as if new
+        self._settle([(charge, (verdict, [_record("ProcessPayment")]))])
+        return None
+
+    # -- charge --------------------------------------------------------------------------
+
+    def _charge(self, charge: _Charge) -> tuple[Verdict, list[dict[str, Any]]]:
+        """Charge one payment (in a worker thread); its verdict and step records."""
+        steps = Steps(SilentReporter(), self.env.log, charge.payment.id)
+        try:
+            with steps.run("ProcessPayment") as step:
+                verdict = calls.charge(self._thread_env(), charge.payment, step, 0.0)
+                if verdict.decision != Decision.SUCCEEDED:
+                    step.update.status = (StepStatus.PENDING if verdict.decision ==
+                                          Decision.UNKNOWN else StepStatus.FAILED)
+        except Exception as exc:  # a bug must not lose a payment that may have been charged
+            verdict = unknown(f"the charge ended in an unexpected error ({exc!r})")
+        return verdict, steps.records
+
+    # -- settle --------------------------------------------------------------------------
+
+    def _settle(self, finished: list[tuple[_Charge, tuple[Verdict, list[dict[str, Any]]]]]
+                ) -> None:
+        """Settle finished charges together, in one transaction."""
+        if not finished:
+            return
+        outcomes = []
+        with self.env.store.transaction(f"batch:{self.batch_id}") as tx:
+            for charge, (verdict, records) in finished:
+                steps = [*_opening_steps(charge.opened_ms), *records, _record("SettlePayment")]
+                settle_payment_in(tx, charge.payment.id, verdict, steps)
+                payment = tx.payment(charge.payment.id)
+                assert payment is not None
+                if not payment.is_final and payment.gateway_ref and not charge.polled:
+                    charge.payment = payment
+                    self.pending.append(charge)  # pending at the gateway: asked again later
+                else:
+                    outcomes.append(_ended(charge.row, payment))
+        for outcome in outcomes:
+            self.on_row(outcome)
+
+    def _poll_pending(self, pool: ThreadPoolExecutor) -> None:
+        """Ask the gateway about every charge it answered `pending`, all together, about
+        once a second, settling those that have settled, until `wait_s` is over; those
+        still pending then stay PROCESSING (unknown), their funds held."""
+        deadline = time.monotonic() + self.options.wait_s
+        while self.pending:
+            asking, self.pending = self.pending, []
+            answers = list(pool.map(self._ask, asking))
+            decided = [(charge, answer) for charge, answer in zip(asking, answers, strict=True)
+                       if answer[0].decision != Decision.UNKNOWN]
+            for done, _ in decided:
+                done.polled = True
+            self._settle(decided)
+            still = [charge for charge in asking if not charge.polled]
+            if time.monotonic() >= deadline:
+                for left in still:
+                    self.on_row(_ended(left.row, read_payment(self.env, left.payment.id)))
+                return
+            self.pending = still
+            time.sleep(min(POLL_EVERY_S, max(deadline - time.monotonic(), 0.0)))
+
+    def _ask(self, charge: _Charge) -> tuple[Verdict, list[dict[str, Any]]]:
+        """What the gateway now says of a pending charge (in a worker thread)."""
+        verdict = lookups.ask_about_payment(self._thread_env(), charge.payment)
+        return verdict, [_record("ProcessPayment")]
+
+
+def _check_funds(tx: Tx, request: paying.PayRequest) -> None:
+    """Funds and limits, before anything of the row is written."""
+    wallet = tx.account("wallet", request.user, request.money.currency)
+    available = wallet.available if wallet else 0
+    if available < request.money.minor:
+        raise InsufficientFunds(
+            f"insufficient funds: {request.user} has {_shown(available, request)} "
+            f"available, {request.money.text} {request.money.currency} needed")
+    limits.check(tx, request.user, request.money)
+
+
+def _shown(minor: int, request: paying.PayRequest) -> str:
+    from paycli.money import format_minor  # late: only a refusal needs it
+
+    return f"{format_minor(minor, request.money.currency)} {request.money.currency}"
+
+
+def _ended(row: BatchRow, payment: Payment) -> RowOutcome:
+    error = paying.exit_error(payment)
+    status = ("completed" if error is None else
+              "unknown" if isinstance(error, OutcomeUnknown) else "failed")
+    return RowOutcome(row.line, row.order_id, status, error, row.raw, payment.id)
+
+
+def _opening_steps(share_ms: float) -> list[dict[str, Any]]:
+    """The steps the group's one transaction did for each payment, its time shared out."""
+    each = round(share_ms / 3, 3)
+    return [_record(name, each) for name in ("CheckWalletBalance", "CreatePayment",
+                                              "ReserveFunds")]
+
+
+def _record(name: str, duration_ms: float = 0.0) -> dict[str, Any]:
+    return {"name": name, "status": str(StepStatus.SUCCESS), "attempts": 1,
+            "duration_ms": duration_ms}
+
+
+def _groups(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
+    while group := list(itertools.islice(rows, size)):
+        yield group
+
+
+def _finished(in_flight: dict[Future[Any], _Charge], every: bool = False
+              ) -> list[tuple[_Charge, Any]]:
+    """Charges that have ended (all of them if `every`), taken out of `in_flight`: after
+    the first, a moment's wait gathers more, so that one transaction settles many."""
+    if not in_flight:
+        return []
+    if every:
+        done, _ = wait(in_flight)
+    else:
+        done, _ = wait(in_flight, timeout=1.0, return_when=FIRST_COMPLETED)
+        if done and len(done) < len(in_flight) // 2:
+            more, _ = wait(in_flight, timeout=SETTLE_LINGER_S)
+            done = more if len(more) > len(done) else done
+    return [(in_flight.pop(future), future.result()) for future in done]
