@@ -11,6 +11,9 @@ says; the store below it keeps the rows.
     export       payments, refunds and transfers as CSV or JSON lines
     report       reading a gateway's settlement report (CSV), line by line
     reconcile    the ledger against that report: what agrees, and every break
+    limits       per-wallet and default limits, and the check a payment must pass
+    batchfile    reading a billing run's file (CSV or JSON Lines), row by row
+    backup       an online copy of a SQLite ledger, verified by replay
 
 Invariants: every currency's balances sum to zero; no wallet's available balance goes
 below zero; every movement is appended to the hash-chained event log in its transaction.

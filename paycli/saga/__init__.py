@@ -10,6 +10,7 @@ to finish one that is stuck: resolve by hand, reconcile with the gateway's repor
     settle   the one settle path: a verdict applied to a payment or a refund
     pay      the pay saga;  refund  the refund saga;  recover  finishing orphans
     resolve  settling by hand;  reconcile  settling from the gateway's settlement report
+    batch    billing runs: many payments per commit (group commit), charged concurrently
     wiring   a saga environment from settings
 
 Invariants: no step leaves the ledger between states; a hold (or a refund's reservation)
