@@ -80,3 +80,16 @@ class TestBench:
         with psycopg.connect(pg.admin_url) as admin:
             names = [row[0] for row in admin.execute("SELECT datname FROM pg_database")]
         assert not [name for name in names if name.startswith("paycli_bench_")]
+
+    @pytest.mark.slow
+    def test_batch_mode_runs_the_billing_engine(self, tmp_path: Path) -> None:
+        """`--mode batch` pays through the batch engine: every payment completed, fewer
+        than one commit per payment, a batched raw baseline, a ledger that replays."""
+        done = run(tmp_path / "unused.db", "bench", "--mode", "batch", "--payments", "600",
+                   "--json")
+        assert done.returncode == 0, done.stderr
+        result = json.loads(done.stdout)
+        assert (result["mode"], result["payments"], result["failed"]) == ("batch", 600, 0)
+        assert 0 < result["commits_per_payment"] < 1
+        assert result["baseline_throughput"] == result["baselines"]["storage"] > 0
+        assert result["replay"]["consistent"]

@@ -78,13 +78,18 @@ def bench(
     prefill: Annotated[
         int, typer.Option("--prefill", help="Completed payments to put in the ledger first.")
     ] = 0,
+    mode: Annotated[
+        str, typer.Option("--mode", help="single (one saga per payment) or batch (the "
+                                         "billing run's engine: group commit).")
+    ] = "single",
     json_output: JsonOption = False,
 ) -> None:
     """Measure payments per second and latency, next to the raw limits of this machine.
 
     Runs the real saga on a temporary ledger, then raw SQLite with the same durable commits
     per payment (the storage limit) and, with --gateway http, raw httpx to the same mock
-    gateway (the network limit), and prints paycli's ratio to each. With --db
+    gateway (the network limit), and prints paycli's ratio to each. --mode batch runs
+    `paycli batch`'s engine instead, against raw SQLite batched the same way. With --db
     postgresql://... the ledger is a throwaway database on that server (its user must be
     allowed to create one) and the storage limit is raw psycopg there.
 
@@ -94,10 +99,12 @@ def bench(
 
     if gateway not in ("inprocess", "http"):
         usage(f"--gateway must be inprocess or http, got {gateway!r}")
+    if mode not in ("single", "batch"):
+        usage(f"--mode must be single or batch, got {mode!r}")
     options = bench_mod.BenchOptions(
         payments=inputs.positive_int(payments, "--payments", 10_000_000),
         concurrency=inputs.positive_int(concurrency, "--concurrency", 64),
-        gateway=gateway, prefill=inputs.count(prefill, "--prefill", 10_000_000),
+        gateway=gateway, mode=mode, prefill=inputs.count(prefill, "--prefill", 10_000_000),
         server=_bench_server(ctx),
     )
     if json_output or not sys.stdout.isatty():

@@ -15,7 +15,6 @@ import platform
 import shutil
 import sqlite3
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from paycli.config import Settings
-from paycli.devtools import baselines
+from paycli.devtools import baselines, batchbench
 from paycli.devtools.mock_process import MockGatewayProcess
 from paycli.gateway.inprocess import InProcessGateway
 from paycli.gateway.protocol import Gateway
@@ -51,7 +50,6 @@ from paycli.store import Store
 
 AMOUNT = Money(100, "USD")
 API_KEY = "bench-api-key"
-SWITCH_INTERVAL_S = 0.0002
 
 
 @dataclass(frozen=True)
@@ -61,6 +59,7 @@ class BenchOptions:
     payments: int = 2000
     concurrency: int = 1
     gateway: str = "inprocess"  # or "http"
+    mode: str = "single"  # or "batch": the billing run's engine
     prefill: int = 0
     server: str | None = None  # a postgresql:// URL: bench a ledger on that server
 
@@ -148,16 +147,9 @@ def _run_payments(workers: _Workers, options: BenchOptions,
         if progress:
             progress(1)
 
-    # Threads that wait for the GIL after I/O (a commit's fsync, a gateway answer) would
-    # otherwise wait up to the 5 ms switch interval behind a thread running Python.
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
     started = time.perf_counter()
-    try:
-        with ThreadPoolExecutor(max_workers=options.concurrency) as pool:
-            list(pool.map(one, range(options.payments)))
-    finally:
-        sys.setswitchinterval(interval)
+    with ThreadPoolExecutor(max_workers=options.concurrency) as pool:
+        list(pool.map(one, range(options.payments)))
     return time.perf_counter() - started, samples
 
 
@@ -218,6 +210,28 @@ def _measure(workdir: Path, db: Path | str, options: BenchOptions, url: str | No
              tick: Callable[[str, int], Callable[[int], None] | None]) -> BenchReport:
     settings = Settings(overrides={"gateway_url": url or "http://127.0.0.1:9"},
                         env={"PAYCLI_GATEWAY_API_KEY": API_KEY})
+    with baselines.same_conditions():
+        if options.mode == "batch":
+            elapsed, latencies, failed, commits = batchbench.run_batch(
+                db, settings, url, options.payments, options.concurrency, AMOUNT,
+                tick("payments", options.payments))
+            samples: list[Any] = [(took, [], True) for took in latencies]
+            samples += [(0.0, [], False)] * failed
+            per_payment = commits / options.payments
+            storage = batchbench.storage_limit(db, workdir, options.payments, commits,
+                                               options.concurrency)
+        else:
+            elapsed, samples, per_payment, storage = _single(workdir, db, options, settings,
+                                                             url, tick)
+        network = None if url is None else baselines.network(
+            url, API_KEY, options.payments, options.concurrency)
+    return _report(options, elapsed, samples, per_payment, storage, network, db)
+
+
+def _single(workdir: Path, db: Path | str, options: BenchOptions, settings: Settings,
+            url: str | None, tick: Callable[[str, int], Callable[[int], None] | None]
+            ) -> tuple[float, list[Any], float, float]:
+    """The single saga from `concurrency` threads, and its raw storage limit."""
     if url is None:
         shared = InProcessGateway()
         workers = _Workers(db, settings, lambda: shared)
@@ -235,9 +249,7 @@ def _measure(workdir: Path, db: Path | str, options: BenchOptions, url: str | No
     else:
         storage = baselines.storage(workdir / "baseline.db", options.payments, per_payment,
                                     options.concurrency)
-    network = None if url is None else baselines.network(
-        url, API_KEY, options.payments, options.concurrency)
-    return _report(options, elapsed, samples, per_payment, storage, network, db)
+    return elapsed, samples, per_payment, storage
 
 
 def _step_percentiles(samples: list[Any]) -> dict[str, StepTimes]:
@@ -248,12 +260,12 @@ def _step_percentiles(samples: list[Any]) -> dict[str, StepTimes]:
     return {name: StepTimes(**percentiles(values)) for name, values in by_step.items()}
 
 
-def _report(options: BenchOptions, elapsed: float, samples: list[Any], per_payment: int,
+def _report(options: BenchOptions, elapsed: float, samples: list[Any], per_payment: float,
             storage: float, network: float | None, db: Path | str) -> BenchReport:
     throughput = options.payments / elapsed
     baseline = network if network is not None else storage
     return BenchReport(
-        payments=options.payments, gateway=options.gateway, mode="single",
+        payments=options.payments, gateway=options.gateway, mode=options.mode,
         concurrency=options.concurrency, prefill=options.prefill,
         throughput=round(throughput, 1), **percentiles([took for took, _, _ in samples]),
         baseline_throughput=round(baseline, 1), ratio=round(throughput / baseline, 3),
@@ -261,7 +273,7 @@ def _report(options: BenchOptions, elapsed: float, samples: list[Any], per_payme
                             network=None if network is None else round(network, 1)),
         ratios=Ratios(storage=round(throughput / storage, 3),
                       network=None if network is None else round(throughput / network, 3)),
-        commits_per_payment=per_payment,
+        commits_per_payment=round(per_payment, 3),
         failed=sum(1 for _, _, ok in samples if not ok),
         steps=_step_percentiles(samples),
         wallet_balance_ms=round(_time_balance(db), 4),

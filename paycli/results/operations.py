@@ -135,7 +135,7 @@ class BenchReport(Result):
     ratio: float
     baselines: Baselines
     ratios: Ratios
-    commits_per_payment: int
+    commits_per_payment: float  # a batch shares each commit among its group's rows
     failed: int
     steps: dict[str, StepTimes]
     wallet_balance_ms: float

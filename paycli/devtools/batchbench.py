@@ -1,0 +1,89 @@
+"""`paycli bench --mode batch`: the billing run's engine (group commit) measured the same
+way as the single saga, beside its own raw limits.
+
+`payments` rows go through `saga.batch.Batch` exactly as `paycli batch` runs them (groups
+of 256 opened in one commit, charged from `concurrency` threads, settled together). A
+row's latency is from the moment its group started opening to the moment it was settled.
+Its raw limits, measured in the same run under the same conditions (`baselines`):
+
+- storage: raw SQLite (or psycopg) doing the same work per group as paycli's commits do,
+  batched the same way: one transaction inserting the group's rows, then the same number
+  of further commits per group as paycli made, each updating the group's rows;
+- network (with `--gateway http`): raw httpx charging the same mock gateway from the same
+  number of threads.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from paycli.config import Settings
+from paycli.devtools import baselines
+from paycli.gateway.inprocess import InProcessGateway
+from paycli.ledger.batchfile import BatchRow
+from paycli.money import Money
+from paycli.saga.batch import Batch, BatchOptions, RowOutcome
+from paycli.saga.wiring import http_gateway, saga_env
+from paycli.store import Store
+
+GROUP = 256
+
+
+def run_batch(db: Path | str, settings: Settings, url: str | None, payments: int,
+              concurrency: int, amount: Money, tick: Callable[[int], None] | None
+              ) -> tuple[float, list[float], int, int]:
+    """Pay `payments` rows of `amount` through the batch engine; (seconds, latencies in
+    ms, failed rows, commits made)."""
+    opened: dict[str, float] = {}
+    latencies: list[float] = []
+    failed = 0
+
+    def rows() -> Iterator[BatchRow]:
+        for number in range(payments):
+            order = f"bench-{number}"
+            opened[order] = time.perf_counter()
+            yield BatchRow(number + 2, f"bench_{number % concurrency + 1}", amount, order, None)
+
+    def on_row(outcome: RowOutcome) -> None:
+        nonlocal failed
+        started = opened.pop(str(outcome.order_id), None)
+        if started is not None:
+            latencies.append((time.perf_counter() - started) * 1000)
+        failed += outcome.status != "completed"
+        if tick is not None:
+            tick(1)
+
+    shared = InProcessGateway()
+    with Store(str(db)) as store:
+        env = saga_env(store, settings, gateway=shared if url is None else http_gateway(
+            settings))
+        before = store.commits
+        started = time.perf_counter()
+        try:
+            Batch(env, "bat_bench", BatchOptions(concurrency=concurrency, group=GROUP),
+                  on_row).run(rows())
+        finally:
+            env.close()
+        elapsed = time.perf_counter() - started
+        commits = store.commits - before
+    return elapsed, latencies, failed, commits
+
+
+def storage_limit(db: Path | str, workdir: Path, payments: int, commits: int,
+                  concurrency: int) -> float:
+    """Raw rows per second for the same commits per group as paycli made."""
+    groups = max(1, -(-payments // GROUP))
+    per_group = max(1, round(commits / groups))
+    if isinstance(db, str):
+        return baselines.storage_postgres_batched(db, payments, GROUP, per_group)
+    return baselines.storage_batched(workdir / "baseline.db", payments, GROUP, per_group)
+
+
+def report_fields(elapsed: float, latencies: list[float], failed: int, commits: int,
+                  payments: int) -> dict[str, Any]:
+    """What the batch run adds to the bench report."""
+    return {"elapsed": elapsed, "latencies": latencies, "failed": failed,
+            "commits_per_payment": round(commits / max(payments, 1), 3)}
