@@ -23,7 +23,6 @@ from gateway_server import gateway, gateway_server, protocol, seed_gateway_serve
 from helpers import LedgerUrl, paycli_env, run_json
 from history import History, build_history
 from pg_server import SKIP_REASON, Server, start_server
-from seed_gateway import seed_gateway  # noqa: F401
 from typer.testing import CliRunner
 
 from paycli.cli import app

@@ -6,7 +6,7 @@ Both protocols: a test (or class) decorated with `BOTH_PROTOCOLS` runs twice, ag
 full protocol and against the seed's, with the same code; where the two rightly differ it
 asks `gateway.is_seed`. Any other test gets the full protocol. Resetting the seed's mock
 restarts it (it has no admin API), about half a second: only tests that talk to the
-gateway are worth running on both.
+gateway are worth running on both, and the seed's cases are marked slow.
 
 The process manager itself is `paycli.devtools.mock_process.MockGatewayProcess`, the one
 `paycli demo` and `paycli bench` use.
@@ -24,7 +24,10 @@ from paycli.devtools.mock_process import MockGatewayProcess
 REPO_ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "test-api-key"
 PROTOCOLS = ("full", "seed")
-BOTH_PROTOCOLS = pytest.mark.parametrize("protocol", PROTOCOLS, indirect=True)
+# The seed's cases restart its mock (about half a second each): they are kept out of the
+# quick loop (`-m "not slow"`).
+BOTH_PROTOCOLS = pytest.mark.parametrize(
+    "protocol", ["full", pytest.param("seed", marks=pytest.mark.slow)], indirect=True)
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,13 @@ fault hook of tests/faulty_paycli.py), several payments or refunds per ledger, t
 
 Kills at random instants of a slow gateway call cover the moments between the boundaries.
 `PAYCLI_CRASH_SEED` fixes those instants; the seed used is printed.
+
+The boundaries where recover must ask the gateway (killed after its call, before the
+settle), and the recover tests that ask it, run against the seed gateway's protocol too.
+There a payment killed after its charge went through cannot be looked up (no look-up by
+payment id): `recover` leaves it PROCESSING (exit 10) and the settlement report
+(`reconcile --apply`) finishes it; a refund is one per charge, and finished by `recover`
+from the charge answering `refunded`.
 """
 
 from __future__ import annotations
@@ -29,8 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import check_invariants, paycli_env, run_json, spawn, wallet
-from seed_gateway import SeedGateway
+from gateway_server import BOTH_PROTOCOLS
+from helpers import check_invariants, paycli_env, reconcile_apply, run_json, spawn, wallet
 
 from paycli.devtools.mock_process import MockGatewayProcess
 from paycli.ledger.chain import verify_chain
@@ -39,6 +46,10 @@ from paycli.store import Store
 from paycli.store import copy as store_copy
 
 RUNS = int(os.environ.get("PAYCLI_CRASH_RUNS", "10"))
+# Under the seed's protocol: a few payments per case are enough to show the report finishing
+# them together, and a charge can be refunded once.
+SEED_PAY_RUNS = min(RUNS, 3)
+SEED_REFUND_RUNS = 1
 SEED = int(os.environ.get("PAYCLI_CRASH_SEED", str(time.time_ns() % 1_000_000)))
 PARALLEL = 4  # paycli processes alive at once: enough overlap, few enough for 2 cores
 SLOW_MS = 300
@@ -92,6 +103,14 @@ REFUND_BOUNDARIES = [
 ]
 
 
+def cases(boundaries: list[Boundary]) -> list[Any]:
+    """(boundary, protocol): every boundary under the full protocol, and under the seed's
+    those where recover must ask the gateway (killed after the call, before the settle)."""
+    full = [pytest.param(b, "full", id=f"{b}-full") for b in boundaries]
+    return full + [pytest.param(b, "seed", id=f"{b}-seed") for b in boundaries
+                   if b.found == "PROCESSING"]
+
+
 class TestMatrix:
     def test_covers_every_step_boundary(self) -> None:
         """Every named step of both sagas is killed before and after."""
@@ -131,6 +150,20 @@ def recover(db: Path, env: dict[str, str]) -> list[dict[str, Any]]:
     code, out = run_json(db, "recover", env=env)
     assert code == 0 and out["unresolved"] == [], out
     return list(out["resolved"])
+
+
+def finish_charged(db: Path, env: dict[str, str], gateway: MockGatewayProcess
+                   ) -> list[dict[str, Any]]:
+    """Finish payments whose charge went through: `recover` under the full protocol; under
+    the seed's, which cannot look them up by payment id, recover leaves them (exit 10)
+    and the settlement report (`reconcile --apply`) finishes them. Returns what was
+    resolved."""
+    if not gateway.is_seed:
+        return recover(db, env)
+    code, out = run_json(db, "recover", env=env)
+    assert code == 10 and out["resolved"] == [] and out["unresolved"], out
+    assert all("paycli reconcile" in u["reason"] for u in out["unresolved"]), out
+    return list(reconcile_apply(db, env)["resolved"])
 
 
 def pay_args(user: str = "alice") -> list[str]:
@@ -237,23 +270,29 @@ def env(gateway: MockGatewayProcess) -> dict[str, str]:
 
 @pytest.mark.slow
 class TestPayBoundaries:
-    @pytest.mark.parametrize("boundary", PAY_BOUNDARIES, ids=str)
+    @pytest.mark.parametrize(("boundary", "protocol"), cases(PAY_BOUNDARIES),
+                             indirect=["protocol"])
     def test_kill_then_recover(self, db_path: Path, env: dict[str, str],
                                gateway: MockGatewayProcess, boundary: Boundary,
                                record_property: Callable[[str, object], None]) -> None:
         """Killed at this boundary, every payment is finished by recover as the saga
-        promises (FAILED before the charge, COMPLETED after), with the invariants held."""
+        promises (FAILED before the charge, COMPLETED after), with the invariants held;
+        under the seed's protocol what was charged is finished by the settlement report."""
+        runs = SEED_PAY_RUNS if gateway.is_seed else RUNS
         fund(db_path, env)
-        kills = kill_all(db_path, [(pay_args(), boundary.fault)] * RUNS, env)
+        kills = kill_all(db_path, [(pay_args(), boundary.fault)] * runs, env)
         found = payments(db_path)
-        expected = 0 if boundary.found is None else RUNS
+        expected = 0 if boundary.found is None else runs
         assert [p.status for p in found] == [boundary.found] * expected
-        assert held(db_path) == (RUNS * PAY_MINOR if boundary.reserved else 0)
-        charged = RUNS if boundary.final == "COMPLETED" else 0
+        assert held(db_path) == (runs * PAY_MINOR if boundary.reserved else 0)
+        charged = runs if boundary.final == "COMPLETED" else 0
         assert len(gateway.charges()) == charged
 
-        resolved = recover(db_path, env)
-        unfinished = 0 if boundary.found in (None, "COMPLETED") else RUNS
+        if boundary.found == "PROCESSING":
+            resolved = finish_charged(db_path, env, gateway)
+        else:
+            resolved = recover(db_path, env)
+        unfinished = 0 if boundary.found in (None, "COMPLETED") else runs
         assert len(resolved) == unfinished
         assert {r["status"] for r in resolved} <= {boundary.final}
         assert [p.status for p in payments(db_path)] == [boundary.final] * expected
@@ -268,26 +307,28 @@ class TestPayBoundaries:
 
 @pytest.mark.slow
 class TestRefundBoundaries:
-    @pytest.mark.parametrize("boundary", REFUND_BOUNDARIES, ids=str)
+    @pytest.mark.parametrize(("boundary", "protocol"), cases(REFUND_BOUNDARIES),
+                             indirect=["protocol"])
     def test_kill_then_recover(self, db_path: Path, env: dict[str, str],
                                gateway: MockGatewayProcess, boundary: Boundary,
                                record_property: Callable[[str, object], None]) -> None:
         """Killed at this boundary, every refund is finished by recover as the saga
         promises (FAILED and released before the gateway call, COMPLETED and credited
         after), with the invariants held."""
+        runs = SEED_REFUND_RUNS if gateway.is_seed else RUNS
         fund(db_path, env)
         payment_id = completed_payment(db_path, env)
-        kills = kill_all(db_path, [(refund_args(payment_id), boundary.fault)] * RUNS, env)
+        kills = kill_all(db_path, [(refund_args(payment_id), boundary.fault)] * runs, env)
         found = all_refunds(db_path)
-        expected = 0 if boundary.found is None else RUNS
+        expected = 0 if boundary.found is None else runs
         assert [r.status for r in found] == [boundary.found] * expected
         [payment] = payments(db_path)
-        assert payment.refund_reserved == (RUNS * REFUND_MINOR if boundary.reserved else 0)
-        refunded = RUNS if boundary.final == "COMPLETED" else 0
+        assert payment.refund_reserved == (runs * REFUND_MINOR if boundary.reserved else 0)
+        refunded = runs if boundary.final == "COMPLETED" else 0
         assert len(gateway.refunds()) == refunded
 
         resolved = recover(db_path, env)
-        unfinished = 0 if boundary.found in (None, "COMPLETED") else RUNS
+        unfinished = 0 if boundary.found in (None, "COMPLETED") else runs
         assert len(resolved) == unfinished
         assert {r["status"] for r in resolved} <= {boundary.final}
         assert [r.status for r in all_refunds(db_path)] == [boundary.final] * expected
@@ -452,10 +493,12 @@ class TestRecoverTwice:
         assert payment.status == "COMPLETED" and len(gateway.charges()) == 1
         assert_consistent(db_path, gateway)
 
+    @BOTH_PROTOCOLS
     def test_recover_with_the_gateway_down_keeps_what_it_cannot_know(
             self, db_path: Path, env: dict[str, str], gateway: MockGatewayProcess) -> None:
         """Killed after the charge with the gateway then down: recover exits 10 and keeps
-        the hold (it cannot know); once the gateway is back, recover completes it."""
+        the hold (it cannot know); once the gateway is back, recover completes it (under
+        seed the settlement report does)."""
         fund(db_path, env)
         kill_all(db_path, [(pay_args(), "before:SettlePayment")], env)
         gateway.set_mode("down")
@@ -464,9 +507,10 @@ class TestRecoverTwice:
         assert [u["status"] for u in out["unresolved"]] == ["PROCESSING"]
         assert held(db_path) == PAY_MINOR
         gateway.set_mode("ok")
-        assert [r["status"] for r in recover(db_path, env)] == ["COMPLETED"]
+        assert [r["status"] for r in finish_charged(db_path, env, gateway)] == ["COMPLETED"]
         assert_consistent(db_path, gateway)
 
+    @BOTH_PROTOCOLS
     def test_refund_recover_with_the_gateway_down_keeps_the_reservation(
             self, db_path: Path, env: dict[str, str], gateway: MockGatewayProcess) -> None:
         """A refund killed after the gateway refunded, recovered while the gateway is down:
@@ -488,22 +532,25 @@ class TestRecoverTwice:
 
 @pytest.mark.slow
 class TestSameKeyAfterCrash:
+    @BOTH_PROTOCOLS
     def test_a_killed_payment_repeated_with_its_key_is_charged_once(
             self, db_path: Path, env: dict[str, str], gateway: MockGatewayProcess) -> None:
         """Killed after the charge, the payment repeated with its key reports exit 10 and
-        charges nothing; after recover the repeat gives the COMPLETED first payment."""
+        charges nothing; after recover (under seed, reconcile) the repeat gives the
+        COMPLETED first payment."""
         fund(db_path, env)
         args = [*pay_args(), "--idempotency-key", "crash-k"]
         kill_all(db_path, [(args, "before:SettlePayment")], env)
         code, out = run_json(db_path, *args, env=env)
         assert code == 10 and out["status"] == "PROCESSING", out
         assert len(gateway.charges()) == 1
-        assert [r["status"] for r in recover(db_path, env)] == ["COMPLETED"]
+        assert [r["status"] for r in finish_charged(db_path, env, gateway)] == ["COMPLETED"]
         code, again = run_json(db_path, *args, env=env)
         assert code == 0 and again["payment_id"] == out["payment_id"]
         assert again["status"] == "COMPLETED" and len(gateway.charges()) == 1
         assert_consistent(db_path, gateway)
 
+    @BOTH_PROTOCOLS
     def test_a_killed_refund_repeated_with_its_key_is_refunded_once(
             self, db_path: Path, env: dict[str, str], gateway: MockGatewayProcess) -> None:
         """Killed after the gateway refunded, the refund repeated with its key reports exit
@@ -522,19 +569,19 @@ class TestSameKeyAfterCrash:
 
 
 @pytest.mark.slow
-class TestSeedLikeGateway:
+class TestSeedProtocol:
+    @pytest.mark.parametrize("protocol", ["seed"], indirect=True)
     def test_killed_while_polling_a_pending_charge_recover_completes(
-            self, db_path: Path, seed_gateway: tuple[SeedGateway, str]) -> None:
+            self, db_path: Path, gateway: MockGatewayProcess) -> None:
         """Killed while polling a pending charge at a gateway that looks charges up only by
         externalId: the saga stored the charge's reference when it arrived, so recover can
         ask for it and completes the payment once it settles."""
-        double, url = seed_gateway
-        env = paycli_env(url, PAYCLI_GATEWAY_TIMEOUT="0.5")
+        env = paycli_env(gateway.url, PAYCLI_GATEWAY_TIMEOUT="0.5")
         fund(db_path, env)
-        double.mode, double.settle_s = "pending", 1.5
+        gateway.set_mode("pending", latency_ms=1500)
         kill_all(db_path, [([*pay_args(), "--wait", "10"], "during:ProcessPayment:0.6")], env)
         [payment] = payments(db_path)
-        [charge] = double.charges.values()
+        [charge] = gateway.charges()
         assert payment.status == "PROCESSING" and payment.gateway_ref == charge["id"]
         time.sleep(1.5)
         assert [r["status"] for r in recover(db_path, env)] == ["COMPLETED"]

@@ -1,5 +1,8 @@
 """The mock gateway's `--protocol seed` (each of the seed gateway's quirks, over real HTTP),
 its `--count` option, and the settlement report `GET /reports/settlement` in both protocols.
+
+Every test of the seed's mock restarts it at least once (it has no admin API to reset it):
+those are marked slow, and a test walks several cases where it can.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ def seed_client(seed: MockGatewayProcess) -> Iterator[httpx.Client]:
         yield http
 
 
+@pytest.mark.slow
 class TestSeedLookUp:
     """Charges are looked up by externalId only, and answer the contract's four fields."""
 
@@ -81,6 +85,7 @@ class TestSeedLookUp:
         assert response.status_code == 404 and "error" in response.json()
 
 
+@pytest.mark.slow
 class TestSeedIdempotency:
     """The Idempotency-Key header is never acted on: no stored answers, no replay, no 409."""
 
@@ -103,6 +108,7 @@ class TestSeedIdempotency:
         assert len(seed.refunds()) == 1
 
 
+@pytest.mark.slow
 class TestSeedApiKey:
     """Any non-empty X-API-Key is accepted; none (or an empty one) is a plain-text 401."""
 
@@ -110,7 +116,6 @@ class TestSeedApiKey:
         """A key the mock was never configured with charges like the right one."""
         assert pay(seed_client).json()["status"] == "approved"
 
-    # One test walks every call: each test of the seed mock costs a restart.
     def test_no_key_is_a_plain_text_401(self, seed: MockGatewayProcess) -> None:
         """Every protocol call without a key, or with an empty one, answers 401
         `Unauthorized` and a newline, as text/plain, and nothing is charged."""
@@ -124,6 +129,7 @@ class TestSeedApiKey:
         assert seed.charges() == []
 
 
+@pytest.mark.slow
 class TestSeedOutcomes:
     """Every charge outcome is HTTP 200, whatever the mode decides."""
 
@@ -137,6 +143,7 @@ class TestSeedOutcomes:
             assert (response.status_code, response.json()["status"]) == (200, status)
 
 
+@pytest.mark.slow
 class TestSeedRefunds:
     """One refund per charge, of any amount: it marks the whole charge refunded."""
 
@@ -184,6 +191,7 @@ class TestSeedRefunds:
             assert refund(http, external_id, key="r-1").status_code == 400
 
 
+@pytest.mark.slow
 class TestSeedHasNoAdmin:
     """The seed's gateway had no admin API, so the mock under seed has none either."""
 
@@ -198,6 +206,7 @@ class TestSeedHasNoAdmin:
             assert pay(http).json()["status"] == "approved"
 
 
+@pytest.mark.slow
 class TestSeedDriver:
     """MockGatewayProcess drives the seed mock without an admin API: by restarts, its
     state file and its access log."""
@@ -238,6 +247,7 @@ class TestSeedDriver:
             assert [pay(http).status_code for _ in range(3)] == [503, 503, 200]
 
 
+@pytest.mark.slow
 class TestCountOption:
     def test_count_at_start_up(self) -> None:
         """Under the full protocol too, `--count N` sets a counted mode's start count."""
@@ -337,6 +347,7 @@ class TestSettlementReport:
         assert "content-length" not in response.headers
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("protocol", ["full", "seed"])
 def test_failed_refund_is_reported(protocol: str) -> None:
     """A refund the gateway could not make is a `refund_failed` line (the first draw of

@@ -1,7 +1,12 @@
 """The refund saga end to end: real paycli processes against the real mock gateway over HTTP.
 
 Every test asserts the exit code, the ledger (wallet, payment, refund rows) and what the
-gateway really refunded.
+gateway really refunded. The tests that reach the gateway's refund run against both
+protocols of the mock (`BOTH_PROTOCOLS`). The seed gateway's own rules show where they
+rightly differ: one refund per charge (a second, even a partial one, is refused: exit 9),
+and no list of a charge's refunds, so a refund whose outcome was lost is known to have gone
+through only from the charge answering `refunded` while it is the payment's only refund;
+one the gateway never made stays PROCESSING for an operator (`refunds resolve`).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from gateway_server import API_KEY
+from gateway_server import API_KEY, BOTH_PROTOCOLS
 from helpers import check_invariants, paycli_env, run, run_json, spawn, wallet
 
 from paycli.devtools.mock_process import MockGatewayProcess
@@ -90,6 +95,7 @@ def paid(db_path: Path, env: dict[str, str]) -> tuple[Path, str]:
 
 
 class TestFullAndPartial:
+    @BOTH_PROTOCOLS
     def test_full_refund_gives_everything_back(self, paid: tuple[Path, str],
                                                env: dict[str, str],
                                                gateway: MockGatewayProcess) -> None:
@@ -105,16 +111,28 @@ class TestFullAndPartial:
         assert [r["status"] for r in gateway.refunds()] == ["refunded"]
         settled(gateway, db)
 
+    @BOTH_PROTOCOLS
     def test_partial_refunds_add_up_to_the_payment(self, paid: tuple[Path, str],
                                                    env: dict[str, str],
                                                    gateway: MockGatewayProcess) -> None:
-        """20 then 30 of 50: PARTIALLY_REFUNDED, then REFUNDED, each credited once."""
+        """20 then 30 of 50: PARTIALLY_REFUNDED, then REFUNDED, each credited once. The
+        seed's gateway refunds a charge once: the second is refused (exit 9), nothing more
+        moves and the reservation is released."""
         db, payment_id = paid
         code, first = refund_json(db, env, payment_id, "--amount", "20")
         assert code == 0 and first["payment_status"] == "PARTIALLY_REFUNDED"
         assert first["balance"] == "970.00"
         assert gateway_refunded(gateway, payment_id) == Decimal("20")
         code, second = refund_json(db, env, payment_id, "--amount", "30.00")
+        if gateway.is_seed:
+            assert code == 9 and second["error"]["type"] == "refund_refused", second
+            assert "HTTP 400" in second["error"]["message"]
+            assert (second["status"], second["payment_status"]) == (
+                "FAILED", "PARTIALLY_REFUNDED")
+            assert payment_row(db, payment_id).refund_reserved == 0
+            assert wallet(db, "alice") == (97000, 0)
+            settled(gateway, db)
+            return
         assert code == 0 and second["payment_status"] == "REFUNDED"
         assert second["balance"] == "1000.00" and second["refund_id"] != first["refund_id"]
         assert gateway_refunded(gateway, payment_id) == Decimal("50")
@@ -237,13 +255,29 @@ class TestRefused:
 
 
 @pytest.fixture(scope="module")
-def seeded_gateway() -> Iterator[MockGatewayProcess]:
-    """A mock gateway of its own whose random draws are fixed by `--seed 31`."""
+def seeded_full() -> Iterator[MockGatewayProcess]:
+    """A full-protocol mock gateway of its own whose random draws are fixed by `--seed 31`."""
     with MockGatewayProcess(API_KEY, "--seed", FAILING_SEED) as server:
         yield server
 
 
+@pytest.fixture(scope="module")
+def seeded_seed() -> Iterator[MockGatewayProcess]:
+    """A seed-protocol mock gateway of its own whose random draws are fixed by `--seed 31`
+    (each restart, as a mode change is, draws afresh from it)."""
+    with MockGatewayProcess(API_KEY, "--seed", FAILING_SEED, protocol="seed") as server:
+        yield server
+
+
+@pytest.fixture
+def seeded_gateway(protocol: str, request: pytest.FixtureRequest) -> MockGatewayProcess:
+    """The `--seed 31` mock gateway of the test's protocol."""
+    server: MockGatewayProcess = request.getfixturevalue(f"seeded_{protocol}")
+    return server
+
+
 class TestGatewayRefuses:
+    @BOTH_PROTOCOLS
     def test_refund_failed_keeps_the_wallet_and_releases_the_reservation(
             self, db_path: Path, seeded_gateway: MockGatewayProcess) -> None:
         """The gateway answers `refund_failed`: exit 9, refund FAILED, wallet untouched and
@@ -265,10 +299,13 @@ class TestGatewayRefuses:
         assert code == 0 and again["payment_status"] == "REFUNDED"
         check_invariants(db_path, seeded_gateway.charges(), seeded_gateway.refunds())
 
+    @BOTH_PROTOCOLS
     def test_gateway_400_keeps_the_wallet_and_releases_the_reservation(
             self, paid: tuple[Path, str], env: dict[str, str], gateway: MockGatewayProcess) -> None:
         """When the gateway has less left than the ledger (30 of 50 refunded behind paycli's
-        back) it answers 400: exit 9, the wallet untouched, the reservation released."""
+        back) it answers 400: exit 9, the wallet untouched, the reservation released. A
+        smaller refund then goes through, except at the seed's gateway, where that refund
+        behind paycli's back used up the charge's one refund."""
         db, payment_id = paid
         gateway_ref = payment_row(db, payment_id).gateway_ref
         outside = httpx.post(f"{gateway.url}/payment/refund", headers={"X-API-Key": API_KEY},
@@ -285,7 +322,10 @@ class TestGatewayRefuses:
         assert gateway_refunded(gateway, payment_id) == Decimal("30")
         check_invariants(db)
         code, smaller = refund_json(db, env, payment_id, "--amount", "20")
-        assert code == 0 and smaller["payment_status"] == "PARTIALLY_REFUNDED"
+        if gateway.is_seed:
+            assert code == 9 and smaller["payment_status"] == "COMPLETED", smaller
+        else:
+            assert code == 0 and smaller["payment_status"] == "PARTIALLY_REFUNDED"
 
     def test_gateway_down_exits_5_and_releases_the_reservation(
             self, paid: tuple[Path, str], gateway: MockGatewayProcess) -> None:
@@ -304,9 +344,11 @@ class TestGatewayRefuses:
 
 
 class TestGatewayTrouble:
+    @BOTH_PROTOCOLS
     def test_flaky_gateway_is_retried_with_one_refund(
             self, paid: tuple[Path, str], env: dict[str, str], gateway: MockGatewayProcess) -> None:
-        """Two 503s then success: three attempts under one key, one refund, COMPLETED."""
+        """Two 503s then success: three attempts under one key, one refund, COMPLETED (a 503
+        did nothing, so even a gateway that ignores the key refunds once)."""
         db, payment_id = paid
         gateway.set_mode("flaky", count=2)
         code, out = refund_json(db, env, payment_id, "--amount", "10")
@@ -316,10 +358,14 @@ class TestGatewayTrouble:
         assert len(gateway.refunds()) == 1
         settled(gateway, db)
 
+    @BOTH_PROTOCOLS
     def test_malformed_answers_keep_the_reservation_until_recover(
             self, paid: tuple[Path, str], env: dict[str, str], gateway: MockGatewayProcess) -> None:
         """200 with a non-JSON body is no answer: exit 10, PROCESSING, reservation kept and
-        the wallet untouched; `recover` then finds no refund and releases it."""
+        the wallet untouched; `recover` then finds no refund and releases it. The seed's
+        gateway lists no refunds and the charge is not `refunded`, which does not prove a
+        partial refund failed: recover leaves it, and `refunds resolve --failed` releases
+        it."""
         db, payment_id = paid
         gateway.set_mode("malformed")
         code, out = refund_json(db, env, payment_id, "--amount", "10")
@@ -329,9 +375,17 @@ class TestGatewayTrouble:
         assert wallet(db, "alice") == (95000, 0)
         gateway.set_mode("ok")
         code, rec = run_json(db, "recover", env=env)
-        assert code == 0 and rec["resolved"] == [{"refund_id": out["refund_id"],
-                                                  "payment_id": payment_id,
-                                                  "status": "FAILED"}]
+        if gateway.is_seed:
+            assert code == 10 and rec["resolved"] == []
+            [left] = rec["unresolved"]
+            assert left["refund_id"] == out["refund_id"] and "refunds resolve" in left["reason"]
+            code, done = run_json(db, "refunds", "resolve", out["refund_id"], "--failed",
+                                  "--reason", "not in the settlement report", env=env)
+            assert code == 0 and done["status"] == "FAILED", done
+        else:
+            assert code == 0 and rec["resolved"] == [{"refund_id": out["refund_id"],
+                                                      "payment_id": payment_id,
+                                                      "status": "FAILED"}]
         assert payment_row(db, payment_id).refund_reserved == 0
         settled(gateway, db)
 
@@ -356,10 +410,12 @@ class TestGatewayTrouble:
 
 
 class TestLostResponse:
+    @BOTH_PROTOCOLS
     def test_lost_refund_answer_completes_with_one_refund(
             self, paid: tuple[Path, str], env: dict[str, str], gateway: MockGatewayProcess) -> None:
-        """The gateway refunds, then drops the connection: paycli learns the outcome and
-        ends COMPLETED with exactly one refund at the gateway."""
+        """The gateway refunds, then drops the connection: paycli learns the outcome (from
+        the charge's refunds under full; under seed from the charge answering `refunded`)
+        and ends COMPLETED with exactly one refund at the gateway."""
         db, payment_id = paid
         gateway.set_mode("lost-response", count=1)
         code, out = refund_json(db, env, payment_id)
@@ -422,9 +478,11 @@ class TestIdempotency:
         assert wallet(db, "alice") == (96000, 0)
         settled(gateway, db)
 
+    @BOTH_PROTOCOLS
     def test_same_key_at_once_refunds_once(self, paid: tuple[Path, str], env: dict[str, str],
                                            gateway: MockGatewayProcess) -> None:
-        """Three processes racing with one refund key: one refund, one refund_id for all."""
+        """Three processes racing with one refund key: one refund, one refund_id for all,
+        even at a gateway that ignores the key."""
         db, payment_id = paid
         gateway.set_mode("slow", latency_ms=300)
         procs = [spawn(db, "refund", payment_id, "--amount", "10", "--idempotency-key",
@@ -501,6 +559,7 @@ class TestCrashMidRefund:
         assert gateway.refunds() == [] and wallet(db, "alice") == (95000, 0)
         settled(gateway, db)
 
+    @BOTH_PROTOCOLS
     def test_killed_before_settle_recover_completes(
             self, paid: tuple[Path, str], env: dict[str, str], gateway: MockGatewayProcess) -> None:
         """Killed before SettleRefund (the gateway refunded): `recover` finds the refund at
@@ -521,10 +580,13 @@ class TestCrashMidRefund:
         settled(gateway, db)
         assert recover(db, env)["resolved"] == []
 
+    @BOTH_PROTOCOLS
     def test_killed_during_a_slow_gateway_call_recover_fails_it(
             self, paid: tuple[Path, str], env: dict[str, str], gateway: MockGatewayProcess) -> None:
         """Killed while the gateway sits on the refund: the mock drops it, so `recover`
-        finds no refund at the gateway, fails it and releases the reservation."""
+        finds no refund at the gateway, fails it and releases the reservation. The seed's
+        gateway lists no refunds: recover leaves it PROCESSING (exit 10) and the operator's
+        `refunds resolve --failed` releases it."""
         db, payment_id = paid
         gateway.set_mode("slow", latency_ms=1000)
         killed(db, payment_id, "during:ProcessRefund:0.3", env=env)
@@ -532,8 +594,17 @@ class TestCrashMidRefund:
         assert processing.status == "PROCESSING"
         time.sleep(0.2)  # the mock notices the dropped client and records nothing
         gateway.set_mode("ok")
-        out = recover(db, env)
-        assert out["resolved"][0]["status"] == "FAILED"
+        if gateway.is_seed:
+            code, left = run_json(db, "recover", env=env)
+            assert code == 10 and [u["refund_id"] for u in left["unresolved"]] == [
+                processing.id]
+            assert payment_row(db, payment_id).refund_reserved == 5000
+            code, done = run_json(db, "refunds", "resolve", processing.id, "--failed",
+                                  "--reason", "not in the settlement report", env=env)
+            assert code == 0 and done["status"] == "FAILED", done
+        else:
+            out = recover(db, env)
+            assert out["resolved"][0]["status"] == "FAILED"
         assert gateway.refunds() == [] and wallet(db, "alice") == (95000, 0)
         payment = payment_row(db, payment_id)
         assert (payment.status, payment.refund_reserved) == ("COMPLETED", 0)
