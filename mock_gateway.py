@@ -69,7 +69,7 @@ from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -771,6 +771,8 @@ class Endpoints:
     async def _answer_post(self, request: Request, parse: Parser, act: Action) -> Answer | None:
         try:
             body = parse_json(await request.body())
+        except ClientDisconnect:
+            return None  # the client gave up before its body arrived: nothing to answer
         except ValueError as exc:
             return Answer.error(400, f"body is not JSON: {exc}")
         parsed = parse(body)
@@ -860,7 +862,10 @@ async def _csv_chunks(rows: Iterable[tuple[str, ...]]) -> AsyncIterator[str]:
 
 async def _admin_body(request: Request) -> Any:
     """An admin body: empty means {}, anything unparseable means None."""
-    raw = await request.body()
+    try:
+        raw = await request.body()
+    except ClientDisconnect:
+        return None
     try:
         return parse_json(raw) if raw.strip() else {}
     except ValueError:
