@@ -18,9 +18,10 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def quick(session: nox.Session) -> None:
-    """Every test not marked `slow`: the loop to run while working (under a minute)."""
+    """Every test not marked `slow`, on SQLite: the loop to run while working (about a
+    minute); the PostgreSQL runs and the slow system tests are left to `tests` (CI)."""
     session.install("-e", ".[test]")
-    session.run("pytest", "-m", "not slow", *session.posargs)
+    session.run("pytest", "-m", "not slow and not postgresql", *session.posargs)
 
 
 @nox.session

@@ -3,11 +3,13 @@ gateway, a CLI runner; and `load_fixture`, which reads test data from `fixtures/
 
 Both backends: in the modules named in `BOTH_BACKENDS`, every test that uses a ledger
 (`db_path` and what builds on it: `store`, `cli`, `funded`, `history`) runs twice, on
-SQLite and on PostgreSQL (`backend`), with the same test code. There `db_path` is a file
+SQLite and on PostgreSQL (`backend`), with the same test code, unless it is marked
+`sqlite_only` (what it proves does not depend on the engine). There `db_path` is a file
 path or, for PostgreSQL, a `LedgerUrl`: the URL of a fresh database of the session's
 server (see `pg_server`), which every helper passes on as `--db` or to `Store`.
 """
 
+import compileall
 import json
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -32,7 +34,8 @@ from paycli.store.copy import copy_ledger
 
 BOTH_BACKENDS = frozenset({
     "test_ledger", "test_saga", "test_refunds", "test_crash", "test_bank", "test_stateful",
-    "test_security", "test_multihost", "test_db_copy",
+    "test_security", "test_multihost", "test_db_copy", "test_reconcile", "test_limits",
+    "test_batch",
 })
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -52,6 +55,19 @@ def fixture_path(name: str) -> Path:
 def load_fixture(name: str) -> Any:
     """The parsed contents of a JSON data file under `fixtures/`."""
     return json.loads(fixture_path(name).read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_once() -> None:
+    """Byte-compile paycli and the mock gateway once, at the start of the session.
+
+    Where `PYTHONDONTWRITEBYTECODE` is set (as on the CI machines), every paycli process
+    the tests start would compile every module from source again: ~0.2 s each, for the
+    thousands of processes the system tests run. Compiled here, they are only read.
+    """
+    root = FIXTURES.parent
+    compileall.compile_dir(root / "paycli", quiet=1)
+    compileall.compile_file(root / "mock_gateway.py", quiet=1)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -77,13 +93,18 @@ def click_command_built_once() -> Iterator[None]:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Run the ledger-using tests of the `BOTH_BACKENDS` modules on both backends."""
     module = metafunc.module.__name__.rsplit(".", 1)[-1]
-    if module in BOTH_BACKENDS and "backend" in metafunc.fixturenames:
+    if (module in BOTH_BACKENDS and "backend" in metafunc.fixturenames
+            and metafunc.definition.get_closest_marker("sqlite_only") is None):
         metafunc.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Run the seed-protocol cases on SQLite only: the gateway's protocol and the ledger's
+    """Mark the PostgreSQL runs (`-m "not postgresql"` leaves them out of a quick loop), and
+    run the seed-protocol cases on SQLite only: the gateway's protocol and the ledger's
     engine are independent, and their full cross product would double the slowest tests."""
+    for item in items:
+        if _params(item).get("backend") == "postgresql":
+            item.add_marker(pytest.mark.postgresql)
     crossed = {item.nodeid for item in items if _params(item).get("protocol") == "seed"
                and _params(item).get("backend") == "postgresql"}
     if crossed:

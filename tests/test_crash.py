@@ -1,7 +1,8 @@
 """The crash matrix: SIGKILL paycli at every step boundary of pay and refund, then recover.
 
-Each case kills `PAYCLI_CRASH_RUNS` (default 10) real paycli processes at one point (the
-fault hook of tests/faulty_paycli.py), several payments or refunds per ledger, then runs
+Each case kills `PAYCLI_CRASH_RUNS` (default 10; on PostgreSQL `PAYCLI_CRASH_RUNS_PG`,
+default 4) real paycli processes at one point (the fault hook of tests/faulty_paycli.py),
+several payments or refunds per ledger, then runs
 `paycli recover` and checks what the saga guarantees:
 
 - killed before the gateway was called: the payment or refund ends FAILED, its hold or
@@ -51,6 +52,7 @@ RUNS = int(os.environ.get("PAYCLI_CRASH_RUNS", "10"))
 SEED_PAY_RUNS = min(RUNS, 3)
 SEED_REFUND_RUNS = 1
 SEED = int(os.environ.get("PAYCLI_CRASH_SEED", str(time.time_ns() % 1_000_000)))
+PG_RUNS = int(os.environ.get("PAYCLI_CRASH_RUNS_PG", "4"))  # the same matrix, fewer kills each
 PARALLEL = 4  # paycli processes alive at once: enough overlap, few enough for 2 cores
 SLOW_MS = 300
 PAY_MINOR = 1000  # each payment: 10.00 USD
@@ -101,6 +103,12 @@ REFUND_BOUNDARIES = [
     Boundary("before:SettleRefund", "PROCESSING", "COMPLETED", reserved=True),
     Boundary("after:SettleRefund", "COMPLETED", "COMPLETED"),
 ]
+
+
+def runs_on(db: Path) -> int:
+    """Kills per boundary: `RUNS` on SQLite, `PG_RUNS` on PostgreSQL (the engine's side of
+    a kill is its transaction, the same at every kill: fewer runs keep the suite short)."""
+    return PG_RUNS if str(db).startswith("postgresql://") else RUNS
 
 
 def cases(boundaries: list[Boundary]) -> list[Any]:
@@ -278,7 +286,7 @@ class TestPayBoundaries:
         """Killed at this boundary, every payment is finished by recover as the saga
         promises (FAILED before the charge, COMPLETED after), with the invariants held;
         under the seed's protocol what was charged is finished by the settlement report."""
-        runs = SEED_PAY_RUNS if gateway.is_seed else RUNS
+        runs = SEED_PAY_RUNS if gateway.is_seed else runs_on(db_path)
         fund(db_path, env)
         kills = kill_all(db_path, [(pay_args(), boundary.fault)] * runs, env)
         found = payments(db_path)
@@ -315,7 +323,7 @@ class TestRefundBoundaries:
         """Killed at this boundary, every refund is finished by recover as the saga
         promises (FAILED and released before the gateway call, COMPLETED and credited
         after), with the invariants held."""
-        runs = SEED_REFUND_RUNS if gateway.is_seed else RUNS
+        runs = SEED_REFUND_RUNS if gateway.is_seed else runs_on(db_path)
         fund(db_path, env)
         payment_id = completed_payment(db_path, env)
         kills = kill_all(db_path, [(refund_args(payment_id), boundary.fault)] * runs, env)

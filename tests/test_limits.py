@@ -133,6 +133,7 @@ class TestTheCommands:
 
 
 class TestReplay:
+    @pytest.mark.sqlite_only  # it changes the limits table behind the log with sqlite3
     def test_replay_verifies_limit_changes(self, shop: Store, cli: CliCall,
                                            db_path: Path) -> None:
         """Consistent as written; a limit changed behind the log's back is a mismatch."""

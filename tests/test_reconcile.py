@@ -343,6 +343,7 @@ def declined_report(path: Path, lines: int) -> Path:
 
 
 @pytest.mark.slow
+@pytest.mark.sqlite_only
 class TestABigReport:
     def test_a_million_lines_in_constant_memory(self, tmp_path: Path, db_path: Path) -> None:
         """1,000,000 lines reconcile with the peak memory of 100,000 (within 25 MB), under

@@ -408,7 +408,7 @@ class PaycliMachine(RuleBasedStateMachine):
 
 
 PaycliMachine.TestCase.settings = settings(
-    max_examples=300, stateful_step_count=80, deadline=None,
+    max_examples=200, stateful_step_count=80, deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 

@@ -1,5 +1,7 @@
 """The contract's `--json` result objects, typed once, one module per command group
-(`base`, `wallet`, `payments`, `operations`, `reconcile`, `guards`), all offered here.
+(`base`, `wallet`, `payments`, `operations`, `reconcile`, `guards`), all offered here
+and loaded on first use: `wallet balance` imports the wallet's models, not the other forty
+(start-up).
 
 Every command that has `--json` returns one of these models; the JSON view prints
 `model_dump(mode="json")`, the human view reads the same attributes, and `paycli schema`
@@ -15,59 +17,108 @@ Invariants:
 
 from __future__ import annotations
 
-from paycli.results.base import (
-    ErrorInfo,
-    Result,
-    StepRecord,
-)
-from paycli.results.guards import (
-    BackupResult,
-    BatchFailure,
-    BatchReport,
-    FixtureFailure,
-    FixturesLoaded,
-    LimitEntry,
-    LimitsList,
-)
-from paycli.results.operations import (
-    Baselines,
-    BenchReport,
-    ChainBreakInfo,
-    DbCopyResult,
-    GatewayStatus,
-    Machine,
-    Mismatch,
-    Ratios,
-    RecoveredEntry,
-    RecoverReport,
-    ReplayReport,
-    ReplayTiming,
-    StepTimes,
-)
-from paycli.results.payments import (
-    PaymentFields,
-    PaymentResolved,
-    PaymentShow,
-    PaymentsList,
-    PayResult,
-    RefundEntry,
-    RefundFields,
-    RefundResolved,
-    RefundResult,
-    RefundsList,
-    TimelineEvent,
-)
-from paycli.results.reconcile import (
-    ReconcileBreak,
-    ReconcileReport,
-    ReconcileResolved,
-)
-from paycli.results.wallet import (
-    HistoryEntry,
-    WalletBalance,
-    WalletCredit,
-    WalletHistory,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from paycli.results.base import (
+        ErrorInfo,
+        Result,
+        StepRecord,
+    )
+    from paycli.results.guards import (
+        BackupResult,
+        BatchFailure,
+        BatchReport,
+        FixtureFailure,
+        FixturesLoaded,
+        LimitEntry,
+        LimitsList,
+    )
+    from paycli.results.operations import (
+        Baselines,
+        BenchReport,
+        ChainBreakInfo,
+        DbCopyResult,
+        GatewayStatus,
+        Machine,
+        Mismatch,
+        Ratios,
+        RecoveredEntry,
+        RecoverReport,
+        ReplayReport,
+        ReplayTiming,
+        StepTimes,
+    )
+    from paycli.results.payments import (
+        PaymentFields,
+        PaymentResolved,
+        PaymentShow,
+        PaymentsList,
+        PayResult,
+        RefundEntry,
+        RefundFields,
+        RefundResolved,
+        RefundResult,
+        RefundsList,
+        TimelineEvent,
+    )
+    from paycli.results.reconcile import (
+        ReconcileBreak,
+        ReconcileReport,
+        ReconcileResolved,
+    )
+    from paycli.results.wallet import (
+        HistoryEntry,
+        WalletBalance,
+        WalletCredit,
+        WalletHistory,
+    )
+
+# Which module defines each model.
+_HOMES = {
+    "BackupResult": "guards",
+    "Baselines": "operations",
+    "BatchFailure": "guards",
+    "BatchReport": "guards",
+    "BenchReport": "operations",
+    "ChainBreakInfo": "operations",
+    "DbCopyResult": "operations",
+    "ErrorInfo": "base",
+    "FixtureFailure": "guards",
+    "FixturesLoaded": "guards",
+    "GatewayStatus": "operations",
+    "HistoryEntry": "wallet",
+    "LimitEntry": "guards",
+    "LimitsList": "guards",
+    "Machine": "operations",
+    "Mismatch": "operations",
+    "PayResult": "payments",
+    "PaymentFields": "payments",
+    "PaymentResolved": "payments",
+    "PaymentShow": "payments",
+    "PaymentsList": "payments",
+    "Ratios": "operations",
+    "ReconcileBreak": "reconcile",
+    "ReconcileReport": "reconcile",
+    "ReconcileResolved": "reconcile",
+    "RecoverReport": "operations",
+    "RecoveredEntry": "operations",
+    "RefundEntry": "payments",
+    "RefundFields": "payments",
+    "RefundResolved": "payments",
+    "RefundResult": "payments",
+    "RefundsList": "payments",
+    "ReplayReport": "operations",
+    "ReplayTiming": "operations",
+    "Result": "base",
+    "StepRecord": "base",
+    "StepTimes": "operations",
+    "TimelineEvent": "payments",
+    "WalletBalance": "wallet",
+    "WalletCredit": "wallet",
+    "WalletHistory": "wallet",
+}
 
 __all__ = [
     "BackupResult",
@@ -112,3 +163,13 @@ __all__ = [
     "WalletCredit",
     "WalletHistory",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """A model, imported from its module when first asked for (PEP 562)."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value

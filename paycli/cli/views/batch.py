@@ -98,11 +98,11 @@ def batch_summary(report: BatchReport, error: PaycliError | None, as_json: bool)
 
 def _human(report: BatchReport) -> None:
     mark = "[green]✓[/]" if report.completed + report.skipped == report.rows else "[red]✗[/]"
-    console().print(
-        f"{mark} Billing run {report.batch_id}: {report.rows:,} rows in {report.seconds:.1f} s "
-        f"({report.throughput:,.0f} rows/s): {report.completed:,} completed, "
-        f"{report.failed:,} failed, {report.unknown:,} unknown, {report.skipped:,} skipped "
-        "(done before)")
+    rows = f"{report.rows:,} row{'' if report.rows == 1 else 's'}"
+    console().print(f"{mark} Billing run {report.batch_id}: {rows} in {report.seconds:.1f} s "
+                    f"({report.throughput:,.0f} rows/s)")
+    console().print(f"  {report.completed:,} completed, {report.failed:,} failed, "
+                    f"{report.unknown:,} unknown, {report.skipped:,} skipped (done before)")
     if report.unknown:
         console().print(f"  {report.unknown:,} are PROCESSING with their funds held: run the "
                         "file again, `paycli recover`, or `paycli reconcile --apply`")
