@@ -26,6 +26,7 @@ POSTGRES_SCHEMES = ("postgresql", "postgres")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
+_HALF_URL = re.compile(r"^(?:postgres(?:ql)?|sqlite|file|https?):(?!//)", re.IGNORECASE)
 _CONNINFO = re.compile(r"(?:^|\s)(?:dbname|host|hostaddr|user|port|sslmode)=")
 
 
@@ -37,6 +38,11 @@ def db_scheme(target: str) -> str | None:
     """
     found = _SCHEME.match(target)
     if found is None:
+        if _HALF_URL.match(target):
+            # `postgresql:/db` (one slash): a mistyped URL, never a folder named `postgresql:`.
+            # Not echoed: it may hold a password the URL parser cannot find to hide.
+            raise UsageError("--db looks like a mistyped URL (one slash after the scheme); "
+                             "give postgresql://USER@HOST/DBNAME, or a file's path")
         if _CONNINFO.search(target):
             # libpq's `host=… dbname=…` form: never a path (it would become a SQLite file
             # named after it, and nothing would be shared).
