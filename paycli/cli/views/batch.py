@@ -46,8 +46,8 @@ def _bar(total: int | None) -> Iterator[Callable[[Counts], None]]:
     )
 
     started = time.monotonic()
-    with Progress("Billing run", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  TextColumn("{task.fields[rate]} rows/s  {task.fields[tally]}"),
+    with Progress(BarColumn(bar_width=16), MofNCompleteColumn(), TimeRemainingColumn(),
+                  TextColumn("{task.fields[rate]}/s {task.fields[tally]}"),
                   console=console(), transient=True) as bar:
         task = bar.add_task("rows", total=total, rate="0", tally="")
 
@@ -77,8 +77,8 @@ def _plain_lines() -> Callable[[Counts], None]:
 
 
 def _tally(counts: Counts) -> str:
-    return (f"done {counts['completed']}, failed {counts['failed']}, unknown "
-            f"{counts['unknown']}, skipped {counts['skipped']}")
+    return (f"ok {counts['completed']} failed {counts['failed']} unknown "
+            f"{counts['unknown']} skipped {counts['skipped']}")
 
 
 def batch_summary(report: BatchReport, error: PaycliError | None, as_json: bool) -> None:
