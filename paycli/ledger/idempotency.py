@@ -27,7 +27,12 @@ def lookup(reader: Reader, key: str, command: str, digest: str) -> dict[str, Any
 
     Raises `IdempotencyConflict` if the key was used for a different request.
     """
-    row = reader.idempotency(key)
+    return matching(reader.idempotency(key), key, command, digest)
+
+
+def matching(row: dict[str, Any] | None, key: str, command: str, digest: str
+             ) -> dict[str, Any] | None:
+    """`lookup` of a row already read (a billing run reads a group's keys in one query)."""
     if row is None:
         return None
     if row["command"] != command or row["fingerprint"] != digest:

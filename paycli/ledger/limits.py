@@ -18,6 +18,7 @@ serialised, so concurrent payments can never together pass a daily limit.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from paycli.errors import LimitExceeded
@@ -83,6 +84,44 @@ def check(reader: Reader, user: str, money: Money, leaving_out: str | None = Non
     own, default = reader.limits_of(user, money.currency)
     if own is None and default is None:
         return
+    judge(Usage(own, default, lambda: reader.day_usage(user, money.currency, day_start(),
+                                                       leaving_out)), user, money)
+
+
+class Usage:
+    """The limits that apply to one wallet and currency and what it used today: read once,
+    then counted on as payments are accepted (a billing run judges many payments of one
+    wallet in one transaction, before any of them is written)."""
+
+    def __init__(self, own: Limits | None, default: Limits | None,
+                 used: Callable[[], tuple[int, int]]) -> None:
+        self.own, self.default = own, default
+        self._used = used
+        self._today: tuple[int, int] | None = None
+
+    @classmethod
+    def of(cls, reader: Reader, user: str, currency: str) -> Usage:
+        """A wallet's limits and usage as the ledger stands."""
+        own, default = reader.limits_of(user, currency)
+        return cls(own, default, lambda: reader.day_usage(user, currency, day_start(), None))
+
+    def today(self) -> tuple[int, int]:
+        """Payments made today and their sum (read on first need)."""
+        if self._today is None:
+            self._today = self._used()
+        return self._today
+
+    def add(self, minor: int) -> None:
+        """One more payment of `minor` accepted today."""
+        count, spent = self.today()
+        self._today = (count + 1, spent + minor)
+
+
+def judge(usage: Usage, user: str, money: Money) -> None:
+    """`check` against limits and a usage already read."""
+    own, default = usage.own, usage.default
+    if own is None and default is None:
+        return
     single = _applying("max_amount", own, default)
     if single is not None and money.minor > single[0]:
         raise LimitExceeded(f"{money.text} {money.currency} is above {single[1]} single-payment "
@@ -91,7 +130,7 @@ def check(reader: Reader, user: str, money: Money, leaving_out: str | None = Non
     daily_count = _applying("daily_count", own, default)
     if daily_amount is None and daily_count is None:
         return
-    count, spent = reader.day_usage(user, money.currency, day_start(), leaving_out)
+    count, spent = usage.today()
     if daily_count is not None and count + 1 > daily_count[0]:
         raise LimitExceeded(f"{user} has made {count} payments in {money.currency} today "
                             f"(UTC), and {daily_count[1]} daily limit is {daily_count[0]}: "

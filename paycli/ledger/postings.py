@@ -33,10 +33,18 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(12)}"
 
 
-def _transfer_event(transfer_id: str, kind: str, user: str, money: Money,
-                    reference: str | None) -> dict[str, object]:
+def transfer_event(transfer_id: str, kind: str, user: str, money: Money,
+                   reference: str | None) -> dict[str, object]:
+    """The payload of a `transfer.posted` or `transfer.held` event."""
     return {"id": transfer_id, "kind": kind, "user": user, "currency": money.currency,
             "amount": money.minor, "reference": reference}
+
+
+def insufficient(user: str, available: int, money: Money) -> InsufficientFunds:
+    """The refusal of a payment that a wallet's available balance does not cover."""
+    return InsufficientFunds(
+        f"insufficient funds: {user} has {format_minor(available, money.currency)} "
+        f"{money.currency} available, {money.text} {money.currency} needed")
 
 
 def _moved(account: Account, balance_delta: int = 0, held_delta: int = 0) -> Account:
@@ -64,7 +72,7 @@ def deposit(tx: Tx, kind: str, user: str, money: Money, reference: str | None,
     _save(tx, source, wallet)
     tx.add_entry(wallet, transfer_id, kind, money.minor, reference)
     tx.append_event("transfer.posted", transfer_id,
-                    _transfer_event(transfer_id, kind, user, money, reference))
+                    transfer_event(transfer_id, kind, user, money, reference))
     return wallet
 
 
@@ -76,10 +84,7 @@ def hold(tx: Tx, user: str, money: Money, reference: str, transfer_id: str | Non
     wallet = tx.account("wallet", user, money.currency)
     available = wallet.available if wallet else 0
     if wallet is None or available < money.minor:
-        raise InsufficientFunds(
-            f"insufficient funds: {user} has {format_minor(available, money.currency)} "
-            f"{money.currency} available, {money.text} needed"
-        )
+        raise insufficient(user, available, money)
     transfer_id = transfer_id or new_id("hold")
     clearing = tx.open_account("clearing", None, money.currency)
     wallet = _moved(wallet, held_delta=money.minor)
@@ -88,7 +93,7 @@ def hold(tx: Tx, user: str, money: Money, reference: str, transfer_id: str | Non
     _save(tx, wallet)
     tx.add_entry(wallet, transfer_id, "hold", -money.minor, reference)
     tx.append_event("transfer.held", transfer_id,
-                    _transfer_event(transfer_id, "payment", user, money, reference))
+                    transfer_event(transfer_id, "payment", user, money, reference))
     return transfer_id
 
 

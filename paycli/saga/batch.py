@@ -38,14 +38,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from paycli.errors import (
-    IdempotencyConflict,
-    InsufficientFunds,
-    LimitExceeded,
     OutcomeUnknown,
     PaycliError,
     UsageError,
 )
-from paycli.ledger import idempotency, limits, postings
 from paycli.ledger.batchfile import BatchRow, Row, RowProblem
 from paycli.records import Payment, PaymentStatus, StepStatus
 from paycli.saga import calls, lookups, recover
@@ -58,9 +54,10 @@ from paycli.saga.core import (
     read_payment,
     unknown,
 )
-from paycli.saga.settle import settle_payment_in
+from paycli.saga.group import open_payments
+from paycli.saga.settle import settle_payments_in
 from paycli.saga.steps import SilentReporter, Steps
-from paycli.store import Store, Tx
+from paycli.store import Store
 
 POLL_EVERY_S = 1.0  # how often pending charges are asked about, all at once
 SETTLE_LINGER_S = 0.005  # after one charge ends, how long to gather others to settle with it
@@ -164,51 +161,37 @@ class Batch:
     # -- open ----------------------------------------------------------------------------
 
     def _open(self, group: list[Row]) -> list[_Charge]:
-        """One transaction for the group's new payments; the rest end at once."""
+        """One transaction for the group's new payments (`group.open_payments`); the rest
+        end at once."""
         started = time.perf_counter()
         opened: list[_Charge] = []
         ended: list[RowOutcome] = []
         earlier: list[tuple[BatchRow, str]] = []
-        with self.env.store.transaction(f"batch:{self.batch_id}") as tx:
-            for row in group:
-                if isinstance(row, RowProblem):
-                    ended.append(RowOutcome(row.line, row.order_id, "failed",
-                                            UsageError(row.message), row.raw))
-                    continue
-                outcome = self._open_row(tx, row, opened, earlier)
-                if outcome is not None:
-                    ended.append(outcome)
+        rows = [row for row in group if isinstance(row, BatchRow)]
+        for row in group:
+            if isinstance(row, RowProblem):
+                ended.append(RowOutcome(row.line, row.order_id, "failed",
+                                        UsageError(row.message), row.raw))
+        if rows:
+            with self.env.store.transaction(f"batch:{self.batch_id}") as tx:
+                results = open_payments(tx, rows, self.env.owner, self.batch_id)
+            for row, result in zip(rows, results, strict=True):
+                if isinstance(result, Payment):
+                    opened.append(_Charge(row, result, 0.0))
+                elif isinstance(result, str):
+                    earlier.append((row, result))
+                else:
+                    ended.append(RowOutcome(row.line, row.order_id, "failed", result, row.raw))
         share = (time.perf_counter() - started) * 1000 / max(len(opened), 1)
         for charge in opened:
             charge.opened_ms = share
-        for outcome in ended:
+        for outcome in sorted(ended, key=lambda outcome: outcome.line):
             self.on_row(outcome)
         for row, payment_id in earlier:
             resumed = self._resume(row, payment_id)
             if resumed is not None:
                 opened.append(resumed)
         return opened
-
-    def _open_row(self, tx: Tx, row: BatchRow, opened: list[_Charge],
-                  earlier: list[tuple[BatchRow, str]]) -> RowOutcome | None:
-        request = paying.PayRequest(user=row.user, money=row.money, order_id=row.order_id)
-        key, digest = paying.request_key(request)
-        assert key is not None
-        try:
-            done = idempotency.lookup(tx, key, "pay", digest)
-            if done is not None:
-                earlier.append((row, str(done["entity_id"])))
-                return None
-            _check_funds(tx, request)
-        except (IdempotencyConflict, InsufficientFunds, LimitExceeded) as exc:
-            return RowOutcome(row.line, row.order_id, "failed", exc, row.raw)
-        payment_id = postings.new_id("pay")
-        paying.create_payment(tx, request, payment_id, key, digest, self.env.owner,
-                              batch=self.batch_id)
-        paying.reserve_funds(tx, request, payment_id)
-        paying.mark_processing(tx, payment_id)
-        opened.append(_Charge(row, tx.payment(payment_id), 0.0))  # type: ignore[arg-type]
-        return None
 
     def _resume(self, row: BatchRow, payment_id: str) -> _Charge | None:
         """A row an earlier run paid: skipped if it ended. One that run left PROCESSING
@@ -255,16 +238,17 @@ class Batch:
             return
         outcomes = []
         with self.env.store.transaction(f"batch:{self.batch_id}") as tx:
-            for charge, (verdict, records) in finished:
-                steps = [*_opening_steps(charge.opened_ms), *records, _record("SettlePayment")]
-                settle_payment_in(tx, charge.payment.id, verdict, steps)
-                payment = tx.payment(charge.payment.id)
-                assert payment is not None
-                if not payment.is_final and payment.gateway_ref and not charge.polled:
-                    charge.payment = payment
-                    self.pending.append(charge)  # pending at the gateway: asked again later
-                else:
-                    outcomes.append(_ended(charge.row, payment))
+            settled = settle_payments_in(tx, [
+                (charge.payment.id, verdict,
+                 [*_opening_steps(charge.opened_ms), *records, _record("SettlePayment")])
+                for charge, (verdict, records) in finished])
+        for charge, _ in finished:
+            payment = settled[charge.payment.id]
+            if not payment.is_final and payment.gateway_ref and not charge.polled:
+                charge.payment = payment
+                self.pending.append(charge)  # pending at the gateway: asked again later
+            else:
+                outcomes.append(_ended(charge.row, payment))
         for outcome in outcomes:
             self.on_row(outcome)
 
@@ -293,23 +277,6 @@ class Batch:
         """What the gateway now says of a pending charge (in a worker thread)."""
         verdict = lookups.ask_about_payment(self._thread_env(), charge.payment)
         return verdict, [_record("ProcessPayment")]
-
-
-def _check_funds(tx: Tx, request: paying.PayRequest) -> None:
-    """Funds and limits, before anything of the row is written."""
-    wallet = tx.account("wallet", request.user, request.money.currency)
-    available = wallet.available if wallet else 0
-    if available < request.money.minor:
-        raise InsufficientFunds(
-            f"insufficient funds: {request.user} has {_shown(available, request)} "
-            f"available, {request.money.text} {request.money.currency} needed")
-    limits.check(tx, request.user, request.money)
-
-
-def _shown(minor: int, request: paying.PayRequest) -> str:
-    from paycli.money import format_minor  # late: only a refusal needs it
-
-    return f"{format_minor(minor, request.money.currency)} {request.money.currency}"
 
 
 def _ended(row: BatchRow, payment: Payment) -> RowOutcome:

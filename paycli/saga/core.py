@@ -130,7 +130,13 @@ def set_row(tx: Tx, table: str, row_id: str, event: str, changes: dict[str, Any]
     if owner is not False:
         row_changes["owner"] = owner
     tx.update(table, row_id, row_changes)
-    tx.append_event(event, row_id, {"id": row_id, "changes": changes, **extra})
+    tx.append_event(event, row_id, change_event(row_id, changes, **extra))
+
+
+def change_event(row_id: str, changes: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """The payload of a change event (`set_row`'s; a billing run's group writes the rows
+    of many such changes in one statement, their events one by one)."""
+    return {"id": row_id, "changes": changes, **extra}
 
 
 def set_payment(tx: Tx, payment_id: str, event: str, changes: dict[str, Any],

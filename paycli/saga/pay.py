@@ -206,23 +206,33 @@ def create_payment(tx: Tx, request: PayRequest, payment_id: str, key: str | None
                    digest: str, owner: str, **extra: Any) -> Payment:
     """Write a PENDING payment, its idempotency key and its `payment.created` event (with
     `extra`, such as the billing run it belongs to)."""
+    payment = new_payment(request, payment_id, key, owner, tx.at)
+    tx.insert_payment(payment)
+    if key is not None:
+        tx.put_idempotency(key, "pay", digest, payment_id)
+    tx.append_event("payment.created", payment_id, created_event(payment, **extra))
+    return payment
+
+
+def new_payment(request: PayRequest, payment_id: str, key: str | None, owner: str, at: str
+                ) -> Payment:
+    """A PENDING payment of `request`, created at `at`."""
     money = request.money
-    payment = Payment(
+    return Payment(
         id=payment_id, user_id=request.user, currency=money.currency, amount=money.minor,
         order_id=request.order_id, idempotency_key=key, gateway_key=f"paycli-{payment_id}",
         status=PaymentStatus.PENDING, gateway_ref=None, hold_id=None, refunded=0,
         refund_reserved=0, error_type=None, error_message=None, owner=owner,
-        created_at=tx.at, updated_at=tx.at,
+        created_at=at, updated_at=at,
     )
-    tx.insert_payment(payment)
-    if key is not None:
-        tx.put_idempotency(key, "pay", digest, payment_id)
-    tx.append_event("payment.created", payment_id, {
-        "id": payment_id, "user": request.user, "currency": money.currency,
-        "amount": money.minor, "order_id": request.order_id, "idempotency_key": key,
-        "gateway_key": payment.gateway_key, **extra,
-    })
-    return payment
+
+
+def created_event(payment: Payment, **extra: Any) -> dict[str, Any]:
+    """The payload of a payment's `payment.created` event."""
+    return {"id": payment.id, "user": payment.user_id, "currency": payment.currency,
+            "amount": payment.amount, "order_id": payment.order_id,
+            "idempotency_key": payment.idempotency_key, "gateway_key": payment.gateway_key,
+            **extra}
 
 
 def reserve_funds(tx: Tx, request: PayRequest, payment_id: str) -> str:

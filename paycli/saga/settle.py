@@ -19,12 +19,14 @@ from typing import Any
 
 from paycli.errors import RefusedInState
 from paycli.ledger import postings
+from paycli.ledger.grouped import GroupPostings
 from paycli.money import Money
 from paycli.records import Payment, PaymentStatus, Refund, RefundStatus
 from paycli.saga.core import (
     Decision,
     SagaEnv,
     Verdict,
+    change_event,
     read_payment,
     read_refund,
     set_payment,
@@ -55,22 +57,48 @@ def settle_payment(env: SagaEnv, payment_id: str, verdict: Verdict,
 
 def settle_payment_in(tx: Tx, payment_id: str, verdict: Verdict, steps: list[dict[str, Any]],
                       *, require: PaymentStatus | None = None, **extra: Any) -> None:
-    """`settle_payment` inside a transaction the caller holds (a batch settles many
-    payments in one)."""
-    payment = tx.payment(payment_id)
-    assert payment is not None, payment_id
-    _check(payment, require)
-    if payment.is_final:
-        return
-    if payment.hold_id and verdict.decision == Decision.SUCCEEDED:
-        postings.commit_hold(tx, payment.hold_id)
-    elif payment.hold_id and verdict.decision != Decision.UNKNOWN:
-        postings.void_hold(tx, payment.hold_id)
-    event, status = _PAYMENT_EVENTS[verdict.decision]
-    set_payment(tx, payment_id, event, {
-        "status": status, "gateway_ref": verdict.gateway_ref,
-        "error_type": verdict.error_type, "error_message": verdict.message},
-        owner=None, steps=steps, **extra)
+    """`settle_payment` inside a transaction the caller holds."""
+    settle_payments_in(tx, [(payment_id, verdict, steps)], require=require, **extra)
+
+
+def settle_payments_in(tx: Tx, verdicts: list[tuple[str, Verdict, list[dict[str, Any]]]],
+                       *, require: PaymentStatus | None = None, **extra: Any
+                       ) -> dict[str, Payment]:
+    """Settle payments inside a transaction the caller holds, each by its verdict (a
+    billing run settles a whole group in one): their rows and holds read together, moved
+    in order, written together. Returns each payment as it now stands."""
+    found = tx.payments_by_id([payment_id for payment_id, _, _ in verdicts])
+    moves = GroupPostings(tx)
+    moves.load_holds([payment.hold_id for payment in found.values()
+                      if payment.hold_id and not payment.is_final])
+    changed: list[tuple[Any, ...]] = []
+    for payment_id, verdict, steps in verdicts:
+        payment = found.get(payment_id)
+        assert payment is not None, payment_id
+        _check(payment, require)
+        if payment.is_final:
+            continue
+        if payment.hold_id and verdict.decision == Decision.SUCCEEDED:
+            moves.commit(payment.hold_id)
+        elif payment.hold_id and verdict.decision != Decision.UNKNOWN:
+            moves.void(payment.hold_id)
+        event, status = _PAYMENT_EVENTS[verdict.decision]
+        changes = {"status": status, "gateway_ref": verdict.gateway_ref,
+                   "error_type": verdict.error_type, "error_message": verdict.message}
+        tx.append_event(event, payment_id, change_event(payment_id, changes, steps=steps,
+                                                        **extra))
+        changed.append((status, verdict.gateway_ref, verdict.error_type, verdict.message,
+                        None, payment_id))
+        found[payment_id] = payment._replace(
+            status=status, gateway_ref=verdict.gateway_ref, error_type=verdict.error_type,
+            error_message=verdict.message, owner=None, updated_at=tx.at)
+    moves.write()
+    if changed:
+        tx.update_many("payments", _SETTLED_COLUMNS, changed)
+    return found
+
+
+_SETTLED_COLUMNS = ("status", "gateway_ref", "error_type", "error_message", "owner")
 
 
 def _check(row: Payment | Refund, require: str | None) -> None:

@@ -208,7 +208,9 @@ class PostgresStore(Store):
         with self._lock:
             self._begin("BEGIN", lock=True)
             try:
-                yield Tx(self.conn, correlation_id, self.actor)
+                tx = Tx(self.conn, correlation_id, self.actor)
+                yield tx
+                tx.flush()
             except BaseException:
                 self._rollback()
                 raise

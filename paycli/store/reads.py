@@ -128,6 +128,48 @@ class Reader:
         names = ("key", "command", "fingerprint", "entity_id", "result", "exit_code")
         return dict(zip(names, row, strict=True))
 
+    def _in(self, sql: str, values: list[Any], chunk: int = 500) -> Iterator[tuple[Any, ...]]:
+        """Rows of `sql` (whose `{in}` stands for an IN list) for every value of `values`,
+        asked `chunk` values at a time."""
+        for first in range(0, len(values), chunk):
+            part = values[first:first + chunk]
+            yield from self.conn.execute(sql.format(in_=", ".join("?" * len(part))),
+                                         tuple(part))
+
+    def idempotency_of(self, keys: list[str]) -> dict[str, dict[str, Any]]:
+        """`idempotency` of many keys at once: the stored rows of those that are used."""
+        names = ("key", "command", "fingerprint", "entity_id", "result", "exit_code")
+        return {row[0]: dict(zip(names, row, strict=True)) for row in self._in(
+            "SELECT key, command, fingerprint, entity_id, result, exit_code FROM idempotency "
+            "WHERE key IN ({in_})", keys)}
+
+    def wallets_of(self, users: list[str]) -> dict[tuple[str, str], Account]:
+        """The wallets of those users, in every currency, by (user, currency)."""
+        return {(row[2], row[3]): Account(*row) for row in self._in(
+            "SELECT id, kind, user_id, currency, balance, held FROM accounts "
+            "WHERE kind = 'wallet' AND user_id IN ({in_})", users)}
+
+    def accounts_by_id(self, ids: list[int]) -> dict[int, Account]:
+        """Those accounts, by id."""
+        return {row[0]: Account(*row) for row in self._in(
+            "SELECT id, kind, user_id, currency, balance, held FROM accounts "
+            "WHERE id IN ({in_})", ids)}
+
+    def transfers_by_id(self, ids: list[str]) -> dict[str, Transfer]:
+        """Those transfers, by id."""
+        return {row[0]: Transfer(*row) for row in self._in(
+            "SELECT id, kind, debit_account, credit_account, amount, currency, state, "
+            "reference, created_at, resolved_at FROM transfers WHERE id IN ({in_})", ids)}
+
+    def payments_by_id(self, ids: list[str]) -> dict[str, Payment]:
+        """Those payments, by id."""
+        return {row[0]: Payment(*row) for row in self._in(
+            f"SELECT {PAYMENT_COLUMNS} FROM payments WHERE id IN ({{in_}})", ids)}
+
+    def has_limits(self) -> bool:
+        """Whether any limit is set at all (when none is, no payment needs checking)."""
+        return self.conn.execute("SELECT 1 FROM limits LIMIT 1").fetchone() is not None
+
     def payment(self, payment_id: str) -> Payment | None:
         """A payment, or None."""
         row = self.conn.execute(

@@ -91,7 +91,9 @@ class SqliteStore(Store):
         with self._write_lock:
             retry_busy(lambda: self.conn.execute("BEGIN IMMEDIATE"))
             try:
-                yield Tx(self.conn, correlation_id, self.actor)
+                tx = Tx(self.conn, correlation_id, self.actor)
+                yield tx
+                tx.flush()
             except BaseException:
                 self.conn.execute("ROLLBACK")
                 raise

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from paycli.records import Account, Payment, Refund
-from paycli.store.hashing import GENESIS_HASH, canonical_json, event_hash, utc_now
+from paycli.store.hashing import GENESIS_HASH, EventHasher, canonical_json, utc_now
 from paycli.store.reads import (
     PAYMENT_COLUMNS,
     REFUND_COLUMNS,
@@ -34,26 +34,43 @@ class Tx(Reader):
         self.actor = actor
         self.at = utc_now()
         self._head: tuple[int, str] | None = None
+        self._hasher = EventHasher(self.at, correlation_id, actor)
+        self._events: list[tuple[Any, ...]] = []  # appended, not yet written: see `flush`
 
     def append_event(self, type_: str, entity_id: str, payload: dict[str, Any]) -> int:
         """Append an event to the hash chain; returns its sequence number."""
+        return self.append_event_text(type_, entity_id, canonical_json(payload))
+
+    def append_event_text(self, type_: str, entity_id: str, payload: str) -> int:
+        """`append_event` of a payload already in canonical JSON.
+
+        The event is chained (its sequence number and hash fixed) at once and written with
+        the transaction's other events by `flush`, in one statement, before the commit."""
         if self._head is None:
             row = self.conn.execute(
                 "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"
             ).fetchone()
             self._head = (row[0], row[1]) if row else (0, GENESIS_HASH)
         prev_seq, prev_hash = self._head
-        seq, text = prev_seq + 1, canonical_json(payload)
-        digest = event_hash(prev_hash, seq, type_, entity_id, text, self.at, self.correlation_id,
-                            self.actor)
-        self.conn.execute(
-            "INSERT INTO events (seq, type, entity_id, payload, at, correlation_id, prev_hash, "
-            "hash, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (seq, type_, entity_id, text, self.at, self.correlation_id, prev_hash, digest,
-             self.actor),
-        )
+        seq = prev_seq + 1
+        digest = self._hasher.hash(prev_hash, seq, type_, entity_id, payload)
+        self._events.append((seq, type_, entity_id, payload, self.at, self.correlation_id,
+                             prev_hash, digest, self.actor))
         self._head = (seq, digest)
         return seq
+
+    def flush(self) -> None:
+        """Write the events appended so far (the store calls it before committing)."""
+        if self._events:
+            self.conn.executemany(
+                "INSERT INTO events (seq, type, entity_id, payload, at, correlation_id, "
+                "prev_hash, hash, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", self._events)
+            self._events = []
+
+    def _now(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """Rows with this transaction's time added last."""
+        at = self.at
+        return [(*row, at) for row in rows]
 
     def open_account(self, kind: str, user_id: str | None, currency: str) -> Account:
         """The account of that owner and currency, opened with a zero balance if new."""
@@ -69,48 +86,63 @@ class Tx(Reader):
 
     def set_account(self, account_id: int, balance: int, held: int) -> None:
         """Store an account's new balance and holds."""
-        self.conn.execute(
+        self.set_accounts([(balance, held, account_id)])
+
+    def set_accounts(self, rows: list[tuple[int, int, int]]) -> None:
+        """`set_account` of many: (balance, held, account id) each."""
+        self.conn.executemany(
             "UPDATE accounts SET balance = ?, held = ?, updated_at = ? WHERE id = ?",
-            (balance, held, self.at, account_id),
-        )
+            [(balance, held, self.at, account_id) for balance, held, account_id in rows])
 
     def insert_transfer(self, transfer_id: str, kind: str, debit: int, credit: int,
                         amount: int, currency: str, state: str, reference: str | None) -> None:
         """Record a transfer between two accounts."""
-        resolved = self.at if state == "posted" else None
-        self.conn.execute(
+        self.insert_transfers([(transfer_id, kind, debit, credit, amount, currency, state,
+                                reference, self.at if state == "posted" else None)])
+
+    def insert_transfers(self, rows: list[tuple[Any, ...]]) -> None:
+        """`insert_transfer` of many: (id, kind, debit account, credit account, amount,
+        currency, state, reference, resolved at) each, created now."""
+        self.conn.executemany(
             "INSERT INTO transfers (id, kind, debit_account, credit_account, amount, currency, "
-            "state, reference, created_at, resolved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (transfer_id, kind, debit, credit, amount, currency, state, reference, self.at,
-             resolved),
-        )
+            "state, reference, resolved_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            self._now(rows))
 
     def resolve_transfer(self, transfer_id: str, state: str) -> None:
         """Move a pending transfer to `posted` or `voided`."""
-        self.conn.execute(
+        self.resolve_transfers([(state, transfer_id)])
+
+    def resolve_transfers(self, rows: list[tuple[str, str]]) -> None:
+        """`resolve_transfer` of many: (state, transfer id) each."""
+        self.conn.executemany(
             "UPDATE transfers SET state = ?, resolved_at = ? WHERE id = ? AND state = 'pending'",
-            (state, self.at, transfer_id),
-        )
+            [(state, self.at, transfer_id) for state, transfer_id in rows])
 
     def add_entry(self, account: Account, transfer_id: str, type_: str, amount: int,
                   reference: str | None) -> None:
         """Add a statement line showing `account` as it stands after this movement."""
-        self.conn.execute(
+        self.add_entries([(account.id, transfer_id, type_, amount, account.balance,
+                           account.held, reference)])
+
+    def add_entries(self, rows: list[tuple[Any, ...]]) -> None:
+        """`add_entry` of many: (account id, transfer id, type, amount, balance after, held
+        after, reference) each, in the order they happened."""
+        self.conn.executemany(
             "INSERT INTO entries (account_id, transfer_id, type, amount, balance, held, "
-            "reference, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (account.id, transfer_id, type_, amount, account.balance, account.held, reference,
-             self.at),
-        )
+            "reference, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", self._now(rows))
 
     def put_idempotency(self, key: str, command: str, fingerprint: str,
                         entity_id: str | None = None, result: str | None = None,
                         exit_code: int | None = None) -> None:
         """Remember an idempotency key with its request and (once known) its result."""
-        self.conn.execute(
+        self.put_idempotencies([(key, command, fingerprint, entity_id, result, exit_code)])
+
+    def put_idempotencies(self, rows: list[tuple[Any, ...]]) -> None:
+        """`put_idempotency` of many: (key, command, fingerprint, entity id, result, exit
+        code) each."""
+        self.conn.executemany(
             "INSERT INTO idempotency (key, command, fingerprint, entity_id, result, exit_code, "
-            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (key, command, fingerprint, entity_id, result, exit_code, self.at),
-        )
+            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)", self._now(rows))
 
     def set_limits(self, scope: str, currency: str, max_amount: int | None,
                    daily_amount: int | None, daily_count: int | None) -> None:
@@ -126,10 +158,13 @@ class Tx(Reader):
 
     def insert_payment(self, payment: Payment) -> None:
         """Store a new payment."""
-        self.conn.execute(
+        self.insert_payments([payment])
+
+    def insert_payments(self, payments: list[Payment]) -> None:
+        """Store new payments."""
+        self.conn.executemany(
             f"INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES ({', '.join('?' * 17)})",
-            tuple(getattr(payment, f.strip()) for f in PAYMENT_COLUMNS.split(",")),
-        )
+            payments)  # a Payment is a tuple of its columns, in this order
 
     def insert_refund(self, refund: Refund) -> None:
         """Store a new refund."""
@@ -140,15 +175,19 @@ class Tx(Reader):
 
     def update(self, table: str, row_id: str, changes: dict[str, Any]) -> None:
         """Change some columns of a payment or refund row."""
-        allowed = UPDATABLE[table]
-        unknown = set(changes) - allowed
+        self.update_many(table, tuple(changes), [(*changes.values(), row_id)])
+
+    def update_many(self, table: str, columns: tuple[str, ...],
+                    rows: list[tuple[Any, ...]]) -> None:
+        """Change the same columns of many payment or refund rows: each row the new
+        values in `columns`' order, then the row's id."""
+        unknown = set(columns) - UPDATABLE[table]
         if unknown:
             raise ValueError(f"cannot update {sorted(unknown)} of {table}")
-        assignments = ", ".join(f"{column} = ?" for column in changes)
-        self.conn.execute(
-            f"UPDATE {table} SET {assignments}, updated_at = ? WHERE id = ?",
-            (*changes.values(), self.at, row_id),
-        )
+        assignments = ", ".join(f"{column} = ?" for column in columns)
+        at = self.at
+        self.conn.executemany(f"UPDATE {table} SET {assignments}, updated_at = ? WHERE id = ?",
+                              [(*row[:-1], at, row[-1]) for row in rows])
 
     def claim(self, table: str, row_id: str, expected_owner: str | None, owner: str) -> bool:
         """Take ownership of a payment or refund if its owner is still `expected_owner`."""
