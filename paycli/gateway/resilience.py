@@ -184,9 +184,25 @@ class Resilience:
         saga environment has its own).
         """
         self._on_retry = on_retry
-        for state in self._retrying:
+        started = time.monotonic()
+        try:
+            return self._guarded(attempt, 1)  # most calls end here, without retry machinery
+        except GatewayFailure as exc:
+            first = exc
+        if self.attempts == 1:
+            raise first
+        # tenacity takes over from the first failure (replayed to it as attempt 1, so its
+        # wait, notice and stop rules see exactly what happened), within what is left of
+        # the deadline.
+        spent = time.monotonic() - started
+        retrying = self._retrying.copy(stop=stop_after_attempt(self.attempts) |
+                                       stop_after_delay(max(self.deadline_s - spent, 0.0)))
+        for state in retrying:
             with state:
-                result = self._guarded(attempt, state.retry_state.attempt_number)
+                number = state.retry_state.attempt_number
+                if number == 1:
+                    raise first
+                result = self._guarded(attempt, number)
         return result
 
     def _guarded(self, attempt: Callable[[int], T], number: int) -> T:

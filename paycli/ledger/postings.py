@@ -19,6 +19,7 @@ Event payloads carry what `replay` needs to rebuild every balance and hold:
 from __future__ import annotations
 
 import secrets
+import time
 
 from paycli.errors import InsufficientFunds
 from paycli.money import Money, format_minor
@@ -29,8 +30,14 @@ _SOURCE = {"credit": "funding", "refund": "clearing"}
 
 
 def new_id(prefix: str) -> str:
-    """A fresh random identifier such as `txn_9f2c...` (96 bits of randomness)."""
-    return f"{prefix}_{secrets.token_hex(12)}"
+    """A fresh identifier such as `pay_` and 24 hex digits: the creation time in
+    milliseconds (11 digits), then 52 random bits (13 digits).
+
+    Ids made later sort later, so every index keyed by them (payments, transfers, the
+    events of an entity) grows at its right edge instead of at random places: inserting
+    stays as cheap in a ledger of millions of payments as in a new one. Uniqueness is
+    still the randomness's (and each table's primary key refuses a repeat)."""
+    return f"{prefix}_{time.time_ns() // 1_000_000:011x}{secrets.randbits(52):013x}"
 
 
 def transfer_event(transfer_id: str, kind: str, user: str, money: Money,

@@ -108,10 +108,13 @@ class Batch:
         self._lock = threading.Lock()
 
         self._stores: list[Store] = []
+        self._runner = threading.get_ident()
 
     def _thread_env(self) -> SagaEnv:
         """This thread's environment (see `SagaEnv.for_another_thread`), on a connection
         of its own: its breaker reads never wait for a group's transaction."""
+        if threading.get_ident() == self._runner:
+            return self.env  # `--concurrency 1`: charges go out from the run's own thread
         env: SagaEnv | None = getattr(self._local, "env", None)
         if env is None:
             store = Store(self.env.store.path, actor=self.env.store.actor)
