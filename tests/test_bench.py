@@ -34,12 +34,39 @@ class TestBench:
         assert result["replay"]["consistent"] and result["replay"]["events"] > 0
         assert set(result["steps"]) == {"CheckWalletBalance", "CreatePayment", "ReserveFunds",
                                         "ProcessPayment", "SettlePayment"}
+        startup = result["startup"]
+        assert startup["help_ms"] > 0 and startup["balance_ms"] > 0
+        assert startup["help_ratio"] == pytest.approx(startup["help_ms"] / startup["bare_typer_ms"],
+                                                      rel=0.5)
+        names = {target["name"]: target for target in result["targets"]}
+        assert {"start-up, paycli --help", "start-up, paycli wallet balance",
+                "peak memory"} <= set(names)
+        assert names["start-up, paycli --help"]["met"] == (startup["help_ratio"] <= 1.3)
+        assert result["peak_rss_mb"] > 0
+
+    @pytest.mark.slow
+    def test_single_thread_targets_are_judged(self, tmp_path: Path) -> None:
+        """One thread in process: the ratio and p99 targets, each with its verdict."""
+        done = run(tmp_path / "unused.db", "bench", "--payments", "120", "--no-startup",
+                   "--json")
+        assert done.returncode == 0, done.stderr
+        result = json.loads(done.stdout)
+        names = {target["name"]: target for target in result["targets"]}
+        single = names["single payment, in process, one thread"]
+        assert single["ratio"] == pytest.approx(result["ratios"]["storage"], abs=0.002)
+        assert single["met"] == (single["ratio"] >= 0.5)
+        assert names["single payment p99"]["met"] == (result["p99_ms"] < 5)
+        assert result["startup"] is None
+        growth = result["growth"]
+        assert (growth["ledger_from"], growth["ledger_to"]) == (0, 120)
+        assert growth["ratio"] == pytest.approx(growth["last_per_s"] / growth["first_per_s"],
+                                                rel=0.01)
 
     @pytest.mark.slow
     def test_http_bench_measures_against_the_network_limit(self, tmp_path: Path) -> None:
         """Over HTTP the baseline is raw httpx to the same mock gateway."""
         done = run(tmp_path / "unused.db", "bench", "--payments", "30", "--gateway", "http",
-                   "--json")
+                   "--no-startup", "--json")
         assert done.returncode == 0, done.stderr
         result = json.loads(done.stdout)
         assert result["gateway"] == "http" and result["failed"] == 0
@@ -72,7 +99,7 @@ class TestBench:
         folder, and the scratch database is gone."""
         done = subprocess.run(
             [sys.executable, "-m", "paycli", "--db", pg.admin_url, "bench", "--payments",
-             "20", "--json"], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+             "20", "--no-startup", "--json"], capture_output=True, text=True, cwd=tmp_path, timeout=300)
         assert done.returncode == 0, done.stderr
         result = json.loads(done.stdout)
         assert result["failed"] == 0 and result["replay"]["consistent"]
@@ -86,10 +113,15 @@ class TestBench:
         """`--mode batch` pays through the batch engine: every payment completed, fewer
         than one commit per payment, a batched raw baseline, a ledger that replays."""
         done = run(tmp_path / "unused.db", "bench", "--mode", "batch", "--payments", "600",
-                   "--json")
+                   "--no-startup", "--json")
         assert done.returncode == 0, done.stderr
         result = json.loads(done.stdout)
         assert (result["mode"], result["payments"], result["failed"]) == ("batch", 600, 0)
         assert 0 < result["commits_per_payment"] < 1
         assert result["baseline_throughput"] == result["baselines"]["storage"] > 0
         assert result["replay"]["consistent"]
+        names = {target["name"]: target for target in result["targets"]}
+        batch = names["batch, in-process gateway"]
+        assert batch["ratio"] == pytest.approx(result["ratios"]["storage"], abs=0.002)
+        assert batch["met"] == (result["throughput"] >= 10_000)
+        assert result["growth"]["ledger_to"] == 600

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import platform
+import resource
 import shutil
 import sqlite3
 import statistics
@@ -26,6 +27,7 @@ from typing import Any
 
 from paycli.config import Settings
 from paycli.devtools import baselines, batchbench
+from paycli.devtools import startup as startup_times
 from paycli.devtools.mock_process import MockGatewayProcess
 from paycli.gateway.inprocess import InProcessGateway
 from paycli.gateway.protocol import Gateway
@@ -36,11 +38,14 @@ from paycli.records import Payment, PaymentStatus
 from paycli.results import (
     Baselines,
     BenchReport,
+    Growth,
     Machine,
     Ratios,
     ReplayTiming,
+    Startup,
     StepRecord,
     StepTimes,
+    Target,
 )
 from paycli.saga import pay as saga
 from paycli.saga.core import SagaEnv, set_payment
@@ -62,6 +67,7 @@ class BenchOptions:
     mode: str = "single"  # or "batch": the billing run's engine
     prefill: int = 0
     server: str | None = None  # a postgresql:// URL: bench a ledger on that server
+    startup: bool = True  # also time paycli's start-up beside a bare Typer app
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -133,7 +139,8 @@ class _Workers:
 
 
 def _run_payments(workers: _Workers, options: BenchOptions,
-                  progress: Callable[[int], None] | None) -> tuple[float, list[Any]]:
+                  progress: Callable[[int], None] | None, finished: list[float]
+                  ) -> tuple[float, list[Any]]:
     samples: list[tuple[float, list[StepRecord], bool]] = []
     reporter = SilentReporter()
 
@@ -142,7 +149,9 @@ def _run_payments(workers: _Workers, options: BenchOptions,
         request = saga.PayRequest(workers.local.user, AMOUNT, wait_s=30)
         started = time.perf_counter()
         outcome = saga.pay(env, request, reporter)
-        took = (time.perf_counter() - started) * 1000
+        ended = time.perf_counter()
+        finished.append(ended)
+        took = (ended - started) * 1000
         samples.append((took, outcome.result.steps, outcome.error is None))
         if progress:
             progress(1)
@@ -210,11 +219,13 @@ def _measure(workdir: Path, db: Path | str, options: BenchOptions, url: str | No
              tick: Callable[[str, int], Callable[[int], None] | None]) -> BenchReport:
     settings = Settings(overrides={"gateway_url": url or "http://127.0.0.1:9"},
                         env={"PAYCLI_GATEWAY_API_KEY": API_KEY})
+    finished: list[float] = []
+    started = time.perf_counter()
     with baselines.same_conditions():
         if options.mode == "batch":
             elapsed, latencies, failed, commits = batchbench.run_batch(
                 db, settings, url, options.payments, options.concurrency, AMOUNT,
-                tick("payments", options.payments))
+                tick("payments", options.payments), finished)
             samples: list[Any] = [(took, [], True) for took in latencies]
             samples += [(0.0, [], False)] * failed
             per_payment = commits / options.payments
@@ -222,15 +233,31 @@ def _measure(workdir: Path, db: Path | str, options: BenchOptions, url: str | No
                                                options.concurrency)
         else:
             elapsed, samples, per_payment, storage = _single(workdir, db, options, settings,
-                                                             url, tick)
+                                                             url, tick, finished)
         network = None if url is None else baselines.network(
             url, API_KEY, options.payments, options.concurrency)
-    return _report(options, elapsed, samples, per_payment, storage, network, db)
+    growth = _growth(options, started, finished)
+    startup = startup_times.measure(str(db), "bench_1") if options.startup else None
+    return _report(options, elapsed, samples, per_payment, storage, network, db, growth,
+                   startup)
+
+
+def _growth(options: BenchOptions, started: float, finished: list[float]) -> Growth | None:
+    """Payments per second over the run's first and last tenth (at least 10 payments)."""
+    tenth = len(finished) // 10
+    if tenth < 10:
+        return None
+    ends = sorted(finished)
+    first = tenth / max(ends[tenth - 1] - started, 1e-9)
+    last = tenth / max(ends[-1] - ends[-tenth - 1], 1e-9)
+    return Growth(ledger_from=options.prefill, ledger_to=options.prefill + options.payments,
+                  first_per_s=round(first, 1), last_per_s=round(last, 1),
+                  ratio=round(last / first, 3))
 
 
 def _single(workdir: Path, db: Path | str, options: BenchOptions, settings: Settings,
-            url: str | None, tick: Callable[[str, int], Callable[[int], None] | None]
-            ) -> tuple[float, list[Any], float, float]:
+            url: str | None, tick: Callable[[str, int], Callable[[int], None] | None],
+            finished: list[float]) -> tuple[float, list[Any], float, float]:
     """The single saga from `concurrency` threads, and its raw storage limit."""
     if url is None:
         shared = InProcessGateway()
@@ -238,7 +265,8 @@ def _single(workdir: Path, db: Path | str, options: BenchOptions, settings: Sett
     else:
         workers = _Workers(db, settings, lambda: http_gateway(settings))
     try:
-        elapsed, samples = _run_payments(workers, options, tick("payments", options.payments))
+        elapsed, samples = _run_payments(workers, options, tick("payments", options.payments),
+                                         finished)
         commits = workers.commits()
     finally:
         workers.close()
@@ -261,13 +289,15 @@ def _step_percentiles(samples: list[Any]) -> dict[str, StepTimes]:
 
 
 def _report(options: BenchOptions, elapsed: float, samples: list[Any], per_payment: float,
-            storage: float, network: float | None, db: Path | str) -> BenchReport:
+            storage: float, network: float | None, db: Path | str, growth: Growth | None,
+            startup: Startup | None) -> BenchReport:
     throughput = options.payments / elapsed
     baseline = network if network is not None else storage
+    cuts = percentiles([took for took, _, _ in samples])
     return BenchReport(
         payments=options.payments, gateway=options.gateway, mode=options.mode,
         concurrency=options.concurrency, prefill=options.prefill,
-        throughput=round(throughput, 1), **percentiles([took for took, _, _ in samples]),
+        throughput=round(throughput, 1), **cuts,
         baseline_throughput=round(baseline, 1), ratio=round(throughput / baseline, 3),
         baselines=Baselines(storage=round(storage, 1),
                             network=None if network is None else round(network, 1)),
@@ -278,6 +308,54 @@ def _report(options: BenchOptions, elapsed: float, samples: list[Any], per_payme
         steps=_step_percentiles(samples),
         wallet_balance_ms=round(_time_balance(db), 4),
         replay=_time_replay(db),
+        peak_rss_mb=round(peak_rss_mb(), 1),
+        growth=growth, startup=startup,
+        targets=targets(options, throughput, cuts["p99_ms"], storage, network, growth,
+                        startup),
         machine=Machine(cpus=os.cpu_count(), python=platform.python_version(),
                         sqlite=sqlite3.sqlite_version, platform=platform.platform()),
     )
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def targets(options: BenchOptions, throughput: float, p99_ms: float, storage: float,
+            network: float | None, growth: Growth | None, startup: Startup | None
+            ) -> list[Target]:
+    """The performance targets this run measures, each with its baseline and ratio."""
+    found: list[Target] = []
+
+    def add(name: str, measured: str, baseline: str | None, ratio: float | None, goal: str,
+            met: bool) -> None:
+        found.append(Target(name=name, measured=measured, baseline=baseline,
+                            ratio=None if ratio is None else round(ratio, 3), goal=goal,
+                            met=met))
+
+    rate = f"{throughput:.1f} /s"
+    if options.mode == "batch" and network is None:
+        add("batch, in-process gateway", rate, f"raw batched storage {storage:.1f} /s",
+            throughput / storage, ">= 10000 payments/s", throughput >= 10_000)
+    elif options.mode == "batch" and network is not None:
+        add(f"batch over HTTP, concurrency {options.concurrency}", rate,
+            f"raw httpx {network:.1f} /s", throughput / network, ">= 0.8 x raw httpx",
+            throughput / network >= 0.8)
+    elif network is None and options.concurrency == 1:
+        add("single payment, in process, one thread", rate, f"raw storage {storage:.1f} /s",
+            throughput / storage, ">= 0.5 x raw storage", throughput / storage >= 0.5)
+        add("single payment p99", f"{p99_ms:.2f} ms", None, None, "< 5 ms", p99_ms < 5)
+    if growth is not None:
+        add(f"growth, ledger {growth.ledger_from} to {growth.ledger_to} payments",
+            f"last tenth {growth.last_per_s:.1f} /s", f"first tenth {growth.first_per_s:.1f} /s",
+            growth.ratio, "flat (last / first >= 0.9)", growth.ratio >= 0.9)
+    if startup is not None:
+        bare = f"bare Typer app {startup.bare_typer_ms:.0f} ms"
+        add("start-up, paycli --help", f"{startup.help_ms:.0f} ms", bare, startup.help_ratio,
+            "<= 1.3 x bare Typer app", startup.help_ratio <= 1.3)
+        add("start-up, paycli wallet balance", f"{startup.balance_ms:.0f} ms", bare,
+            startup.balance_ratio, "<= 1.3 x bare Typer app", startup.balance_ratio <= 1.3)
+    add("peak memory", f"{peak_rss_mb():.0f} MiB", None, None, "< 200 MiB",
+        peak_rss_mb() < 200)
+    return found

@@ -119,6 +119,39 @@ class Machine(Result):
     platform: str
 
 
+class Growth(Result):
+    """How the cost per payment moved as the ledger grew during the run: payments per
+    second over its first and its last tenth (`ratio` last / first: 1.0 is flat)."""
+
+    ledger_from: int
+    ledger_to: int
+    first_per_s: float
+    last_per_s: float
+    ratio: float
+
+
+class Startup(Result):
+    """How long paycli takes to start (median of a few runs, in a new process each),
+    beside a bare Typer app of one command started the same way."""
+
+    help_ms: float
+    balance_ms: float
+    bare_typer_ms: float
+    help_ratio: float
+    balance_ratio: float
+
+
+class Target(Result):
+    """One of the performance targets, as this run measured it."""
+
+    name: str
+    measured: str
+    baseline: str | None
+    ratio: float | None
+    goal: str
+    met: bool
+
+
 class BenchReport(Result):
     """`bench`: paycli against the raw limits of this machine, in one run."""
 
@@ -140,4 +173,8 @@ class BenchReport(Result):
     steps: dict[str, StepTimes]
     wallet_balance_ms: float
     replay: ReplayTiming
+    peak_rss_mb: float  # the bench process's, ledger and baselines included
+    growth: Growth | None
+    startup: Startup | None
+    targets: list[Target]
     machine: Machine

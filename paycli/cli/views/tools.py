@@ -69,6 +69,15 @@ def bench_result(result: results.BenchReport) -> None:
         steps.add_row(name, f"{cuts.p50_ms:.3f}", f"{cuts.p95_ms:.3f}",
                       f"{cuts.p99_ms:.3f}")
     console().print(steps)
+    goals = new_table("Targets")
+    for column, justify in (("Target", "left"), ("Measured", "right"), ("Baseline", "left"),
+                            ("Ratio", "right"), ("Goal", "left"), ("", "left")):
+        goals.add_column(column, justify=justify)
+    for target in result.targets:
+        goals.add_row(target.name, target.measured, target.baseline or "",
+                      "" if target.ratio is None else f"{target.ratio}", target.goal,
+                      "[green]met[/]" if target.met else "[red]missed[/]")
+    console().print(goals)
 
 
 def announce(text: str) -> None:
