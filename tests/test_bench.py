@@ -99,7 +99,8 @@ class TestBench:
         folder, and the scratch database is gone."""
         done = subprocess.run(
             [sys.executable, "-m", "paycli", "--db", pg.admin_url, "bench", "--payments",
-             "20", "--no-startup", "--json"], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+             "20", "--no-startup", "--json"],
+            capture_output=True, text=True, cwd=tmp_path, timeout=300)
         assert done.returncode == 0, done.stderr
         result = json.loads(done.stdout)
         assert result["failed"] == 0 and result["replay"]["consistent"]
