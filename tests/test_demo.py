@@ -16,7 +16,7 @@ class TestDemo:
         db = tmp_path / "demo.db"
         done = run(db, "demo", "--fast", env=paycli_env(), timeout=180)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr
-        assert "All 20 scenarios behaved as expected." in done.stdout
+        assert "All 22 scenarios behaved as expected." in done.stdout
         for scenario in ("Pay 5,000 USD", "A declined card", "the breaker opens",
                          "half-open probe", "A pending charge that settles",
                          "charged once", "Partial refund", "replay-events"):

@@ -4,31 +4,36 @@ started for the run, with a verdict for each.
 Credit 1,000 USD to `user_test_001`; pay 10, 50 and 500; pay 5,000 (insufficient funds);
 a declined card; the gateway going down (retries, then the breaker opens and the next
 payment fails at once), coming back (one half-open probe closes it); a pending charge that
-settles; the same order paid twice (charged once); a partial then a full refund; and
-`replay-events` verifying the whole log. The terminal layer draws it through the
-callbacks given; nothing here prints.
+settles; the same order paid twice (charged once); a partial then a full refund; a
+billing run of 20 orders through `paycli batch`'s engine (group commit), run twice (the
+second run charges nobody); and `replay-events` verifying the whole log. The terminal
+layer draws it through the callbacks given; nothing here prints.
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from paycli.config import Settings
 from paycli.devtools.mock_process import MockGatewayProcess
 from paycli.errors import PaycliError
-from paycli.ledger import wallet
+from paycli.ledger import postings, wallet
+from paycli.ledger.batchfile import BatchRow
 from paycli.ledger.replay import replay_events
 from paycli.money import Money, parse_amount
 from paycli.saga import pay as saga
 from paycli.saga import refund as refunds
+from paycli.saga.batch import Batch, BatchOptions
 from paycli.saga.core import Outcome
 from paycli.saga.steps import Reporter
 from paycli.saga.wiring import saga_env
 from paycli.store import BreakerStore, Store
 
 USER = "user_test_001"
+BILLING_ROWS = 20
 API_KEY = "demo-api-key"
 
 
@@ -118,6 +123,7 @@ class Demo:
         self._gateway_trouble()
         self._pending_and_duplicates()
         self._refunds()
+        self._billing_run()
         self._replay()
         return self.results
 
@@ -165,6 +171,29 @@ class Demo:
         payment = self.store.read.payment(payment_id)
         self._record("The 500 payment is refunded", "REFUNDED",
                      payment.status if payment else "missing", payment_id)
+
+    def _billing_run(self) -> None:
+        rows = [BatchRow(number + 2, USER, _usd("1"), f"demo-bill-{number + 1}", None)
+                for number in range(BILLING_ROWS)]
+        self.announce(f"A billing run: {BILLING_ROWS} orders of 1 USD charged together "
+                      "(group commit), then the same file again")
+        for scenario, expected in ((f"Billing run of {BILLING_ROWS} orders",
+                                    f"{BILLING_ROWS} completed"),
+                                   ("The same billing run again", f"{BILLING_ROWS} skipped")):
+            ended = self._run_batch(rows)
+            got = ", ".join(f"{count} {status}" for status, count in sorted(ended.items()))
+            self._record(scenario, expected, got, None)
+
+    def _run_batch(self, rows: list[BatchRow]) -> Counter[str]:
+        """Run the rows through the batch engine; how many ended in each status."""
+        ended: Counter[str] = Counter()
+        env = saga_env(self.store, self.settings)
+        try:
+            Batch(env, postings.new_id("bat"), BatchOptions(concurrency=4, wait_s=10),
+                  lambda outcome: ended.update([outcome.status])).run(rows)
+        finally:
+            env.close()
+        return ended
 
     def _replay(self) -> None:
         self.announce("replay-events: rebuild the ledger from its event log and compare")

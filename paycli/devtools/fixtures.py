@@ -2,8 +2,9 @@
 support reproductions and demos, loaded through the real commands' code paths.
 
     wallets   `wallet credit`, keyed `fixture:wallet:USER:CURRENCY:AMOUNT`
-    payments  the pay saga against the configured gateway, keyed by the order id (as
-              `pay --order-id` is)
+    payments  the billing run's engine (`paycli batch`: a group opened and settled in one
+              transaction each way) against the configured gateway, keyed by the order id
+              (as `pay --order-id` is)
     refunds   the refund saga of the payment made for that order, keyed by the order,
               the amount and which such refund of the file it is
 
@@ -20,11 +21,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from paycli.errors import NotFound, PaycliError
-from paycli.ledger import idempotency, wallet
+from paycli.ledger import idempotency, postings, wallet
+from paycli.ledger.batchfile import BatchRow
 from paycli.money import Money
 from paycli.results import FixtureFailure, FixturesLoaded
 from paycli.saga import pay as paying
 from paycli.saga import refund as refunding
+from paycli.saga.batch import Batch, BatchOptions, RowOutcome
 from paycli.saga.core import Outcome, SagaEnv
 from paycli.saga.steps import SilentReporter
 
@@ -85,15 +88,7 @@ def load(env: SagaEnv, plan: Plan, max_major: int, wait_s: float
     tally = _Tally()
     for user, money in plan.wallets:
         _credit(env, user, money, tally)
-    for entry in plan.payments:
-        request = paying.PayRequest(user=entry.user, money=entry.money,
-                                    order_id=entry.order_id, wait_s=wait_s)
-        try:
-            outcome = paying.pay(env, request, SilentReporter())
-        except PaycliError as exc:  # refused before it started (a limit, say)
-            tally.fail("payments", entry.order_id, exc)
-            continue
-        tally.count("payments", outcome, entry.order_id)
+    _pay(env, plan.payments, wait_s, tally)
     seen: Counter[tuple[str, str | None]] = Counter()
     for refund in plan.refunds:
         seen[refund.order_id, refund.amount] += 1
@@ -103,6 +98,24 @@ def load(env: SagaEnv, plan: Plan, max_major: int, wait_s: float
         refunds=tally.created["refunds"], skipped=tally.skipped, failed=len(tally.failures),
         failures=tally.failures)
     return result, tally.errors[0] if tally.errors else None
+
+
+def _pay(env: SagaEnv, payments: list[PaymentEntry], wait_s: float, tally: _Tally) -> None:
+    """The file's payments through the billing run's engine (`saga.batch`), each with
+    exactly the guarantees of `pay --order-id`."""
+    def ended(outcome: RowOutcome) -> None:
+        if outcome.status == "skipped":
+            tally.skipped += 1
+        elif outcome.status == "completed":
+            tally.created["payments"] += 1
+        else:
+            assert outcome.error is not None
+            tally.fail("payments", str(outcome.order_id), outcome.error)
+
+    rows = [BatchRow(number, entry.user, entry.money, entry.order_id, None)
+            for number, entry in enumerate(payments, start=1)]
+    Batch(env, postings.new_id("bat"), BatchOptions(concurrency=4, wait_s=wait_s),
+          ended).run(rows)
 
 
 def check_orders(env: SagaEnv, plan: Plan) -> None:
