@@ -16,6 +16,7 @@ Its raw limits, measured in the same run under the same conditions (`baselines`)
 from __future__ import annotations
 
 import time
+from array import array
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -34,11 +35,11 @@ GROUP = 256
 
 def run_batch(db: Path | str, settings: Settings, url: str | None, payments: int,
               concurrency: int, amount: Money, tick: Callable[[int], None] | None,
-              finished: list[float]) -> tuple[float, list[float], int, int]:
+              finished: array[float]) -> tuple[float, array[float], int, int]:
     """Pay `payments` rows of `amount` through the batch engine; (seconds, latencies in
     ms, failed rows, commits made). Each row's end time goes into `finished`."""
     opened: dict[str, float] = {}
-    latencies: list[float] = []
+    latencies: array[float] = array("d")  # 8 bytes a row, for a million rows
     failed = 0
 
     def rows() -> Iterator[BatchRow]:

@@ -19,7 +19,8 @@ import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,7 +71,7 @@ class BenchOptions:
     startup: bool = True  # also time paycli's start-up beside a bare Typer app
 
 
-def percentiles(samples: list[float]) -> dict[str, float]:
+def percentiles(samples: Sequence[float]) -> dict[str, float]:
     """p50, p95 and p99 of `samples` (milliseconds), rounded to microseconds."""
     if len(samples) < 2:
         only = samples[0] if samples else 0.0
@@ -139,7 +140,7 @@ class _Workers:
 
 
 def _run_payments(workers: _Workers, options: BenchOptions,
-                  progress: Callable[[int], None] | None, finished: list[float]
+                  progress: Callable[[int], None] | None, finished: array[float]
                   ) -> tuple[float, list[Any]]:
     samples: list[tuple[float, list[StepRecord], bool]] = []
     reporter = SilentReporter()
@@ -219,33 +220,48 @@ def _measure(workdir: Path, db: Path | str, options: BenchOptions, url: str | No
              tick: Callable[[str, int], Callable[[int], None] | None]) -> BenchReport:
     settings = Settings(overrides={"gateway_url": url or "http://127.0.0.1:9"},
                         env={"PAYCLI_GATEWAY_API_KEY": API_KEY})
-    finished: list[float] = []
+    finished: array[float] = array("d")  # each payment's end: 8 bytes, for a million
     started = time.perf_counter()
     with baselines.same_conditions():
         if options.mode == "batch":
             elapsed, latencies, failed, commits = batchbench.run_batch(
                 db, settings, url, options.payments, options.concurrency, AMOUNT,
                 tick("payments", options.payments), finished)
-            samples: list[Any] = [(took, [], True) for took in latencies]
-            samples += [(0.0, [], False)] * failed
+            steps: dict[str, StepTimes] = {}  # a group's steps are shared, not timed apart
             per_payment = commits / options.payments
             storage = batchbench.storage_limit(db, workdir, options.payments, commits,
                                                options.concurrency)
         else:
             elapsed, samples, per_payment, storage = _single(workdir, db, options, settings,
                                                              url, tick, finished)
+            latencies = array("d", (took for took, _, _ in samples))
+            failed = sum(1 for _, _, ok in samples if not ok)
+            steps = _step_percentiles(samples)
         network = None if url is None else baselines.network(
             url, API_KEY, options.payments, options.concurrency)
     growth = _growth(options, started, finished)
     startup = startup_times.measure(str(db), "bench_1") if options.startup else None
-    return _report(options, elapsed, samples, per_payment, storage, network, db, growth,
-                   startup)
+    return _report(options, Run(elapsed, latencies, failed, steps, per_payment), storage,
+                   network, db, growth, startup)
 
 
-def _growth(options: BenchOptions, started: float, finished: list[float]) -> Growth | None:
-    """Payments per second over the run's first and last tenth (at least 10 payments)."""
+@dataclass(frozen=True)
+class Run:
+    """What paycli's own run measured."""
+
+    elapsed: float
+    latencies: Sequence[float]  # ms, of the payments that completed
+    failed: int
+    steps: dict[str, StepTimes]
+    commits_per_payment: float
+
+
+def _growth(options: BenchOptions, started: float, finished: Sequence[float]
+            ) -> Growth | None:
+    """Payments per second over the run's first and last tenth: at least 10 payments, or
+    in batch mode 2 groups (whose rows end together), in each."""
     tenth = len(finished) // 10
-    if tenth < 10:
+    if tenth < (2 * batchbench.GROUP if options.mode == "batch" else 10):
         return None
     ends = sorted(finished)
     first = tenth / max(ends[tenth - 1] - started, 1e-9)
@@ -257,7 +273,7 @@ def _growth(options: BenchOptions, started: float, finished: list[float]) -> Gro
 
 def _single(workdir: Path, db: Path | str, options: BenchOptions, settings: Settings,
             url: str | None, tick: Callable[[str, int], Callable[[int], None] | None],
-            finished: list[float]) -> tuple[float, list[Any], float, float]:
+            finished: array[float]) -> tuple[float, list[Any], float, float]:
     """The single saga from `concurrency` threads, and its raw storage limit."""
     if url is None:
         shared = InProcessGateway()
@@ -288,12 +304,11 @@ def _step_percentiles(samples: list[Any]) -> dict[str, StepTimes]:
     return {name: StepTimes(**percentiles(values)) for name, values in by_step.items()}
 
 
-def _report(options: BenchOptions, elapsed: float, samples: list[Any], per_payment: float,
-            storage: float, network: float | None, db: Path | str, growth: Growth | None,
-            startup: Startup | None) -> BenchReport:
-    throughput = options.payments / elapsed
+def _report(options: BenchOptions, run: Run, storage: float, network: float | None,
+            db: Path | str, growth: Growth | None, startup: Startup | None) -> BenchReport:
+    throughput = options.payments / run.elapsed
     baseline = network if network is not None else storage
-    cuts = percentiles([took for took, _, _ in samples])
+    cuts = percentiles(run.latencies)
     return BenchReport(
         payments=options.payments, gateway=options.gateway, mode=options.mode,
         concurrency=options.concurrency, prefill=options.prefill,
@@ -303,9 +318,9 @@ def _report(options: BenchOptions, elapsed: float, samples: list[Any], per_payme
                             network=None if network is None else round(network, 1)),
         ratios=Ratios(storage=round(throughput / storage, 3),
                       network=None if network is None else round(throughput / network, 3)),
-        commits_per_payment=round(per_payment, 3),
-        failed=sum(1 for _, _, ok in samples if not ok),
-        steps=_step_percentiles(samples),
+        commits_per_payment=round(run.commits_per_payment, 3),
+        failed=run.failed,
+        steps=run.steps,
         wallet_balance_ms=round(_time_balance(db), 4),
         replay=_time_replay(db),
         peak_rss_mb=round(peak_rss_mb(), 1),

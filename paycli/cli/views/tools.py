@@ -61,6 +61,12 @@ def bench_result(result: results.BenchReport) -> None:
                   f"{'consistent' if replay.consistent else 'MISMATCH'})")
     table.add_row("failed payments", str(result.failed))
     console().print(table)
+    if result.steps:
+        _step_table(result)
+    _targets_table(result)
+
+
+def _step_table(result: results.BenchReport) -> None:
     steps = new_table("Per step")
     steps.add_column("Step")
     for column in ("p50 ms", "p95 ms", "p99 ms"):
@@ -69,6 +75,9 @@ def bench_result(result: results.BenchReport) -> None:
         steps.add_row(name, f"{cuts.p50_ms:.3f}", f"{cuts.p95_ms:.3f}",
                       f"{cuts.p99_ms:.3f}")
     console().print(steps)
+
+
+def _targets_table(result: results.BenchReport) -> None:
     goals = new_table("Targets")
     for column, justify in (("Target", "left"), ("Measured", "right"), ("Baseline", "left"),
                             ("Ratio", "right"), ("Goal", "left"), ("", "left")):
