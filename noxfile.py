@@ -29,8 +29,7 @@ def lint(session: nox.Session) -> None:
     """ruff over all the code, then `lint-imports` (the import contracts in pyproject.toml)."""
     session.install("-e", ".[test]")
     session.install("import-linter>=2.1")
-    session.run("ruff", "check", "paycli", "tests", "mock_gateway.py", "benchmarks", "scripts",
-                "noxfile.py")
+    session.run("ruff", "check", "paycli", "tests", "mock_gateway.py", "scripts", "noxfile.py")
     session.run("lint-imports")
 
 
@@ -43,7 +42,12 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """paycli bench with both gateways, side by side with their raw baselines."""
+    """paycli bench, single and batch, with both gateways, side by side with their raw
+    baselines; every target with its verdict."""
     session.install("-e", ".")
     session.run("paycli", "bench", "--gateway", "inprocess", *session.posargs)
-    session.run("paycli", "bench", "--gateway", "http", *session.posargs)
+    session.run("paycli", "bench", "--gateway", "http", "--no-startup", *session.posargs)
+    session.run("paycli", "bench", "--mode", "batch", "--payments", "20000", "--no-startup",
+                *session.posargs)
+    session.run("paycli", "bench", "--mode", "batch", "--gateway", "http", "--concurrency",
+                "16", "--no-startup", *session.posargs)
