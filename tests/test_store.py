@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import stat
@@ -9,9 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from paycli.errors import LedgerCorrupt, UsageError
 from paycli.store import Store
+from paycli.store.hashing import canonical_json
 from paycli.store.schema import APPLICATION_ID, SCHEMA_VERSION
 
 
@@ -174,3 +178,23 @@ class TestRefusals:
         blocker.write_text("x")
         with pytest.raises(UsageError, match="cannot create"):
             Store(str(blocker / "ledger.db"))
+
+
+class TestCanonicalJson:
+    """Events are hashed over their canonical JSON: the encoder built once gives exactly
+    the text of `json.JSONEncoder(sort_keys=True, separators=(",", ":"))`."""
+
+    JSON = st.recursive(
+        st.none() | st.booleans() | st.integers()
+        | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+        lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner), max_leaves=20)
+
+    @given(st.dictionaries(st.text(), JSON) | st.lists(JSON) | JSON)
+    @settings(max_examples=300)
+    def test_the_same_text_as_the_standard_encoder(self, value: object) -> None:
+        standard = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+        assert canonical_json(value) == standard.encode(value)
+
+    def test_what_json_cannot_hold_is_refused(self) -> None:
+        with pytest.raises(TypeError):
+            canonical_json({"when": object()})
