@@ -121,6 +121,48 @@ class TestInterrupt:
         assert code == 0 and out["resolved"][0]["status"] in ("COMPLETED", "FAILED")
 
 
+class TestBillingRunInterrupted:
+    ROWS = 300
+
+    def billing_file(self, folder: Path) -> Path:
+        path = folder / "run.csv"
+        path.write_text("user,amount,currency,order_id\n" + "".join(
+            f"alice,0.10,USD,bill-{number}\n" for number in range(self.ROWS)))
+        return path
+
+    @pytest.mark.parametrize("presses", [1, 2])
+    def test_ctrl_c_settles_or_leaves_what_is_open_and_the_same_file_finishes(
+            self, funded: Path, env: dict[str, str], gateway: Any, tmp_path: Path,
+            presses: int) -> None:
+        """At 80 columns: the first Ctrl-C says the run settles the rows it opened before
+        stopping (a second leaves them PROCESSING, counted unknown); exit 130, the cursor
+        shown; the same file again finishes every row, each charged once."""
+        gateway.set_mode("slow", latency_ms=300)
+        path = self.billing_file(tmp_path)
+        child = on_terminal(funded, "batch", str(path), "--concurrency", "4", env=env,
+                            columns=80)
+        child.expect(r"ok [1-9]")
+        child.sendintr()
+        child.expect("Ctrl-C: no new rows")
+        if presses == 2:
+            child.sendintr()
+        exit_code, screen = finish(child)
+        shown = text(screen)
+        assert exit_code == 130, shown
+        assert "interrupted (Ctrl-C)" in shown and "^C" not in screen
+        assert cursor_visible_at_exit(screen)
+        assert ("opened rows were left PROCESSING" in shown) == (presses == 2), shown
+        gateway.set_mode("ok")
+        code, out = run_json(funded, "batch", str(path), env=env)
+        assert code == 0, out
+        assert (out["rows"], out["completed"] + out["skipped"]) == (self.ROWS, self.ROWS)
+        charged = [charge["payment_id"] for charge in gateway.charges()
+                   if charge["amount"] == "0.10"]
+        assert len(charged) == len(set(charged)) == self.ROWS
+        assert run_json(funded, "wallet", "balance", "--user", "alice", env=env)[1][
+            "balance"] == "70.00"
+
+
 class TestRepeatedOrder:
     def test_a_paid_order_shows_its_stored_result(self, funded: Path,
                                                   env: dict[str, str]) -> None:

@@ -100,8 +100,8 @@ class _Run:
         with views.batch_progress(self._total(), not self.as_json) as progress:
             self.progress = progress
             try:
-                Batch(env, batch_id, BatchOptions(concurrency=concurrency),
-                      self.on_row).run(self._rows(settings.max_amount))
+                Batch(env, batch_id, BatchOptions(concurrency=concurrency), self.on_row,
+                      self.on_interrupt).run(self._rows(settings.max_amount))
             except KeyboardInterrupt:
                 interrupted = True
             finally:
@@ -132,6 +132,10 @@ class _Run:
                                          row.raw)
                 yield row
 
+    def on_interrupt(self, in_flight: int) -> None:
+        """Ctrl-C: say what the run still waits for before it stops."""
+        views.batch_stopping(in_flight, self.as_json)
+
     def on_row(self, outcome: RowOutcome) -> None:
         """A row has ended: count it, keep it if it failed, move the bar."""
         self.counts[outcome.status] += 1
@@ -161,9 +165,11 @@ class _Run:
         if self.kept is not None:
             self.kept.finish(self.fmt)
         if interrupted:
-            interruption = PaycliError("interrupted (Ctrl-C): the rows not yet read were left "
-                                       "untouched; run the same file again to finish them "
-                                       "(rows done are skipped)")
+            left = (f"; {report.unknown} opened rows were left PROCESSING with their funds "
+                    "held" if report.unknown else "")
+            interruption = PaycliError(f"interrupted (Ctrl-C): the rows not yet read were left "
+                                       f"untouched{left}; run the same file again to finish "
+                                       "them (rows done are skipped)")
             interruption.exit_code, interruption.type = 130, "interrupted"
             return report, interruption
         if self.worst is None:

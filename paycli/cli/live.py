@@ -16,11 +16,11 @@ Invariants:
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import time
 from typing import TYPE_CHECKING, Any, Self
 
+from paycli.cli.echo import quiet_control_echo, restore_echo
 from paycli.saga.steps import SilentReporter, StepUpdate
 
 if TYPE_CHECKING:
@@ -105,7 +105,7 @@ class LiveReporter(_Reporter):
 
             self.live = Live(get_renderable=self._render, console=Console(highlight=False),
                              refresh_per_second=8, transient=False)
-            self._echo = _quiet_control_echo()
+            self._echo = quiet_control_echo()
             self.live.start()
         self.live.refresh()
 
@@ -135,7 +135,7 @@ class LiveReporter(_Reporter):
             self.live.refresh()
             self.live.stop()
             self.live = None
-            _restore_echo(self._echo)
+            restore_echo(self._echo)
 
     def _elapsed(self, update: StepUpdate) -> str:
         if update.duration_ms is not None:
@@ -169,34 +169,6 @@ class LiveReporter(_Reporter):
             parts += ["", self.footer]
         return Panel(Group(*parts), title=f"🚀 {self.title}", title_align="left",
                      border_style="blue")
-
-
-def _quiet_control_echo() -> list[Any] | None:
-    """Stop the terminal echoing `^C` while the panel is drawn (returns what to restore).
-
-    The echo lands after the panel's last line; when that line is as wide as the terminal
-    it wraps, and every redraw after it starts one line too low, leaving a stray border.
-    """
-    try:
-        import termios  # late: only a live panel on a terminal needs it
-
-        fd = sys.stdin.fileno()
-        saved = termios.tcgetattr(fd)
-        quiet = list(saved)
-        quiet[3] &= ~termios.ECHOCTL
-        termios.tcsetattr(fd, termios.TCSANOW, quiet)
-        return saved
-    except (ImportError, OSError, ValueError, AttributeError):
-        return None  # no terminal on stdin (or no termios): nothing to quiet
-
-
-def _restore_echo(saved: list[Any] | None) -> None:
-    if saved is None:
-        return
-    import termios  # late: as in `_quiet_control_echo`
-
-    with contextlib.suppress(OSError, ValueError):  # stdin went away: nothing to restore
-        termios.tcsetattr(sys.stdin.fileno(), termios.TCSANOW, saved)
 
 
 class QuietReporter(SilentReporter):

@@ -100,8 +100,10 @@ class Batch:
     """One billing run over `env`'s ledger and gateway; `on_row` hears every row's end."""
 
     def __init__(self, env: SagaEnv, batch_id: str, options: BatchOptions,
-                 on_row: Callable[[RowOutcome], None]) -> None:
+                 on_row: Callable[[RowOutcome], None],
+                 on_interrupt: Callable[[int], None] | None = None) -> None:
         self.env, self.batch_id, self.options, self.on_row = env, batch_id, options, on_row
+        self.on_interrupt = on_interrupt  # told, at Ctrl-C, how many rows it waits for
         self.window = max(options.group, 4 * options.concurrency)
         self.pending: list[_Charge] = []  # charged, answered `pending`: polled at the end
         self._local = threading.local()
@@ -131,15 +133,36 @@ class Batch:
         _ = self.env.gateway
         try:
             with ThreadPoolExecutor(self.options.concurrency, "paycli-charge") as pool:
-                if self.options.concurrency == 1:
-                    for group in _groups(source, self.options.group):
-                        self._settle([(c, self._charge(c)) for c in self._open(group)])
-                else:
-                    self._pipelined(source, pool)
-                self._poll_pending(pool)
+                try:
+                    if self.options.concurrency == 1:
+                        for group in _groups(source, self.options.group):
+                            self._one_by_one(self._open(group))
+                    else:
+                        self._pipelined(source, pool)
+                    self._poll_pending(pool)
+                except KeyboardInterrupt:
+                    # Whatever is still queued is never sent (its rows stay PROCESSING);
+                    # only charges already at the gateway are waited for.
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise
         finally:
             for store in self._stores:
                 store.close()
+
+    def _one_by_one(self, opened: list[_Charge]) -> None:
+        """`--concurrency 1`: charge a group's payments in turn, then settle them."""
+        charged: list[tuple[_Charge, tuple[Verdict, list[dict[str, Any]]]]] = []
+        try:
+            for charge in opened:
+                charged.append((charge, self._charge(charge)))
+        except KeyboardInterrupt:
+            # Ctrl-C: what was charged is settled; the rest of the group stays PROCESSING,
+            # its funds held, uncharged, for the next run of the file to charge.
+            if self.on_interrupt is not None:
+                self.on_interrupt(len(charged))
+            self._settle(charged)
+            raise
+        self._settle(charged)
 
     def _pipelined(self, source: Iterator[Row], pool: ThreadPoolExecutor) -> None:
         in_flight: dict[Future[tuple[Verdict, list[dict[str, Any]]]], _Charge] = {}
@@ -158,8 +181,27 @@ class Batch:
             # Ctrl-C: no new row is opened; the charges in flight end and are settled, so
             # nothing that left is forgotten (a second Ctrl-C leaves them PROCESSING, for
             # the next run of the file to finish). Rows not opened stay untouched.
-            self._settle(_finished(in_flight, every=True))
+            if self.on_interrupt is not None:
+                self.on_interrupt(len(in_flight))
+            try:
+                self._settle(_finished(in_flight, every=True))
+            except KeyboardInterrupt:
+                self._abandon(in_flight)
+                raise
             raise
+
+    def _abandon(self, in_flight: dict[Future[Any], _Charge]) -> None:
+        """A second Ctrl-C: charges not yet sent are not sent, and every row in flight
+        ends unknown: PROCESSING, its funds held, for the next run of the file to finish
+        (asking the gateway first, so nothing is charged twice)."""
+        for future, charge in in_flight.items():
+            future.cancel()
+            self.on_row(RowOutcome(
+                charge.row.line, charge.row.order_id, "unknown", OutcomeUnknown(
+                    f"interrupted: {charge.payment.id} was left PROCESSING with its funds "
+                    "held; run the same file again to finish it"),
+                charge.row.raw, charge.payment.id))
+        in_flight.clear()
 
     # -- open ----------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ Every view takes the same result model that `--json` prints, so both always agre
 """
 
 from paycli.cli.views.base import console, print_error, print_json, progress_bar
-from paycli.cli.views.batch import batch_progress, batch_summary
+from paycli.cli.views.batch import batch_progress, batch_stopping, batch_summary
 from paycli.cli.views.operations import (
     backed_up,
     exported,
@@ -34,8 +34,9 @@ from paycli.cli.views.tools import (
 )
 from paycli.cli.views.wallet import wallet_balance, wallet_credit, wallet_history
 
-__all__ = ["already_done", "announce", "backed_up", "batch_progress", "batch_summary",
-           "bench_progress", "bench_result", "console", "db_copied", "demo_summary", "exported",
+__all__ = ["already_done", "announce", "backed_up", "batch_progress", "batch_stopping",
+           "batch_summary", "bench_progress", "bench_result", "console", "db_copied",
+           "demo_summary", "exported",
            "fixtures_loaded", "gateway_reset", "gateway_status", "limits_shown",
            "payment_resolved", "payment_show", "payments_list", "print_error", "print_json",
            "progress_bar", "reconciled", "recovered", "refund_resolved", "refunds_list",

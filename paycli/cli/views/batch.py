@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from paycli.cli.echo import control_echo_off
 from paycli.cli.views.base import console, escaped, new_table, print_error, print_json
 
 if TYPE_CHECKING:
@@ -46,9 +47,10 @@ def _bar(total: int | None) -> Iterator[Callable[[Counts], None]]:
     )
 
     started = time.monotonic()
-    with Progress(BarColumn(bar_width=16), MofNCompleteColumn(), TimeRemainingColumn(),
-                  TextColumn("{task.fields[rate]}/s {task.fields[tally]}"),
-                  console=console(), transient=True) as bar:
+    with control_echo_off(), Progress(
+            BarColumn(bar_width=16), MofNCompleteColumn(), TimeRemainingColumn(),
+            TextColumn("{task.fields[rate]}/s {task.fields[tally]}"), console=console(),
+            transient=True) as bar:
         task = bar.add_task("rows", total=total, rate="0", tally="")
 
         def update(counts: Counts) -> None:
@@ -74,6 +76,17 @@ def _plain_lines() -> Callable[[Counts], None]:
         sys.stdout.flush()
 
     return update
+
+
+def batch_stopping(in_flight: int, as_json: bool) -> None:
+    """Ctrl-C: no new row; what is in flight is finished first (above the bar on a
+    terminal, on stderr otherwise)."""
+    text = (f"Ctrl-C: no new rows; settling the {in_flight} already opened before stopping "
+            "(Ctrl-C again leaves them PROCESSING, for the next run of the file to finish)")
+    if as_json or not sys.stdout.isatty():
+        sys.stderr.write(text + "\n")
+    else:
+        console().print(text, markup=False)
 
 
 def _tally(counts: Counts) -> str:
