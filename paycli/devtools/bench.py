@@ -33,9 +33,10 @@ from paycli.devtools.mock_process import MockGatewayProcess
 from paycli.gateway.inprocess import InProcessGateway
 from paycli.gateway.protocol import Gateway
 from paycli.ledger import postings, wallet
+from paycli.ledger.batchfile import BatchRow
 from paycli.ledger.replay import replay_events
 from paycli.money import Money
-from paycli.records import Payment, PaymentStatus
+from paycli.records import Payment
 from paycli.results import (
     Baselines,
     BenchReport,
@@ -49,12 +50,15 @@ from paycli.results import (
     Target,
 )
 from paycli.saga import pay as saga
-from paycli.saga.core import SagaEnv, set_payment
+from paycli.saga.core import Decision, SagaEnv, Verdict
+from paycli.saga.group import open_payments
+from paycli.saga.settle import settle_payments_in
 from paycli.saga.steps import SilentReporter
 from paycli.saga.wiring import http_gateway, resilience
 from paycli.store import Store
 
 AMOUNT = Money(100, "USD")
+PREFILL_USERS = 1000
 API_KEY = "bench-api-key"
 
 
@@ -83,32 +87,27 @@ def percentiles(samples: Sequence[float]) -> dict[str, float]:
 
 def prefill(store: Store, count: int, progress: Callable[[int], None] | None = None,
             chunk: int = 5000) -> None:
-    """Add `count` completed payments (with their credits, holds and events) in big
-    transactions: the same ledger code as the saga, without the gateway or the waits."""
-    done = 0
-    while done < count:
-        size = min(chunk, count - done)
+    """Add `count` completed payments (with their credits, holds and events) by the
+    billing run's engine, `chunk` to a transaction, approved by no gateway: the same
+    ledger code and events as real payments, without the waits."""
+    if count <= 0:
+        return
+    users = min(count, PREFILL_USERS)
+    each = Money(AMOUNT.minor * -(-count // users), AMOUNT.currency)
+    with store.transaction("prefill") as tx:
+        for number in range(users):
+            postings.deposit(tx, "credit", f"prefill_{number}", each, None)
+    for first in range(0, count, chunk):
+        rows = [BatchRow(number + 1, f"prefill_{number % users}", AMOUNT, f"prefill-{number}",
+                         None) for number in range(first, min(first + chunk, count))]
         with store.transaction("prefill") as tx:
-            for i in range(done, done + size):
-                user = f"prefill_{i % 1000}"
-                postings.deposit(tx, "credit", user, AMOUNT, None)
-                payment_id = postings.new_id("pay")
-                tx.insert_payment(Payment(
-                    payment_id, user, "USD", AMOUNT.minor, None, None, f"paycli-{payment_id}",
-                    PaymentStatus.PENDING, None, None, 0, 0, None, None, None, tx.at, tx.at))
-                tx.append_event("payment.created", payment_id, {
-                    "id": payment_id, "user": user, "currency": "USD", "amount": AMOUNT.minor,
-                    "order_id": None, "idempotency_key": None,
-                    "gateway_key": f"paycli-{payment_id}"})
-                hold_id = postings.hold(tx, user, AMOUNT, payment_id)
-                set_payment(tx, payment_id, "payment.funds_reserved", {"hold_id": hold_id})
-                postings.commit_hold(tx, hold_id)
-                set_payment(tx, payment_id, "payment.completed", {
-                    "status": PaymentStatus.COMPLETED, "gateway_ref": f"prefill_{i}",
-                    "error_type": None, "error_message": None})
-        done += size
+            opened = [payment for payment in open_payments(tx, rows, "prefill", "bat_prefill")
+                      if isinstance(payment, Payment)]
+            settle_payments_in(tx, [(payment.id, Verdict(Decision.SUCCEEDED,
+                                                         f"prefill_{payment.id}"), [])
+                                    for payment in opened])
         if progress:
-            progress(size)
+            progress(len(rows))
 
 
 class _Workers:
