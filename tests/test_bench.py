@@ -125,4 +125,4 @@ class TestBench:
         batch = names["batch, in-process gateway"]
         assert batch["ratio"] == pytest.approx(result["ratios"]["storage"], abs=0.002)
         assert batch["met"] == (result["throughput"] >= 10_000)
-        assert result["growth"]["ledger_to"] == 600
+        assert result["growth"] is None  # 600 rows: too few groups for two tenths
