@@ -1,12 +1,13 @@
 """The billing run's engine: many payments with exactly the single saga's guarantees, at a
 fraction of its commits (group commit).
 
-    open    up to `group` rows in ONE transaction. For each: its key (`order:ORDER_ID`, as
-            `pay --order-id`) looked up: a row already done is skipped; one a killed run
-            left PROCESSING is taken over, settled by what the gateway says of its charge,
-            or charged now if the gateway shows none; funds and limits checked
-            (a refused row writes nothing); then the payment created, its funds held and
-            it marked PROCESSING: the very writes and events of the saga's CreatePayment,
+    open    up to `group` rows in ONE transaction (`group.open_payments`, one statement
+            per table). For each: its key (`order:ORDER_ID`, as `pay --order-id`) looked
+            up: a row already done is skipped; one a killed run left PROCESSING is taken
+            over, settled by what the gateway says of its charge, or charged now if the
+            gateway shows none; funds and limits checked in row order (a refused row
+            writes nothing); then the payment created, its funds held and it marked
+            PROCESSING: the very rows and events of the saga's CreatePayment,
             ReserveFunds and ProcessPayment.
     charge  each payment of the group charged, by `concurrency` threads sharing one
             pooled HTTP client (retries, the shared breaker, the payment's own idempotency
@@ -14,7 +15,8 @@ fraction of its commits (group commit).
             reference stored) frees its thread: all of them are asked about together, once
             a second, once the file is done, for up to `wait_s`.
     settle  whatever charges have finished, settled together in ONE transaction through
-            the one settle path (`settle`); a slow charge holds up nobody but itself.
+            the one settle path (`settle.settle_payments_in`, one statement per table); a
+            slow charge holds up nobody but itself.
 
 So a payment costs three commits shared with its group instead of four of its own, and the
 gateway sees up to `concurrency` charges at once.
