@@ -62,6 +62,7 @@ def busy(db_path: Path, env: dict[str, str], gateway: MockGatewayProcess) -> Pat
 
 
 class TestDbCopy:
+    @pytest.mark.slow  # a ledger with every kind of history, then a copy: ~10 s
     def test_copy_replays_consistently_with_equal_balances(
             self, busy: Path, target: str, env: dict[str, str]) -> None:
         """Every event and balance arrives; the target's replay is consistent; the source
@@ -77,6 +78,7 @@ class TestDbCopy:
         assert code == 0 and replayed["consistent"] and replayed["chain_ok"], replayed
         assert replayed["events"] == before[0]
 
+    @pytest.mark.slow  # a ledger with every kind of history, then a copy: ~10 s
     def test_the_copy_keeps_working(self, busy: Path, target: str, env: dict[str, str]
                                     ) -> None:
         """New accounts and entries on the copy get new ids (no clash with copied ones)."""
@@ -89,6 +91,7 @@ class TestDbCopy:
         code, replayed = run_json(db, "replay-events", env=env)
         assert code == 0 and replayed["consistent"], replayed
 
+    @pytest.mark.slow  # a ledger with every kind of history, then a copy: ~10 s
     def test_a_non_empty_target_is_refused(self, busy: Path, target: str,
                                            env: dict[str, str]) -> None:
         """A second copy into the same target is refused (exit 2) and changes nothing."""

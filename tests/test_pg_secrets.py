@@ -28,6 +28,7 @@ def leaks(done: Any, log: Path) -> bool:
 
 
 class TestThePasswordNeverShows:
+    @pytest.mark.slow  # waits out the connection attempts: ~7 s
     @pytest.mark.parametrize("debug", [False, True])
     def test_an_unreachable_server(self, tmp_path: Path, debug: bool) -> None:
         """Nothing listens: one clear error (exit 2), never the password, even with
@@ -41,6 +42,7 @@ class TestThePasswordNeverShows:
             assert done.returncode == 2, (args, done.stderr)
             assert not leaks(done, log), (args, done.stdout, done.stderr)
 
+    @pytest.mark.slow
     def test_a_server_that_answers(self, tmp_path: Path, pg: Any) -> None:
         """A URL carrying a password (the test cluster trusts, so it is not checked):
         commands work and neither their output nor `db copy`'s target shows it."""

@@ -187,10 +187,10 @@ class TestCanonicalJson:
     JSON = st.recursive(
         st.none() | st.booleans() | st.integers()
         | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
-        lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner), max_leaves=20)
+        lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner), max_leaves=10)
 
     @given(st.dictionaries(st.text(), JSON) | st.lists(JSON) | JSON)
-    @settings(max_examples=300)
+    @settings(max_examples=100)
     def test_the_same_text_as_the_standard_encoder(self, value: object) -> None:
         standard = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
         assert canonical_json(value) == standard.encode(value)
