@@ -370,6 +370,6 @@ def targets(options: BenchOptions, throughput: float, p99_ms: float, storage: fl
             "<= 1.3 x bare Typer app", startup.help_ratio <= 1.3)
         add("start-up, paycli wallet balance", f"{startup.balance_ms:.0f} ms", bare,
             startup.balance_ratio, "<= 1.3 x bare Typer app", startup.balance_ratio <= 1.3)
-    add("peak memory", f"{peak_rss_mb():.0f} MiB", None, None, "< 200 MiB",
-        peak_rss_mb() < 200)
+    add("peak memory of this bench process", f"{peak_rss_mb():.0f} MiB", None, None,
+        "< 200 MiB", peak_rss_mb() < 200)
     return found

@@ -1,9 +1,10 @@
 """The replay's database: part of the store layer, holding all of `replay-events`' SQL.
 
-A fresh in-memory SQLite database is rebuilt from the event log, with the stored ledger
+A fresh scratch SQLite database (a file in a private temporary folder, so memory stays
+flat whatever the ledger's size) is rebuilt from the event log, with the stored ledger
 attached read-only as `stored`; comparing the two is then a handful of SQL joins. A
 PostgreSQL ledger cannot be attached: its compared tables are copied from one read snapshot
-into an in-memory `stored` of the same shape, and its events streamed from that snapshot,
+into a scratch `stored` of the same shape, and its events streamed from that snapshot,
 so the rebuild and the comparison are the same SQL on both backends.
 
 Invariants:
@@ -30,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import sqlite3
+import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -204,26 +206,38 @@ _STORED = {
 
 
 class ReplayStore:
-    """An in-memory database of replayed state beside the stored ledger (read-only)."""
+    """A scratch database of replayed state beside the stored ledger (read-only).
+
+    The scratch database is a file in a private temporary folder, neither journaled nor
+    synced (it is thrown away), so a replay's memory stays that of SQLite's page cache
+    however many events the ledger holds; it is removed on `close`."""
 
     def __init__(self, ledger: Store) -> None:
-        self.conn = sqlite3.connect(":memory:", uri=True, isolation_level=None,
-                                    check_same_thread=False)
+        stored = _read_only_uri(ledger.path) if ledger.backend == "sqlite" else None
+        self._folder = tempfile.TemporaryDirectory(prefix="paycli-replay-")
+        self.conn = sqlite3.connect(Path(self._folder.name) / "replayed.db",
+                                    isolation_level=None, check_same_thread=False)
+        self.conn.execute("PRAGMA journal_mode = OFF")
+        self.conn.execute("PRAGMA synchronous = OFF")
         for statement in _SCHEMA.split(";"):
             if statement.strip():
                 self.conn.execute(statement)
         self.ledger = ledger
         self.source: Reader | None = None  # a server ledger's snapshot, while in snapshot()
-        if ledger.backend == "sqlite":
-            self.conn.execute("ATTACH DATABASE ? AS stored", (_read_only_uri(ledger.path),))
+        if stored is not None:
+            self.conn.execute("ATTACH DATABASE ? AS stored", (stored,))
         else:
-            self.conn.execute("ATTACH DATABASE ':memory:' AS stored")
+            self.conn.execute("ATTACH DATABASE ? AS stored",
+                              (str(Path(self._folder.name) / "stored.db"),))
+            self.conn.execute("PRAGMA stored.journal_mode = OFF")
+            self.conn.execute("PRAGMA stored.synchronous = OFF")
             for table, columns in _STORED.items():
                 self.conn.execute(f"CREATE TABLE stored.{table} ({', '.join(columns)})")
 
     def close(self) -> None:
         """Drop the replayed state and detach the ledger."""
         self.conn.close()
+        self._folder.cleanup()
 
     def __enter__(self) -> ReplayStore:
         return self
