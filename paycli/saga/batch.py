@@ -9,8 +9,10 @@ fraction of its commits (group commit).
             writes nothing); then the payment created, its funds held and it marked
             PROCESSING: the very rows and events of the saga's CreatePayment,
             ReserveFunds and ProcessPayment.
-    charge  each payment of the group charged, by `concurrency` threads sharing one
-            pooled HTTP client (retries, the shared breaker, the payment's own idempotency
+    charge  each payment of the group charged, by `concurrency` threads, each with its own
+            HTTP client and keep-alive connection (no thread waits on another's
+            connection pool), its own ledger connection and handle on the shared breaker
+            (retries, the shared breaker, the payment's own idempotency
             key); never before its group's commit. A charge answered `pending` (its
             reference stored) frees its thread: all of them are asked about together, once
             a second, once the file is done, for up to `wait_s`.
@@ -112,27 +114,28 @@ class Batch:
         self._lock = threading.Lock()
 
         self._stores: list[Store] = []
+        self._twins: list[SagaEnv] = []
         self._runner = threading.get_ident()
 
     def _thread_env(self) -> SagaEnv:
         """This thread's environment (see `SagaEnv.for_another_thread`), on a connection
-        of its own: its breaker reads never wait for a group's transaction."""
+        of its own (its breaker reads never wait for a group's transaction), with a
+        gateway client of its own."""
         if threading.get_ident() == self._runner:
             return self.env  # `--concurrency 1`: charges go out from the run's own thread
         env: SagaEnv | None = getattr(self._local, "env", None)
         if env is None:
             store = Store(self.env.store.path, actor=self.env.store.actor)
+            env = self._local.env = self.env.for_another_thread(store)
             with self._lock:
                 self._stores.append(store)
-            env = self._local.env = self.env.for_another_thread(store)
+                self._twins.append(env)
         return env
 
     def run(self, rows: Iterable[Row]) -> None:
         """Pay every row (see the module docstring); returns once each has ended."""
         source = iter(rows)
-        # Made once, here: the worker threads share one client (and its connection pool),
-        # never racing to make their own.
-        _ = self.env.gateway
+        shared = self.env.gateway  # a gateway handed in as an object is every thread's
         try:
             with ThreadPoolExecutor(self.options.concurrency, "paycli-charge") as pool:
                 try:
@@ -148,6 +151,9 @@ class Batch:
                     pool.shutdown(wait=True, cancel_futures=True)
                     raise
         finally:
+            for twin in self._twins:
+                if twin.opened_gateway not in (None, shared):
+                    twin.close()  # the client it made for itself
             for store in self._stores:
                 store.close()
 

@@ -46,6 +46,11 @@ class SagaEnv:
         return self._gateway
 
     @property
+    def opened_gateway(self) -> Gateway | None:
+        """The gateway client if it was made (None if nothing asked for it yet)."""
+        return self._gateway
+
+    @property
     def resilience(self) -> Resilience:
         """Retries and the shared breaker, created on first use."""
         if self._resilience is None:
@@ -53,14 +58,14 @@ class SagaEnv:
         return self._resilience
 
     def for_another_thread(self, store: Store | None = None) -> SagaEnv:
-        """An environment for a worker thread: the same gateway client (whose connection
-        pool threads share), log and owner, its own retries and handle on the shared
-        breaker (which only one thread at a time may use), and `store` (a connection of
-        its own, so that its reads never queue behind another thread's transaction), or
-        this one's. Its gateway is never closed through it: this environment closes it."""
-        gateway = self.gateway
+        """An environment for a worker thread: the same log and owner, its own retries and
+        handle on the shared breaker (which only one thread at a time may use), `store`
+        (a connection of its own, so that its reads never queue behind another thread's
+        transaction) or this one's, and a gateway client made the same way as this one's:
+        its own HTTP client (closed by closing the twin), or the very object this
+        environment was handed (see `opened_gateway`)."""
         own = store or self.store
-        twin = SagaEnv(own, gateway=lambda: gateway,
+        twin = SagaEnv(own, gateway=self._gateway_factory,
                        resilience=lambda: self._resilience_factory_for(own), log=self.log)
         twin.owner = self.owner
         return twin
