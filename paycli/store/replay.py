@@ -1,11 +1,10 @@
 """The replay's database: part of the store layer, holding all of `replay-events`' SQL.
 
-A fresh scratch SQLite database (a file in a private temporary folder, so memory stays
-flat whatever the ledger's size) is rebuilt from the event log, with the stored ledger
-attached read-only as `stored`; comparing the two is then a handful of SQL joins. A
-PostgreSQL ledger cannot be attached: its compared tables are copied from one read snapshot
-into a scratch `stored` of the same shape, and its events streamed from that snapshot,
-so the rebuild and the comparison are the same SQL on both backends.
+A scratch SQLite file (so memory stays flat whatever the ledger's size) is rebuilt from
+the event log, the stored ledger attached read-only as `stored`; comparing the two is a
+handful of SQL joins. A PostgreSQL ledger's compared tables are copied from one read
+snapshot into a scratch `stored` of the same shape, its events streamed from it: the same
+SQL on both backends.
 
 Invariants:
 - The stored ledger is attached with `mode=ro` (a PostgreSQL one only read, in a
@@ -205,32 +204,25 @@ _STORED = {
 }
 
 
-class ReplayStore:
-    """A scratch database of replayed state beside the stored ledger (read-only).
+_SCRATCH = "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;"  # thrown away after
 
-    The scratch database is a file in a private temporary folder, neither journaled nor
-    synced (it is thrown away), so a replay's memory stays that of SQLite's page cache
-    however many events the ledger holds; it is removed on `close`."""
+
+class ReplayStore:
+    """A scratch database of replayed state beside the stored ledger (read-only): a file
+    in a private temporary folder, neither journaled nor synced, removed on `close`."""
 
     def __init__(self, ledger: Store) -> None:
         stored = _read_only_uri(ledger.path) if ledger.backend == "sqlite" else None
         self._folder = tempfile.TemporaryDirectory(prefix="paycli-replay-")
-        self.conn = sqlite3.connect(Path(self._folder.name) / "replayed.db",
-                                    isolation_level=None, check_same_thread=False)
-        self.conn.execute("PRAGMA journal_mode = OFF")
-        self.conn.execute("PRAGMA synchronous = OFF")
-        for statement in _SCHEMA.split(";"):
-            if statement.strip():
-                self.conn.execute(statement)
+        scratch = Path(self._folder.name)
+        self.conn = sqlite3.connect(scratch / "replayed.db", isolation_level=None,
+                                    check_same_thread=False)
+        self.conn.executescript(_SCRATCH + _SCHEMA)
         self.ledger = ledger
         self.source: Reader | None = None  # a server ledger's snapshot, while in snapshot()
-        if stored is not None:
-            self.conn.execute("ATTACH DATABASE ? AS stored", (stored,))
-        else:
-            self.conn.execute("ATTACH DATABASE ? AS stored",
-                              (str(Path(self._folder.name) / "stored.db"),))
-            self.conn.execute("PRAGMA stored.journal_mode = OFF")
-            self.conn.execute("PRAGMA stored.synchronous = OFF")
+        self.conn.execute("ATTACH DATABASE ? AS stored", (stored or str(scratch / "s.db"),))
+        if stored is None:
+            self.conn.executescript(_SCRATCH.replace("PRAGMA ", "PRAGMA stored."))
             for table, columns in _STORED.items():
                 self.conn.execute(f"CREATE TABLE stored.{table} ({', '.join(columns)})")
 
