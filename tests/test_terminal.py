@@ -27,7 +27,8 @@ def on_terminal(db: Path, *args: str, env: dict[str, str], columns: int = 120
     """`paycli --db DB ARGS` on a pseudo-terminal of `columns` by 40."""
     child = pexpect.spawn(sys.executable, ["-m", "paycli", "--db", str(db), *args],
                           env={**env, "TERM": "xterm-256color"}, cwd=str(ROOT),
-                          dimensions=(40, columns), encoding="utf-8", timeout=30)
+                          dimensions=(40, columns), encoding="utf-8", timeout=30,
+                          preexec_fn=_ctrl_c_as_a_shell_leaves_it)
     child.logfile_read = io.StringIO()  # everything the terminal received, for `finish`
     return child
 
@@ -41,6 +42,13 @@ def finish(child: pexpect.spawn) -> tuple[int, str]:
     child.close()
     code = child.exitstatus if child.exitstatus is not None else 128 + child.signalstatus
     return code, child.logfile_read.getvalue()
+
+
+def _ctrl_c_as_a_shell_leaves_it() -> None:
+    """In the child, before paycli starts: SIGINT at its default, as an operator's shell
+    starts a command, whatever the test process inherited (an ignored SIGINT is passed on
+    to children, and Python then never raises KeyboardInterrupt)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def press_ctrl_c(child: pexpect.spawn, reaction: str) -> None:
