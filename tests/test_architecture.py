@@ -1,9 +1,12 @@
 """The house keeps its rooms: import rules, no circles, small modules, late imports only
-with a reason, and a mock gateway that shares nothing with the client it tests."""
+where listed and with a reason, package docstrings that list what is really there,
+commands loaded only when run, and a mock gateway that shares nothing with the client it
+tests."""
 
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,9 +14,18 @@ from pathlib import Path
 
 import pytest
 
+from paycli.cli.app import COMMANDS, load_commands
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "paycli"
 MAX_LINES = 400
+# The modules that may import inside a function, each for a reason its comment gives:
+# Rich on the first thing drawn (start-up of `wallet balance` and `--json`), termios
+# (POSIX only), a paycli.toml read only when there is one, httpx only when a payment
+# reaches the gateway, and psycopg (PostgreSQL only).
+LATE_IMPORTS_ALLOWED = {"paycli.cli.views.base", "paycli.cli.echo", "paycli.config",
+                        "paycli.saga.wiring", "paycli.store.postgres",
+                        "paycli.devtools.baselines"}
 
 
 def modules() -> Iterator[tuple[str, Path]]:
@@ -133,6 +145,100 @@ class TestModules:
                 if "#" not in lines[first - 1] and not lines[first - 2].strip().startswith("#"):
                     missing.append(f"{name}:{first}")
         assert not missing, missing
+
+    def test_late_imports_stand_only_where_listed(self) -> None:
+        """Start-up is kept by the lazy command table, not by scattered late imports: only
+        the modules of `LATE_IMPORTS_ALLOWED` import inside a function."""
+        found = {name for name, path in modules()
+                 if any(True for _ in _late_import_blocks(ast.parse(path.read_text())))}
+        assert found <= LATE_IMPORTS_ALLOWED, (
+            f"late imports in {sorted(found - LATE_IMPORTS_ALLOWED)}: import at the top of "
+            "the module (commands load lazily through paycli.cli.app), or list the module "
+            "with its reason in LATE_IMPORTS_ALLOWED")
+
+
+def packages() -> list[str]:
+    """Every subpackage of paycli, dotted (`paycli.cli.views`)."""
+    return sorted(name for name, path in modules()
+                  if path.name == "__init__.py" and name != "paycli")
+
+
+def listed_modules(doc: str) -> set[str]:
+    """The module names a package docstring lists: the first word of each line indented
+    four spaces and followed by two spaces or more (`    wallet      credit, ...`)."""
+    return set(re.findall(r"^ {4}([a-z_][a-z0-9_]*) {2,}\S", doc, flags=re.MULTILINE))
+
+
+def package_rooms(package: str) -> set[str]:
+    """The modules and subpackages a package really holds."""
+    folder = ROOT.joinpath(*package.split("."))
+    return ({path.stem for path in folder.glob("*.py") if path.name != "__init__.py"}
+            | {path.parent.name for path in folder.glob("*/__init__.py")})
+
+
+def docstring_drift(package: str, doc: str) -> str | None:
+    """What a package docstring gets wrong about its package, in words, or None."""
+    rooms, listed = package_rooms(package), listed_modules(doc)
+    problems = []
+    if rooms - listed:
+        problems.append(f"not listed in its docstring: {', '.join(sorted(rooms - listed))}")
+    if listed - rooms:
+        problems.append(f"listed but not there: {', '.join(sorted(listed - rooms))}")
+    return f"{package}/__init__.py: " + "; ".join(problems) if problems else None
+
+
+class TestPackageDocstrings:
+    @pytest.mark.parametrize("package", packages())
+    def test_the_docstring_lists_every_module_and_only_those(self, package: str) -> None:
+        """Each subpackage's `__init__` docstring lists each of its modules (one line each,
+        indented four spaces: name, then what it holds), and nothing that is not there."""
+        init = ROOT.joinpath(*package.split("."), "__init__.py")
+        doc = ast.get_docstring(ast.parse(init.read_text()), clean=False) or ""
+        assert docstring_drift(package, doc) is None, docstring_drift(package, doc)
+
+    def test_a_missing_and_an_extra_module_are_named(self) -> None:
+        """The check can fail, and says what is wrong: a docstring that leaves out a module
+        and lists one that is not there names both."""
+        doc = "The terminal.\n\n    app       the app\n    gone      a module since removed\n"
+        drift = docstring_drift("paycli.cli", doc)
+        assert drift is not None
+        assert "not listed in its docstring: " in drift and "wallet" in drift
+        assert drift.endswith("listed but not there: gone")
+
+
+class TestLazyCommands:
+    def test_the_command_table_names_every_command_with_its_own_help_line(self) -> None:
+        """Each command of `COMMANDS` is registered by the module the table names, and the
+        line `paycli --help` shows from the table is the command's own first sentence; no
+        module registers a command the table lacks."""
+        registered = {}
+        for module in {module for module, _ in COMMANDS.values()}:
+            registered |= {name: (module, command)
+                           for name, command in load_commands(module).items()}
+        assert set(registered) == set(COMMANDS)
+        for name, (module, line) in COMMANDS.items():
+            assert registered[name][0] == module, name
+            assert registered[name][1].get_short_help_str(1000) == line, name
+
+    @pytest.mark.parametrize(("argv", "loaded"), [
+        (["--help"], set()),
+        (["--db", "{db}", "wallet", "balance", "--user", "alice"], {"wallet"}),
+        (["schema", "pay"], {"schema"}),
+    ])
+    def test_a_command_loads_only_its_own_module(self, argv: list[str], loaded: set[str],
+                                                 tmp_path: Path) -> None:
+        """`paycli --help` imports no command module, and a command imports its own: the
+        lazy table keeps start-up near a bare Typer app's."""
+        script = ("import sys\nfrom paycli.cli import app\n"
+                  "try:\n    app(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+                  "print(' '.join(m for m in sys.modules if m.startswith('paycli.cli.')))")
+        args = [arg.replace("{db}", str(tmp_path / "ledger.db")) for arg in argv]
+        done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True,
+                              text=True, timeout=60, cwd=ROOT)
+        assert done.returncode == 0, done.stderr
+        commands = {module for module, _ in COMMANDS.values()}
+        imported = {name.split(".")[2] for name in done.stdout.splitlines()[-1].split()}
+        assert imported & commands == loaded, done.stdout.splitlines()[-1]
 
 
 def _late_import_blocks(tree: ast.AST) -> Iterator[list[ast.stmt]]:

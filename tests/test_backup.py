@@ -17,7 +17,6 @@ from conftest import CliCall
 from helpers import ROOT
 
 from paycli.errors import LedgerVerificationFailed, UsageError
-from paycli.ledger import backup as backups
 from paycli.ledger import replay
 from paycli.store import Store
 
@@ -124,7 +123,7 @@ class TestBackup:
 
         monkeypatch.setattr(replay, "replay_events", broken)
         with pytest.raises(LedgerVerificationFailed, match="nothing was written"):
-            backups.backup(store, tmp_path / "copy.db")
+            replay.backup(store, tmp_path / "copy.db")
         assert not (tmp_path / "copy.db").exists()
         assert leftovers(tmp_path, "copy.db") == []
 
@@ -135,5 +134,5 @@ class TestBackup:
             backend = "postgresql"
 
         with pytest.raises(UsageError, match="pg_dump"):
-            backups.backup(Postgres(), tmp_path / "copy.db")  # type: ignore[arg-type]
+            replay.backup(Postgres(), tmp_path / "copy.db")  # type: ignore[arg-type]
         assert list(tmp_path.iterdir()) == []

@@ -26,7 +26,7 @@ from paycli.gateway.resilience import Resilience
 from paycli.ledger import wallet as wallets
 from paycli.money import parse_amount
 from paycli.records import Payment, PaymentStatus, Refund, RefundStatus, StepStatus
-from paycli.results import PayResult, RefundResult
+from paycli.results.payments import PayResult, RefundResult
 from paycli.saga import calls
 from paycli.saga import pay as saga
 from paycli.saga.core import Decision, SagaEnv

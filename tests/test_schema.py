@@ -14,7 +14,7 @@ from jsonschema import Draft202012Validator
 from typer.testing import CliRunner
 
 from paycli.cli import app
-from paycli.cli.tools import SCHEMAS
+from paycli.cli.schema import SCHEMAS
 
 UNKNOWN_PAYMENT = "pay_" + "0" * 24
 

@@ -1,35 +1,75 @@
-"""The `paycli` Typer app: the global options, usage errors as one line, and the command
-groups, registered explicitly (each command module offers `register(app)`).
+"""The `paycli` Typer app: the global options, usage errors as one line, and the commands,
+each loaded from its module only when it is run (or its own help is asked for).
+
+Start-up is kept near a bare Typer app's by this one mechanism, Click's lazy subcommand
+loading, and by no other: `COMMANDS` names every command, the module under `paycli.cli`
+that defines it, and the line `paycli --help` shows beside it. The root group's
+`commands` is a `LazyCommands` mapping: every name is in it from the start (listing,
+`paycli --help` and Typer's did-you-mean read the names alone), and a module is imported
+the first time one of its commands is looked up. So `paycli --help` imports no command
+module, and `wallet balance` imports `cli.wallet` and what that uses, nothing else. Each
+command module offers `register(app)`, which adds its commands to a Typer app; every
+other import in paycli stands at the top of its module. A test keeps the table's help
+lines equal to the commands' own.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, MutableMapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import typer.main
+
+# Typer's own Click (vendored): the command type and the shortening Click's help uses.
+from typer._click import Command
+from typer._click.utils import make_default_short_help
 from typer.core import TyperGroup
 
-from paycli.cli import (
-    audit,
-    batch,
-    database,
-    fixtures,
-    guards,
-    operations,
-    payments,
-    reconcile,
-    refunds,
-    tools,
-    wallet,
-)
+from paycli import __version__
 from paycli.cli.common import State, report
 from paycli.config import Settings
 
 HELP = "paycli: pay, refund and audit over an exact, double-entry SQLite ledger."
+
+# Every command in the order `paycli --help` lists it: (its module under paycli.cli, the
+# one line shown beside it, which is the first sentence of its help).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "pay": ("payments", "Pay from a wallet through the card gateway, showing each step live."),
+    "refund": ("payments", "Give money back for a completed payment, fully or in part."),
+    "batch": ("batch", "Pay every row of a file: a billing run."),
+    "reconcile": ("reconcile", "Match every payment and refund against the gateway's "
+                               "settlement report and list the breaks: missing_in_ledger, "
+                               "missing_at_gateway, status_mismatch, amount_mismatch, "
+                               "resolvable (PROCESSING here, final in the report) and "
+                               "unresolved."),
+    "replay-events": ("replay", "Rebuild every balance, hold, transfer, payment and refund "
+                                "from the event log alone, compare with the stored tables, "
+                                "and verify the hash chain from the first event."),
+    "export": ("export", "Export payments, refunds and ledger transfers for accounting, as "
+                         "CSV or JSON lines."),
+    "recover": ("recover", "Finish payments and refunds interrupted by a crash, from what "
+                           "the gateway knows."),
+    "backup": ("backup", "Copy a SQLite ledger while other paycli processes keep working, "
+                         "then replay and verify the copy before reporting success."),
+    "bench": ("bench", "Measure payments per second and latency, next to the raw limits of "
+                       "this machine."),
+    "demo": ("demo", "Run the seed system's scenarios end to end against a mock gateway it "
+                     "starts itself."),
+    "schema": ("schema", "Print the JSON Schema of a command's --json output."),
+    "wallet": ("wallet", "Credit wallets and read balances and statements."),
+    "payments": ("payments", "List payments; show one with its refunds and its timeline."),
+    "refunds": ("refunds", "List refunds; settle a stuck one by hand."),
+    "gateway": ("gateway", "The shared circuit breaker in front of the card gateway."),
+    "limits": ("limits", "Limits per wallet or for all: single amount, daily amount and "
+                         "count."),
+    "fixtures": ("fixtures", "Load a known set of wallets, payments and refunds."),
+    "db": ("database", "Move a ledger between files and PostgreSQL."),
+}
 
 # A command starts afresh every run, and pydantic's plugin discovery reads every installed
 # package's metadata (~30 ms) for plugins paycli does not use; an operator can still ask
@@ -37,8 +77,51 @@ HELP = "paycli: pay, refund and audit over an exact, double-entry SQLite ledger.
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 
+class LazyCommands(MutableMapping[str, Command]):
+    """The root's commands by name: every name of `COMMANDS` is there from the start, and
+    a command's module is imported the first time the command itself is looked up."""
+
+    def __init__(self) -> None:
+        self.loaded: dict[str, Command] = {}
+
+    def __getitem__(self, name: str) -> Command:
+        if name not in self.loaded and name in COMMANDS:
+            self.loaded.update(load_commands(COMMANDS[name][0]))
+        return self.loaded[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in COMMANDS or name in self.loaded
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys([*COMMANDS, *self.loaded]))
+
+    def __len__(self) -> int:
+        return len(dict.fromkeys([*COMMANDS, *self.loaded]))
+
+    def __setitem__(self, name: str, command: Command) -> None:
+        self.loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self.loaded[name]
+
+
 class PaycliGroup(TyperGroup):
-    """Turns usage errors into one line (or a JSON error object) and exit code 2."""
+    """The root command: its commands load lazily (see the module docstring); usage errors
+    become one line (or a JSON error object) and exit code 2."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = LazyCommands()
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(self.commands)  # the names alone: listing loads no module
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        limit = formatter.width - 6 - max(len(name) for name in COMMANDS)
+        rows = [(name, make_default_short_help(line, limit))
+                for name, (_, line) in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True,
@@ -61,6 +144,14 @@ class PaycliGroup(TyperGroup):
         sys.exit(code if isinstance(code, int) else 0)
 
 
+def load_commands(module: str) -> dict[str, Any]:
+    """The Click commands that `paycli.cli.<module>` registers, built as Typer builds them
+    for the root app (plain Click help, no Rich)."""
+    holder = typer.Typer(rich_markup_mode=None)
+    importlib.import_module(f"paycli.cli.{module}").register(holder)
+    return dict(typer.main.get_group(holder).commands)
+
+
 app = typer.Typer(
     cls=PaycliGroup,
     name="paycli",
@@ -74,8 +165,6 @@ app = typer.Typer(
 
 def _print_version(value: bool) -> None:
     if value:
-        from paycli import __version__  # late: only --version needs it
-
         sys.stdout.write(f"paycli {__version__}\n")
         raise typer.Exit()
 
@@ -104,8 +193,3 @@ def main(
     overrides = {"db": db, "gateway_url": gateway_url, "log_file": log_file}
     settings = Settings(overrides=overrides, data_dir=Path(typer.get_app_dir("paycli")))
     ctx.obj = State(settings, debug)
-
-
-for group in (wallet, payments, batch, refunds, reconcile, audit, operations, guards, fixtures,
-              database, tools):
-    group.register(app)

@@ -4,6 +4,7 @@ not complete written back out, ready to run again."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sys
 import tempfile
@@ -14,13 +15,21 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from paycli.cli import views
+from paycli.cli import inputs
 from paycli.cli.common import JsonOption, command, open_store, state_of, usage
+from paycli.cli.views import batch as views
+from paycli.errors import PaycliError
+from paycli.ledger.batchfile import BatchRow, RowProblem, file_format, read_rows, write_rows
+from paycli.ledger.postings import new_id
+from paycli.results.batch import BatchFailure, BatchReport
+from paycli.saga.batch import Batch, BatchOptions
+from paycli.saga.wiring import saga_env
+from paycli.store.spool import SeenKeys
 
 if TYPE_CHECKING:
     from paycli.errors import PaycliError
     from paycli.ledger.batchfile import Row
-    from paycli.results import BatchReport
+    from paycli.results.batch import BatchReport
     from paycli.saga.batch import RowOutcome
 
 KEPT_FAILURES = 1000  # failures listed in the summary; --failures FILE has every one
@@ -59,8 +68,6 @@ def batch(
 
     Example: paycli batch billing-2026-11.csv --failures retry.csv
     """
-    from paycli.cli import inputs  # late: see cli.common
-
     concurrency = inputs.positive_int(concurrency, "--concurrency", 256)
     settings = state_of(ctx).settings
     try:
@@ -78,8 +85,6 @@ class _Run:
 
     def __init__(self, file: Path, handle: Any, kept: _Failures | None, as_json: bool
                  ) -> None:
-        from paycli.ledger.batchfile import file_format  # late: see cli.common
-
         self.file, self.handle, self.kept, self.as_json = file, handle, kept, as_json
         first = handle.peek(1)[:1].decode("utf-8", "replace") if hasattr(handle, "peek") else ""
         self.fmt = file_format(file, first)
@@ -89,10 +94,6 @@ class _Run:
 
     def go(self, store: Any, settings: Any, concurrency: int
            ) -> tuple[BatchReport, PaycliError | None]:
-        from paycli.ledger.postings import new_id  # late: see cli.common
-        from paycli.saga.batch import Batch, BatchOptions
-        from paycli.saga.wiring import saga_env
-
         batch_id = new_id("bat")
         env = saga_env(store, settings)
         started = time.perf_counter()
@@ -118,9 +119,6 @@ class _Run:
         return max(lines - (1 if self.fmt == "csv" else 0), 0)
 
     def _rows(self, max_major: int) -> Iterator[Row]:
-        from paycli.ledger.batchfile import BatchRow, RowProblem, read_rows  # late: start-up
-        from paycli.store.spool import SeenKeys
-
         text = (raw.decode("utf-8", "replace") for raw in self.handle)
         with SeenKeys() as seen:
             for row in read_rows(text, self.fmt, max_major):
@@ -152,9 +150,6 @@ class _Run:
 
     def _report(self, batch_id: str, elapsed: float, interrupted: bool
                 ) -> tuple[BatchReport, PaycliError | None]:
-        from paycli.errors import PaycliError  # late: see cli.common
-        from paycli.results import BatchFailure, BatchReport
-
         rows = sum(self.counts.values())
         report = BatchReport(
             batch_id=batch_id, file=str(self.file), format=self.fmt, rows=rows,
@@ -200,16 +195,10 @@ class _Failures:
 
     def add(self, raw: Any) -> None:
         """One row as read (a CSV row's fields, or a JSON line)."""
-        import json  # late: start-up
-
         self.rows.write(json.dumps(raw) + "\n")
 
     def finish(self, fmt: str) -> None:
         """Write the rows in the input's format and publish the file."""
-        import json  # late: start-up
-
-        from paycli.ledger.batchfile import write_rows
-
         self.rows.seek(0)
         final = Path(self.rows.name).with_suffix(".out")
         with final.open("w", encoding="utf-8", newline="") as out:

@@ -2,8 +2,8 @@
 that turns paycli's errors into one line (or a JSON error object) and an exit code, and
 printing a result as JSON or through its human view.
 
-Command bodies import the core late (inside the function): `paycli --help` and `wallet
-balance` then load only what they run, which keeps start-up near a bare Typer app's.
+A command module is loaded only when one of its commands runs (`cli.app`), so each
+imports what it uses at its top, and loads nothing for the other commands.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
-from paycli.cli import views
+from paycli.cli.views.base import print_error, print_json
 from paycli.config import Settings
 from paycli.errors import PaycliError, UsageError
+from paycli.store import Store
 
 if TYPE_CHECKING:
-    from paycli.results import Result
-    from paycli.store import Store
+    from paycli.results.base import Result
 
 F = TypeVar("F", bound=Callable[..., Any])
 R = TypeVar("R", bound="Result")
@@ -57,9 +57,9 @@ def report(message: str, error_type: str, as_json: bool) -> None:
     """Print an error as one line on stderr, or as the JSON error object on stdout."""
     first_line = message.strip().splitlines()[0] if message.strip() else error_type
     if as_json:
-        views.print_json({"error": {"type": error_type, "message": first_line}})
+        print_json({"error": {"type": error_type, "message": first_line}})
     else:
-        views.print_error(first_line)
+        print_error(first_line)
 
 
 def command(func: F) -> F:
@@ -90,8 +90,6 @@ def command(func: F) -> F:
 
 def open_store(ctx: typer.Context) -> Store:
     """The ledger named by `--db` / `PAYCLI_DB` / the default."""
-    from paycli.store import Store  # late: see the module docstring
-
     settings = state_of(ctx).settings
     return Store(settings.db, actor=settings.actor)
 
@@ -99,7 +97,7 @@ def open_store(ctx: typer.Context) -> Store:
 def emit(result: R, as_json: bool, view: Callable[[R], None]) -> None:
     """Print a result as JSON or through its human view."""
     if as_json:
-        views.print_json(result.to_json())
+        print_json(result.to_json())
     else:
         view(result)
 
@@ -107,11 +105,11 @@ def emit(result: R, as_json: bool, view: Callable[[R], None]) -> None:
 def fail(result: R, error: PaycliError, as_json: bool, view: Callable[[R], None]) -> NoReturn:
     """Print a result that is also a failure (with its error), and exit with its code."""
     if as_json:
-        views.print_json({**result.to_json(),
+        print_json({**result.to_json(),
                           "error": {"type": error.type, "message": error.message}})
     else:
         view(result)
-        views.print_error(error.message)
+        print_error(error.message)
     raise typer.Exit(error.exit_code)
 
 

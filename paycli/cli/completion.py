@@ -11,6 +11,7 @@ import typer
 
 from paycli.config import Settings
 from paycli.records import PaymentStatus, RefundStatus
+from paycli.store import Store
 
 
 def payment_statuses(incomplete: str) -> list[str]:
@@ -41,8 +42,6 @@ def _ids(ctx: typer.Context, table: str, incomplete: str) -> list[str]:
         target = settings.db
         if "://" not in target and not Path(target).is_file():
             return []
-        from paycli.store import Store  # late: only when completing an id
-
         with Store(target) as store:
             return store.read.ids_starting(table, incomplete)
     return []

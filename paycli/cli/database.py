@@ -6,8 +6,12 @@ from typing import Annotated
 
 import typer
 
-from paycli.cli import views
 from paycli.cli.common import JsonOption, command, emit, fail, open_store, state_of
+from paycli.cli.views import ledger as views
+from paycli.config import db_scheme
+from paycli.errors import LedgerVerificationFailed
+from paycli.ledger.replay import copy_and_verify
+from paycli.store import Store
 
 db_app = typer.Typer(help="Move a ledger between files and PostgreSQL.", no_args_is_help=True)
 
@@ -35,11 +39,6 @@ def db_copy(
 
     Example: PGPASSWORD=... paycli --db ~/ledger.db db copy --to postgresql://ops@db.example/ledger
     """
-    from paycli.config import db_scheme  # late: see cli.common
-    from paycli.errors import LedgerVerificationFailed
-    from paycli.ledger.dbcopy import copy_and_verify
-    from paycli.store import Store
-
     settings = state_of(ctx).settings
     db_scheme(to)  # an unknown scheme:// is a usage error, never a path
     with open_store(ctx) as source, Store(to, actor=settings.actor) as target:

@@ -27,7 +27,7 @@ def control_echo_off() -> Iterator[None]:
 def quiet_control_echo() -> list[Any] | None:
     """Stop the terminal echoing `^C` (returns what to restore)."""
     try:
-        import termios  # late: only a live panel on a terminal needs it
+        import termios  # late: POSIX only (no termios on Windows), an optional module
 
         fd = sys.stdin.fileno()
         saved = termios.tcgetattr(fd)
@@ -43,7 +43,7 @@ def restore_echo(saved: list[Any] | None) -> None:
     """Give the terminal back the settings `quiet_control_echo` returned."""
     if saved is None:
         return
-    import termios  # late: as in `quiet_control_echo`
+    import termios  # late: POSIX only, as in `quiet_control_echo`
 
     with contextlib.suppress(OSError, ValueError):  # stdin went away: nothing to restore
         termios.tcsetattr(sys.stdin.fileno(), termios.TCSANOW, saved)

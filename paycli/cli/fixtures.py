@@ -13,9 +13,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from paycli.cli import inputs, views
+from paycli.cli import inputs
 from paycli.cli.common import JsonOption, command, emit, fail, open_store, state_of, usage
+from paycli.cli.views import fixtures as views
+from paycli.devtools.fixtures import PaymentEntry, Plan, RefundEntry, load
 from paycli.errors import UsageError
+from paycli.saga.wiring import saga_env
 
 if TYPE_CHECKING:
     from paycli.devtools.fixtures import Plan
@@ -54,9 +57,6 @@ def fixtures_load(
 
     Example: paycli fixtures load fixtures/demo.json
     """
-    from paycli.devtools.fixtures import load  # late: see cli.common
-    from paycli.saga.wiring import saga_env
-
     settings = state_of(ctx).settings
     plan = read_plan(file, settings.max_amount)
     with open_store(ctx) as store:
@@ -73,8 +73,6 @@ def fixtures_load(
 
 def read_plan(file: Path, max_major: int) -> Plan:
     """The checked contents of a fixtures file."""
-    from paycli.devtools.fixtures import Plan  # late: see cli.common
-
     data = _parsed(file)
     if not isinstance(data, dict) or not set(data) <= set(SECTIONS):
         usage(f"{file}: expected an object with wallets, payments and refunds")
@@ -170,16 +168,12 @@ def _wallet(entry: tuple[str, dict[str, Any]], max_major: int) -> Any:
 
 
 def _payment(entry: tuple[str, dict[str, Any]], max_major: int) -> Any:
-    from paycli.devtools.fixtures import PaymentEntry  # late: see cli.common
-
     user = _located(entry, "user", inputs.user_id, _text(entry, "user"))
     order_id = _located(entry, "order_id", inputs.order_id, _text(entry, "order_id"))
     return PaymentEntry(user, _money(entry, max_major), order_id)
 
 
 def _refund(entry: tuple[str, dict[str, Any]]) -> Any:
-    from paycli.devtools.fixtures import RefundEntry  # late: see cli.common
-
     order_id = _located(entry, "order_id", inputs.order_id, _text(entry, "order_id"))
     amount = None
     if entry[1].get("amount") is not None:

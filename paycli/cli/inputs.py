@@ -6,6 +6,7 @@ Everything here runs before the ledger is opened, so bad input writes nothing.
 from __future__ import annotations
 
 import re
+from datetime import UTC, date, datetime, time, timedelta
 
 from paycli.errors import UsageError
 from paycli.money import Money, MoneyError, currency, parse_amount
@@ -121,8 +122,6 @@ def instant(text: str, option: str, *, end_of_day: bool = False) -> str:
     A time without an offset is UTC. A bare date is midnight UTC starting that day, or with
     `end_of_day` the midnight ending it, so `--until 2024-05-01` includes all of that day.
     """
-    from datetime import UTC, date, datetime, time, timedelta  # late: start-up
-
     try:
         if not text.isascii() or len(text) > 40:
             raise ValueError(text)

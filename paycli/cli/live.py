@@ -20,13 +20,18 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any, Self
 
+from rich.console import Console, Group
+from rich.live import Live
+from rich.markup import escape
+from rich.panel import Panel
+from rich.spinner import Spinner
+from rich.table import Table
+
 from paycli.cli.echo import quiet_control_echo, restore_echo
 from paycli.saga.steps import SilentReporter, StepUpdate
 
 if TYPE_CHECKING:
-    from rich.live import Live
-
-    from paycli.results import PayResult, RefundResult
+    from paycli.results.payments import PayResult, RefundResult
 
 ICONS = {"running": "⏳", "retry": "🔄", "success": "✅", "failed": "❌", "pending": "⚠️ "}
 STYLES = {"running": "cyan", "retry": "yellow", "success": "green", "failed": "red",
@@ -100,9 +105,6 @@ class LiveReporter(_Reporter):
         """Show the saga's details (and start drawing, the first time)."""
         self.details = details
         if self.live is None:
-            from rich.console import Console  # late: Rich loads only when a panel is drawn
-            from rich.live import Live
-
             self.live = Live(get_renderable=self._render, console=Console(highlight=False),
                              refresh_per_second=8, transient=False)
             self._echo = quiet_control_echo()
@@ -145,12 +147,6 @@ class LiveReporter(_Reporter):
         return ""
 
     def _render(self) -> Any:
-        from rich.console import Group  # late: as in `started`
-        from rich.markup import escape
-        from rich.panel import Panel
-        from rich.spinner import Spinner
-        from rich.table import Table
-
         info = Table.grid(padding=(0, 2))
         currency = self.details.get("currency", "")
         for name, value in dict(self.details).items():

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from paycli.cli import completion, inputs, live, views
+from paycli.cli import completion, inputs, live
 from paycli.cli.common import (
     AmountOption,
     CurrencyOption,
@@ -20,6 +20,15 @@ from paycli.cli.common import (
     report,
     state_of,
 )
+from paycli.cli.views import payments as views
+from paycli.cli.views.base import print_error, print_json
+from paycli.ledger import queries
+from paycli.ledger.queries import resolved_payment
+from paycli.saga import pay as saga
+from paycli.saga import refund as refunds
+from paycli.saga.interrupt import left_behind
+from paycli.saga.resolve import resolve_payment
+from paycli.saga.wiring import saga_env
 
 if TYPE_CHECKING:
     from paycli.saga.core import Outcome
@@ -39,19 +48,17 @@ def register(app: typer.Typer) -> None:
 def _finish(outcome: Outcome, reporter: live.Reporter, as_json: bool) -> None:
     reporter.finish(outcome.result, outcome.error)
     if as_json:
-        views.print_json(outcome.result.to_json())
+        print_json(outcome.result.to_json())
     elif outcome.replayed:
         views.already_done(outcome.result)
     if not as_json and outcome.error is not None:
-        views.print_error(outcome.error.message)
+        print_error(outcome.error.message)
     if outcome.error is not None:
         raise typer.Exit(outcome.error.exit_code)
 
 
 def _interrupted(store: Store, reporter: live.Reporter, as_json: bool) -> NoReturn:
     """Ctrl-C: stop drawing, say what was left and what finishes it, exit 130."""
-    from paycli.saga.interrupt import left_behind  # late: see cli.common
-
     reporter.stop()
     report(left_behind(store, reporter.details), "interrupted", as_json)
     raise typer.Exit(130)
@@ -79,9 +86,6 @@ def pay(
 
     Example: paycli pay --user alice --amount 50 --order-id order-001
     """
-    from paycli.saga import pay as saga  # late: see cli.common
-    from paycli.saga.wiring import saga_env
-
     settings = state_of(ctx).settings
     code = inputs.currency_code(currency)
     request = saga.PayRequest(
@@ -116,9 +120,6 @@ def refund(
 
     Example: paycli refund pay_0123456789abcdef01234567 --amount 10 --reason "damaged"
     """
-    from paycli.saga import refund as refunds  # late: see cli.common
-    from paycli.saga.wiring import saga_env
-
     settings = state_of(ctx).settings
     request = refunds.RefundRequest(
         payment_id=inputs.entity_id(payment_id, "pay"),
@@ -168,8 +169,6 @@ def payments_list(
 
     Example: paycli payments list --user alice --status COMPLETED --since 2024-05-01
     """
-    from paycli.ledger import queries  # late: see cli.common
-
     user, status = _optional(inputs.user_id, user), _optional(inputs.payment_status, status)
     currency = _optional(inputs.currency_code, currency)
     since = None if since is None else inputs.instant(since, "--since")
@@ -194,8 +193,6 @@ def payments_show(
 
     Example: paycli payments show pay_0123456789abcdef01234567
     """
-    from paycli.ledger import queries  # late: see cli.common
-
     payment_id = inputs.entity_id(payment_id, "pay")
     with open_store(ctx) as store, store.snapshot() as reader:
         result = queries.show_payment(reader, payment_id)
@@ -227,10 +224,6 @@ def payments_resolve(
 
     Example: paycli payments resolve pay_0123456789abcdef01234567 --declined --reason "no charge"
     """
-    from paycli.ledger.queries import resolved_payment  # late: see cli.common
-    from paycli.saga.resolve import resolve_payment
-    from paycli.saga.wiring import saga_env
-
     payment_id = inputs.entity_id(payment_id, "pay")
     decision = inputs.one_of({"--approved": approved, "--declined": declined})
     why = inputs.required_reason(reason)

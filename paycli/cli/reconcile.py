@@ -9,9 +9,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from paycli.cli import views
 from paycli.cli.common import JsonOption, command, open_store, state_of, usage
+from paycli.cli.views import reconcile as views
+from paycli.cli.views.base import print_error
 from paycli.config import Settings
+from paycli.errors import ReconcileBreaks
+from paycli.ledger.report import decoded
+from paycli.saga.reconcile import reconcile as run_reconcile
+from paycli.saga.wiring import saga_env, settlement_report
 
 if TYPE_CHECKING:
     from paycli.errors import ReconcileBreaks
@@ -53,9 +58,6 @@ def reconcile(
 
     Example: paycli reconcile --from-gateway --apply
     """
-    from paycli.saga.reconcile import reconcile as run_reconcile  # late: see cli.common
-    from paycli.saga.wiring import saga_env
-
     settings = state_of(ctx).settings
     if (report is None) == (not from_gateway):
         usage("give exactly one of --report FILE or --from-gateway")
@@ -72,14 +74,12 @@ def reconcile(
         run.close()
     if error is not None:
         if not json_output:
-            views.print_error(error.message)
+            print_error(error.message)
         raise typer.Exit(error.exit_code)
 
 
 def _breaks_left(run: Reconciliation) -> ReconcileBreaks | None:
     """The error of a run that left breaks (exit 8), or None."""
-    from paycli.errors import ReconcileBreaks  # late: see cli.common
-
     counts = run.counts()
     if not counts:
         return None
@@ -94,9 +94,6 @@ def _report_lines(report: Path | None, settings: Settings
                   ) -> Iterator[tuple[str, Iterator[str]]]:
     """The report's name (for errors and events) and its text lines, from the file or the
     gateway."""
-    from paycli.ledger.report import decoded  # late: see cli.common
-    from paycli.saga.wiring import settlement_report
-
     if report is None:
         with settlement_report(settings) as lines:
             yield f"{settings.gateway_url.rstrip('/')}/reports/settlement", lines

@@ -6,8 +6,13 @@ from typing import Annotated
 
 import typer
 
-from paycli.cli import completion, inputs, views
+from paycli.cli import completion, inputs
 from paycli.cli.common import JsonOption, command, emit, open_store, state_of
+from paycli.cli.views import payments as views
+from paycli.ledger import queries
+from paycli.ledger.queries import resolved_refund
+from paycli.saga.resolve import resolve_refund
+from paycli.saga.wiring import saga_env
 
 refunds_app = typer.Typer(help="List refunds; settle a stuck one by hand.",
                           no_args_is_help=True)
@@ -37,8 +42,6 @@ def refunds_list(
 
     Example: paycli refunds list --status PROCESSING
     """
-    from paycli.ledger import queries  # late: see cli.common
-
     status = None if status is None else inputs.refund_status(status)
     payment_id = None if payment is None else inputs.entity_id(payment, "pay")
     limit = inputs.positive_int(limit, "--limit")
@@ -66,10 +69,6 @@ def refunds_resolve(
 
     Example: paycli refunds resolve ref_0123456789abcdef01234567 --refunded --reason "seen"
     """
-    from paycli.ledger.queries import resolved_refund  # late: see cli.common
-    from paycli.saga.resolve import resolve_refund
-    from paycli.saga.wiring import saga_env
-
     refund_id = inputs.entity_id(refund_id, "ref")
     decision = inputs.one_of({"--refunded": refunded, "--failed": failed})
     why = inputs.required_reason(reason)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from paycli.cli import inputs, views
+from paycli.cli import inputs
 from paycli.cli.common import (
     AmountOption,
     CurrencyOption,
@@ -18,6 +18,8 @@ from paycli.cli.common import (
     open_store,
     state_of,
 )
+from paycli.cli.views import wallet as views
+from paycli.ledger import wallet
 
 wallet_app = typer.Typer(help="Credit wallets and read balances and statements.",
                          no_args_is_help=True)
@@ -42,8 +44,6 @@ def wallet_credit(
 
     Example: paycli wallet credit --user alice --amount 100.50
     """
-    from paycli.ledger import wallet  # late: see cli.common
-
     code = inputs.currency_code(currency)
     money = inputs.amount(amount, code, state_of(ctx).settings.max_amount)
     user = inputs.user_id(user)
@@ -65,8 +65,6 @@ def wallet_balance(
 
     Example: paycli wallet balance --user alice --json
     """
-    from paycli.ledger import wallet  # late: see cli.common
-
     code, user = inputs.currency_code(currency), inputs.user_id(user)
     with open_store(ctx) as store:
         result = wallet.balance(store.read, user, code)
@@ -86,8 +84,6 @@ def wallet_history(
 
     Example: paycli wallet history --user alice --limit 10
     """
-    from paycli.ledger import wallet  # late: see cli.common
-
     code, user = inputs.currency_code(currency), inputs.user_id(user)
     limit = inputs.positive_int(limit, "--limit")
     with open_store(ctx) as store:

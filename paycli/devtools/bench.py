@@ -30,14 +30,7 @@ from paycli.config import Settings
 from paycli.devtools import baselines, batchbench
 from paycli.devtools import startup as startup_times
 from paycli.devtools.mock_process import MockGatewayProcess
-from paycli.gateway.inprocess import InProcessGateway
-from paycli.gateway.protocol import Gateway
-from paycli.ledger import postings, wallet
-from paycli.ledger.batchfile import BatchRow
-from paycli.ledger.replay import replay_events
-from paycli.money import Money
-from paycli.records import Payment
-from paycli.results import (
+from paycli.devtools.report import (
     Baselines,
     BenchReport,
     Growth,
@@ -45,10 +38,17 @@ from paycli.results import (
     Ratios,
     ReplayTiming,
     Startup,
-    StepRecord,
     StepTimes,
     Target,
 )
+from paycli.gateway.inprocess import InProcessGateway
+from paycli.gateway.protocol import Gateway
+from paycli.ledger import postings, wallet
+from paycli.ledger.batchfile import BatchRow
+from paycli.ledger.replay import replay_events
+from paycli.money import Money
+from paycli.records import Payment
+from paycli.results.base import StepRecord
 from paycli.saga import pay as saga
 from paycli.saga.core import Decision, SagaEnv, Verdict
 from paycli.saga.group import open_payments

@@ -24,7 +24,7 @@ from paycli.errors import NotFound, PaycliError
 from paycli.ledger import idempotency, postings, wallet
 from paycli.ledger.batchfile import BatchRow
 from paycli.money import Money
-from paycli.results import FixtureFailure, FixturesLoaded
+from paycli.results.fixtures import FixtureFailure, FixturesLoaded
 from paycli.saga import pay as paying
 from paycli.saga import refund as refunding
 from paycli.saga.batch import Batch, BatchOptions, RowOutcome

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 
-from paycli.results import Startup
+from paycli.devtools.report import Startup
 
 BARE_APP = """
 import typer

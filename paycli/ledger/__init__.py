@@ -3,17 +3,18 @@ export and reconciliation. It decides what a movement of money is and what the l
 says; the store below it keeps the rows.
 
     postings     double-entry movements: deposit, hold, post (commit) and void a hold
+    grouped      the same movements for a billing run's group, in one transaction
     wallet       credit, balance and statement as result objects
     idempotency  key -> request fingerprint -> stored result
     chain        verifying the event log's hash chain
-    replay       rebuilding the ledger from its events and comparing
+    replay       rebuilding the ledger from its events and comparing; the copies it
+                 proves (`backup` of a SQLite ledger, `db copy` into an empty one)
     queries      payments as the contract's result objects
     export       payments, refunds and transfers as CSV or JSON lines
     report       reading a gateway's settlement report (CSV), line by line
     reconcile    the ledger against that report: what agrees, and every break
     limits       per-wallet and default limits, and the check a payment must pass
     batchfile    reading a billing run's file (CSV or JSON Lines), row by row
-    backup       an online copy of a SQLite ledger, verified by replay
 
 Invariants: every currency's balances sum to zero; no wallet's available balance goes
 below zero; every movement is appended to the hash-chained event log in its transaction.

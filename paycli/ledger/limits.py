@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from paycli.errors import LimitExceeded
 from paycli.money import Money, format_minor
 from paycli.records import Limits
-from paycli.results import LimitEntry, LimitsList
+from paycli.results.limits import LimitEntry, LimitsList
 from paycli.store import Reader, Store
 
 DEFAULT = ""  # the scope of the default limits

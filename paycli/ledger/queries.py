@@ -21,8 +21,8 @@ from typing import Any
 from paycli.errors import NotFound
 from paycli.money import format_minor
 from paycli.records import Payment, Refund
-from paycli.results import (
-    ErrorInfo,
+from paycli.results.base import ErrorInfo, StepRecord
+from paycli.results.payments import (
     PaymentFields,
     PaymentResolved,
     PaymentShow,
@@ -31,7 +31,6 @@ from paycli.results import (
     RefundFields,
     RefundResolved,
     RefundsList,
-    StepRecord,
     TimelineEvent,
 )
 from paycli.store import Reader

@@ -44,7 +44,7 @@ from paycli.records import (
     RefundStatus,
     ReportLine,
 )
-from paycli.results import ReconcileBreak
+from paycli.results.reconcile import ReconcileBreak
 
 TOOK_MONEY = ("approved", "refunded")  # a charge line's statuses that took the money
 MOVED_MONEY = ("approved", "refunded", "pending")  # ... or are about to

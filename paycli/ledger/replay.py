@@ -6,6 +6,10 @@ in-memory database (`replay_store`): every account's balance and holds, every tr
 state, every payment's and refund's saga state. The rebuilt state is then compared with the
 stored tables, by SQL, inside the same read snapshot.
 
+The copies a replay proves live here too: `backup` (a SQLite ledger copied by the store
+while others write) and `copy_and_verify` (`db copy`, into an empty ledger of either
+engine) report success only once the copy replays consistently and its chain verifies.
+
 Invariants:
 - The stored ledger is only read (attached read-only); nothing is ever repaired.
 - Every finding is reported, never just the first: each mismatch as
@@ -17,6 +21,8 @@ Invariants:
   number, field `apply`, `stored` its type and entity, `replayed` why it was refused.
 - `consistent` is True only when no mismatch was found; `chain_ok` only when the chain
   holds from the first event to the last.
+- A backup that does not replay is removed and never published; a copy's source is never
+  written, and a target that holds anything is refused before anything is written to it.
 
 How each event type rebuilds state (payloads as documented in `postings` and the sagas):
 
@@ -33,13 +39,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
+from paycli.errors import LedgerVerificationFailed
 from paycli.ledger.chain import ChainBreak, verify_chain
 from paycli.money import format_minor
 from paycli.records import Event
-from paycli.results import ChainBreakInfo, Mismatch, ReplayReport
+from paycli.results.replay import (
+    BackupResult,
+    ChainBreakInfo,
+    DbCopyResult,
+    Mismatch,
+    ReplayReport,
+)
 from paycli.store import Store
+from paycli.store.backup import private_copy, publish
+from paycli.store.copy import copy_ledger
 from paycli.store.replay import COMPARISONS, Difference, NotApplicable, ReplayStore
 
 AMOUNT_FIELDS = frozenset({"balance", "held", "amount", "refunded", "refund_reserved"})
@@ -208,3 +224,28 @@ def summary(result: ReplayReport) -> str:
     if not findings:
         return f"{result.events} events replayed: the ledger agrees with its event log"
     return "ledger verification failed: " + "; ".join(findings)
+
+
+def backup(store: Store, target: Path) -> BackupResult:
+    """Copy the ledger to `target` (the store's online copy), verify the copy by replaying
+    it, then publish it; a copy that does not replay is removed (exit 8)."""
+    with private_copy(store, target) as temporary:
+        with Store(str(temporary), actor=store.actor) as copy:
+            checked = replay_events(copy)
+        if not (checked.consistent and checked.chain_ok):
+            raise LedgerVerificationFailed(
+                f"the copy did not replay consistently ({summary(checked)}); "
+                "nothing was written")
+        publish(temporary, target)
+    return BackupResult(path=str(target), events=checked.events, consistent=True)
+
+
+def copy_and_verify(source: Store, target: Store) -> DbCopyResult:
+    """Copy `source` into the empty `target` (the store's copy: one snapshot, one
+    transaction, ids and hashes kept) and replay the target; the contract's `db copy`
+    object (`consistent` False when the replay found anything)."""
+    counts = copy_ledger(source, target)
+    report = replay_events(target)
+    return DbCopyResult(to=target.name, events=counts["events"],
+                        consistent=report.consistent and report.chain_ok,
+                        rows=sum(counts.values()), mismatches=len(report.mismatches))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from paycli.ledger import idempotency, postings
 from paycli.money import Money, format_minor
-from paycli.results import HistoryEntry, WalletBalance, WalletCredit, WalletHistory
+from paycli.results.wallet import HistoryEntry, WalletBalance, WalletCredit, WalletHistory
 from paycli.store import Reader, Store
 from paycli.store.hashing import canonical_json
 

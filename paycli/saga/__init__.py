@@ -1,17 +1,22 @@
 """The sagas: pay, refund and recover, each a sequence of committed steps, and the ways
 to finish one that is stuck: resolve by hand, reconcile with the gateway's report.
 
-    core     the environment a saga runs in, its verdict and outcome, changing a row with
-             its event, taking over an orphan
-    steps    named, timed steps told to a `Reporter` (the terminal draws them)
-    owner    which process owns a saga in flight, and waiting for it
-    calls    the conversations with the gateway: charge and refund
-    lookups  what the gateway's answers and look-ups mean, as verdicts
-    settle   the one settle path: a verdict applied to a payment or a refund
-    pay      the pay saga;  refund  the refund saga;  recover  finishing orphans
-    resolve  settling by hand;  reconcile  settling from the gateway's settlement report
-    batch    billing runs: many payments per commit (group commit), charged concurrently
-    wiring   a saga environment from settings
+    core       the environment a saga runs in, its verdict and outcome, changing a row
+               with its event, taking over an orphan
+    steps      named, timed steps told to a `Reporter` (the terminal draws them)
+    owner      which process owns a saga in flight, and waiting for it
+    calls      the conversations with the gateway: charge and refund
+    lookups    what the gateway's answers and look-ups mean, as verdicts
+    settle     the one settle path: a verdict applied to a payment or a refund
+    pay        the pay saga
+    group      a billing run's group of payments opened in one transaction
+    batch      billing runs: many payments per commit (group commit), charged concurrently
+    refund     the refund saga
+    recover    finishing orphans
+    interrupt  what an interrupted saga (Ctrl-C) left behind, said for the operator
+    resolve    settling by hand
+    reconcile  settling from the gateway's settlement report
+    wiring     a saga environment from settings
 
 Invariants: no step leaves the ledger between states; a hold (or a refund's reservation)
 is released only when the gateway cannot hold the money; nothing here draws on the

@@ -18,7 +18,7 @@ from paycli.gateway.protocol import Gateway
 from paycli.gateway.resilience import Resilience
 from paycli.logs import JsonLog
 from paycli.records import Payment, Refund
-from paycli.results import PayResult, RefundResult
+from paycli.results.payments import PayResult, RefundResult
 from paycli.saga.owner import owner_alive, this_owner
 from paycli.store import Store, Tx
 

@@ -32,7 +32,8 @@ from paycli.ledger import idempotency, limits, postings
 from paycli.ledger.queries import saga_steps
 from paycli.money import Money, format_minor
 from paycli.records import Account, Payment, PaymentStatus, StepStatus
-from paycli.results import ErrorInfo, PayResult, StepRecord
+from paycli.results.base import ErrorInfo, StepRecord
+from paycli.results.payments import PayResult
 from paycli.saga import calls
 from paycli.saga.core import Decision, Outcome, SagaEnv, Verdict, read_payment, set_payment
 from paycli.saga.owner import wait_for_owner

@@ -26,7 +26,7 @@ from paycli.errors import RefusedInState
 from paycli.ledger import reconcile as ledger
 from paycli.ledger.report import read_report
 from paycli.records import BreakKind, PaymentStatus, RefundStatus
-from paycli.results import ReconcileBreak, ReconcileReport, ReconcileResolved
+from paycli.results.reconcile import ReconcileBreak, ReconcileReport, ReconcileResolved
 from paycli.saga.core import Decision, SagaEnv, Verdict
 from paycli.saga.settle import settle_payment, settle_refund
 from paycli.store.spool import RESOLVED, ReportSpool

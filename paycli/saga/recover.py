@@ -17,7 +17,7 @@ every action is conditional on the state it found.
 from __future__ import annotations
 
 from paycli.records import Payment, PaymentStatus, Refund, RefundStatus
-from paycli.results import RecoveredEntry, RecoverReport
+from paycli.results.recover import RecoveredEntry, RecoverReport
 from paycli.saga import lookups
 from paycli.saga.core import (
     FINISHERS,

@@ -31,7 +31,7 @@ from paycli.errors import (
 from paycli.ledger import idempotency, postings
 from paycli.money import Money, MoneyError, format_minor, parse_amount
 from paycli.records import REFUNDABLE_STATUSES, Payment, Refund, RefundStatus, StepStatus
-from paycli.results import RefundResult
+from paycli.results.payments import RefundResult
 from paycli.saga import calls
 from paycli.saga.core import (
     Decision,

@@ -19,7 +19,7 @@ from paycli.logs import JsonLog
 from paycli.records import StepStatus
 
 if TYPE_CHECKING:
-    from paycli.results import PayResult, RefundResult
+    from paycli.results.payments import PayResult, RefundResult
 
 
 # Called with ("before" | "during" | "after", step name) at every step boundary.

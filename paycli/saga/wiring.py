@@ -11,7 +11,7 @@ from paycli.config import Settings
 from paycli.gateway.protocol import Gateway
 from paycli.gateway.resilience import Resilience, next_probe_at, probe_lease
 from paycli.logs import JsonLog
-from paycli.results import GatewayStatus
+from paycli.results.gateway import GatewayStatus
 from paycli.saga.core import SagaEnv
 from paycli.store import BreakerStore, Store
 

@@ -13,6 +13,7 @@
     hashing     canonical JSON and the event hash the chain is built from
     breaker     the shared circuit breaker's row (compare-and-set probe)
     replay      `replay-events`' in-memory rebuild beside the ledger attached read-only
+    backup      `backup`: SQLite's online copy into a private file, published by rename
     copy        `db copy`: a ledger's rows, events and all, into an empty ledger
     spool       `reconcile`'s scratch file: a report sorted by payment id, and its breaks
 

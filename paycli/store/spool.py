@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from paycli.records import BreakKind, ReportLine
-from paycli.results import ReconcileBreak, ReconcileResolved
+from paycli.results.reconcile import ReconcileBreak, ReconcileResolved
 
 BATCH = 5000
 TABLES = """

@@ -10,13 +10,20 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
 from paycli.cli.echo import control_echo_off
 from paycli.cli.views.base import console, escaped, new_table, print_error, print_json
 
 if TYPE_CHECKING:
     from paycli.errors import PaycliError
-    from paycli.results import BatchReport
+    from paycli.results.batch import BatchReport
 
 Counts = dict[str, int]
 PLAIN_EVERY_S = 5.0
@@ -37,15 +44,6 @@ def batch_progress(total: int | None, enabled: bool) -> Iterator[Callable[[Count
 
 @contextlib.contextmanager
 def _bar(total: int | None) -> Iterator[Callable[[Counts], None]]:
-    # late: start-up
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
     started = time.monotonic()
     with control_echo_off(), Progress(
             BarColumn(bar_width=16), MofNCompleteColumn(), TimeRemainingColumn(),

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from rich import box
+from rich.markup import escape
 
 from paycli.cli.views.base import (
     console,
@@ -12,16 +15,22 @@ from paycli.cli.views.base import (
     status_markup,
     when,
 )
+from paycli.results.base import StepRecord
+from paycli.results.payments import (
+    PaymentResolved,
+    PaymentShow,
+    PaymentsList,
+    PayResult,
+    RefundFields,
+    RefundResolved,
+    RefundResult,
+    RefundsList,
+    TimelineEvent,
+)
 
-if TYPE_CHECKING:
-    from paycli import results
 
-def already_done(result: results.PayResult | results.RefundResult) -> None:
+def already_done(result: PayResult | RefundResult) -> None:
     """A repeated pay or refund: the stored result, and that nothing moved again."""
-    from rich.markup import escape  # late: start-up
-
-    from paycli.results import PayResult
-
     if isinstance(result, PayResult):
         order = f"{escape(result.order_id)} → " if result.order_id else ""
         console().print(f"[bold]already paid:[/] {order}{result.payment_id} "
@@ -38,14 +47,12 @@ def already_done(result: results.PayResult | results.RefundResult) -> None:
 PAYMENT_COLUMNS = ("Created", "Payment", "User", "Amount", "Status", "Refunded")
 
 
-def payments_list(result: results.PaymentsList) -> None:
+def payments_list(result: PaymentsList) -> None:
     """After `payments list`: ids and amounts never wrap; on a narrow terminal the refunded
     amount, then the creation time, make room (and a long user id is cut with …)."""
     if not result.payments:
         console().print("No payments match.")
         return
-    from rich import box  # late: start-up
-
     rows = [(when(p.created_at)[:16], p.payment_id, p.user, f"{p.amount} {p.currency}",
              str(p.status), p.refunded_amount) for p in result.payments]
     widest = [(name, 8 if name == "User" else max(len(name), *(len(row[i]) for row in rows)))
@@ -64,7 +71,7 @@ def payments_list(result: results.PaymentsList) -> None:
     console().print(table)
 
 
-def payment_show(result: results.PaymentShow) -> None:
+def payment_show(result: PaymentShow) -> None:
     """After `payments show`: the payment, its refunds, its timeline, its saga's steps."""
     console().print(_payment_card(result))
     if result.refunds:
@@ -74,7 +81,7 @@ def payment_show(result: results.PaymentShow) -> None:
         console().print(_steps_table(result.steps))
 
 
-def _payment_card(result: results.PaymentShow) -> Any:
+def _payment_card(result: PaymentShow) -> Any:
     currency = result.currency
     table = new_table(f"Payment {result.payment_id}")
     table.add_column("Field")
@@ -93,7 +100,7 @@ def _payment_card(result: results.PaymentShow) -> Any:
     return table
 
 
-def _refunds_table(refunds: list[results.RefundFields]) -> Any:
+def _refunds_table(refunds: list[RefundFields]) -> Any:
     table = new_table("Refunds, oldest first")
     for name in ("Created", "Refund", "Amount", "Status", "Reason"):
         table.add_column(name, overflow="fold")
@@ -104,7 +111,7 @@ def _refunds_table(refunds: list[results.RefundFields]) -> Any:
     return table
 
 
-def _timeline_table(events: list[results.TimelineEvent]) -> Any:
+def _timeline_table(events: list[TimelineEvent]) -> Any:
     table = new_table("Timeline, oldest first")
     for name in ("Seq", "At", "Event", "Actor", "Changes"):
         table.add_column(name, overflow="fold")
@@ -116,7 +123,7 @@ def _timeline_table(events: list[results.TimelineEvent]) -> Any:
     return table
 
 
-def _steps_table(steps: list[results.StepRecord]) -> Any:
+def _steps_table(steps: list[StepRecord]) -> Any:
     table = new_table("Saga steps")
     table.add_column("Step")
     table.add_column("Status")
@@ -128,7 +135,7 @@ def _steps_table(steps: list[results.StepRecord]) -> Any:
     return table
 
 
-def payment_resolved(result: results.PaymentResolved) -> None:
+def payment_resolved(result: PaymentResolved) -> None:
     """After `payments resolve`."""
     console().print(f"[green]✓[/] {result.payment_id} resolved by hand: "
                     f"{status_markup(result.status)}, {result.amount} {result.currency} "
@@ -136,7 +143,7 @@ def payment_resolved(result: results.PaymentResolved) -> None:
     console().print(f"  by {escaped(result.actor)}: {escaped(result.reason)}")
 
 
-def refund_resolved(result: results.RefundResolved) -> None:
+def refund_resolved(result: RefundResolved) -> None:
     """After `refunds resolve`."""
     done = "wallet credited" if result.status == "COMPLETED" else "reservation released"
     console().print(f"[green]✓[/] {result.refund_id} resolved by hand: "
@@ -145,13 +152,11 @@ def refund_resolved(result: results.RefundResolved) -> None:
     console().print(f"  by {escaped(result.actor)}: {escaped(result.reason)}")
 
 
-def refunds_list(result: results.RefundsList) -> None:
+def refunds_list(result: RefundsList) -> None:
     """After `refunds list`."""
     if not result.refunds:
         console().print("No refunds match.")
         return
-    from rich import box  # late: start-up
-
     table = new_table("Refunds, newest first")
     table.box, table.pad_edge = box.SIMPLE_HEAD, False
     for name in ("Refund", "Payment", "Amount", "Status", "Reason"):

@@ -9,11 +9,15 @@ import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from rich.padding import Padding
+
 from paycli.cli.views.base import console, escaped, fit_columns, new_table
+from paycli.records import BreakKind
 
 if TYPE_CHECKING:
     from paycli.errors import PaycliError
-    from paycli.results import ReconcileBreak, Result
+    from paycli.results.base import Result
+    from paycli.results.reconcile import ReconcileBreak
     from paycli.saga.reconcile import Reconciliation
 
 SHOWN = 20  # rows of each kind in the human view; --json lists every one
@@ -51,8 +55,6 @@ def reconciled(run: Reconciliation, error: PaycliError | None, as_json: bool) ->
         return
     _summary(run)
     _settled(run)
-    from paycli.records import BreakKind  # late: start-up (views load with every command)
-
     for kind in ADVICE:
         count = run.counts().get(kind, 0)
         if count:
@@ -125,8 +127,6 @@ def _breaks(kind: str, count: int, breaks: Iterable[ReconcileBreak]) -> None:
         table.add_row(*(escaped(cells[name]) for name in COLUMNS if name in shown))
     console().print(table)
     _more(count)
-    from rich.padding import Padding  # late: start-up
-
     console().print(Padding(f"→ {escaped(action)}", (0, 0, 1, 2)))
 
 

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
 
 from paycli.cli.views.base import console, escaped, new_table
+from paycli.results.wallet import WalletBalance, WalletCredit, WalletHistory
 
-if TYPE_CHECKING:
-    from paycli import results
 
-def wallet_credit(result: results.WalletCredit) -> None:
+def wallet_credit(result: WalletCredit) -> None:
     """After `wallet credit`."""
     console().print(
         f"[green]✓[/] Credited [bold]{result.amount} {result.currency}[/] to "
@@ -19,7 +17,7 @@ def wallet_credit(result: results.WalletCredit) -> None:
     )
 
 
-def wallet_balance(result: results.WalletBalance) -> None:
+def wallet_balance(result: WalletBalance) -> None:
     """After `wallet balance`: three aligned lines, printed without Rich, because this is
     the command operators run most and its start-up time is kept near a bare Typer app's."""
     if not result.exists:
@@ -33,7 +31,7 @@ def wallet_balance(result: results.WalletBalance) -> None:
     sys.stdout.write("\n".join(lines) + "\n")
 
 
-def wallet_history(result: results.WalletHistory) -> None:
+def wallet_history(result: WalletHistory) -> None:
     """After `wallet history`."""
     if not result.entries:
         console().print(f"No movements for {result.user} in {result.currency}.")

@@ -1,4 +1,5 @@
-"""`paycli replay-events` and `paycli export`: reading the whole ledger back."""
+"""`paycli export`: payments, refunds and ledger transfers for accounting, as CSV or
+JSON lines."""
 
 from __future__ import annotations
 
@@ -8,37 +9,15 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from paycli.cli import inputs, views
-from paycli.cli.common import JsonOption, command, emit, fail, open_store
-from paycli.errors import LedgerVerificationFailed
+from paycli.cli import inputs
+from paycli.cli.common import command, open_store
+from paycli.cli.views import ledger as views
+from paycli.ledger import export
 
 
 def register(app: typer.Typer) -> None:
-    """Add `replay-events` and `export` to the app."""
-    app.command("replay-events")(replay_events)
+    """Add `export` to the app."""
     app.command("export")(export_records)
-
-
-@command
-def replay_events(ctx: typer.Context, json_output: JsonOption = False) -> None:
-    """Rebuild every balance, hold, transfer, payment and refund from the event log alone,
-    compare with the stored tables, and verify the hash chain from the first event.
-
-    Reports every mismatch and the first broken link; exits 8 on any finding, 0 when all
-    agree. The ledger is only read.
-
-    Example: paycli replay-events --json
-    """
-    from paycli.ledger import replay  # late: see cli.common
-
-    show_bar = not json_output and sys.stdout.isatty()
-    with open_store(ctx) as store, views.progress_bar("Replaying events", show_bar) as bar:
-        result = replay.replay_events(store, bar)
-    if result.consistent and result.chain_ok:
-        emit(result, json_output, views.replay_report)
-        return
-    fail(result, LedgerVerificationFailed(replay.summary(result)), json_output,
-         views.replay_report)
 
 
 @command
@@ -60,8 +39,6 @@ def export_records(
 
     Example: paycli export --format csv --out ledger.csv
     """
-    from paycli.ledger import export  # late: see cli.common
-
     fmt = inputs.choice(fmt, export.FORMATS, "--format")
     show_bar = out is not None and sys.stdout.isatty()
     try:

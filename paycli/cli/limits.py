@@ -1,13 +1,12 @@
-"""`paycli backup`, and `paycli limits set | show`: the guard rails an operator sets."""
+"""`paycli limits set | show`: the limits an operator sets per wallet or for all."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from paycli.cli import inputs, views
+from paycli.cli import inputs
 from paycli.cli.common import (
     CurrencyOption,
     JsonOption,
@@ -17,7 +16,9 @@ from paycli.cli.common import (
     state_of,
     usage,
 )
+from paycli.cli.views import limits as views
 from paycli.errors import UsageError
+from paycli.ledger.limits import DEFAULT, UNSET, listing, set_limits
 
 limits_app = typer.Typer(help="Limits per wallet or for all: single amount, daily amount "
                               "and count.", no_args_is_help=True)
@@ -26,8 +27,7 @@ DAILY_TIMES_MAX = 1000  # a daily amount may be up to this many maximum single a
 
 
 def register(app: typer.Typer) -> None:
-    """Add `backup` and the `limits` group to the app."""
-    app.command("backup")(backup)
+    """Add the `limits` group to the app."""
     app.add_typer(limits_app, name="limits")
 
 
@@ -57,8 +57,6 @@ def limits_set(
 
     Example: paycli limits set --default --max-amount 500 --daily-amount 2000 --daily-count 20
     """
-    from paycli.ledger.limits import DEFAULT, UNSET, set_limits  # late: see cli.common
-
     scope = DEFAULT if inputs.one_of({"--user": user is not None, "--default": default}
                                      ) == "--default" else inputs.user_id(str(user))
     code = inputs.currency_code(currency)
@@ -78,8 +76,6 @@ def limits_set(
 
 
 def _limit_amount(text: str | None, code: str, maximum: int, option: str) -> object:
-    from paycli.ledger.limits import UNSET  # late: see cli.common
-
     if text is None:
         return UNSET
     if text.strip().lower() == NONE:
@@ -91,8 +87,6 @@ def _limit_amount(text: str | None, code: str, maximum: int, option: str) -> obj
 
 
 def _limit_count(text: str | None) -> object:
-    from paycli.ledger.limits import UNSET  # late: see cli.common
-
     if text is None:
         return UNSET
     if text.strip().lower() == NONE:
@@ -116,34 +110,9 @@ def limits_show(
 
     Example: paycli limits show --user alice
     """
-    from paycli.ledger.limits import listing  # late: see cli.common
-
     who = None if user is None else inputs.user_id(user)
     with open_store(ctx) as store, store.snapshot() as reader:
         result = listing(reader, who)
     emit(result, json_output, views.limits_shown)
 
 
-@command
-def backup(
-    ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="Where to write the copy (created 0600).",
-                                         dir_okay=False)],
-    json_output: JsonOption = False,
-) -> None:
-    """Copy a SQLite ledger while other paycli processes keep working, then replay and
-    verify the copy before reporting success.
-
-    The copy is one consistent state of the ledger, written privately (0600) to a
-    temporary file beside FILE and renamed into place only once its replay agrees with
-    its events and its hash chain verifies; a failed backup leaves nothing behind. To
-    restore, point --db at the copy, or `paycli --db COPY db copy --to ...` it into an
-    empty ledger. A PostgreSQL ledger is backed up with pg_dump (exit 2 says how).
-
-    Example: paycli backup ~/backups/ledger-$(date +%F).db
-    """
-    from paycli.ledger.backup import backup as take_backup  # late: see cli.common
-
-    with open_store(ctx) as store:
-        result = take_backup(store, file)
-    emit(result, json_output, views.backed_up)

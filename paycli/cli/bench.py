@@ -1,67 +1,25 @@
-"""`paycli demo`, `paycli bench` and `paycli schema`: first runs, measurements, and the
-contract's result objects as JSON Schema."""
+"""`paycli bench`: payments per second and latency, beside the raw limits of this machine."""
 
 from __future__ import annotations
 
 import sys
-import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from paycli.cli import inputs, views
+from paycli.cli import inputs
 from paycli.cli.common import JsonOption, command, emit, state_of, usage
+from paycli.cli.views import bench as views
+from paycli.config import db_scheme
+from paycli.devtools import bench as bench_mod
 
 if TYPE_CHECKING:
-    from paycli.results import Result
-
-# The `--json` result model of every command that has `--json`.
-SCHEMAS = {
-    "wallet credit": "WalletCredit", "wallet balance": "WalletBalance",
-    "wallet history": "WalletHistory", "pay": "PayResult", "refund": "RefundResult",
-    "payments list": "PaymentsList", "payments show": "PaymentShow",
-    "payments resolve": "PaymentResolved", "refunds list": "RefundsList",
-    "refunds resolve": "RefundResolved",
-    "replay-events": "ReplayReport", "recover": "RecoverReport",
-    "gateway status": "GatewayStatus", "gateway reset": "GatewayStatus", "bench": "BenchReport",
-    "db copy": "DbCopyResult", "reconcile": "ReconcileReport",
-    "backup": "BackupResult", "fixtures load": "FixturesLoaded", "batch": "BatchReport",
-    "limits set": "LimitsList", "limits show": "LimitsList",
-}
+    pass
 
 
 def register(app: typer.Typer) -> None:
-    """Add `bench`, `demo` and `schema` to the app."""
+    """Add `bench` to the app."""
     app.command()(bench)
-    app.command()(demo)
-    app.command()(schema)
-
-
-def result_model(name: str) -> type[Result]:
-    """The result model of a command (`pay`, `wallet balance`, ...)."""
-    from paycli import results  # late: see cli.common
-
-    model: type[Result] = getattr(results, SCHEMAS[name])
-    return model
-
-
-@command
-def schema(
-    command_words: Annotated[list[str], typer.Argument(
-        metavar="COMMAND...", help="The command, e.g. pay or wallet balance.")],
-) -> None:
-    """Print the JSON Schema of a command's --json output.
-
-    Example: paycli schema wallet balance
-    """
-
-    name = " ".join(command_words)
-    if name not in SCHEMAS:
-        usage(f"no --json output for {name!r}: use one of {', '.join(SCHEMAS)}")
-    document = {"$schema": "https://json-schema.org/draft/2020-12/schema",
-                **result_model(name).model_json_schema(mode="serialization")}
-    views.print_json(document)
 
 
 @command
@@ -101,8 +59,6 @@ def bench(
 
     Example: paycli --db postgresql://ops@/postgres?host=/run/pg bench --concurrency 4
     """
-    from paycli.devtools import bench as bench_mod  # late: see cli.common
-
     if gateway not in ("inprocess", "http"):
         usage(f"--gateway must be inprocess or http, got {gateway!r}")
     if mode not in ("single", "batch"):
@@ -123,35 +79,7 @@ def bench(
 
 def _bench_server(ctx: typer.Context) -> str | None:
     """The PostgreSQL server given with --db for the bench (a file --db is not used)."""
-    from paycli.config import db_scheme  # late: see cli.common
-
     chosen = state_of(ctx).settings.raw("db")
     return str(chosen) if chosen and db_scheme(str(chosen)) == "postgresql" else None
 
 
-@command
-def demo(
-    ctx: typer.Context,
-    fast: Annotated[bool, typer.Option("--fast", help="Shorten the waits.")] = False,
-) -> None:
-    """Run the seed system's scenarios end to end against a mock gateway it starts itself.
-
-    Uses a temporary ledger unless --db is given; ends with a summary table and exits 1 if
-    any scenario did not behave as expected.
-
-    Example: paycli demo --fast
-    """
-    from paycli.cli import live  # late: see cli.common
-    from paycli.devtools import demo as demo_mod
-    from paycli.store import Store
-
-    chosen = state_of(ctx).settings.overrides.get("db")
-    with tempfile.TemporaryDirectory(prefix="paycli-demo-") as folder:
-        path = str(chosen) if chosen else str(Path(folder) / "ledger.db")
-        with Store(path) as store:
-            results = demo_mod.run_demo(
-                store, fast, reporter=lambda title: live.reporter_for(title, False),
-                announce=views.announce)
-        views.demo_summary(results, path if chosen else None)
-    if not all(result.ok for result in results):
-        raise typer.Exit(1)

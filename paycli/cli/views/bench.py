@@ -1,21 +1,19 @@
-"""Views of `bench`, `demo` and `db copy`."""
+"""Views of `bench`: a progress bar per phase, then the measures and the targets."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from paycli.cli.views.base import PIPED_WIDTH, console, escaped, fit_columns, new_table
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-if TYPE_CHECKING:
-    from paycli import results
+from paycli.cli.views.base import console, new_table
+from paycli.devtools.report import BenchReport
+
 
 class _BenchProgress:
     """A Rich progress bar per bench phase."""
 
     def __init__(self) -> None:
-        # late: start-up
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
         self.progress = Progress("[progress.description]{task.description}", BarColumn(),
                                  MofNCompleteColumn(), TimeElapsedColumn(), console=console())
         self.tasks: dict[str, Any] = {}
@@ -38,7 +36,7 @@ def bench_progress() -> _BenchProgress:
     return _BenchProgress()
 
 
-def bench_result(result: results.BenchReport) -> None:
+def bench_result(result: BenchReport) -> None:
     """After `bench`."""
     table = new_table(f"paycli bench: {result.payments} payments, gateway {result.gateway}, "
                    f"concurrency {result.concurrency}, prefill {result.prefill}")
@@ -66,7 +64,7 @@ def bench_result(result: results.BenchReport) -> None:
     _targets_table(result)
 
 
-def _step_table(result: results.BenchReport) -> None:
+def _step_table(result: BenchReport) -> None:
     steps = new_table("Per step")
     steps.add_column("Step")
     for column in ("p50 ms", "p95 ms", "p99 ms"):
@@ -77,7 +75,7 @@ def _step_table(result: results.BenchReport) -> None:
     console().print(steps)
 
 
-def _targets_table(result: results.BenchReport) -> None:
+def _targets_table(result: BenchReport) -> None:
     goals = new_table("Targets")
     for column, justify in (("Target", "left"), ("Measured", "right"), ("Baseline", "left"),
                             ("Ratio", "right"), ("Goal", "left"), ("", "left")):
@@ -89,49 +87,3 @@ def _targets_table(result: results.BenchReport) -> None:
     console().print(goals)
 
 
-def announce(text: str) -> None:
-    """A scenario's heading (a rule on a terminal, a plain line when piped)."""
-    console().print()
-    if console().width >= PIPED_WIDTH:
-        console().print(f"== {text}", markup=False)
-    else:
-        console().rule(f"[bold]{text}[/]", align="left")
-
-
-def demo_summary(results: list[Any], kept_at: str | None) -> None:
-    """The demo's closing table: scenario, expected, got, payment id, balance."""
-    cells = [("", 1), ("Scenario", 24),
-             ("Expected", max(len(r.expected) for r in results)),
-             ("Got", max(len(r.got) for r in results)),
-             ("Payment", max(len(r.payment_id or "") for r in results)),
-             ("Balance", max(len(r.balance) for r in results))]
-    shown = fit_columns(cells, ["Balance", "Expected"], console().width - 4)
-    table = new_table("paycli demo: summary")
-    for name, justify, wrap in (("", "left", False), ("Scenario", "left", True),
-                                ("Expected", "left", True), ("Got", "left", True),
-                                ("Payment", "left", False), ("Balance", "right", False)):
-        if name in shown:
-            table.add_column(name, justify=justify, no_wrap=not wrap)
-    for result in results:
-        mark = "[green]✓[/]" if result.ok else "[red]✗[/]"
-        row = {"": mark, "Scenario": result.scenario, "Expected": result.expected,
-               "Got": result.got, "Payment": result.payment_id or "", "Balance": result.balance}
-        table.add_row(*(value for name, value in row.items() if name in shown))
-    console().print()
-    console().print(table)
-    failed = sum(1 for result in results if not result.ok)
-    if failed:
-        console().print(f"[red bold]{failed} scenario(s) did not behave as expected.[/]")
-    else:
-        console().print(f"[green bold]All {len(results)} scenarios behaved as expected.[/]")
-    if kept_at:
-        console().print(f"The ledger is kept at {kept_at}.")
-
-
-def db_copied(result: results.DbCopyResult) -> None:
-    """After `db copy`: where the ledger went and whether its replay there agreed."""
-    mark = "[green]✓[/]" if result.consistent else "[red]✗[/]"
-    verdict = ("replayed there: consistent, hash chain intact" if result.consistent
-               else f"replayed there: {result.mismatches} mismatches")
-    console().print(f"{mark} Copied {result.rows} rows ({result.events} events) to "
-                    f"{escaped(result.to)}; {verdict}.")

@@ -1,82 +1,13 @@
-"""Results of `replay-events`, `db copy`, `recover`, `gateway status | reset` and `bench`."""
+"""The bench's report (`paycli bench --json`, `paycli schema bench`): paycli against the raw
+limits of this machine, the performance targets met or missed, and what the run ran on.
+
+These are the bench's own models, kept with the bench: the product's result objects live
+in `paycli.results`.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic import SerializerFunctionWrapHandler, model_serializer
-
-from paycli.records import BreakerStatus
 from paycli.results.base import Result
-
-
-class Mismatch(Result):
-    """One difference between the stored tables and the replayed event log."""
-
-    entity: str
-    id: str
-    field: str
-    stored: Any
-    replayed: Any
-
-
-class ChainBreakInfo(Result):
-    """Where the hash chain first breaks."""
-
-    seq: int
-    reason: str
-
-
-class ReplayReport(Result):
-    """`replay-events`."""
-
-    events: int
-    chain_ok: bool
-    consistent: bool
-    mismatches: list[Mismatch]
-    chain_break: ChainBreakInfo | None
-
-
-class DbCopyResult(Result):
-    """`db copy`: where the ledger went (password hidden), how many events it took, and
-    whether replaying them on the target matched every copied row."""
-
-    to: str
-    events: int
-    consistent: bool
-    rows: int
-    mismatches: int
-
-
-class RecoveredEntry(Result):
-    """A payment (or a refund, with its `refund_id`) that `recover` looked at; `reason`
-    says why an unresolved one is still unfinished. Absent fields are left out."""
-
-    payment_id: str
-    refund_id: str | None = None
-    status: str
-    reason: str | None = None
-
-    @model_serializer(mode="wrap")
-    def _without_absent(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        dumped: dict[str, Any] = handler(self)
-        return {key: value for key, value in dumped.items() if value is not None}
-
-
-class RecoverReport(Result):
-    """`recover`."""
-
-    resolved: list[RecoveredEntry]
-    unresolved: list[RecoveredEntry]
-
-
-class GatewayStatus(Result):
-    """`gateway status` and `gateway reset`: the shared circuit breaker."""
-
-    state: BreakerStatus
-    failures: int
-    opened_at: str | None
-    probe_at: str | None
 
 
 class StepTimes(Result):
