@@ -118,19 +118,10 @@ class _Run:
         return max(lines - (1 if self.fmt == "csv" else 0), 0)
 
     def _rows(self, max_major: int) -> Iterator[Row]:
-        from paycli.ledger.batchfile import BatchRow, RowProblem, read_rows  # late: start-up
-        from paycli.store.spool import SeenKeys
+        from paycli.ledger.batchfile import read_rows  # late: start-up
 
         text = (raw.decode("utf-8", "replace") for raw in self.handle)
-        with SeenKeys() as seen:
-            for row in read_rows(text, self.fmt, max_major):
-                if isinstance(row, BatchRow):
-                    first = seen.first_line(row.order_id, row.line)
-                    if first is not None:
-                        row = RowProblem(row.line, row.order_id, f"order_id {row.order_id!r} "
-                                         f"appears again in the file (first on line {first})",
-                                         row.raw)
-                yield row
+        return read_rows(text, self.fmt, max_major)
 
     def on_interrupt(self, in_flight: int) -> None:
         """Ctrl-C: say what the run still waits for before it stops."""
