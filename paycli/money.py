@@ -112,13 +112,8 @@ def parse_amount(text: str, code: str, max_major: int | None = None) -> Money:
     has, and amounts above `max_major` whole units.
     """
     cur = currency(code)
-    if not isinstance(text, str):
-        raise InvalidAmount(f"invalid amount {text!r}: expected a decimal string")
+    decimal_text(text)
     shown = text if len(text) <= 40 else text[:37] + "..."
-    if not _AMOUNT.fullmatch(text):
-        raise InvalidAmount(
-            f"invalid amount {shown!r}: expected a positive decimal like 50 or 50.25"
-        )
     whole, _, fraction = text.partition(".")
     if len(fraction) > cur.exponent:
         places = {0: "no decimal places", 1: "at most 1 decimal place"}.get(
@@ -132,6 +127,19 @@ def parse_amount(text: str, code: str, max_major: int | None = None) -> Money:
             f"invalid amount {shown!r}: above the maximum of {max_major} {cur.code}"
         )
     return Money(minor, cur.code)
+
+
+def decimal_text(text: str) -> str:
+    """`text` if it has the shape of an amount (`50`, `50.25`) whatever its currency, as a
+    refund's amount is checked before its payment's currency is known."""
+    if not isinstance(text, str):
+        raise InvalidAmount(f"invalid amount {text!r}: expected a decimal string")
+    if not _AMOUNT.fullmatch(text):
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise InvalidAmount(
+            f"invalid amount {shown!r}: expected a positive decimal like 50 or 50.25"
+        )
+    return text
 
 
 def format_minor(minor: int, code: str) -> str:

@@ -19,12 +19,11 @@ from paycli.cli import inputs
 from paycli.cli.common import JsonOption, command, open_store, state_of, usage
 from paycli.cli.views import batch as views
 from paycli.errors import PaycliError
-from paycli.ledger.batchfile import BatchRow, RowProblem, file_format, read_rows, write_rows
+from paycli.ledger.batchfile import file_format, read_rows, write_rows
 from paycli.ledger.postings import new_id
 from paycli.results.batch import BatchFailure, BatchReport
 from paycli.saga.batch import Batch, BatchOptions
 from paycli.saga.wiring import saga_env
-from paycli.store.spool import SeenKeys
 
 if TYPE_CHECKING:
     from paycli.errors import PaycliError
@@ -120,15 +119,7 @@ class _Run:
 
     def _rows(self, max_major: int) -> Iterator[Row]:
         text = (raw.decode("utf-8", "replace") for raw in self.handle)
-        with SeenKeys() as seen:
-            for row in read_rows(text, self.fmt, max_major):
-                if isinstance(row, BatchRow):
-                    first = seen.first_line(row.order_id, row.line)
-                    if first is not None:
-                        row = RowProblem(row.line, row.order_id, f"order_id {row.order_id!r} "
-                                         f"appears again in the file (first on line {first})",
-                                         row.raw)
-                yield row
+        return read_rows(text, self.fmt, max_major)
 
     def on_interrupt(self, in_flight: int) -> None:
         """Ctrl-C: say what the run still waits for before it stops."""

@@ -8,11 +8,11 @@ support reproductions and demos, loaded through the real commands' code paths.
     refunds   the refund saga of the payment made for that order, keyed by the order,
               the amount and which such refund of the file it is
 
-Invariants: every entry is checked (`Plan`, built by the command from the file) and every
-payment's order id is checked against the ledger before anything is written, so a bad file
-or an order id already used for another payment writes nothing; every entry carries an
-idempotency key, so loading the same file again creates nothing (it counts as skipped),
-moves no money and sends the gateway no new charge.
+Invariants: every entry is checked (`ledger.fixturefile.FixturesFile`, read from the file
+before this runs) and every payment's order id is checked against the ledger before
+anything is written, so a bad file or an order id already used for another payment writes
+nothing; every entry carries an idempotency key, so loading the same file again creates
+nothing (it counts as skipped), moves no money and sends the gateway no new charge.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from paycli.errors import NotFound, PaycliError
 from paycli.ledger import idempotency, postings, wallet
 from paycli.ledger.batchfile import BatchRow
+from paycli.ledger.fixturefile import FixturesFile, PaymentEntry, RefundEntry
 from paycli.money import Money
 from paycli.results.fixtures import FixtureFailure, FixturesLoaded
 from paycli.saga import pay as paying
@@ -32,33 +33,6 @@ from paycli.saga.core import Outcome, SagaEnv
 from paycli.saga.steps import SilentReporter
 
 REASON = "fixture"
-
-
-@dataclass(frozen=True)
-class PaymentEntry:
-    """A payment of the file: who pays what, for which order."""
-
-    user: str
-    money: Money
-    order_id: str
-
-
-@dataclass(frozen=True)
-class RefundEntry:
-    """A refund of the file: of the payment made for `order_id`; everything left if no
-    amount is given."""
-
-    order_id: str
-    amount: str | None
-
-
-@dataclass(frozen=True)
-class Plan:
-    """A checked fixtures file."""
-
-    wallets: list[tuple[str, Money]] = field(default_factory=list)
-    payments: list[PaymentEntry] = field(default_factory=list)
-    refunds: list[RefundEntry] = field(default_factory=list)
 
 
 @dataclass
@@ -81,13 +55,13 @@ class _Tally:
         self.failures.append(FixtureFailure(kind=kind, entry=entry, error=error.message))
 
 
-def load(env: SagaEnv, plan: Plan, max_major: int, wait_s: float
+def load(env: SagaEnv, plan: FixturesFile, max_major: int, wait_s: float
          ) -> tuple[FixturesLoaded, PaycliError | None]:
     """Load `plan`; the summary, and the first failure's error (None if none failed)."""
     check_orders(env, plan)
     tally = _Tally()
-    for user, money in plan.wallets:
-        _credit(env, user, money, tally)
+    for entry in plan.wallets:
+        _credit(env, entry.user, entry.money, tally)
     _pay(env, plan.payments, wait_s, tally)
     seen: Counter[tuple[str, str | None]] = Counter()
     for refund in plan.refunds:
@@ -118,7 +92,7 @@ def _pay(env: SagaEnv, payments: list[PaymentEntry], wait_s: float, tally: _Tall
           ended).run(rows)
 
 
-def check_orders(env: SagaEnv, plan: Plan) -> None:
+def check_orders(env: SagaEnv, plan: FixturesFile) -> None:
     """Refuse (`IdempotencyConflict`) an order id the ledger used for another payment."""
     for entry in plan.payments:
         request = paying.PayRequest(user=entry.user, money=entry.money,

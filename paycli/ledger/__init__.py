@@ -14,7 +14,10 @@ says; the store below it keeps the rows.
     report       reading a gateway's settlement report (CSV), line by line
     reconcile    the ledger against that report: what agrees, and every break
     limits       per-wallet and default limits, and the check a payment must pass
-    batchfile    reading a billing run's file (CSV or JSON Lines), row by row
+    batchfile    reading a billing run's file (CSV or JSON Lines), row by row, each order
+                 once
+    fixturefile  reading a fixtures file (JSON): wallets, payments and refunds, all checked
+    fields       the values input files carry (ids, currencies, exact amounts), one rule each
 
 Invariants: every currency's balances sum to zero; no wallet's available balance goes
 below zero; every movement is appended to the hash-chained event log in its transaction.

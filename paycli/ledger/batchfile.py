@@ -2,14 +2,17 @@
 order_id` (any order of those four; `currency` may be empty for USD), or JSON Lines with
 those keys (`.jsonl` / `.ndjson`, or a file whose first character is `{`).
 
-Each row becomes a `BatchRow` (checked by the same rules as `pay --order-id`) or a
-`RowProblem` saying what is wrong with it, with its line number as an editor counts (a
-CSV's header is line 1; a JSON Lines file's first row is). A bad row never stops the
-others. `raw` keeps the row as it was written, so the rows that did not complete can be
-written back out in the input's format, ready to run again.
+Each row is checked by one model (`BillingLine`, made of the rules of `ledger.fields`,
+as `pay --order-id` checks its options) and becomes a `BatchRow`, or a `RowProblem` saying
+what is wrong with it, with its line number as an editor counts (a CSV's header is line 1;
+a JSON Lines file's first row is). A bad row never stops the others. An order id met again
+in the same file is a problem of that row, naming the line it was first met on. `raw`
+keeps the row as it was written, so the rows that did not complete can be written back
+out in the input's format, ready to run again.
 
-Invariants: the file is read lazily, one line at a time, so its size never matters; an
-amount is parsed exactly (never through float: a JSON number is read as its text).
+Invariants: the file is read lazily, one line at a time, and the order ids already met are
+kept in a scratch file (`store.spool.SeenKeys`), so its size never matters; an amount is
+parsed exactly (never through float: a JSON number is read as its text).
 """
 
 from __future__ import annotations
@@ -21,9 +24,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, ValidationError
+
 from paycli.errors import UsageError
-from paycli.money import Money, MoneyError, parse_amount
-from paycli.records import KEY, USER_ID
+from paycli.ledger.fields import (
+    Amount,
+    CurrencyOrUsd,
+    OrderId,
+    UserId,
+    no_constant,
+    order_id,
+    problem,
+)
+from paycli.money import Money
+from paycli.store.spool import SeenKeys
 
 COLUMNS = ("user", "amount", "currency", "order_id")
 JSON_LINES = (".jsonl", ".ndjson")
@@ -53,6 +67,17 @@ class RowProblem:
 Row = BatchRow | RowProblem
 
 
+class BillingLine(BaseModel):
+    """A row's values, checked in this order (the first problem is the row's)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    user: UserId
+    order_id: OrderId
+    currency: CurrencyOrUsd = "USD"
+    amount: Amount
+
+
 def file_format(path: Path, first: str) -> str:
     """`jsonl` or `csv`: by the file's suffix, else by its first character."""
     if path.suffix.lower() in JSON_LINES:
@@ -63,8 +88,22 @@ def file_format(path: Path, first: str) -> str:
 
 
 def read_rows(lines: Iterable[str], fmt: str, max_major: int) -> Iterator[Row]:
-    """Every row of the file's `lines`, checked, in order."""
-    return _jsonl_rows(lines, max_major) if fmt == "jsonl" else _csv_rows(lines, max_major)
+    """Every row of the file's `lines`, checked, in order; a repeated order id is a
+    `RowProblem` (each order is paid once per file)."""
+    rows = _jsonl_rows(lines, max_major) if fmt == "jsonl" else _csv_rows(lines, max_major)
+    with SeenKeys() as seen:
+        for row in rows:
+            yield _first_of_its_order(row, seen)
+
+
+def _first_of_its_order(row: Row, seen: SeenKeys) -> Row:
+    if isinstance(row, RowProblem):
+        return row
+    first = seen.first_line(row.order_id, row.line)
+    if first is None:
+        return row
+    return RowProblem(row.line, row.order_id, f"order_id {row.order_id!r} appears again in "
+                      f"the file (first on line {first})", row.raw)
 
 
 def _csv_rows(lines: Iterable[str], max_major: int) -> Iterator[Row]:
@@ -105,56 +144,31 @@ def _jsonl_rows(lines: Iterable[str], max_major: int) -> Iterator[Row]:
             continue
         try:
             values = json.loads(text, parse_float=str, parse_int=str,
-                                parse_constant=_no_constant)
+                                parse_constant=no_constant)
         except (ValueError, RecursionError) as exc:
             yield RowProblem(line, None, f"not JSON ({str(exc)[:100]})", text)
             continue
         if not isinstance(values, dict):
             yield RowProblem(line, None, "not a JSON object", text)
             continue
-        if unknown := sorted(set(values) - set(COLUMNS)):
-            yield RowProblem(line, _text(values.get("order_id")), f"unknown key "
-                             f"{unknown[0][:40]!r}", text)
-            continue
         yield checked(line, values, text, max_major)
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON value")
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
 
 
 def checked(line: int, values: dict[str, Any], raw: Any, max_major: int) -> Row:
     """One row's values as a `BatchRow`, or the `RowProblem` it has."""
-    order_id = _text(values.get("order_id"))
     try:
-        return _parsed(line, values, raw, max_major)
-    except (UsageError, MoneyError) as exc:
-        message = exc.message if isinstance(exc, UsageError) else str(exc)
-        return RowProblem(line, order_id if order_id and KEY.fullmatch(order_id) else None,
-                          message, raw)
+        row = BillingLine.model_validate(values, context={"max_major": max_major})
+    except ValidationError as exc:
+        return RowProblem(line, _order_of(values), problem(exc, named=False), raw)
+    return BatchRow(line, row.user, row.amount, row.order_id, raw)
 
 
-def _parsed(line: int, values: dict[str, Any], raw: Any, max_major: int) -> BatchRow:
-    user, amount = values.get("user"), values.get("amount")
-    code, order_id = values.get("currency") or "USD", values.get("order_id")
-    if not isinstance(user, str) or not USER_ID.fullmatch(user):
-        raise UsageError(f"invalid user id {_shown(user)}: use 1-64 characters of letters, "
-                         "digits, _ . : -")
-    if not isinstance(order_id, str) or not KEY.fullmatch(order_id):
-        raise UsageError(f"invalid order id {_shown(order_id)}: required, 1-255 printable "
-                         "ASCII characters")
-    if not isinstance(amount, str) or not isinstance(code, str):
-        raise UsageError("amount and currency must be text")
-    return BatchRow(line, user, parse_amount(amount, code, max_major), order_id, raw)
-
-
-def _shown(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value)
-    return repr(text if len(text) <= 40 else text[:37] + "...")
+def _order_of(values: dict[str, Any]) -> str | None:
+    """The row's order id if it is a valid one (a failed row is still listed by it)."""
+    try:
+        return order_id(values.get("order_id"))
+    except ValueError:
+        return None
 
 
 def write_rows(out: Any, fmt: str, rows: Iterable[Any]) -> None:

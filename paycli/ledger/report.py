@@ -2,10 +2,12 @@
 
     external_id,payment_id,type,status,amount,currency,created_at
 
-`type` is `charge` (status approved, pending, declined, or refunded: the seed's gateway
-marks a refunded charge so) or `refund` (status refunded or refund_failed); `amount` is an
-exact decimal string in major units, read by the one money parser into minor units (never
-through float); `currency` an ISO 4217 code; `created_at` an ISO-8601 time.
+Each line is checked by one model (`SettlementLine`): `type` is `charge` (status approved,
+pending, declined, or refunded: the seed's gateway marks a refunded charge so) or `refund`
+(status refunded or refund_failed); `amount` is an exact decimal string in major units,
+read by the one money parser into minor units (never through float; `ledger.fields`, the
+rule every input file's amounts follow); `currency` an ISO 4217 code (no default: a
+gateway's report says it); `created_at` an ISO-8601 time.
 
 Invariants: the report is read line by line (a generator over any iterable of text lines,
 a file or an HTTP body), so its size never matters; a line that cannot be read stops the
@@ -19,9 +21,12 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable, Iterator
 from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationError, ValidationInfo
 
 from paycli.errors import ReportMalformed
-from paycli.money import MoneyError, parse_amount
+from paycli.ledger.fields import Amount, CurrencyCode, problem, shown
 from paycli.records import ReportLine
 
 HEADER = ("external_id", "payment_id", "type", "status", "amount", "currency", "created_at")
@@ -71,49 +76,70 @@ def _unmarked(header: list[str]) -> list[str]:
 
 def checked(row: list[str], line: int, source: str) -> ReportLine:
     """One report line as a `ReportLine`, or `ReportMalformed` saying what is wrong."""
-    try:
-        return _parse(row, line)
-    except ValueError as exc:
-        raise ReportMalformed(f"{source} line {line}: {exc}") from None
-
-
-def _parse(row: list[str], line: int) -> ReportLine:
     if len(row) != len(HEADER):
-        raise ValueError(f"expected {len(HEADER)} fields, found {len(row)}")
-    external_id, payment_id, kind, status, amount, code, created_at = (
-        field.strip() for field in row)
-    _identifier("external_id", external_id)
-    _identifier("payment_id", payment_id)
-    if kind not in STATUSES:
-        raise ValueError(f"type {_shown(kind)} is not charge or refund")
-    if status not in STATUSES[kind]:
-        raise ValueError(f"status {_shown(status)} is not one of a {kind}'s: "
-                         f"{', '.join(STATUSES[kind])}")
+        raise ReportMalformed(f"{source} line {line}: expected {len(HEADER)} fields, found "
+                              f"{len(row)}")
     try:
-        money = parse_amount(amount, code)
-    except MoneyError as exc:
-        raise ValueError(str(exc)) from None
-    _timestamp(created_at)
-    return ReportLine(line, external_id, payment_id, kind, status, money.minor,
-                      money.currency, created_at)
+        read = SettlementLine.model_validate(dict(zip(HEADER, (f.strip() for f in row),
+                                                      strict=True)))
+    except ValidationError as exc:
+        raise ReportMalformed(f"{source} line {line}: {_clean(problem(exc, named=False))}"
+                              ) from None
+    return ReportLine(line, read.external_id, read.payment_id, read.type, read.status,
+                      read.amount.minor, read.amount.currency, read.created_at)
 
 
-def _identifier(name: str, value: str) -> None:
+def _identifier(value: Any, info: ValidationInfo) -> str:
     if not value:
-        raise ValueError(f"{name} is empty")
+        raise ValueError(f"{info.field_name} is empty")
     if len(value) > MAX_ID or not value.isprintable():
-        raise ValueError(f"{name} {_shown(value)} is not an identifier (at most {MAX_ID} "
-                         "printable characters)")
+        raise ValueError(f"{info.field_name} {_shown(value)} is not an identifier (at most "
+                         f"{MAX_ID} printable characters)")
+    return str(value)
 
 
-def _timestamp(value: str) -> None:
+def _kind(value: Any) -> str:
+    if value not in STATUSES:
+        raise ValueError(f"type {_shown(value)} is not charge or refund")
+    return str(value)
+
+
+def _status(value: Any, info: ValidationInfo) -> str:
+    kind = info.data.get("type")
+    if kind is not None and value not in STATUSES[kind]:
+        raise ValueError(f"status {_shown(value)} is not one of a {kind}'s: "
+                         f"{', '.join(STATUSES[kind])}")
+    return str(value)
+
+
+def _timestamp(value: Any) -> str:
     try:
         datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise ValueError(f"created_at {_shown(value)} is not an ISO-8601 time") from None
+    return str(value)
+
+
+class SettlementLine(BaseModel):
+    """A report line's fields, checked in this order (the first problem is the line's; a
+    status is checked against the type before it)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    external_id: Annotated[str, PlainValidator(_identifier)]
+    payment_id: Annotated[str, PlainValidator(_identifier)]
+    type: Annotated[str, PlainValidator(_kind)]
+    status: Annotated[str, PlainValidator(_status)]
+    currency: CurrencyCode
+    amount: Amount
+    created_at: Annotated[str, PlainValidator(_timestamp)]
 
 
 def _shown(value: str) -> str:
     """A value from the report, quoted, cut short and with no control characters."""
-    clean = "".join(char if char.isprintable() else "?" for char in value)
-    return repr(clean if len(clean) <= 40 else clean[:37] + "...")
+    return shown(_clean(value))
+
+
+def _clean(text: str) -> str:
+    """`text` with no control characters: it may reach a terminal or the ledger."""
+    return "".join(char if char.isprintable() else "?" for char in text)
