@@ -29,6 +29,7 @@ from typing import Any
 from paycli.config import Settings
 from paycli.devtools import baselines, batchbench
 from paycli.devtools import startup as startup_times
+from paycli.devtools.commits import CountedStore
 from paycli.devtools.mock_process import MockGatewayProcess
 from paycli.gateway.inprocess import InProcessGateway
 from paycli.gateway.protocol import Gateway
@@ -117,12 +118,12 @@ class _Workers:
                  ) -> None:
         self.db, self.settings, self.gateway = db, settings, gateway
         self.local = threading.local()
-        self.stores: list[Store] = []
+        self.stores: list[CountedStore] = []
         self.lock = threading.Lock()
 
     def env(self) -> SagaEnv:
         if not hasattr(self.local, "env"):
-            store = Store(str(self.db))
+            store = CountedStore(Store(str(self.db)))
             with self.lock:
                 self.stores.append(store)
             self.local.user = f"bench_{len(self.stores)}"

@@ -221,7 +221,6 @@ class PostgresStore(Store):
                 self._rollback()
                 raise
             self.conn.execute("COMMIT")
-            self.commits += 1
 
     def after_bulk_insert(self, tx: Tx) -> None:
         """After rows were inserted with their ids: the identity sequences continue past
