@@ -3,7 +3,9 @@ operators on several hosts must share one set of wallets, payments and circuit b
 
 It hands out the same `Reader` and `Tx` (their SQL is shared, see `sql`) over
 `PgConnection`, a psycopg 3 connection in autocommit mode that runs the store's `?`
-statements; transactions are begun and ended explicitly, as on SQLite.
+statements; transactions are begun and ended explicitly, as on SQLite. psycopg comes with
+the `postgres` extra (`pip install 'paycli[postgres]'`): without it, opening a PostgreSQL
+ledger is a usage error naming the extra (`driver`), before anything is written.
 
 How the invariants hold across hosts:
 - One writer at a time. Every write transaction (`transaction()`) first takes the ledger's
