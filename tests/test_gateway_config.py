@@ -335,11 +335,18 @@ class TestNoKeyForARemoteGateway:
         self.assert_refused(funded, "reconcile", "--from-gateway")
         assert wallet(funded, "alice") == (9000, 0)
 
-    def test_commands_that_do_not_call_it_still_work(self, funded: Path) -> None:
-        """`wallet balance` with a remote gateway and no key reads the ledger as ever."""
+    def test_commands_that_do_not_call_it_still_work(self, funded: Path,
+                                                     tmp_path: Path) -> None:
+        """`wallet balance`, and `reconcile` from a report file, with a remote gateway and
+        no key work as ever."""
         done = run(funded, "--gateway-url", ELSEWHERE, "wallet", "balance", "--user", "alice",
                    env=paycli_env())
         assert done.returncode == 0 and "Balance    100.00" in done.stdout
+        report = tmp_path / "settlement.csv"  # the gateway settled nothing, as the ledger says
+        report.write_text("external_id,payment_id,type,status,amount,currency,created_at\n")
+        done = run(funded, "--gateway-url", ELSEWHERE, "reconcile", "--report", str(report),
+                   env=paycli_env())
+        assert done.returncode == 0, done.stderr
 
     def test_the_loopback_default_still_pays(self, funded: Path,
                                              gateway: MockGatewayProcess) -> None:
