@@ -5,11 +5,14 @@ that talk to the gateway. The data folder (where `paycli.toml` and the default l
 is given by the terminal layer (`typer.get_app_dir`); settings made without one, as the
 bench and the demo make theirs, read no file. A secret (the gateway API key) is read from
 the environment or the file, never from the command line, and is never shown; so is a
-PostgreSQL password in a `--db` URL (`redact_url` is how a URL is named anywhere).
+PostgreSQL password in a `--db` URL (`redact_url` is how a URL is named anywhere). With no
+key set, the mock gateway's built-in key is used for a loopback gateway only: any other
+gateway without a key is a configuration error.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -18,7 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from paycli.errors import UsageError
+from paycli.errors import GatewayConfigError, UsageError
 
 T = TypeVar("T")
 
@@ -76,14 +79,30 @@ def redact_url(target: str) -> str:
 
 DEFAULTS: dict[str, Any] = {
     "gateway_url": "http://127.0.0.1:3000",
-    "gateway_api_key": "test-api-key",
     "gateway_timeout": 5.0,
     "retry_attempts": 3,
     "breaker_failures": 5,
     "breaker_reset_seconds": 30.0,
     "max_amount": 1_000_000,
 }
-ENV = {name: f"PAYCLI_{name.upper()}" for name in (*DEFAULTS, "db", "log_file", "actor")}
+ENV = {name: f"PAYCLI_{name.upper()}"
+       for name in (*DEFAULTS, "gateway_api_key", "db", "log_file", "actor")}
+# The mock gateway's key: the default only for a gateway on this machine, so that a
+# forgotten setting never sends a well-known key to a real gateway.
+BUILTIN_API_KEY = "test-api-key"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` (a URL's host name) is this machine: `localhost`, 127.0.0.0/8, ::1."""
+    name = host.lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True  # RFC 6761: resolvers answer these with the loopback address only
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
 def _read_file(path: Path) -> dict[str, Any]:
@@ -179,15 +198,29 @@ class Settings:
 
     @property
     def gateway_api_key(self) -> str:
-        """The gateway's API key (a secret: never print it); empty is a usage error."""
+        """The gateway's API key (a secret: never print it); empty is a usage error, and
+        none at all is the built-in test key for a loopback gateway only."""
         value = self.raw("gateway_api_key")
-        key = "" if value is None else str(value)
+        if value is None:
+            return self._builtin_api_key()
+        key = str(value)
         if not key.strip():
             # A usage error, not a gateway answer: sent empty, every call would only come
             # back 401, and a saga reads its settings before it writes anything.
             raise UsageError(f"{ENV['gateway_api_key']} is empty: set the gateway's API key "
                              "in the environment or in paycli.toml")
         return key
+
+    def _builtin_api_key(self) -> str:
+        """The built-in key, if the gateway is on this machine; otherwise a configuration
+        error (exit 11), raised when the saga reads its settings, before it writes."""
+        host = urlsplit(self.gateway_url).hostname or ""
+        if not is_loopback(host):
+            raise GatewayConfigError(
+                f"{ENV['gateway_api_key']} is not set: the built-in test key is sent only to "
+                f"a gateway on this machine, not to {host}; set the gateway's API key in the "
+                "environment or in paycli.toml")
+        return BUILTIN_API_KEY
 
     @property
     def gateway_timeout(self) -> float:

@@ -1,7 +1,9 @@
 """A gateway that refuses paycli's configuration: a wrong API key (401/403) or a URL that
 does not lead to the protocol (404/405 on a protocol path) is a configuration error (exit
 11) that names the setting to check, releases the hold, is never retried and never counted
-by the breaker; an empty API key is a usage error (exit 2) before anything is written.
+by the breaker; an empty API key is a usage error (exit 2) before anything is written; no
+key at all is the built-in test key for a loopback gateway only, and a configuration error
+(exit 11) before anything is written for a gateway anywhere else.
 
 The HTTP client is checked over `httpx.MockTransport`; the sagas against the real mock
 gateway over HTTP.
@@ -17,7 +19,7 @@ import httpx
 import pytest
 from helpers import paycli_env, run, run_json, wallet
 
-from paycli.config import Settings
+from paycli.config import BUILTIN_API_KEY, Settings, is_loopback
 from paycli.devtools.mock_process import MockGatewayProcess
 from paycli.errors import GatewayConfigError, UsageError
 from paycli.gateway.http import HttpGateway
@@ -263,4 +265,102 @@ class TestAnEmptyKey:
         assert (code, out["error"]["type"]) == (2, "usage_error")
         assert "PAYCLI_GATEWAY_API_KEY" in out["error"]["message"]
         assert event_count(funded) == events and gateway.requests() == requests
+        assert wallet(funded, "alice") == (10000, 0)
+
+
+ELSEWHERE = "http://192.0.2.1:3000"  # TEST-NET-1: never reached by these tests
+NO_KEY = "PAYCLI_GATEWAY_API_KEY is not set"
+
+
+class TestTheBuiltInKey:
+    @pytest.mark.parametrize("url", ["http://127.0.0.1:3000", "http://127.8.9.10",
+                                     "http://localhost:3000", "http://LOCALHOST.",
+                                     "http://[::1]:3000", "https://api.localhost",
+                                     "http://[::ffff:127.0.0.1]:3000"])
+    def test_is_the_default_for_a_loopback_gateway(self, url: str) -> None:
+        """With no key set, a gateway on this machine gets the mock's built-in key."""
+        settings = Settings(overrides={"gateway_url": url}, env={})
+        assert settings.gateway_api_key == BUILTIN_API_KEY == "test-api-key"
+
+    @pytest.mark.parametrize("url", ["http://192.0.2.1:3000", "https://pay.example.com",
+                                     "http://128.0.0.1", "http://localhost.example.com",
+                                     "http://[2001:db8::1]", "http://10.0.0.1"])
+    def test_is_never_sent_anywhere_else(self, url: str) -> None:
+        """With no key set, any other gateway is a configuration error (exit 11) naming
+        PAYCLI_GATEWAY_API_KEY."""
+        settings = Settings(overrides={"gateway_url": url}, env={})
+        with pytest.raises(GatewayConfigError, match=NO_KEY) as raised:
+            _ = settings.gateway_api_key
+        assert raised.value.exit_code == 11 and not is_loopback(url.split("//")[1])
+
+    @pytest.mark.parametrize("source", ["env", "file"])
+    def test_a_configured_key_goes_anywhere(self, source: str) -> None:
+        """A key from the environment or paycli.toml is sent to whatever gateway is set."""
+        settings = (Settings(overrides={"gateway_url": ELSEWHERE},
+                             env={"PAYCLI_GATEWAY_API_KEY": "live-key"}) if source == "env"
+                    else Settings(overrides={"gateway_url": ELSEWHERE}, env={},
+                                  _file={"gateway_api_key": "live-key"}))
+        assert settings.gateway_api_key == "live-key"
+
+
+@pytest.mark.slow  # paycli as real processes
+class TestNoKeyForARemoteGateway:
+    @staticmethod
+    def events(db: Path) -> int:
+        """How many events the ledger holds."""
+        with Store(str(db)) as store:
+            return store.read.event_count()
+
+    def assert_refused(self, db: Path, *args: str) -> None:
+        """`args` with a remote gateway and no key: exit 11, one line naming the key's
+        variable, no traceback, and not one event written."""
+        before = self.events(db)
+        done = run(db, "--gateway-url", ELSEWHERE, *args, env=paycli_env())
+        assert done.returncode == 11, done.stderr
+        assert NO_KEY in done.stderr and "192.0.2.1" in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+        assert self.events(db) == before
+
+    def test_every_command_that_calls_the_gateway_stops_first(
+            self, funded: Path, gateway: MockGatewayProcess, tmp_path: Path) -> None:
+        """pay, refund, batch, recover and reconcile --from-gateway write nothing."""
+        paid = run_json(funded, "pay", "--user", "alice", "--amount", "10",
+                        env=paycli_env(gateway.url))[1]
+        billing = tmp_path / "run.jsonl"
+        billing.write_text('{"user": "alice", "amount": "1", "order_id": "o-1"}\n')
+        self.assert_refused(funded, "pay", "--user", "alice", "--amount", "5")
+        self.assert_refused(funded, "refund", paid["payment_id"])
+        self.assert_refused(funded, "batch", str(billing))
+        self.assert_refused(funded, "recover")
+        self.assert_refused(funded, "reconcile", "--from-gateway")
+        assert wallet(funded, "alice") == (9000, 0)
+
+    def test_commands_that_do_not_call_it_still_work(self, funded: Path,
+                                                     tmp_path: Path) -> None:
+        """`wallet balance`, and `reconcile` from a report file, with a remote gateway and
+        no key work as ever."""
+        done = run(funded, "--gateway-url", ELSEWHERE, "wallet", "balance", "--user", "alice",
+                   env=paycli_env())
+        assert done.returncode == 0 and "Balance    100.00" in done.stdout
+        report = tmp_path / "settlement.csv"  # the gateway settled nothing, as the ledger says
+        report.write_text("external_id,payment_id,type,status,amount,currency,created_at\n")
+        done = run(funded, "--gateway-url", ELSEWHERE, "reconcile", "--report", str(report),
+                   env=paycli_env())
+        assert done.returncode == 0, done.stderr
+
+    def test_the_loopback_default_still_pays(self, funded: Path,
+                                             gateway: MockGatewayProcess) -> None:
+        """No key set and the mock gateway on 127.0.0.1: the built-in key pays."""
+        assert gateway.url.startswith("http://127.0.0.1:")
+        code, out = run_json(funded, "pay", "--user", "alice", "--amount", "10",
+                             env=paycli_env(gateway.url))
+        assert (code, out["status"]) == (0, "COMPLETED")
+
+    def test_with_a_key_it_goes_to_the_gateway(self, funded: Path) -> None:
+        """With a key set, a remote gateway is called: here it cannot be reached (exit 5,
+        the payment FAILED and its hold released), so the key check let it through."""
+        env = paycli_env(ELSEWHERE, PAYCLI_GATEWAY_API_KEY="live-key",
+                         PAYCLI_GATEWAY_TIMEOUT="0.3", PAYCLI_RETRY_ATTEMPTS="1")
+        code, out = run_json(funded, "pay", "--user", "alice", "--amount", "10", env=env)
+        assert out["error"]["type"] != "gateway_config" and code == 5, out
         assert wallet(funded, "alice") == (10000, 0)

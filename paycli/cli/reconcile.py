@@ -62,7 +62,7 @@ def reconcile(
     if (report is None) == (not from_gateway):
         usage("give exactly one of --report FILE or --from-gateway")
     with open_store(ctx) as store, _report_lines(report, settings) as (source, lines):
-        env = saga_env(store, settings)
+        env = saga_env(store, settings, calls_gateway=from_gateway)
         try:
             run = run_reconcile(env, lines, source, apply)
         finally:

@@ -23,6 +23,7 @@ from typing import Any
 
 from paycli.config import Settings
 from paycli.devtools import baselines
+from paycli.devtools.commits import CountedStore
 from paycli.gateway.inprocess import InProcessGateway
 from paycli.ledger.batchfile import BatchRow
 from paycli.money import Money
@@ -60,10 +61,10 @@ def run_batch(db: Path | str, settings: Settings, url: str | None, payments: int
             tick(1)
 
     shared = InProcessGateway()
-    with Store(str(db)) as store:
+    store = CountedStore(Store(str(db)))
+    with store:
         # Over HTTP each charging thread makes its own client, as the raw baseline does.
         env = saga_env(store, settings, gateway=shared if url is None else None)
-        before = store.commits
         started = time.perf_counter()
         try:
             Batch(env, "bat_bench", BatchOptions(concurrency=concurrency, group=GROUP),
@@ -71,7 +72,7 @@ def run_batch(db: Path | str, settings: Settings, url: str | None, payments: int
         finally:
             env.close()
         elapsed = time.perf_counter() - started
-        commits = store.commits - before
+        commits = store.commits
     return elapsed, latencies, failed, commits
 
 

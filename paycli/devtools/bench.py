@@ -29,6 +29,7 @@ from typing import Any
 from paycli.config import Settings
 from paycli.devtools import baselines, batchbench
 from paycli.devtools import startup as startup_times
+from paycli.devtools.commits import CountedStore
 from paycli.devtools.mock_process import MockGatewayProcess
 from paycli.devtools.report import (
     Baselines,
@@ -55,7 +56,7 @@ from paycli.saga.group import open_payments
 from paycli.saga.settle import settle_payments_in
 from paycli.saga.steps import SilentReporter
 from paycli.saga.wiring import http_gateway, resilience
-from paycli.store import Store
+from paycli.store import Store, postgres
 
 AMOUNT = Money(100, "USD")
 PREFILL_USERS = 1000
@@ -117,12 +118,12 @@ class _Workers:
                  ) -> None:
         self.db, self.settings, self.gateway = db, settings, gateway
         self.local = threading.local()
-        self.stores: list[Store] = []
+        self.stores: list[CountedStore] = []
         self.lock = threading.Lock()
 
     def env(self) -> SagaEnv:
         if not hasattr(self.local, "env"):
-            store = Store(str(self.db))
+            store = CountedStore(Store(str(self.db)))
             with self.lock:
                 self.stores.append(store)
             self.local.user = f"bench_{len(self.stores)}"
@@ -191,6 +192,8 @@ def _time_balance(db: Path | str, rounds: int = 2000) -> float:
 def run(options: BenchOptions, progress: Callable[[str, int, int], None] | None = None
         ) -> BenchReport:
     """Run the bench; `progress(phase, advance, total)` is told how it goes."""
+    if options.server is not None:
+        postgres.driver()  # without the postgres extra: one clear line, nothing made
     workdir = Path(tempfile.mkdtemp(prefix="paycli-bench-"))
     try:
         if options.server is None:

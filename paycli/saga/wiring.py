@@ -47,13 +47,19 @@ def resilience(store: Store, settings: Settings) -> Resilience:
     )
 
 
-def saga_env(store: Store, settings: Settings, gateway: Gateway | None = None) -> SagaEnv:
-    """Everything a saga needs, with the gateway created only when first used."""
-    # Every gateway setting is checked now, before anything runs: read lazily, a bad one
-    # would stop the saga after its payment and hold were written (exit 2, funds held).
-    for name in ("gateway_url", "gateway_api_key", "gateway_timeout", "retry_attempts",
-                 "breaker_failures", "breaker_reset_seconds"):
-        getattr(settings, name)
+def saga_env(store: Store, settings: Settings, gateway: Gateway | None = None, *,
+             calls_gateway: bool = True) -> SagaEnv:
+    """Everything a saga needs, with the gateway created only when first used.
+
+    `calls_gateway=False` is for work that never calls it (reconciling from a report
+    file): its gateway settings are not checked, so they cannot stop it."""
+    if calls_gateway:
+        # Every gateway setting is checked now, before anything runs: read lazily, a bad
+        # one would stop the saga after its payment and hold were written (exit 2, funds
+        # held).
+        for name in ("gateway_url", "gateway_api_key", "gateway_timeout", "retry_attempts",
+                     "breaker_failures", "breaker_reset_seconds"):
+            getattr(settings, name)
     return SagaEnv(
         store,
         gateway=(lambda: gateway) if gateway is not None else (lambda: http_gateway(settings)),

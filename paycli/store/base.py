@@ -37,7 +37,9 @@ class Store:
 
     `Store(target)` returns the backend's subclass: `SqliteStore` for a file path,
     `PostgresStore` for a `postgresql://` URL. Each backend registers itself by
-    subclassing; the package imports both (psycopg itself is loaded only on first use).
+    subclassing and naming its `backend`; the package imports both (psycopg itself is
+    loaded only on first use). A subclass naming none (a wrapper of another `Store`) is
+    no backend.
     """
 
     backend = "abstract"
@@ -45,7 +47,8 @@ class Store:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        Store._backends[cls.backend] = cls
+        if "backend" in cls.__dict__:
+            Store._backends[cls.backend] = cls
 
     def __new__(cls, target: str, actor: str | None = None) -> Any:
         if cls is Store:
@@ -56,7 +59,6 @@ class Store:
         self.path = target
         self.name = redact_url(target)
         self.actor = actor or default_actor()
-        self.commits = 0  # write transactions committed through this Store (for the bench)
         self.read_only = False
 
     def close(self) -> None:

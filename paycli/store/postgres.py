@@ -3,7 +3,9 @@ operators on several hosts must share one set of wallets, payments and circuit b
 
 It hands out the same `Reader` and `Tx` (their SQL is shared, see `sql`) over
 `PgConnection`, a psycopg 3 connection in autocommit mode that runs the store's `?`
-statements; transactions are begun and ended explicitly, as on SQLite.
+statements; transactions are begun and ended explicitly, as on SQLite. psycopg comes with
+the `postgres` extra (`pip install 'paycli[postgres]'`): without it, opening a PostgreSQL
+ledger is a usage error naming the extra (`driver`), before anything is written.
 
 How the invariants hold across hosts:
 - One writer at a time. Every write transaction (`transaction()`) first takes the ledger's
@@ -52,17 +54,23 @@ CONNECT_TIMEOUT_S = 10
 RETRY_DEADLINE_S = 60.0
 
 
-def _psycopg() -> Any:
-    """psycopg, imported on first use: ~0.3 s that SQLite users never pay."""
-    import psycopg  # late: see above
+DRIVER_MISSING = "PostgreSQL ledgers need the postgres extra: pip install 'paycli[postgres]'"
 
+
+def driver() -> Any:
+    """psycopg, imported on first use: ~0.3 s that SQLite users never pay. It comes with
+    the `postgres` extra only: without it, a usage error naming the extra."""
+    try:
+        import psycopg  # late: see above
+    except ImportError:  # not installed, or installed without a libpq to load
+        raise UsageError(DRIVER_MISSING) from None
     return psycopg
 
 
 def _retried() -> tuple[type[Exception], ...]:
     """What PostgreSQL asks a client to retry: serialisation failures, deadlocks, lock
     time-outs."""
-    errors = _psycopg().errors
+    errors = driver().errors
     return (errors.SerializationFailure, errors.DeadlockDetected, errors.LockNotAvailable)
 
 
@@ -96,7 +104,7 @@ class PgConnection:
 
 def password_of(url: str) -> str | None:
     """The password a URL carries, if any (so that messages can scrub it)."""
-    pg = _psycopg()
+    pg = driver()
     try:
         secret = pg.conninfo.conninfo_to_dict(url).get("password")
     except pg.ProgrammingError:
@@ -106,7 +114,7 @@ def password_of(url: str) -> str | None:
 
 def connect(url: str, name: str) -> PgConnection:
     """A connection to the PostgreSQL ledger at `url`; a usage error if it cannot be had."""
-    pg = _psycopg()
+    pg = driver()
     try:
         raw = pg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
                          application_name="paycli")
@@ -215,7 +223,6 @@ class PostgresStore(Store):
                 self._rollback()
                 raise
             self.conn.execute("COMMIT")
-            self.commits += 1
 
     def after_bulk_insert(self, tx: Tx) -> None:
         """After rows were inserted with their ids: the identity sequences continue past
@@ -226,7 +233,7 @@ class PostgresStore(Store):
 
     def _rollback(self) -> None:
         # A connection the server dropped cannot roll back; the server already did.
-        with contextlib.suppress(_psycopg().OperationalError):
+        with contextlib.suppress(driver().OperationalError):
             self.conn.execute("ROLLBACK")
 
     @contextlib.contextmanager

@@ -98,7 +98,6 @@ class SqliteStore(Store):
                 self.conn.execute("ROLLBACK")
                 raise
             retry_busy(lambda: self.conn.execute("COMMIT"))
-            self.commits += 1
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[Reader]:
