@@ -7,6 +7,7 @@ a child process.
     baselines     the raw limits the bench measures paycli against (raw SQLite, httpx,
                   psycopg)
     startup       paycli's start-up beside a bare Typer app
+    commits       a store that counts its committed write transactions, for the bench
     report        the bench's report: its models (`BenchReport` and its parts)
     demo          `paycli demo`: the seed system's scenarios with a verdict each
     fixtures      `paycli fixtures load`: wallets, payments and refunds from a file
