@@ -40,7 +40,8 @@ from paycli.money import format_minor
 from paycli.records import Event
 from paycli.results import ChainBreakInfo, Mismatch, ReplayReport
 from paycli.store import Store
-from paycli.store.replay import COMPARISONS, Difference, NotApplicable, ReplayStore
+from paycli.store.comparisons import COMPARISONS, Difference
+from paycli.store.replay import NotApplicable, ReplayStore
 
 AMOUNT_FIELDS = frozenset({"balance", "held", "amount", "refunded", "refund_reserved"})
 PROGRESS_EVERY = 5000
