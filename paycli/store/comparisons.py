@@ -83,7 +83,8 @@ def _rebuilt(table: Table) -> list[Column]:
         if (column.compared or column.changed) and column.name not in keys]
 
 
-def _scratch_table(table: Table) -> str:
+def scratch_table(table: Table) -> str:
+    """The replay's own table for a described one: what it rebuilds, keyed as compared."""
     lines = [line for column in _rebuilt(table) for line in _SCRATCH_AS.get(
         (table.name, column.name),
         (f"{column.name} {SQLITE.types[column.type]}"
@@ -92,7 +93,7 @@ def _scratch_table(table: Table) -> str:
     return f"CREATE TABLE {table.name} (\n    " + ",\n    ".join(lines) + "\n) STRICT;\n"
 
 
-SCRATCH_SCHEMA = "".join(_scratch_table(table) for table in REPLAYED)
+SCRATCH_SCHEMA = "".join(scratch_table(table) for table in REPLAYED)
 """The replay's own tables, in the scratch database's `main`."""
 
 STORED: dict[str, tuple[str, ...]] = {
@@ -115,7 +116,9 @@ CHANGEABLE: dict[str, frozenset[str]] = {
 """The columns an event's `changes` may set, per table (the rest is fixed at creation)."""
 
 
-def _comparison(table: Table) -> Comparison:
+def comparison_of(table: Table) -> Comparison:
+    """How the replay compares a described table: its keys and `compared` columns, each
+    read as stored on one side and as rebuilt on the other."""
     assert table.replay is not None
     names = (*_keys(table), *(c.name for c in table.columns
                               if c.compared and c.name not in _keys(table)))
@@ -133,7 +136,7 @@ def _select(fields: tuple[str, ...], reads: list[str]) -> str:
                      for field, read in zip(fields, reads, strict=True))
 
 
-COMPARISONS: tuple[Comparison, ...] = tuple(_comparison(table) for table in REPLAYED)
+COMPARISONS: tuple[Comparison, ...] = tuple(comparison_of(table) for table in REPLAYED)
 
 
 def difference_sql(comparison: Comparison) -> str:

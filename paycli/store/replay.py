@@ -4,9 +4,9 @@ ledger in, and the SQL that rebuilds it and runs the comparisons.
 A scratch SQLite file (so memory stays flat whatever the ledger's size) is rebuilt from
 the event log, the stored ledger attached read-only as `stored`; comparing the two is a
 handful of SQL joins. Its tables, what is compared and how are made by `comparisons` from
-the one description of the ledger's tables. A PostgreSQL ledger's compared tables are copied from one read
-snapshot into a scratch `stored` of the same shape, its events streamed from it: the same
-SQL on both backends.
+the one description of the ledger's tables. A PostgreSQL ledger's compared tables are
+copied from one read snapshot into a scratch `stored` of the same shape, its events
+streamed from it: the same SQL on both backends.
 
 Invariants:
 - The stored ledger is attached with `mode=ro` (a PostgreSQL one only read, in a

@@ -1,0 +1,91 @@
+"""The one description of the ledger's tables (`paycli.store.tables`) is what every engine
+and the replay use: a new ledger has exactly the described columns on both engines, and
+a column added to the description reaches both engines' DDL, the replay's scratch tables
+and comparisons, and `db copy`."""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+from pathlib import Path
+
+import psycopg
+from pg_server import Server
+
+from paycli.store import Store
+from paycli.store.comparisons import COMPARISONS, STORED, comparison_of, scratch_table
+from paycli.store.copy import TABLES as COPIED
+from paycli.store.pg_schema import POSTGRES
+from paycli.store.schema import SQLITE
+from paycli.store.tables import PAYMENTS, TABLES, Column, Table, create_table
+
+DESCRIBED = {table.name: table.column_names for table in TABLES}
+
+
+def with_note(**flags: bool) -> Table:
+    """The payments table as described, plus a `note` column with `flags`."""
+    return dataclasses.replace(PAYMENTS, columns=(*PAYMENTS.columns, Column("note", **flags)))
+
+
+class TestNewLedgers:
+    def test_sqlite_has_exactly_the_described_columns(self, tmp_path: Path) -> None:
+        """Every described table, and no other, with its columns in the described order."""
+        Store(str(tmp_path / "l.db")).close()
+        conn = sqlite3.connect(tmp_path / "l.db")
+        try:
+            names = [row[0] for row in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")]
+            found = {name: tuple(row[1] for row in conn.execute(f"PRAGMA table_info({name})"))
+                     for name in names}
+        finally:
+            conn.close()
+        assert found == DESCRIBED
+
+    def test_postgresql_has_exactly_the_described_columns(self, pg: Server) -> None:
+        """The same tables and columns on PostgreSQL, beside its marker table."""
+        url = pg.create()
+        try:
+            Store(url).close()
+            with psycopg.connect(url) as conn:
+                rows = conn.execute(
+                    "SELECT table_name, column_name FROM information_schema.columns WHERE "
+                    "table_schema = current_schema() ORDER BY table_name, ordinal_position"
+                ).fetchall()
+        finally:
+            pg.drop(url)
+        found: dict[str, tuple[str, ...]] = {}
+        for table, column in rows:
+            found[table] = (*found.get(table, ()), column)
+        assert found.pop("paycli_ledger") == ("application_id", "schema_version", "singleton")
+        assert found == DESCRIBED
+
+
+class TestOneEdit:
+    def test_a_column_reaches_both_engines(self) -> None:
+        """A described money column is INTEGER on SQLite and BIGINT on PostgreSQL."""
+        table = dataclasses.replace(PAYMENTS, columns=(
+            *PAYMENTS.columns, Column("tip", "bigint", not_null=True, default="0")))
+        assert "\n    tip INTEGER NOT NULL DEFAULT 0,\n" in create_table(table, SQLITE)
+        assert "\n    tip BIGINT NOT NULL DEFAULT 0,\n" in create_table(table, POSTGRES)
+
+    def test_a_compared_column_is_rebuilt_and_compared(self) -> None:
+        """Marked `compared`, a column is in the replay's scratch table and both SELECTs."""
+        table = with_note(compared=True)
+        assert "note TEXT,\n" in scratch_table(table)
+        comparison = comparison_of(table)
+        assert comparison.fields[-1] == "note"
+        assert "note FROM stored.payments" in comparison.stored
+        assert "note FROM main.payments" in comparison.replayed
+
+    def test_an_unmarked_column_is_left_to_the_ledger(self) -> None:
+        """Without a mark the replay neither rebuilds nor compares it."""
+        table = with_note()
+        assert "note" not in scratch_table(table)
+        assert "note" not in comparison_of(table).fields
+
+    def test_db_copy_and_replay_follow_the_description(self) -> None:
+        """`db copy` copies every described column; the replay compares what is marked."""
+        assert {name: columns for name, columns, _ in COPIED} == DESCRIBED
+        compared = {c.name for c in PAYMENTS.columns if c.compared}
+        payment = next(c for c in COMPARISONS if c.entity == "payment")
+        assert set(payment.fields) == compared and compared <= set(STORED["payments"])
