@@ -5,7 +5,6 @@ and comparisons, and `db copy`."""
 
 from __future__ import annotations
 
-import dataclasses
 import sqlite3
 from pathlib import Path
 
@@ -24,7 +23,7 @@ DESCRIBED = {table.name: table.column_names for table in TABLES}
 
 def with_note(**flags: bool) -> Table:
     """The payments table as described, plus a `note` column with `flags`."""
-    return dataclasses.replace(PAYMENTS, columns=(*PAYMENTS.columns, Column("note", **flags)))
+    return PAYMENTS._replace(columns=(*PAYMENTS.columns, Column("note", **flags)))
 
 
 class TestNewLedgers:
@@ -63,7 +62,7 @@ class TestNewLedgers:
 class TestOneEdit:
     def test_a_column_reaches_both_engines(self) -> None:
         """A described money column is INTEGER on SQLite and BIGINT on PostgreSQL."""
-        table = dataclasses.replace(PAYMENTS, columns=(
+        table = PAYMENTS._replace(columns=(
             *PAYMENTS.columns, Column("tip", "bigint", not_null=True, default="0")))
         assert "\n    tip INTEGER NOT NULL DEFAULT 0,\n" in create_table(table, SQLITE)
         assert "\n    tip BIGINT NOT NULL DEFAULT 0,\n" in create_table(table, POSTGRES)

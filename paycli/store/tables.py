@@ -23,8 +23,7 @@ Invariants:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from paycli.records import BreakerStatus, PaymentStatus, RefundStatus, TransferState
 
@@ -34,8 +33,7 @@ Engine = Literal["sqlite", "postgresql"]
 APPEND_ONLY = "the event log is append-only"  # what the append-only triggers raise
 
 
-@dataclass(frozen=True)
-class Column:
+class Column(NamedTuple):
     """One column; `compared` and `changed` say what `replay-events` makes of it."""
 
     name: str
@@ -51,16 +49,14 @@ class Column:
     changed: bool = False     # an event's `changes` may set it
 
 
-@dataclass(frozen=True)
-class Check:
+class Check(NamedTuple):
     """A table's CHECK over several columns, on both engines unless `engine` names one."""
 
     sql: str
     engine: Engine | None = None
 
 
-@dataclass(frozen=True)
-class Index:
+class Index(NamedTuple):
     """An index; its columns may be expressions both engines accept."""
 
     name: str
@@ -68,16 +64,14 @@ class Index:
     unique: bool = False
 
 
-@dataclass(frozen=True)
-class Replay:
+class Replay(NamedTuple):
     """What `replay-events` calls an entity of this table, and the columns naming one."""
 
     entity: str
     keys: tuple[str, ...] = ("id",)
 
 
-@dataclass(frozen=True)
-class Table:
+class Table(NamedTuple):
     """One table of the ledger."""
 
     name: str
@@ -99,8 +93,7 @@ class Table:
         return tuple(column.name for column in self.columns)
 
 
-@dataclass(frozen=True)
-class Dialect:
+class Dialect(NamedTuple):
     """How one engine spells the description's types, an identity key and an ordered
     text, and what ends its CREATE TABLE."""
 
