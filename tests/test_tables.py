@@ -9,6 +9,7 @@ import sqlite3
 from pathlib import Path
 
 import psycopg
+import pytest
 from pg_server import Server
 
 from paycli.store import Store
@@ -16,7 +17,7 @@ from paycli.store.comparisons import COMPARISONS, STORED, comparison_of, scratch
 from paycli.store.copy import TABLES as COPIED
 from paycli.store.pg_schema import POSTGRES
 from paycli.store.schema import SQLITE
-from paycli.store.tables import PAYMENTS, TABLES, Column, Table, create_table
+from paycli.store.tables import PAYMENTS, TABLES, Column, Index, Table, create_index, create_table
 
 DESCRIBED = {table.name: table.column_names for table in TABLES}
 
@@ -66,6 +67,21 @@ class TestOneEdit:
             *PAYMENTS.columns, Column("tip", "bigint", not_null=True, default="0")))
         assert "\n    tip INTEGER NOT NULL DEFAULT 0,\n" in create_table(table, SQLITE)
         assert "\n    tip BIGINT NOT NULL DEFAULT 0,\n" in create_table(table, POSTGRES)
+
+    def test_a_partial_index_is_spelled_for_both_engines(self) -> None:
+        """An index with `where` keeps only the rows it holds for (one statement for both)."""
+        index = Index("payments_order", ("order_id",), unique=True, where="order_id IS NOT NULL")
+        assert create_index(PAYMENTS, index) == ("CREATE UNIQUE INDEX payments_order ON payments "
+                                                 "(order_id) WHERE order_id IS NOT NULL;\n")
+        conn = sqlite3.connect(":memory:")
+        conn.executescript(create_table(PAYMENTS, SQLITE) + create_index(PAYMENTS, index))
+        insert = ("INSERT INTO payments (id, user_id, currency, amount, order_id, gateway_key, "
+                  "status, created_at, updated_at) VALUES (?, 'u', 'USD', 1, ?, 'g', 'PENDING', "
+                  "'t', 't')")
+        for row in (("p1", None), ("p2", None), ("p3", "o1")):
+            conn.execute(insert, row)
+        with pytest.raises(sqlite3.IntegrityError, match="order_id"):
+            conn.execute(insert, ("p4", "o1"))
 
     def test_a_compared_column_is_rebuilt_and_compared(self) -> None:
         """Marked `compared`, a column is in the replay's scratch table and both SELECTs."""

@@ -18,6 +18,11 @@ Invariants:
   of its table, where `ALTER TABLE ... ADD COLUMN` puts it.
 - Tables stand parents first: every REFERENCES names a table above it.
 - Money and ids are `BIGINT` integer minor units, never `REAL`.
+
+To change the schema (a column, a check, an index): change it here, then add the step
+that takes an existing ledger there to `MIGRATIONS` in `schema` and in `pg_schema`, under
+the next version number (`SCHEMA_VERSION` follows); tests/test_migrations.py shows, on
+both engines, whether the two agree.
 """
 
 from __future__ import annotations
@@ -50,18 +55,20 @@ class Column(NamedTuple):
 
 
 class Check(NamedTuple):
-    """A table's CHECK over several columns, on both engines unless `engine` names one."""
+    """A CHECK of the table's, after its columns; on both engines unless `engine` names one."""
 
     sql: str
     engine: Engine | None = None
 
 
 class Index(NamedTuple):
-    """An index; its columns may be expressions both engines accept."""
+    """An index; its columns may be expressions both engines accept, and `where` makes it
+    partial (only the rows it holds for are indexed, or kept unique)."""
 
     name: str
     columns: tuple[str, ...]
     unique: bool = False
+    where: str | None = None
 
 
 class Replay(NamedTuple):
@@ -123,7 +130,9 @@ def create_table(table: Table, dialect: Dialect) -> str:
 def create_index(table: Table, index: Index) -> str:
     """The CREATE INDEX statement of one of `table`'s indexes (the same on both engines)."""
     unique = "UNIQUE " if index.unique else ""
-    return f"CREATE {unique}INDEX {index.name} ON {table.name} ({', '.join(index.columns)});\n"
+    where = f" WHERE {index.where}" if index.where else ""
+    return (f"CREATE {unique}INDEX {index.name} ON {table.name} "
+            f"({', '.join(index.columns)}){where};\n")
 
 
 def _column_sql(column: Column, dialect: Dialect) -> str:
