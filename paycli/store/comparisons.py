@@ -83,12 +83,18 @@ def _rebuilt(table: Table) -> list[Column]:
         if (column.compared or column.changed) and column.name not in keys]
 
 
+def _scratch_columns(table: Table, column: Column) -> tuple[str, ...]:
+    """The scratch columns holding one rebuilt column: itself, unless it names an account."""
+    stand_in = _SCRATCH_AS.get((table.name, column.name))
+    if stand_in:
+        return stand_in
+    not_null = column.not_null or column.name in _keys(table)
+    return (f"{column.name} {SQLITE.types[column.type]}" + " NOT NULL" * not_null,)
+
+
 def scratch_table(table: Table) -> str:
     """The replay's own table for a described one: what it rebuilds, keyed as compared."""
-    lines = [line for column in _rebuilt(table) for line in _SCRATCH_AS.get(
-        (table.name, column.name),
-        (f"{column.name} {SQLITE.types[column.type]}"
-         + " NOT NULL" * (column.not_null or column.name in _keys(table)),))]
+    lines = [line for column in _rebuilt(table) for line in _scratch_columns(table, column)]
     lines.append(f"PRIMARY KEY ({', '.join(_keys(table))})")
     return f"CREATE TABLE {table.name} (\n    " + ",\n    ".join(lines) + "\n) STRICT;\n"
 
