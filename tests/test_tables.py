@@ -22,9 +22,10 @@ from paycli.store.tables import PAYMENTS, TABLES, Column, Index, Table, create_i
 DESCRIBED = {table.name: table.column_names for table in TABLES}
 
 
-def with_note(**flags: bool) -> Table:
-    """The payments table as described, plus a `note` column with `flags`."""
-    return PAYMENTS._replace(columns=(*PAYMENTS.columns, Column("note", **flags)))
+def with_note(compared: bool = False) -> Table:
+    """The payments table as described, plus a `note` column, compared by the replay or
+    not."""
+    return PAYMENTS._replace(columns=(*PAYMENTS.columns, Column("note", compared=compared)))
 
 
 class TestNewLedgers:
