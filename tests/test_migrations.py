@@ -1,17 +1,25 @@
-"""The ledger's schema and its migrations, read back through sqlite-utils' introspection:
-every table, column, index and trigger the invariants rely on is there after a fresh
-create and after migrating a version-1 ledger."""
+"""The ledger's schema and its migrations: every table, column, index and trigger the
+invariants rely on is there after a fresh create and after migrating an older ledger
+(read back through sqlite-utils' introspection); and on both engines, a ledger of every
+earlier version, once migrated, has exactly the schema of a new one made from the one
+description of the tables."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
+from old_ledgers import postgres_ledger, sqlite_ledger
+from pg_server import Server
 from sqlite_utils import Database
 
-from paycli.store import Store
-from paycli.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
+from paycli.store import Store, schema
+from paycli.store.schema import APPLICATION_ID, SCHEMA_VERSION
 
 TABLES = {"accounts", "transfers", "entries", "events", "idempotency", "payments", "refunds",
           "breaker", "limits"}
@@ -26,10 +34,8 @@ def introspect(path: Path) -> Database:
 @pytest.fixture
 def version_one(db_path: Path) -> Path:
     """A ledger as schema version 1 left it (before the REPLACE guard), with one event."""
+    sqlite_ledger(db_path, 1)
     conn = sqlite3.connect(db_path, isolation_level=None)
-    conn.executescript(MIGRATIONS[0])
-    conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
-    conn.execute("PRAGMA user_version=1")
     conn.execute("INSERT INTO events (seq, type, entity_id, payload, at, prev_hash, hash) "
                  "VALUES (1, 't', 'e', '{}', 'now', '0', 'h')")
     conn.close()
@@ -98,3 +104,94 @@ class TestMigration:
             conn.execute("INSERT OR REPLACE INTO events (seq, type, entity_id, payload, at, "
                          "prev_hash, hash) VALUES (1, 'x', 'e', '{}', 'now', '0', 'h')")
         conn.close()
+
+
+def _spaced(sql: str | None) -> str | None:
+    """DDL text with its layout taken out (the columns' alignment, and where `ALTER TABLE
+    ADD COLUMN` put its line break), every word and symbol kept."""
+    if sql is None:
+        return None
+    return re.sub(r"\s*([(),])\s*", r"\1", re.sub(r"\s+", " ", sql)).strip()
+
+
+def sqlite_schema(path: Path) -> dict[str, Any]:
+    """Everything SQLite keeps of a ledger's schema: each table's, index's and trigger's
+    DDL as stored in `sqlite_master`, and the two pragmas."""
+    conn = sqlite3.connect(path)
+    try:
+        rows = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master").fetchall()
+        pragmas = [conn.execute(f"PRAGMA {name}").fetchone()[0]
+                   for name in ("user_version", "application_id")]
+    finally:
+        conn.close()
+    return {"objects": sorted((kind, name, table, _spaced(sql)) for kind, name, table, sql
+                              in rows), "pragmas": pragmas}
+
+
+PG_CATALOG = {
+    "columns": "SELECT table_name, ordinal_position, column_name, data_type, is_nullable, "
+               "column_default, collation_name, is_identity, identity_generation "
+               "FROM information_schema.columns WHERE table_schema = current_schema()",
+    "constraints": "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
+                   "FROM pg_constraint WHERE connamespace = current_schema()::regnamespace",
+    "indexes": "SELECT tablename, indexname, indexdef FROM pg_indexes "
+               "WHERE schemaname = current_schema()",
+    "triggers": "SELECT tgrelid::regclass::text, tgname, pg_get_triggerdef(oid) "
+                "FROM pg_trigger WHERE NOT tgisinternal",
+    "functions": "SELECT proname, prosrc FROM pg_proc "
+                 "WHERE pronamespace = current_schema()::regnamespace",
+    "sequences": "SELECT sequencename, data_type, start_value, increment_by FROM pg_sequences "
+                 "WHERE schemaname = current_schema()",
+    "marker": "SELECT application_id, schema_version, singleton FROM paycli_ledger",
+}
+
+
+def postgres_schema(url: str) -> dict[str, Any]:
+    """Everything PostgreSQL's catalog says of a ledger's schema, in its own normal form:
+    columns, constraints (by name: their names follow from where they were declared),
+    indexes, triggers, functions, identity sequences, and the marker row."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        return {part: sorted(tuple(row) for row in conn.execute(query.encode()).fetchall())
+                for part, query in PG_CATALOG.items()}
+
+
+@pytest.fixture
+def databases(pg: Server) -> Iterator[tuple[str, str]]:
+    """Two empty PostgreSQL databases: one for a new ledger, one for an old one."""
+    made = (pg.create(), pg.create())
+    yield made
+    for url in made:
+        pg.drop(url)
+
+
+class TestEveryVersionEndsAsANewLedger:
+    @pytest.mark.parametrize("version", range(1, SCHEMA_VERSION))
+    def test_sqlite(self, tmp_path: Path, version: int) -> None:
+        """A SQLite ledger of each earlier version, opened, has the new ledger's schema."""
+        new, old = tmp_path / "new.db", tmp_path / "old.db"
+        Store(str(new)).close()
+        sqlite_ledger(old, version)
+        assert sqlite_schema(old) != sqlite_schema(new)
+        Store(str(old)).close()
+        assert sqlite_schema(old) == sqlite_schema(new)
+
+    @pytest.mark.parametrize("version", range(1, SCHEMA_VERSION))
+    def test_postgresql(self, databases: tuple[str, str], version: int) -> None:
+        """A PostgreSQL ledger of each earlier version, opened, has the new one's schema."""
+        new, old = databases
+        Store(new).close()
+        postgres_ledger(old, version)
+        assert postgres_schema(old) != postgres_schema(new)
+        Store(old).close()
+        assert postgres_schema(old) == postgres_schema(new)
+
+    def test_a_missing_step_is_seen(self, tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+        """The comparison has teeth: a ledger that skipped the last step differs."""
+        new, old = tmp_path / "new.db", tmp_path / "old.db"
+        Store(str(new)).close()
+        sqlite_ledger(old, SCHEMA_VERSION - 1)
+        monkeypatch.setitem(schema.MIGRATIONS, SCHEMA_VERSION, "SELECT 1;")
+        Store(str(old)).close()
+        assert sqlite_schema(old)["pragmas"] == sqlite_schema(new)["pragmas"]
+        assert sqlite_schema(old) != sqlite_schema(new)

@@ -55,8 +55,9 @@ from paycli.results.replay import (
 )
 from paycli.store import Store
 from paycli.store.backup import private_copy, publish
+from paycli.store.comparisons import COMPARISONS, Difference
 from paycli.store.copy import copy_ledger
-from paycli.store.replay import COMPARISONS, Difference, NotApplicable, ReplayStore
+from paycli.store.replay import NotApplicable, ReplayStore
 
 AMOUNT_FIELDS = frozenset({"balance", "held", "amount", "refunded", "refund_reserved"})
 PROGRESS_EVERY = 5000

@@ -4,17 +4,22 @@
     sqlite      `SqliteStore`: opens (creates, migrates) a ledger file; read snapshots and
                 `BEGIN IMMEDIATE` write transactions
     connection  the file's path, permissions and pragmas; waiting out a busy database
-    schema      the tables, their CHECK constraints and triggers, and the migrations
+    tables      the one description of the ledger's tables: columns, types, checks,
+                indexes, and what replay-events rebuilds and compares of each
+    schema      SQLite's DDL of a new ledger, made from `tables`, its append-only
+                triggers, and the migrations from older ledgers
     postgres    `PostgresStore`: the same ledger on PostgreSQL, shared by many hosts
-    pg_schema   its tables, CHECKs, triggers, migrations and its paycli marker
+    pg_schema   PostgreSQL's DDL made from `tables`, its triggers, migrations and its
+                paycli marker
     sql         what the shared queries need of a connection (either engine's)
     reads       `Reader`: every read query, in the SQL both engines share
     writes      `Tx`: every write, each state change with its hash-chained event
     hashing     canonical JSON and the event hash the chain is built from
     breaker     the shared circuit breaker's row (compare-and-set probe)
-    replay      `replay-events`' in-memory rebuild beside the ledger attached read-only
-    backup      `backup`: SQLite's online copy into a private file, published by rename
+    replay      `replay-events`' scratch rebuild beside the ledger attached read-only
+    comparisons  what the replay rebuilds and compares, made from `tables`
     copy        `db copy`: a ledger's rows, events and all, into an empty ledger
+    backup      `backup`: SQLite's online copy into a private file, published by rename
     spool       `reconcile`'s scratch file: a report sorted by payment id, and its breaks
 
 Invariants: nothing outside this package runs SQL (the bench's raw baseline is the one

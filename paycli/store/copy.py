@@ -14,25 +14,11 @@ from collections.abc import Callable
 
 from paycli.errors import UsageError
 from paycli.store.base import Store
-from paycli.store.reads import PAYMENT_COLUMNS, REFUND_COLUMNS
+from paycli.store.tables import TABLES as LEDGER_TABLES
 
-# (table, columns, key), parents before children.
-TABLES: tuple[tuple[str, tuple[str, ...], str], ...] = (
-    ("accounts", ("id", "kind", "user_id", "currency", "balance", "held", "updated_at"), "id"),
-    ("transfers", ("id", "kind", "debit_account", "credit_account", "amount", "currency",
-                   "state", "reference", "created_at", "resolved_at"), "id"),
-    ("entries", ("seq", "account_id", "transfer_id", "type", "amount", "balance", "held",
-                 "reference", "at"), "seq"),
-    ("payments", tuple(c.strip() for c in PAYMENT_COLUMNS.split(",")), "id"),
-    ("refunds", tuple(c.strip() for c in REFUND_COLUMNS.split(",")), "id"),
-    ("idempotency", ("key", "command", "fingerprint", "entity_id", "result", "exit_code",
-                     "created_at"), "key"),
-    ("events", ("seq", "type", "entity_id", "payload", "at", "correlation_id", "prev_hash",
-                "hash", "actor"), "seq"),
-    ("breaker", ("name", "state", "failures", "opened_at", "probe_started"), "name"),
-    ("limits", ("id", "scope", "currency", "max_amount", "daily_amount", "daily_count",
-                "updated_at"), "id"),
-)
+# (table, columns, key) of every table, parents before children (as described).
+TABLES: tuple[tuple[str, tuple[str, ...], str], ...] = tuple(
+    (table.name, table.column_names, table.key) for table in LEDGER_TABLES)
 
 
 def copy_ledger(source: Store, target: Store,

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from paycli.errors import LedgerCorrupt, UsageError
 from paycli.store.base import Store
-from paycli.store.pg_schema import LEDGER_LOCK, MARK, MARKER_TABLE, MIGRATIONS
+from paycli.store.pg_schema import LEDGER_LOCK, MARK, MARKER_TABLE, upgrade
 from paycli.store.reads import Reader
 from paycli.store.schema import APPLICATION_ID, SCHEMA_VERSION
 from paycli.store.sql import Cursor
@@ -189,7 +189,7 @@ class PostgresStore(Store):
                 raise LedgerCorrupt(
                     f"--db {self.name}: schema version {version} is newer than this paycli "
                     f"({SCHEMA_VERSION}); upgrade paycli")
-            for script in MIGRATIONS[version:]:
+            for script in upgrade(version):
                 self.conn.execute(script)
             self.conn.execute(MARK)
 

@@ -1,10 +1,12 @@
-"""The replay's database: part of the store layer, holding all of `replay-events`' SQL.
+"""The replay's database: `ReplayStore`, the scratch store `replay-events` rebuilds the
+ledger in, and the SQL that rebuilds it and runs the comparisons.
 
 A scratch SQLite file (so memory stays flat whatever the ledger's size) is rebuilt from
 the event log, the stored ledger attached read-only as `stored`; comparing the two is a
-handful of SQL joins. A PostgreSQL ledger's compared tables are copied from one read
-snapshot into a scratch `stored` of the same shape, its events streamed from it: the same
-SQL on both backends.
+handful of SQL joins. Its tables, what is compared and how are made by `comparisons` from
+the one description of the ledger's tables. A PostgreSQL ledger's compared tables are
+copied from one read snapshot into a scratch `stored` of the same shape, its events
+streamed from it: the same SQL on both backends.
 
 Invariants:
 - The stored ledger is attached with `mode=ro` (a PostgreSQL one only read, in a
@@ -32,70 +34,23 @@ import functools
 import sqlite3
 import tempfile
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from paycli.errors import UsageError
 from paycli.records import Event
 from paycli.store.base import Store
+from paycli.store.comparisons import (
+    CHANGEABLE,
+    SCRATCH_SCHEMA,
+    STORED,
+    STORED_KEYS,
+    Comparison,
+    Difference,
+    difference_sql,
+)
 from paycli.store.reads import Reader
 
-_SCHEMA = """
-CREATE TABLE transfers (
-    id          TEXT PRIMARY KEY,
-    kind        TEXT NOT NULL,
-    state       TEXT NOT NULL,
-    amount      INTEGER NOT NULL,
-    currency    TEXT NOT NULL,
-    debit_kind  TEXT NOT NULL,
-    debit_user  TEXT NOT NULL,
-    credit_kind TEXT NOT NULL,
-    credit_user TEXT NOT NULL
-) STRICT;
-CREATE TABLE accounts (
-    kind     TEXT NOT NULL,
-    user_id  TEXT NOT NULL,
-    currency TEXT NOT NULL,
-    balance  INTEGER NOT NULL,
-    held     INTEGER NOT NULL,
-    PRIMARY KEY (kind, user_id, currency)
-) STRICT;
-CREATE TABLE payments (
-    id              TEXT PRIMARY KEY,
-    user_id         TEXT NOT NULL,
-    currency        TEXT NOT NULL,
-    amount          INTEGER NOT NULL,
-    status          TEXT NOT NULL,
-    refunded        INTEGER NOT NULL,
-    refund_reserved INTEGER NOT NULL,
-    gateway_ref     TEXT,
-    hold_id         TEXT,
-    error_type      TEXT,
-    error_message   TEXT
-) STRICT;
-CREATE TABLE limits (
-    scope        TEXT NOT NULL,
-    currency     TEXT NOT NULL,
-    max_amount   INTEGER,
-    daily_amount INTEGER,
-    daily_count  INTEGER,
-    PRIMARY KEY (scope, currency)
-) STRICT;
-CREATE TABLE refunds (
-    id            TEXT PRIMARY KEY,
-    payment_id    TEXT NOT NULL,
-    currency      TEXT NOT NULL,
-    amount        INTEGER NOT NULL,
-    status        TEXT NOT NULL,
-    gateway_ref   TEXT,
-    transfer_id   TEXT,
-    error_type    TEXT,
-    error_message TEXT
-) STRICT;
-"""
-
-# The columns an event's `changes` may set, per table (the rest is fixed at creation).
 _DERIVE_ACCOUNTS = """
 INSERT INTO accounts (kind, user_id, currency, balance, held)
 SELECT kind, user_id, currency, sum(balance), sum(held) FROM (
@@ -107,101 +62,15 @@ SELECT kind, user_id, currency, sum(balance), sum(held) FROM (
 ) GROUP BY kind, user_id, currency
 """
 
-_CHANGEABLE = {
-    "payments": frozenset({"status", "gateway_ref", "hold_id", "refunded", "refund_reserved",
-                           "error_type", "error_message"}),
-    "refunds": frozenset({"status", "gateway_ref", "transfer_id", "error_type",
-                          "error_message"}),
-}
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """How one kind of entity is compared: its key columns and compared fields, and the
-    same-shaped SELECTs over the stored ledger and over the replay."""
-
-    entity: str
-    keys: tuple[str, ...]
-    fields: tuple[str, ...]
-    stored: str
-    replayed: str
-
-
-_ACCOUNT_KEY = "{t}.kind || ifnull(':' || {t}.user_id, '')"
-COMPARISONS = (
-    Comparison(
-        "account", ("kind", "user_id", "currency"), ("balance", "held"),
-        "SELECT kind, ifnull(user_id, '') AS user_id, currency, balance, held "
-        "FROM stored.accounts",
-        "SELECT kind, user_id, currency, balance, held FROM main.accounts",
-    ),
-    Comparison(
-        "transfer", ("id",), ("kind", "state", "currency", "amount", "debit", "credit"),
-        "SELECT t.id, t.kind, t.state, t.currency, t.amount, "
-        f"{_ACCOUNT_KEY.format(t='d')} AS debit, {_ACCOUNT_KEY.format(t='c')} AS credit "
-        "FROM stored.transfers t JOIN stored.accounts d ON d.id = t.debit_account "
-        "JOIN stored.accounts c ON c.id = t.credit_account",
-        "SELECT id, kind, state, currency, amount, "
-        "debit_kind || iif(debit_user = '', '', ':' || debit_user) AS debit, "
-        "credit_kind || iif(credit_user = '', '', ':' || credit_user) AS credit "
-        "FROM main.transfers",
-    ),
-    Comparison(
-        "payment", ("id",),
-        ("user_id", "currency", "status", "amount", "refunded", "refund_reserved",
-         "gateway_ref", "hold_id", "error_type"),
-        "SELECT id, user_id, currency, status, amount, refunded, refund_reserved, "
-        "gateway_ref, hold_id, error_type FROM stored.payments",
-        "SELECT id, user_id, currency, status, amount, refunded, refund_reserved, "
-        "gateway_ref, hold_id, error_type FROM main.payments",
-    ),
-    Comparison(
-        "limit", ("scope", "currency"), ("max_amount", "daily_amount", "daily_count"),
-        "SELECT scope, currency, max_amount, daily_amount, daily_count FROM stored.limits",
-        "SELECT scope, currency, max_amount, daily_amount, daily_count FROM main.limits",
-    ),
-    Comparison(
-        "refund", ("id",), ("payment_id", "currency", "status", "amount", "transfer_id",
-                            "gateway_ref"),
-        "SELECT id, payment_id, currency, status, amount, transfer_id, gateway_ref "
-        "FROM stored.refunds",
-        "SELECT id, payment_id, currency, status, amount, transfer_id, gateway_ref "
-        "FROM main.refunds",
-    ),
-)
-
 
 class NotApplicable(Exception):
     """An event that the replayed state cannot take (the message says why)."""
-
-
-@dataclass(frozen=True)
-class Difference:
-    """One entity whose stored and replayed rows differ; None where a side has no row."""
-
-    entity: str
-    key: tuple[Any, ...]
-    stored: dict[str, Any] | None
-    replayed: dict[str, Any] | None
 
 
 def _read_only_uri(path: str) -> str:
     if path == ":memory:":
         raise UsageError("replay-events needs a ledger file, not an in-memory database")
     return Path(path).resolve().as_uri() + "?mode=ro"
-
-
-# The stored tables the comparisons read, as a PostgreSQL ledger's are copied in.
-_STORED = {
-    "accounts": ("id", "kind", "user_id", "currency", "balance", "held"),
-    "transfers": ("id", "kind", "state", "currency", "amount", "debit_account",
-                  "credit_account"),
-    "payments": ("id", "user_id", "currency", "status", "amount", "refunded",
-                 "refund_reserved", "gateway_ref", "hold_id", "error_type"),
-    "refunds": ("id", "payment_id", "currency", "status", "amount", "transfer_id",
-                "gateway_ref"),
-    "limits": ("id", "scope", "currency", "max_amount", "daily_amount", "daily_count"),
-}
 
 
 _SCRATCH = "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;"  # thrown away after
@@ -217,13 +86,13 @@ class ReplayStore:
         scratch = Path(self._folder.name)
         self.conn = sqlite3.connect(scratch / "replayed.db", isolation_level=None,
                                     check_same_thread=False)
-        self.conn.executescript(_SCRATCH + _SCHEMA)
+        self.conn.executescript(_SCRATCH + SCRATCH_SCHEMA)
         self.ledger = ledger
         self.source: Reader | None = None  # a server ledger's snapshot, while in snapshot()
         self.conn.execute("ATTACH DATABASE ? AS stored", (stored or str(scratch / "s.db"),))
         if stored is None:
             self.conn.executescript(_SCRATCH.replace("PRAGMA ", "PRAGMA stored."))
-            for table, columns in _STORED.items():
+            for table, columns in STORED.items():
                 self.conn.execute(f"CREATE TABLE stored.{table} ({', '.join(columns)})")
 
     def close(self) -> None:
@@ -255,13 +124,14 @@ class ReplayStore:
 
     def _copy_stored(self, source: Reader) -> None:
         """The compared tables of a server ledger, copied from its snapshot."""
-        for table, columns in _STORED.items():
+        for table, columns in STORED.items():
             marks = ", ".join("?" * len(columns))
             self.conn.executemany(f"INSERT INTO stored.{table} VALUES ({marks})",
-                                  source.stream(table, columns, "id"))
-        for table, key in (("accounts", "id"), ("transfers", "id"), ("payments", "id"),
-                           ("refunds", "id"), ("limits", "scope, currency")):
-            self.conn.execute(f"CREATE UNIQUE INDEX stored.{table}_key ON {table} ({key})")
+                                  source.stream(table, columns, columns[0]))
+        for table, keys in STORED_KEYS.items():  # indexed as the ledger's own tables are
+            for key in keys:
+                self.conn.execute(f"CREATE UNIQUE INDEX stored.{table}_{'_'.join(key)} "
+                                  f"ON {table} ({', '.join(key)})")
 
     # Reading the stored log.
 
@@ -326,7 +196,8 @@ class ReplayStore:
                    daily_amount: int | None, daily_count: int | None) -> None:
         """A scope's limits of one currency, as its newest `limits.set` event states."""
         self._run(
-            "INSERT INTO limits VALUES (?, ?, ?, ?, ?) ON CONFLICT (scope, currency) DO "
+            "INSERT INTO limits (scope, currency, max_amount, daily_amount, daily_count) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (scope, currency) DO "
             "UPDATE SET max_amount = excluded.max_amount, daily_amount = "
             "excluded.daily_amount, daily_count = excluded.daily_count",
             (scope, currency, max_amount, daily_amount, daily_count),
@@ -356,7 +227,7 @@ class ReplayStore:
     def differences(self, comparison: Comparison) -> Iterator[Difference]:
         """The entities of one kind whose stored and replayed rows differ or are missing."""
         columns = (*comparison.keys, *comparison.fields)
-        for row in self.conn.execute(_diff_sql(comparison)):
+        for row in self.conn.execute(difference_sql(comparison)):
             in_stored, in_replay = row[0], row[1]
             stored, replayed = row[2:2 + len(columns)], row[2 + len(columns):]
             yield Difference(
@@ -370,31 +241,8 @@ class ReplayStore:
 @functools.cache
 def _update_sql(table: str, columns: tuple[str, ...]) -> str:
     """The UPDATE for one set of changed columns (few sets exist, so each is built once)."""
-    unknown = set(columns) - _CHANGEABLE[table]
+    unknown = set(columns) - CHANGEABLE[table]
     if unknown or not columns:
         raise NotApplicable(f"cannot change {sorted(unknown) or 'nothing'} of {table}")
     assignments = ", ".join(f"{column} = ?" for column in columns)
     return f"UPDATE {table} SET {assignments} WHERE id = ?"
-
-
-def _diff_sql(comparison: Comparison) -> str:
-    """Rows present on one side only, or present on both with some field different.
-
-    Each result row is (in stored, in replay, stored columns..., replayed columns...).
-    The sides are `NOT MATERIALIZED` so that the joins use the tables' own indexes.
-    """
-    columns = (*comparison.keys, *comparison.fields)
-    both = ", ".join([*(f"s.{c}" for c in columns), *(f"r.{c}" for c in columns)])
-    only_s = ", ".join([*(f"s.{c}" for c in columns), *("NULL" for _ in columns)])
-    only_r = ", ".join([*("NULL" for _ in columns), *(f"r.{c}" for c in columns)])
-    joined = " AND ".join(f"s.{k} = r.{k}" for k in comparison.keys)
-    differs = " OR ".join(f"s.{f} IS NOT r.{f}" for f in comparison.fields)
-    return (
-        f"WITH s AS NOT MATERIALIZED ({comparison.stored}), "
-        f"r AS NOT MATERIALIZED ({comparison.replayed}) "
-        f"SELECT 1, 1, {both} FROM s JOIN r ON {joined} WHERE {differs} "
-        f"UNION ALL SELECT 1, 0, {only_s} FROM s WHERE NOT EXISTS "
-        f"(SELECT 1 FROM r WHERE {joined}) "
-        f"UNION ALL SELECT 0, 1, {only_r} FROM r WHERE NOT EXISTS "
-        f"(SELECT 1 FROM s WHERE {joined})"
-    )

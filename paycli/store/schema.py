@@ -1,141 +1,66 @@
-"""The ledger's SQLite schema and its migrations.
+"""The ledger's SQLite schema: a new ledger's DDL, made from the one description of the
+tables (`tables`), and the migrations that bring an older ledger to it.
 
-`MIGRATIONS[n]` takes a ledger from schema version n to n + 1; `PRAGMA user_version` records
-the version reached and `PRAGMA application_id` marks the file as a paycli ledger. The CHECK
-constraints restate the ledger's invariants so that a bug in Python cannot break them:
-a wallet never has a negative available balance, amounts are positive, the event log is
-append-only.
+`PRAGMA user_version` records the schema version reached and `PRAGMA application_id` marks
+the file as a paycli ledger. A new file (version 0) is created from `TABLES` at once;
+`MIGRATIONS[n]` takes a ledger from version n - 1 to n, explicit SQL that never changes
+once released. Both ends meet: a migrated ledger and a new one have the same schema, which
+tests/test_migrations.py checks table by table.
+
+The CHECK constraints restate the ledger's invariants so that a bug in Python cannot break
+them: a wallet never has a negative available balance, amounts are positive, the event log
+is append-only. Every table is STRICT: a value of the wrong type is refused, not stored.
+
+To change the schema: edit `tables`, then add the step here (`MIGRATIONS[n + 1]`) and the
+same step in `pg_schema`; the comparison test shows whether they agree.
 """
 
 from __future__ import annotations
 
+import functools
+
+from paycli.store.tables import APPEND_ONLY, TABLES, Dialect, Table, create_index, create_table
+
 APPLICATION_ID = 0x70617963  # "payc"
 
-_V1 = """
-CREATE TABLE accounts (
-    id         INTEGER PRIMARY KEY,
-    kind       TEXT NOT NULL CHECK (kind IN ('wallet', 'funding', 'clearing')),
-    user_id    TEXT,
-    currency   TEXT NOT NULL CHECK (length(currency) = 3),
-    balance    INTEGER NOT NULL DEFAULT 0,
-    held       INTEGER NOT NULL DEFAULT 0 CHECK (held >= 0),
-    updated_at TEXT NOT NULL,
-    CHECK (kind <> 'wallet' OR balance - held >= 0),
-    CHECK ((kind = 'wallet') = (user_id IS NOT NULL))
-) STRICT;
-CREATE UNIQUE INDEX accounts_owner ON accounts (kind, ifnull(user_id, ''), currency);
+SQLITE = Dialect("sqlite", {"text": "TEXT", "int": "INTEGER", "bigint": "INTEGER",
+                            "real": "REAL"},
+                 identity="PRIMARY KEY",  # an INTEGER PRIMARY KEY is numbered by SQLite
+                 ordered="",  # SQLite's BINARY collation already orders byte by byte
+                 table_suffix=" STRICT")
 
-CREATE TABLE transfers (
-    id             TEXT PRIMARY KEY,
-    kind           TEXT NOT NULL CHECK (kind IN ('credit', 'payment', 'refund')),
-    debit_account  INTEGER NOT NULL REFERENCES accounts (id),
-    credit_account INTEGER NOT NULL REFERENCES accounts (id),
-    amount         INTEGER NOT NULL CHECK (amount > 0),
-    currency       TEXT NOT NULL,
-    state          TEXT NOT NULL CHECK (state IN ('pending', 'posted', 'voided')),
-    reference      TEXT,
-    created_at     TEXT NOT NULL,
-    resolved_at    TEXT,
-    CHECK (debit_account <> credit_account)
-) STRICT;
-CREATE INDEX transfers_created ON transfers (created_at);
+_REFUSE = f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY}'); END;\n"
 
-CREATE TABLE entries (
-    seq         INTEGER PRIMARY KEY,
-    account_id  INTEGER NOT NULL REFERENCES accounts (id),
-    transfer_id TEXT NOT NULL REFERENCES transfers (id),
-    type        TEXT NOT NULL,
-    amount      INTEGER NOT NULL,
-    balance     INTEGER NOT NULL,
-    held        INTEGER NOT NULL,
-    reference   TEXT,
-    at          TEXT NOT NULL
-) STRICT;
-CREATE INDEX entries_account ON entries (account_id, seq);
 
-CREATE TABLE events (
-    seq            INTEGER PRIMARY KEY,
-    type           TEXT NOT NULL,
-    entity_id      TEXT NOT NULL,
-    payload        TEXT NOT NULL,
-    at             TEXT NOT NULL,
-    correlation_id TEXT,
-    prev_hash      TEXT NOT NULL,
-    hash           TEXT NOT NULL
-) STRICT;
-CREATE INDEX events_entity ON events (entity_id, seq);
-CREATE TRIGGER events_no_update BEFORE UPDATE ON events
-BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
-CREATE TRIGGER events_no_delete BEFORE DELETE ON events
-BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+def _append_only(table: Table) -> str:
+    """Triggers refusing UPDATE, DELETE and REPLACE of a row.
 
-CREATE TABLE idempotency (
-    key         TEXT PRIMARY KEY,
-    command     TEXT NOT NULL,
-    fingerprint TEXT NOT NULL,
-    entity_id   TEXT,
-    result      TEXT,
-    exit_code   INTEGER,
-    created_at  TEXT NOT NULL
-) STRICT;
+    `INSERT OR REPLACE` of an existing row deletes it without firing the DELETE trigger
+    (recursive triggers are off), so it could rewrite the log in place: refused too.
+    """
+    name, key = table.name, table.key
+    return (f"CREATE TRIGGER {name}_no_update BEFORE UPDATE ON {name}\n{_REFUSE}"
+            f"CREATE TRIGGER {name}_no_delete BEFORE DELETE ON {name}\n{_REFUSE}"
+            f"CREATE TRIGGER {name}_no_replace BEFORE INSERT ON {name}\n"
+            f"WHEN EXISTS (SELECT 1 FROM {name} WHERE {key} = NEW.{key})\n{_REFUSE}")
 
-CREATE TABLE payments (
-    id              TEXT PRIMARY KEY,
-    user_id         TEXT NOT NULL,
-    currency        TEXT NOT NULL,
-    amount          INTEGER NOT NULL CHECK (amount > 0),
-    order_id        TEXT,
-    idempotency_key TEXT,
-    gateway_key     TEXT NOT NULL,
-    status          TEXT NOT NULL CHECK (status IN ('PENDING', 'PROCESSING', 'COMPLETED',
-                                                    'FAILED', 'PARTIALLY_REFUNDED', 'REFUNDED')),
-    gateway_ref     TEXT,
-    hold_id         TEXT,
-    refunded        INTEGER NOT NULL DEFAULT 0 CHECK (refunded >= 0),
-    refund_reserved INTEGER NOT NULL DEFAULT 0 CHECK (refund_reserved >= 0),
-    error_type      TEXT,
-    error_message   TEXT,
-    owner           TEXT,
-    created_at      TEXT NOT NULL,
-    updated_at      TEXT NOT NULL,
-    CHECK (refunded + refund_reserved <= amount)
-) STRICT;
-CREATE INDEX payments_created ON payments (created_at);
-CREATE INDEX payments_user ON payments (user_id, created_at);
-CREATE INDEX payments_status ON payments (status, created_at);
 
-CREATE TABLE refunds (
-    id              TEXT PRIMARY KEY,
-    payment_id      TEXT NOT NULL REFERENCES payments (id),
-    currency        TEXT NOT NULL,
-    amount          INTEGER NOT NULL CHECK (amount > 0),
-    reason          TEXT,
-    idempotency_key TEXT,
-    gateway_key     TEXT NOT NULL,
-    status          TEXT NOT NULL CHECK (status IN ('PENDING', 'PROCESSING', 'COMPLETED',
-                                                    'FAILED')),
-    gateway_ref     TEXT,
-    transfer_id     TEXT,
-    error_type      TEXT,
-    error_message   TEXT,
-    owner           TEXT,
-    created_at      TEXT NOT NULL,
-    updated_at      TEXT NOT NULL
-) STRICT;
-CREATE INDEX refunds_payment ON refunds (payment_id, created_at);
-CREATE INDEX refunds_status ON refunds (status);
+def _create(table: Table) -> str:
+    script = create_table(table, SQLITE)
+    script += "".join(create_index(table, index) for index in table.indexes)
+    return script + (_append_only(table) if table.append_only else "")
 
-CREATE TABLE breaker (
-    name          TEXT PRIMARY KEY,
-    state         TEXT NOT NULL CHECK (state IN ('closed', 'open', 'half-open')),
-    failures      INTEGER NOT NULL DEFAULT 0,
-    opened_at     REAL,
-    probe_started REAL
-) STRICT;
-"""
 
-# `INSERT OR REPLACE` of an existing event deletes it without firing `events_no_delete`
-# (recursive triggers are off), so it could rewrite the log in place: refuse it too.
+@functools.cache
+def create_script() -> str:
+    """A new ledger's whole schema, at `SCHEMA_VERSION`."""
+    return "\n".join(_create(table) for table in TABLES)
+
+
+# Version 1 created the tables (tests/old_ledgers.py keeps its script, to make such a
+# ledger); each step below is the SQL that took a ledger one version further.
+
+# Version 2 closed `INSERT OR REPLACE` on events (see `_append_only`).
 _V2 = """
 CREATE TRIGGER events_no_replace BEFORE INSERT ON events
 WHEN EXISTS (SELECT 1 FROM events WHERE seq = NEW.seq)
@@ -148,9 +73,7 @@ _V3 = """
 ALTER TABLE events ADD COLUMN actor TEXT;
 """
 
-# Limits per wallet (`scope` a user id) or for every wallet (`scope` ''), per currency;
-# `id` is `SCOPE/CURRENCY` (`*/USD` for the default), one key to stream and copy by. A
-# NULL limit is no limit. Changed only with its `limits.set` event, like everything else.
+# Limits per wallet or for every wallet, per currency (see `tables.LIMITS`).
 _V4 = """
 CREATE TABLE limits (
     id           TEXT PRIMARY KEY,
@@ -164,5 +87,20 @@ CREATE TABLE limits (
 ) STRICT;
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
-SCHEMA_VERSION = len(MIGRATIONS)
+# The owner index in the spelling of the shared queries (`coalesce`, as on PostgreSQL):
+# SQLite matches an expression index only to the same expression, and `ifnull` left the
+# account lookup searching every account of a kind.
+_V5 = """
+DROP INDEX accounts_owner;
+CREATE UNIQUE INDEX accounts_owner ON accounts (kind, coalesce(user_id, ''), currency);
+"""
+
+MIGRATIONS: dict[int, str] = {2: _V2, 3: _V3, 4: _V4, 5: _V5}
+SCHEMA_VERSION = max(MIGRATIONS)
+
+
+def upgrade(version: int) -> list[str]:
+    """The scripts that take a ledger at `version` (0: a new file) to `SCHEMA_VERSION`."""
+    if version == 0:
+        return [create_script()]
+    return [MIGRATIONS[step] for step in range(version + 1, SCHEMA_VERSION + 1)]

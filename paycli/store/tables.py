@@ -1,0 +1,335 @@
+"""The ledger's tables, described once.
+
+`TABLES` holds every table of the ledger: its columns (type, nullability, default, check,
+reference), its table checks, unique keys and indexes, whether it is append-only, and what
+`replay-events` rebuilds of it. From it are made a new ledger's SQLite DDL (`schema`), its
+PostgreSQL DDL (`pg_schema`), replay's scratch tables and comparisons (`comparisons`), and
+the columns `db copy` copies (`copy`). `create_table` and `create_index` spell a table in
+either engine's words (`Dialect`); the engines' own extras (SQLite's STRICT, PostgreSQL's
+identity columns, "C" collation and marker table, each engine's append-only triggers)
+live with that engine.
+
+Invariants:
+- This is the schema of a ledger at `SCHEMA_VERSION`. A new ledger is made from it, an
+  older one reaches it by the explicit migrations; a test compares the two, as each engine
+  introspects them, and fails on any difference. So a change here comes with a migration
+  on each engine.
+- Columns stand in the order a migrated ledger has them: one added later goes at the end
+  of its table, where `ALTER TABLE ... ADD COLUMN` puts it.
+- Tables stand parents first: every REFERENCES names a table above it.
+- Money and ids are `BIGINT` integer minor units, never `REAL`.
+
+To change the schema (a column, a check, an index): change it here, then add the step
+that takes an existing ledger there to `MIGRATIONS` in `schema` and in `pg_schema`, under
+the next version number (`SCHEMA_VERSION` follows); tests/test_migrations.py shows, on
+both engines, whether the two agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Literal, NamedTuple
+
+from paycli.records import BreakerStatus, PaymentStatus, RefundStatus, TransferState
+
+Type = Literal["text", "int", "bigint", "real"]
+Engine = Literal["sqlite", "postgresql"]
+
+APPEND_ONLY = "the event log is append-only"  # what the append-only triggers raise
+
+
+class Column(NamedTuple):
+    """One column; `compared` and `changed` say what `replay-events` makes of it."""
+
+    name: str
+    type: Type = "text"
+    not_null: bool = False
+    primary_key: bool = False
+    identity: bool = False    # numbered by the database when an insert leaves it out
+    ordered: bool = False     # sorted on: compared byte by byte on every engine
+    default: str | None = None
+    check: str | None = None
+    references: str | None = None  # "table (column)"
+    compared: bool = False    # rebuilt from the events and compared with the stored row
+    changed: bool = False     # an event's `changes` may set it
+
+
+class Check(NamedTuple):
+    """A CHECK of the table's, after its columns; on both engines unless `engine` names one."""
+
+    sql: str
+    engine: Engine | None = None
+
+
+class Index(NamedTuple):
+    """An index; its columns may be expressions both engines accept, and `where` makes it
+    partial (only the rows it holds for are indexed, or kept unique)."""
+
+    name: str
+    columns: tuple[str, ...]
+    unique: bool = False
+    where: str | None = None
+
+
+class Replay(NamedTuple):
+    """What `replay-events` calls an entity of this table, and the columns naming one."""
+
+    entity: str
+    keys: tuple[str, ...] = ("id",)
+
+
+class Table(NamedTuple):
+    """One table of the ledger."""
+
+    name: str
+    columns: tuple[Column, ...]
+    checks: tuple[Check, ...] = ()
+    unique: tuple[tuple[str, ...], ...] = ()
+    indexes: tuple[Index, ...] = ()
+    append_only: bool = False  # no UPDATE, DELETE, REPLACE or TRUNCATE: see each engine
+    replay: Replay | None = None
+
+    @property
+    def key(self) -> str:
+        """The primary key's column."""
+        return next(column.name for column in self.columns if column.primary_key)
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        """Every column, in the table's order."""
+        return tuple(column.name for column in self.columns)
+
+
+class Dialect(NamedTuple):
+    """How one engine spells the description's types, an identity key and an ordered
+    text, and what ends its CREATE TABLE."""
+
+    engine: Engine
+    types: dict[str, str]
+    identity: str
+    ordered: str
+    table_suffix: str
+
+
+def one_of(column: str, values: Iterable[str]) -> str:
+    """The CHECK that keeps `column` to one of `values`."""
+    quoted = ", ".join(f"'{value}'" for value in values)
+    return f"{column} IN ({quoted})"
+
+
+def create_table(table: Table, dialect: Dialect) -> str:
+    """The CREATE TABLE statement of `table` in `dialect`."""
+    lines = [_column_sql(column, dialect) for column in table.columns]
+    lines += [f"CHECK ({check.sql})" for check in table.checks
+              if check.engine in (None, dialect.engine)]
+    lines += [f"UNIQUE ({', '.join(columns)})" for columns in table.unique]
+    body = ",\n    ".join(lines)
+    return f"CREATE TABLE {table.name} (\n    {body}\n){dialect.table_suffix};\n"
+
+
+def create_index(table: Table, index: Index) -> str:
+    """The CREATE INDEX statement of one of `table`'s indexes (the same on both engines)."""
+    unique = "UNIQUE " if index.unique else ""
+    where = f" WHERE {index.where}" if index.where else ""
+    return (f"CREATE {unique}INDEX {index.name} ON {table.name} "
+            f"({', '.join(index.columns)}){where};\n")
+
+
+def _column_sql(column: Column, dialect: Dialect) -> str:
+    parts = [column.name, dialect.types[column.type]]
+    if column.ordered and dialect.ordered:
+        parts.append(dialect.ordered)
+    if column.identity:
+        parts.append(dialect.identity)
+    elif column.primary_key:
+        parts.append("PRIMARY KEY")
+    if column.not_null:
+        parts.append("NOT NULL")
+    if column.default is not None:
+        parts.append(f"DEFAULT {column.default}")
+    if column.check:
+        parts.append(f"CHECK ({column.check})")
+    if column.references:
+        parts.append(f"REFERENCES {column.references}")
+    return " ".join(parts)
+
+
+_CURRENCY = "length(currency) = 3"
+
+ACCOUNTS = Table(
+    "accounts",
+    (
+        Column("id", "bigint", primary_key=True, identity=True),
+        Column("kind", not_null=True, check=one_of("kind", ("wallet", "funding", "clearing"))),
+        Column("user_id", ordered=True),
+        Column("currency", not_null=True, check=_CURRENCY),
+        Column("balance", "bigint", not_null=True, default="0", compared=True),
+        Column("held", "bigint", not_null=True, default="0", check="held >= 0", compared=True),
+        Column("updated_at", not_null=True),
+    ),
+    checks=(Check("kind <> 'wallet' OR balance - held >= 0"),
+            Check("(kind = 'wallet') = (user_id IS NOT NULL)")),
+    indexes=(Index("accounts_owner", ("kind", "coalesce(user_id, '')", "currency"),
+                   unique=True),),
+    replay=Replay("account", ("kind", "user_id", "currency")),
+)
+
+TRANSFERS = Table(
+    "transfers",
+    (
+        Column("id", primary_key=True, ordered=True),
+        Column("kind", not_null=True, check=one_of("kind", ("credit", "payment", "refund")),
+              compared=True),
+        Column("debit_account", "bigint", not_null=True, references="accounts (id)",
+               compared=True),
+        Column("credit_account", "bigint", not_null=True, references="accounts (id)",
+               compared=True),
+        Column("amount", "bigint", not_null=True, check="amount > 0", compared=True),
+        Column("currency", not_null=True, compared=True),
+        Column("state", not_null=True, check=one_of("state", TransferState), compared=True),
+        Column("reference"),
+        Column("created_at", not_null=True, ordered=True),
+        Column("resolved_at"),
+    ),
+    checks=(Check("debit_account <> credit_account"),),
+    indexes=(Index("transfers_created", ("created_at",)),),
+    replay=Replay("transfer"),
+)
+
+ENTRIES = Table(
+    "entries",
+    (
+        Column("seq", "bigint", primary_key=True, identity=True),
+        Column("account_id", "bigint", not_null=True, references="accounts (id)"),
+        Column("transfer_id", not_null=True, references="transfers (id)"),
+        Column("type", not_null=True),
+        Column("amount", "bigint", not_null=True),
+        Column("balance", "bigint", not_null=True),
+        Column("held", "bigint", not_null=True),
+        Column("reference"),
+        Column("at", not_null=True),
+    ),
+    indexes=(Index("entries_account", ("account_id", "seq")),),
+)
+
+# The writer numbers the events itself (the chain's order); SQLite's ledgers were made
+# without the CHECK on `seq`, and SQLite cannot add one to a table in place.
+EVENTS = Table(
+    "events",
+    (
+        Column("seq", "bigint", primary_key=True),
+        Column("type", not_null=True),
+        Column("entity_id", not_null=True, ordered=True),
+        Column("payload", not_null=True),
+        Column("at", not_null=True),
+        Column("correlation_id"),
+        Column("prev_hash", not_null=True),
+        Column("hash", not_null=True),
+        Column("actor"),
+    ),
+    checks=(Check("seq > 0", engine="postgresql"),),
+    indexes=(Index("events_entity", ("entity_id", "seq")),),
+    append_only=True,
+)
+
+IDEMPOTENCY = Table(
+    "idempotency",
+    (
+        Column("key", primary_key=True, ordered=True),
+        Column("command", not_null=True),
+        Column("fingerprint", not_null=True),
+        Column("entity_id"),
+        Column("result"),
+        Column("exit_code", "int"),
+        Column("created_at", not_null=True),
+    ),
+)
+
+PAYMENTS = Table(
+    "payments",
+    (
+        Column("id", primary_key=True, ordered=True),
+        Column("user_id", not_null=True, ordered=True, compared=True),
+        Column("currency", not_null=True, compared=True),
+        Column("amount", "bigint", not_null=True, check="amount > 0", compared=True),
+        Column("order_id"),
+        Column("idempotency_key"),
+        Column("gateway_key", not_null=True),
+        Column("status", not_null=True, check=one_of("status", PaymentStatus), compared=True,
+              changed=True),
+        Column("gateway_ref", compared=True, changed=True),
+        Column("hold_id", compared=True, changed=True),
+        Column("refunded", "bigint", not_null=True, default="0", check="refunded >= 0",
+               compared=True, changed=True),
+        Column("refund_reserved", "bigint", not_null=True, default="0",
+               check="refund_reserved >= 0", compared=True, changed=True),
+        Column("error_type", compared=True, changed=True),
+        Column("error_message", changed=True),
+        Column("owner"),
+        Column("created_at", not_null=True, ordered=True),
+        Column("updated_at", not_null=True),
+    ),
+    checks=(Check("refunded + refund_reserved <= amount"),),
+    indexes=(Index("payments_created", ("created_at",)),
+             Index("payments_user", ("user_id", "created_at")),
+             Index("payments_status", ("status", "created_at"))),
+    replay=Replay("payment"),
+)
+
+REFUNDS = Table(
+    "refunds",
+    (
+        Column("id", primary_key=True, ordered=True),
+        Column("payment_id", not_null=True, ordered=True, references="payments (id)",
+              compared=True),
+        Column("currency", not_null=True, compared=True),
+        Column("amount", "bigint", not_null=True, check="amount > 0", compared=True),
+        Column("reason"),
+        Column("idempotency_key"),
+        Column("gateway_key", not_null=True),
+        Column("status", not_null=True, check=one_of("status", RefundStatus), compared=True,
+              changed=True),
+        Column("gateway_ref", compared=True, changed=True),
+        Column("transfer_id", compared=True, changed=True),
+        Column("error_type", changed=True),
+        Column("error_message", changed=True),
+        Column("owner"),
+        Column("created_at", not_null=True, ordered=True),
+        Column("updated_at", not_null=True),
+    ),
+    indexes=(Index("refunds_payment", ("payment_id", "created_at")),
+             Index("refunds_status", ("status",))),
+    replay=Replay("refund"),
+)
+
+BREAKER = Table(
+    "breaker",
+    (
+        Column("name", primary_key=True),
+        Column("state", not_null=True, check=one_of("state", BreakerStatus)),
+        Column("failures", "int", not_null=True, default="0"),
+        Column("opened_at", "real"),
+        Column("probe_started", "real"),
+    ),
+)
+
+# Limits per wallet (`scope` a user id) or for every wallet (`scope` ''), per currency;
+# `id` is `SCOPE/CURRENCY` (`*/USD` for the default), one key to stream and copy by. A
+# NULL limit is no limit. Changed only with its `limits.set` event, like everything else.
+LIMITS = Table(
+    "limits",
+    (
+        Column("id", primary_key=True, ordered=True),
+        Column("scope", not_null=True),
+        Column("currency", not_null=True, check=_CURRENCY),
+        Column("max_amount", "bigint", check="max_amount > 0", compared=True),
+        Column("daily_amount", "bigint", check="daily_amount > 0", compared=True),
+        Column("daily_count", "bigint", check="daily_count >= 0", compared=True),
+        Column("updated_at", not_null=True),
+    ),
+    unique=(("scope", "currency"),),
+    replay=Replay("limit", ("scope", "currency")),
+)
+
+TABLES: tuple[Table, ...] = (ACCOUNTS, TRANSFERS, ENTRIES, EVENTS, IDEMPOTENCY, PAYMENTS,
+                             REFUNDS, BREAKER, LIMITS)
