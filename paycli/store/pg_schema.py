@@ -167,7 +167,14 @@ CREATE TABLE limits (
 );
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
+# An order's attempts: at most one past FAILED (see SQLite's v5).
+_V5 = """
+CREATE INDEX payments_order ON payments (order_id, created_at) WHERE order_id IS NOT NULL;
+CREATE UNIQUE INDEX payments_one_live_attempt ON payments (order_id)
+WHERE order_id IS NOT NULL AND status <> 'FAILED';
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5]
 assert len(MIGRATIONS) == SCHEMA_VERSION, "PostgreSQL and SQLite schemas move in step"
 
 MARK = (f"INSERT INTO paycli_ledger (application_id, schema_version) VALUES "

@@ -164,5 +164,16 @@ CREATE TABLE limits (
 ) STRICT;
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
+# An order's payment attempts (round 3): an order may be tried again once every attempt
+# FAILED, so several payments may share an order id, but at most one of them is ever past
+# FAILED (PENDING, PROCESSING, COMPLETED or refunded): the ledger itself refuses a second
+# live attempt, whatever process or host writes it. The plain index finds an order's
+# attempts, oldest first.
+_V5 = """
+CREATE INDEX payments_order ON payments (order_id, created_at) WHERE order_id IS NOT NULL;
+CREATE UNIQUE INDEX payments_one_live_attempt ON payments (order_id)
+WHERE order_id IS NOT NULL AND status <> 'FAILED';
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5]
 SCHEMA_VERSION = len(MIGRATIONS)
