@@ -13,6 +13,7 @@ says; the store below it keeps the rows.
     reconcile    the ledger against that report: what agrees, and every break
     limits       per-wallet and default limits, and the check a payment must pass
     batchfile    reading a billing run's file (CSV or JSON Lines), row by row
+    orders       an order's payment attempts: which one a request means, the next one's key
     backup       an online copy of a SQLite ledger, verified by replay
 
 Invariants: every currency's balances sum to zero; no wallet's available balance goes
