@@ -362,3 +362,69 @@ def test_plain_runs_of_a_file_still_skip_what_completed(
     assert run_json(db_path, "batch", str(path), env=env)[1]["completed"] == 2
     code, again = run_json(db_path, "batch", str(path), env=env)
     assert code == 0 and (again["skipped"], again["completed"]) == (2, 0)
+
+
+class TestSettlersReportOnlyTheirOwn:
+    """Another process settling a payment between a command's look and its commit
+    (injected in-process, so the order is certain) is reported as such."""
+
+    def processing(self, cli: CliCall, env: dict[str, str], gateway: Any, order: str) -> str:
+        """A payment left PROCESSING, its charge still pending at the gateway."""
+        fund(cli, env)
+        gateway.set_mode("pending", latency_ms=60_000)
+        code, out = pay(cli, env, order, "--wait", "0")
+        assert code == 10
+        return str(out["payment_id"])
+
+    def test_reconcile_apply_counts_it_settled_elsewhere(
+            self, cli: CliCall, env: dict[str, str], gateway: Any, tmp_path: Path,
+            monkeypatch: pytest.MonkeyPatch) -> None:
+        """reconcile --apply whose resolvable payment is resolved by hand first: not in
+        `resolved`, counted `settled_elsewhere`."""
+        from paycli.saga import reconcile as reconciling
+        from paycli.saga.resolve import resolve_payment
+
+        payment_id = self.processing(cli, env, gateway, "se-1")
+        gateway.set_mode("ok")
+        report = approved_report(tmp_path, gateway, payment_id)
+        real = reconciling._settle
+
+        def settled_first(saga: Any, found: Any, cited: dict[str, Any]) -> str:
+            resolve_payment(saga, payment_id, True, "the dashboard says approved")
+            return real(saga, found, cited)
+
+        monkeypatch.setattr(reconciling, "_settle", settled_first)
+        code, out = as_json(cli, env, "reconcile", "--report", str(report), "--apply")
+        assert code == 0, out
+        assert (out["resolved"], out["settled_elsewhere"]) == ([], 1)
+
+    def test_resolve_says_another_process_settled_it(
+            self, cli: CliCall, env: dict[str, str], gateway: Any,
+            monkeypatch: pytest.MonkeyPatch) -> None:
+        """`payments resolve` racing recover: exit 9, saying another process settled it."""
+        from paycli.saga import resolve as resolving
+        from paycli.saga.core import Decision, Verdict
+
+        payment_id = self.processing(cli, env, gateway, "se-2")
+        real = resolving.settle_payment
+
+        def settled_first(saga: Any, *args: Any, **kwargs: Any) -> Any:
+            real(saga, payment_id, Verdict(Decision.REFUSED, None, "declined", "declined"), [])
+            return real(saga, *args, **kwargs)
+
+        monkeypatch.setattr(resolving, "settle_payment", settled_first)
+        result = cli("payments", "resolve", payment_id, "--approved", "--reason", "dashboard",
+                     env=env)
+        assert result.exit_code == 9
+        assert "settled meanwhile by another process (it is FAILED)" in " ".join(
+            result.output.split())
+
+
+def approved_report(folder: Path, gateway: Any, payment_id: str) -> Path:
+    """A settlement report saying the payment's charge was approved."""
+    charge = next(c for c in gateway.charges() if c["payment_id"] == payment_id)
+    path = folder / "report.csv"
+    path.write_text("external_id,payment_id,type,status,amount,currency,created_at\n"
+                    f"{charge['id']},{payment_id},charge,approved,{charge['amount']},"
+                    f"{charge['currency']},2026-12-01T00:00:00Z\n")
+    return path
