@@ -173,7 +173,8 @@ class TestTheSeedMix:
                                                     ) -> None:
         """10,000 rows against the mock in mode `seed` (approvals, declines, pending,
         errors): every row accounted for, balances exact, the ledger replays; run again:
-        0 new gateway requests, all skipped."""
+        no new charge, every completed row skipped and every failed one failed again
+        (with its reason: nothing charged)."""
         from paycli.devtools.mock_process import MockGatewayProcess
 
         with MockGatewayProcess("test-api-key", "--mode", "seed", "--seed", "7",
@@ -199,7 +200,9 @@ class TestTheSeedMix:
             requests = mock.requests()
             again = json.loads(run(db_path, "batch", str(path), "--json", env=env,
                                    timeout=900).stdout)
-            assert again["skipped"] + again["unknown"] == 10_000
+            assert again["skipped"] == out["completed"] + out["skipped"]
+            assert out["failed"] <= again["failed"] <= out["failed"] + out["unknown"]
+            assert again["completed"] <= out["unknown"]  # only what was left PROCESSING
             assert mock.requests() - requests <= again["unknown"]
 
 

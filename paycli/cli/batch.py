@@ -51,6 +51,9 @@ def batch(
     failures: Annotated[Path | None, typer.Option(
         "--failures", help="Write the rows that did not complete here, in the input's "
                            "format.", dir_okay=False)] = None,
+    retry_failed: Annotated[bool, typer.Option(
+        "--retry-failed", help="A new attempt for each row whose order's every attempt "
+                               "FAILED (never one PROCESSING or COMPLETED).")] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Pay every row of a file: a billing run. Each row has the guarantees of `pay
@@ -61,11 +64,14 @@ def batch(
     for USD) or JSON Lines with those keys; order_id is required and unique in the file.
     It is read row by row (any size, constant memory). A bad row, a decline, insufficient
     funds or a limit fail that row only, reported with its line number (the header is line
-    1). Run the file again, after a crash or twice: rows already done are skipped and
-    counted, and nothing is charged twice. Exits 0 when every row completed or was
-    skipped, else the most serious row outcome's code (10 first: money left held).
+    1). Run the file again, after a crash or twice: rows already completed are skipped
+    and counted, and nothing is charged twice. A row whose order's latest attempt FAILED
+    counts as failed again, with that reason; --retry-failed gives those rows a new
+    attempt. Exits 0 when every row completed or was skipped, else the most serious row
+    outcome's code (10 first: money left held).
 
-    Example: paycli batch billing-2026-11.csv --failures retry.csv
+    Example: paycli batch billing-2026-11.csv --failures retry.csv, then, once the
+    gateway is back: paycli batch retry.csv --retry-failed
     """
     concurrency = inputs.positive_int(concurrency, "--concurrency", 256)
     settings = state_of(ctx).settings
@@ -75,7 +81,7 @@ def batch(
         usage(f"cannot read {file}: {exc.strerror or exc}")
     with handle, open_store(ctx) as store, _failure_file(failures) as kept:
         run = _Run(file, handle, kept, json_output)
-        report, error = run.go(store, settings, concurrency)
+        report, error = run.go(store, settings, concurrency, retry_failed)
     views.batch_summary(report, error, json_output)
 
 
@@ -88,10 +94,11 @@ class _Run:
         first = handle.peek(1)[:1].decode("utf-8", "replace") if hasattr(handle, "peek") else ""
         self.fmt = file_format(file, first)
         self.counts = {"completed": 0, "failed": 0, "unknown": 0, "skipped": 0}
+        self.attempts = {"retried": 0, "retryable": 0}  # see `BatchReport`
         self.listed: list[dict[str, Any]] = []
         self.worst: PaycliError | None = None
 
-    def go(self, store: Any, settings: Any, concurrency: int
+    def go(self, store: Any, settings: Any, concurrency: int, retry_failed: bool
            ) -> tuple[BatchReport, PaycliError | None]:
         batch_id = new_id("bat")
         env = saga_env(store, settings)
@@ -100,7 +107,8 @@ class _Run:
         with views.batch_progress(self._total(), not self.as_json) as progress:
             self.progress = progress
             try:
-                Batch(env, batch_id, BatchOptions(concurrency=concurrency), self.on_row,
+                options = BatchOptions(concurrency=concurrency, retry_failed=retry_failed)
+                Batch(env, batch_id, options, self.on_row,
                       self.on_interrupt).run(self._rows(settings.max_amount))
             except KeyboardInterrupt:
                 interrupted = True
@@ -128,25 +136,34 @@ class _Run:
     def on_row(self, outcome: RowOutcome) -> None:
         """A row has ended: count it, keep it if it failed, move the bar."""
         self.counts[outcome.status] += 1
+        self._count_attempts(outcome)
         if outcome.status in ("failed", "unknown"):
             assert outcome.error is not None
             self.worst = _worse(self.worst, outcome.error)
             if len(self.listed) < KEPT_FAILURES:
                 self.listed.append({"line": outcome.line, "order_id": outcome.order_id,
-                                    "error": outcome.error.message,
-                                    "exit_code": outcome.error.exit_code})
+                                    "error": _why(outcome), "exit_code": outcome.error.exit_code})
             if self.kept is not None:
-                self.kept.add(outcome.raw)
+                self.kept.add(outcome.line, outcome.raw)
         self.progress(self.counts)
+
+    def _count_attempts(self, outcome: RowOutcome) -> None:
+        """Rows this run paid by a new attempt; failed rows a new attempt could retry."""
+        if outcome.attempt > 1 and not outcome.earlier and outcome.status != "skipped":
+            self.attempts["retried"] += 1
+        if outcome.status == "failed" and outcome.payment_id is not None:
+            self.attempts["retryable"] += 1
 
     def _report(self, batch_id: str, elapsed: float, interrupted: bool
                 ) -> tuple[BatchReport, PaycliError | None]:
         rows = sum(self.counts.values())
         report = BatchReport(
             batch_id=batch_id, file=str(self.file), format=self.fmt, rows=rows,
-            **self.counts, throughput=round(rows / elapsed, 1) if elapsed > 0 else 0.0,
+            **self.counts, **self.attempts,
+            throughput=round(rows / elapsed, 1) if elapsed > 0 else 0.0,
             seconds=round(elapsed, 3), interrupted=interrupted,
-            failures=[BatchFailure(**entry) for entry in self.listed],
+            failures=[BatchFailure(**entry)
+                      for entry in sorted(self.listed, key=lambda entry: entry["line"])],
             failures_file=str(self.kept.target) if self.kept else None)
         if self.kept is not None:
             self.kept.finish(self.fmt)
@@ -160,10 +177,22 @@ class _Run:
             return report, interruption
         if self.worst is None:
             return report, None
+        retry = (f"; {report.retryable} can be tried again: run the file with --retry-failed"
+                 if report.retryable else "")
         summary = PaycliError(f"{report.failed + report.unknown} of {rows} rows did not "
-                              f"complete; the most serious: {self.worst.message}")
+                              f"complete; the most serious: {self.worst.message}{retry}")
         summary.exit_code, summary.type = self.worst.exit_code, self.worst.type
         return report, summary
+
+
+def _why(outcome: RowOutcome) -> str:
+    """A failed row's reason; for one whose order's attempt failed before this run, which
+    attempt (the run charged nothing for it)."""
+    assert outcome.error is not None
+    if outcome.earlier and outcome.status == "failed":
+        return (f"attempt {outcome.attempt} ({outcome.payment_id}) failed earlier: "
+                f"{outcome.error.message}")
+    return outcome.error.message
 
 
 def _worse(worst: PaycliError | None, error: PaycliError) -> PaycliError:
@@ -184,17 +213,19 @@ class _Failures:
             "w+", dir=target.parent, prefix=f".{target.name}.", suffix=".part",
             delete=False, encoding="utf-8", newline="")
 
-    def add(self, raw: Any) -> None:
-        """One row as read (a CSV row's fields, or a JSON line)."""
-        self.rows.write(json.dumps(raw) + "\n")
+    def add(self, line: int, raw: Any) -> None:
+        """One row as read (a CSV row's fields, or a JSON line), and its line."""
+        self.rows.write(json.dumps([line, raw]) + "\n")
 
     def finish(self, fmt: str) -> None:
-        """Write the rows in the input's format and publish the file."""
+        """Write the rows in the input's format and file order (rows end in any order),
+        and publish the file."""
         self.rows.seek(0)
+        kept = sorted((json.loads(text) for text in self.rows), key=lambda pair: pair[0])
         final = Path(self.rows.name).with_suffix(".out")
         with final.open("w", encoding="utf-8", newline="") as out:
             os.chmod(final, 0o600)
-            write_rows(out, fmt, (json.loads(line) for line in self.rows))
+            write_rows(out, fmt, (raw for _, raw in kept))
         self.rows.close()
         os.unlink(self.rows.name)
         os.replace(final, self.target)

@@ -19,6 +19,7 @@ from paycli.cli.common import (
     open_store,
     report,
     state_of,
+    usage,
 )
 from paycli.cli.views import payments as views
 from paycli.cli.views.base import print_error, print_json
@@ -77,6 +78,9 @@ def pay(
     wait: Annotated[
         float, typer.Option("--wait", help="Seconds to wait for a pending charge to settle.")
     ] = 30.0,
+    retry: Annotated[bool, typer.Option(
+        "--retry", help="With --order-id: a new attempt if every attempt of the order FAILED "
+                        "(never for one PROCESSING or COMPLETED).")] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Pay from a wallet through the card gateway, showing each step live.
@@ -84,14 +88,19 @@ def pay(
     Steps: CheckWalletBalance, CreatePayment, ReserveFunds (a hold), ProcessPayment (the
     gateway, with retries and a shared circuit breaker), SettlePayment.
 
-    Example: paycli pay --user alice --amount 50 --order-id order-001
+    Paying an order id again returns its latest attempt (same exit code) and charges
+    nothing. If that attempt FAILED, --retry makes a new attempt (a new payment, key
+    order:ID#N); an order with a PROCESSING (exit 10) or COMPLETED (exit 0) attempt is
+    never charged again. `payments show` lists an order's attempts.
+
+    Example: paycli pay --user alice --amount 50 --order-id order-001 [--retry]
     """
     settings = state_of(ctx).settings
     code = inputs.currency_code(currency)
     request = saga.PayRequest(
         user=inputs.user_id(user), money=inputs.amount(amount, code, settings.max_amount),
         order_id=inputs.order_id(order_id), idempotency_key=inputs.idempotency_key(idempotency_key),
-        wait_s=inputs.seconds(wait, "--wait"),
+        wait_s=inputs.seconds(wait, "--wait"), retry=_retry(retry, order_id, idempotency_key),
     )
     with open_store(ctx) as store, live.reporter_for("Payment", json_output) as reporter:
         env = saga_env(store, settings)
@@ -102,6 +111,14 @@ def pay(
         finally:
             env.close()
         _finish(outcome, reporter, json_output)
+
+
+def _retry(retry: bool, order_id: str | None, idempotency_key: str | None) -> bool:
+    """--retry needs an order, whose attempts make their own keys."""
+    if retry and (order_id is None or idempotency_key is not None):
+        usage("--retry needs --order-id and makes the attempt's key itself "
+                           "(leave out --idempotency-key)")
+    return retry
 
 
 @command

@@ -19,6 +19,7 @@ import json
 from typing import Any
 
 from paycli.errors import NotFound
+from paycli.ledger import orders
 from paycli.money import format_minor
 from paycli.records import Payment, Refund
 from paycli.results.base import ErrorInfo, StepRecord
@@ -110,7 +111,7 @@ def payment_fields(reader: Reader, payment: Payment) -> PaymentFields:
         error=_error(payment.error_type, payment.error_message),
         created_at=payment.created_at, updated_at=payment.updated_at,
         refunds=[refund_fields(refund) for refund in refunds],
-        steps=saga_steps(reader, payment.id),
+        steps=saga_steps(reader, payment.id), attempts=orders.attempt_ids(reader, payment),
     )
 
 

@@ -33,3 +33,5 @@ class BatchReport(Result):
     interrupted: bool
     failures: list[BatchFailure]
     failures_file: str | None
+    retried: int = 0  # rows paid by a new attempt after failed ones (`--retry-failed`)
+    retryable: int = 0  # failed rows whose order has a FAILED attempt: `--retry-failed`

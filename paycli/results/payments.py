@@ -72,6 +72,7 @@ class PaymentFields(Result):
     updated_at: str
     refunds: list[RefundFields]
     steps: list[StepRecord]
+    attempts: list[str]  # the payment ids of its order's attempts, oldest first
 
 
 class PaymentsList(Result):

@@ -43,3 +43,4 @@ class ReconcileReport(Result):
     resolved: list[ReconcileResolved]
     breaks: list[ReconcileBreak]
     counts: dict[str, int]
+    settled_elsewhere: int = 0  # resolvable, but settled by another process meanwhile

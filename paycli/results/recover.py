@@ -25,7 +25,10 @@ class RecoveredEntry(Result):
 
 
 class RecoverReport(Result):
-    """`recover`."""
+    """`recover`: `resolved` what this run's own commits settled, `settled_elsewhere` what
+    another process (a live saga, another recover, reconcile, a resolve by hand) settled
+    meanwhile, `unresolved` what is still unfinished."""
 
     resolved: list[RecoveredEntry]
     unresolved: list[RecoveredEntry]
+    settled_elsewhere: list[RecoveredEntry]

@@ -46,6 +46,7 @@ from paycli.errors import (
     PaycliError,
     UsageError,
 )
+from paycli.ledger import orders
 from paycli.ledger.batchfile import BatchRow, Row, RowProblem
 from paycli.records import Payment, PaymentStatus, StepStatus
 from paycli.saga import calls, lookups, recover
@@ -78,6 +79,8 @@ class RowOutcome:
     error: PaycliError | None
     raw: Any
     payment_id: str | None = None
+    attempt: int = 1  # which attempt of its order the payment is (`orders`)
+    earlier: bool = False  # the row's payment ended before this run (or in another run)
 
 
 @dataclass
@@ -98,6 +101,7 @@ class BatchOptions:
     concurrency: int = 8
     group: int = 256
     wait_s: float = 30.0
+    retry_failed: bool = False  # a new attempt for a row whose order's every attempt FAILED
 
 
 class Batch:
@@ -227,7 +231,8 @@ class Batch:
                                         UsageError(row.message), row.raw))
         if rows:
             with self.env.store.transaction(f"batch:{self.batch_id}") as tx:
-                results = open_payments(tx, rows, self.env.owner, self.batch_id)
+                results = open_payments(tx, rows, self.env.owner, self.batch_id,
+                                        self.options.retry_failed)
             for row, result in zip(rows, results, strict=True):
                 if isinstance(result, Payment):
                     opened.append(_Charge(row, result, 0.0))
@@ -247,18 +252,21 @@ class Batch:
         return opened
 
     def _resume(self, row: BatchRow, payment_id: str) -> _Charge | None:
-        """A row an earlier run paid: skipped if it ended. One that run left PROCESSING
-        (it died) is taken over: settled by what the gateway says of its charge, or, if
-        the gateway shows none, charged now (with its stored idempotency key); the charge
-        to make, if any."""
+        """A row an earlier run paid: skipped if it completed, failed (with its reason) if
+        its order's latest attempt FAILED. One that run left PROCESSING (it died) is taken
+        over: settled by what the gateway says of its charge, or, if the gateway shows
+        none, charged now (with its stored idempotency key); the charge to make, if any.
+        Only what this run's own commits settle counts as this run's."""
         payment = read_payment(self.env, payment_id)
         if payment.is_final:
-            self.on_row(RowOutcome(row.line, row.order_id, "skipped", None, row.raw, payment.id))
+            self.on_row(_ended(row, payment, here=False))
             return None
         if payment.status != PaymentStatus.PROCESSING or not claim_orphan(
                 self.env, "payments", payment):
-            recover.recover_payment(self.env, payment)  # PENDING, or another live owner's
-            self.on_row(_ended(row, read_payment(self.env, payment_id)))
+            # PENDING, or another live owner's (another run of the file): waited for
+            where, _ = recover.recover_payment(self.env, payment)
+            self.on_row(_ended(row, read_payment(self.env, payment_id),
+                               here=where == "resolved"))
             return None
         charge = _Charge(row, read_payment(self.env, payment_id), 0.0)
         verdict = lookups.ask_about_payment(self.env, charge.payment)
@@ -290,18 +298,19 @@ class Batch:
         if not finished:
             return
         outcomes = []
+        here: set[str] = set()  # what this commit settled (not another process meanwhile)
         with self.env.store.transaction(f"batch:{self.batch_id}") as tx:
             settled = settle_payments_in(tx, [
                 (charge.payment.id, verdict,
                  [*_opening_steps(charge.opened_ms), *records, _record("SettlePayment")])
-                for charge, (verdict, records) in finished])
+                for charge, (verdict, records) in finished], settled_here=here)
         for charge, _ in finished:
             payment = settled[charge.payment.id]
             if not payment.is_final and payment.gateway_ref and not charge.polled:
                 charge.payment = payment
                 self.pending.append(charge)  # pending at the gateway: asked again later
             else:
-                outcomes.append(_ended(charge.row, payment))
+                outcomes.append(_ended(charge.row, payment, here=payment.id in here))
         for outcome in outcomes:
             self.on_row(outcome)
 
@@ -321,7 +330,8 @@ class Batch:
             still = [charge for charge in asking if not charge.polled]
             if time.monotonic() >= deadline:
                 for left in still:
-                    self.on_row(_ended(left.row, read_payment(self.env, left.payment.id)))
+                    self.on_row(_ended(left.row, read_payment(self.env, left.payment.id),
+                                       here=False))
                 return
             self.pending = still
             time.sleep(min(POLL_EVERY_S, max(deadline - time.monotonic(), 0.0)))
@@ -332,11 +342,15 @@ class Batch:
         return verdict, [_record("ProcessPayment")]
 
 
-def _ended(row: BatchRow, payment: Payment) -> RowOutcome:
+def _ended(row: BatchRow, payment: Payment, here: bool = True) -> RowOutcome:
+    """How a row ended, by its payment: `completed` only if this run's commit completed
+    it (`here`), else `skipped`; a FAILED one is `failed` whoever failed it (the order is
+    not paid: `--retry-failed` tries it again)."""
     error = paying.exit_error(payment)
-    status = ("completed" if error is None else
-              "unknown" if isinstance(error, OutcomeUnknown) else "failed")
-    return RowOutcome(row.line, row.order_id, status, error, row.raw, payment.id)
+    status = ("unknown" if isinstance(error, OutcomeUnknown) else "failed" if error else
+              "completed" if here else "skipped")
+    return RowOutcome(row.line, row.order_id, status, error, row.raw, payment.id,
+                      orders.number_of(payment), earlier=not here)
 
 
 def _opening_steps(share_ms: float) -> list[dict[str, Any]]:

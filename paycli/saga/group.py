@@ -22,7 +22,7 @@ steps, so replay, recover and every listing see nothing different.
 from __future__ import annotations
 
 from paycli.errors import IdempotencyConflict, InsufficientFunds, LimitExceeded, PaycliError
-from paycli.ledger import idempotency, limits, postings
+from paycli.ledger import idempotency, limits, orders, postings
 from paycli.ledger.batchfile import BatchRow
 from paycli.ledger.grouped import GroupPostings
 from paycli.records import Payment, PaymentStatus
@@ -33,16 +33,19 @@ from paycli.store import Tx
 Opened = Payment | str | PaycliError  # a new payment; an earlier one's id; the refusal
 
 
-def open_payments(tx: Tx, rows: list[BatchRow], owner: str, batch_id: str) -> list[Opened]:
+def open_payments(tx: Tx, rows: list[BatchRow], owner: str, batch_id: str,
+                  retry: bool = False) -> list[Opened]:
     """Open a payment for each row (see the module docstring); for each row, in order:
     its new PROCESSING payment, the id of the payment its key already names, or the error
-    that refused it."""
-    wanted = []
-    for row in rows:
-        request = paying.PayRequest(user=row.user, money=row.money, order_id=row.order_id)
-        key, digest = paying.request_key(request)
-        assert key is not None  # a billing run's rows have order ids
-        wanted.append((request, key, digest))
+    that refused it. Each row's key is its order's attempt (`orders`): with `retry`, a
+    new attempt for an order whose every attempt FAILED."""
+    requests = [paying.PayRequest(user=row.user, money=row.money, order_id=row.order_id)
+                for row in rows]
+    digests = [paying.request_key(request)[1] for request in requests]
+    attempts = orders.attempts_for(tx, [(row.order_id, digest) for row, digest
+                                        in zip(rows, digests, strict=True)], retry)
+    wanted = [(request, attempts[row.order_id].key, digest)
+              for row, request, digest in zip(rows, requests, digests, strict=True)]
     used = tx.idempotency_of([key for _, key, _ in wanted])
     moves = GroupPostings(tx)
     moves.load_wallets(row.user for row in rows)

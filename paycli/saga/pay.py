@@ -28,7 +28,7 @@ from paycli.errors import (
     PaycliError,
     PaymentDeclined,
 )
-from paycli.ledger import idempotency, limits, postings
+from paycli.ledger import idempotency, limits, orders, postings
 from paycli.ledger.queries import saga_steps
 from paycli.money import Money, format_minor
 from paycli.records import Account, Payment, PaymentStatus, StepStatus
@@ -70,6 +70,7 @@ class PayRequest:
     order_id: str | None = None
     idempotency_key: str | None = None
     wait_s: float = 30.0
+    retry: bool = False  # a new attempt for an order whose every attempt FAILED (`orders`)
 
 
 def exit_error(payment: Payment) -> PaycliError | None:
@@ -125,6 +126,9 @@ def request_key(request: PayRequest) -> tuple[str | None, str]:
 def pay(env: SagaEnv, request: PayRequest, reporter: Reporter) -> Outcome:
     """Run the pay saga for `request`; see the module docstring for its steps."""
     key, digest = request_key(request)
+    attempt = orders.attempt_for(env.store.read, request.order_id, request.idempotency_key,
+                                 digest, request.retry)
+    key = attempt.key if attempt is not None else key
     if key is not None:
         row = idempotency.lookup(env.store.read, key, "pay", digest)
         if row is not None:
@@ -132,7 +136,7 @@ def pay(env: SagaEnv, request: PayRequest, reporter: Reporter) -> Outcome:
     payment_id = postings.new_id("pay")
     steps = Steps(reporter, env.log, payment_id)
     wallet = env.store.read.account("wallet", request.user, request.money.currency)
-    details = _details(request, wallet)
+    details = {**_details(request, wallet), **orders.retry_details(attempt)}
     reporter.started(details)
     try:
         _check_balance(env, request, wallet, steps)
@@ -199,6 +203,9 @@ def _create(env: SagaEnv, request: PayRequest, payment_id: str, key: str | None,
             row = idempotency.lookup(tx, key, "pay", digest)
             if row is not None:
                 return str(row["entity_id"])
+        live = orders.live_attempt(tx, request.order_id)  # an order is charged once
+        if live is not None:
+            return live
         create_payment(tx, request, payment_id, key, digest, env.owner)
     return None
 

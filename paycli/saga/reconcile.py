@@ -12,8 +12,10 @@
 Invariants: only PROCESSING payments and refunds are settled, and only to the final outcome
 the report states (`require=PROCESSING`, checked inside the settling transaction), so a
 final state is never changed and a second run settles nothing; one settled meanwhile by
-someone else is compared again, not overwritten. Memory stays flat whatever the report's
-size: lines, findings and what was settled live in the spool, not in lists.
+someone else is compared again, not overwritten, and counted `settled_elsewhere`, never
+`resolved`: the run reports only what its own commits settled. Memory stays flat
+whatever the report's size: lines, findings and what was settled live in the spool, not
+in lists.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class Reconciliation:
     applied: bool
     matched: int
     spool: ReportSpool
+    settled_elsewhere: int = 0  # resolvable breaks another process settled meanwhile
 
     def counts(self) -> dict[str, int]:
         """The breaks left, by kind."""
@@ -61,7 +64,7 @@ class Reconciliation:
         return ReconcileReport(
             source=self.source, lines=self.lines, applied=self.applied, matched=self.matched,
             resolved=list(self.spool.resolved(limit)), breaks=list(self.spool.breaks(None, limit)),
-            counts=self.counts())
+            counts=self.counts(), settled_elsewhere=self.settled_elsewhere)
 
     def close(self) -> None:
         """Remove the spool."""
@@ -78,7 +81,8 @@ def reconcile(env: SagaEnv, text_lines: Iterable[str], source: str, apply: bool
         matched = _compare(env, spool)
         run = Reconciliation(source, count, apply, matched, spool)
         if apply:
-            run.matched += _apply(env, spool, source)
+            agreed, run.settled_elsewhere = _apply(env, spool, source)
+            run.matched += agreed
     except BaseException:
         spool.close()
         raise
@@ -103,15 +107,17 @@ def _compare(env: SagaEnv, spool: ReportSpool) -> int:
     return matched
 
 
-def _apply(env: SagaEnv, spool: ReportSpool, source: str) -> int:
-    """Settle every resolvable break; returns how many turned out already matched."""
-    agreed = 0
+def _apply(env: SagaEnv, spool: ReportSpool, source: str) -> tuple[int, int]:
+    """Settle every resolvable break; returns how many turned out already matched, and
+    how many another process settled meanwhile."""
+    agreed = elsewhere = 0
     for seq, found in spool.resolvable():
         cited = {"source": source, "line": found.line, "external_id": found.external_id,
                  "gateway_status": found.gateway_status}
         try:
             status = _settle(env, found, cited)
         except RefusedInState:
+            elsewhere += 1
             again = _compared_again(env, found)
             if again is None:
                 agreed += 1
@@ -123,7 +129,7 @@ def _apply(env: SagaEnv, spool: ReportSpool, source: str) -> int:
         spool.mark_resolved(seq, ReconcileResolved(
             payment_id=found.payment_id, refund_id=found.refund_id, status=status,
             line=found.line))
-    return agreed
+    return agreed, elsewhere
 
 
 def _settle(env: SagaEnv, found: ReconcileBreak, cited: dict[str, Any]) -> str:

@@ -11,10 +11,15 @@ finishes it, it is no concern of this run; if not, it is reported unresolved. Fo
                   PROCESSING, reported unresolved
 
 Every verdict goes through the one settle path, so running it again changes nothing more:
-every action is conditional on the state it found.
+every action is conditional on the state it found. What this run's own commits settled is
+reported `resolved`; what another process (a live saga, another recover, `reconcile
+--apply`, `payments resolve`) settled meanwhile is reported `settled_elsewhere`, never
+claimed.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 from paycli.records import Payment, PaymentStatus, Refund, RefundStatus
 from paycli.results.recover import RecoveredEntry, RecoverReport
@@ -64,60 +69,67 @@ def _why(row: Payment | Refund) -> str:
 OTHER_OWNER_WAIT_S = 5.0
 
 
+# Where a recovered saga's entry goes: settled by this run, by another process, or not yet.
+Where = Literal["resolved", "settled_elsewhere", "unresolved"]
+
+
 def recover(env: SagaEnv) -> RecoverReport:
     """Finish every orphaned payment and refund; report what was and was not resolved."""
-    resolved: list[RecoveredEntry] = []
-    unresolved: list[RecoveredEntry] = []
+    lists: dict[Where, list[RecoveredEntry]] = {
+        "resolved": [], "settled_elsewhere": [], "unresolved": []}
     for payment in env.store.read.unfinished_payments():
-        entry = recover_payment(env, payment)
-        if entry is not None:
-            (unresolved if entry.reason is not None else resolved).append(entry)
+        where, entry = recover_payment(env, payment)
+        lists[where].append(entry)
     for found in env.store.read.unfinished_refunds():
-        entry = _recover_refund(env, found)
-        if entry is not None:
-            (unresolved if entry.reason is not None else resolved).append(entry)
-    return RecoverReport(resolved=resolved, unresolved=unresolved)
+        where, entry = _recover_refund(env, found)
+        lists[where].append(entry)
+    return RecoverReport(**lists)
 
 
-def recover_payment(env: SagaEnv, payment: Payment) -> RecoveredEntry | None:
-    """The payment's entry (with a reason when unresolved); None if another process
-    finished it meanwhile."""
+def recover_payment(env: SagaEnv, payment: Payment) -> tuple[Where, RecoveredEntry]:
+    """The payment's entry (with a reason when unresolved) and where it goes."""
     if not claim_orphan(env, "payments", payment):
         other = wait_for_owner(lambda: read_payment(env, payment.id), OTHER_OWNER_WAIT_S)
-        if other.is_final:
-            return None
-        return RecoveredEntry(payment_id=payment.id, status=other.status,
-                              reason=_held_elsewhere(other))
+        return _placed(other, False, _held_elsewhere(other))
     current = read_payment(env, payment.id)
-    if not current.is_final:
-        if current.status == PaymentStatus.PENDING:
-            verdict = Verdict(Decision.UNAVAILABLE, None, "not_charged",
-                              "interrupted before the gateway was called; the hold was released")
-        else:
-            verdict = lookups.ask_about_payment(env, current)
-        current = settle_payment(env, current.id, verdict, [])
-    return RecoveredEntry(payment_id=current.id, status=current.status,
-                          reason=None if current.is_final else _why(current))
+    if current.is_final:
+        return _placed(current, False)
+    if current.status == PaymentStatus.PENDING:
+        verdict = Verdict(Decision.UNAVAILABLE, None, "not_charged",
+                          "interrupted before the gateway was called; the hold was released")
+    else:
+        verdict = lookups.ask_about_payment(env, current)
+    here: set[str] = set()
+    current = settle_payment(env, current.id, verdict, [], settled_here=here)
+    return _placed(current, current.id in here, _why(current))
 
 
-def _recover_refund(env: SagaEnv, found: Refund) -> RecoveredEntry | None:
-    """The refund's entry, as `recover_payment`'s."""
+def _recover_refund(env: SagaEnv, found: Refund) -> tuple[Where, RecoveredEntry]:
+    """The refund's entry and where it goes, as `recover_payment`'s."""
     if not claim_orphan(env, "refunds", found):
         other = wait_for_owner(lambda: read_refund(env, found.id), OTHER_OWNER_WAIT_S)
-        if other.is_final:
-            return None
-        return RecoveredEntry(payment_id=found.payment_id, refund_id=found.id,
-                              status=other.status,
-                              reason=_held_elsewhere(other))
+        return _placed(other, False, _held_elsewhere(other))
     current = read_refund(env, found.id)
-    if not current.is_final:
-        if current.status == RefundStatus.PENDING:
-            verdict = Verdict(Decision.UNAVAILABLE, None, "not_refunded",
-                              "interrupted before the gateway was called")
-        else:
-            verdict = lookups.ask_about_refund(env, current) or Verdict(
-                Decision.UNAVAILABLE, None, "not_refunded", "the gateway shows no such refund")
-        current = settle_refund(env, found.id, verdict, [])
-    return RecoveredEntry(payment_id=found.payment_id, refund_id=found.id,
-                          status=current.status,
-                          reason=None if current.is_final else _why(current))
+    if current.is_final:
+        return _placed(current, False)
+    if current.status == RefundStatus.PENDING:
+        verdict = Verdict(Decision.UNAVAILABLE, None, "not_refunded",
+                          "interrupted before the gateway was called")
+    else:
+        verdict = lookups.ask_about_refund(env, current) or Verdict(
+            Decision.UNAVAILABLE, None, "not_refunded", "the gateway shows no such refund")
+    here: set[str] = set()
+    current = settle_refund(env, found.id, verdict, [], settled_here=here)
+    return _placed(current, current.id in here, _why(current))
+
+
+def _placed(row: Payment | Refund, here: bool, reason: str = "") -> tuple[Where, RecoveredEntry]:
+    """A saga's entry as it now stands: unresolved (with `reason`) while not final, else
+    resolved if this run's commit settled it (`here`), else settled elsewhere."""
+    refund_id = row.id if isinstance(row, Refund) else None
+    payment_id = row.payment_id if isinstance(row, Refund) else row.id
+    if not row.is_final:
+        return "unresolved", RecoveredEntry(payment_id=payment_id, refund_id=refund_id,
+                                            status=row.status, reason=reason)
+    return ("resolved" if here else "settled_elsewhere"), RecoveredEntry(
+        payment_id=payment_id, refund_id=refund_id, status=row.status)

@@ -10,7 +10,10 @@ a final state is reached the same way whoever reaches it:
              reservation, FAILED; unknown: keep it, PROCESSING
 
 Invariants: a final state is never changed (settling a final saga returns it as it is);
-the owner is cleared in the same transaction, so the saga is nobody's once settled.
+the owner is cleared in the same transaction, so the saga is nobody's once settled. A
+caller that reports what it settled passes `settled_here`, a set that receives the ids
+this very commit made final (not those another process settled first), so that nobody
+claims a settlement that was not theirs.
 """
 
 from __future__ import annotations
@@ -44,25 +47,30 @@ _PAYMENT_EVENTS = {
 
 def settle_payment(env: SagaEnv, payment_id: str, verdict: Verdict,
                    steps: list[dict[str, Any]], *, require: PaymentStatus | None = None,
-                   **extra: Any) -> Payment:
+                   settled_here: set[str] | None = None, **extra: Any) -> Payment:
     """Apply the verdict to a payment: post, void, or keep its hold.
 
     With `require`, a payment in any other status is refused (`RefusedInState`) instead of
-    returned as it is; `extra` goes into the settle event beside the steps.
+    returned as it is; `extra` goes into the settle event beside the steps; `settled_here`
+    (see the module docstring) receives the id if this commit made the payment final.
     """
     with env.store.transaction(payment_id) as tx:
-        settle_payment_in(tx, payment_id, verdict, steps, require=require, **extra)
+        settle_payment_in(tx, payment_id, verdict, steps, require=require,
+                          settled_here=settled_here, **extra)
     return read_payment(env, payment_id)
 
 
 def settle_payment_in(tx: Tx, payment_id: str, verdict: Verdict, steps: list[dict[str, Any]],
-                      *, require: PaymentStatus | None = None, **extra: Any) -> None:
+                      *, require: PaymentStatus | None = None,
+                      settled_here: set[str] | None = None, **extra: Any) -> None:
     """`settle_payment` inside a transaction the caller holds."""
-    settle_payments_in(tx, [(payment_id, verdict, steps)], require=require, **extra)
+    settle_payments_in(tx, [(payment_id, verdict, steps)], require=require,
+                       settled_here=settled_here, **extra)
 
 
 def settle_payments_in(tx: Tx, verdicts: list[tuple[str, Verdict, list[dict[str, Any]]]],
-                       *, require: PaymentStatus | None = None, **extra: Any
+                       *, require: PaymentStatus | None = None,
+                       settled_here: set[str] | None = None, **extra: Any
                        ) -> dict[str, Payment]:
     """Settle payments inside a transaction the caller holds, each by its verdict (a
     billing run settles a whole group in one): their rows and holds read together, moved
@@ -92,6 +100,8 @@ def settle_payments_in(tx: Tx, verdicts: list[tuple[str, Verdict, list[dict[str,
         found[payment_id] = payment._replace(
             status=status, gateway_ref=verdict.gateway_ref, error_type=verdict.error_type,
             error_message=verdict.message, owner=None, updated_at=tx.at)
+        if settled_here is not None and verdict.decision != Decision.UNKNOWN:
+            settled_here.add(payment_id)
     moves.write()
     if changed:
         tx.update_many("payments", _SETTLED_COLUMNS, changed)
@@ -110,9 +120,9 @@ def _check(row: Payment | Refund, require: str | None) -> None:
 
 def settle_refund(env: SagaEnv, refund_id: str, verdict: Verdict,
                   steps: list[dict[str, Any]], *, require: RefundStatus | None = None,
-                  **extra: Any) -> Refund:
+                  settled_here: set[str] | None = None, **extra: Any) -> Refund:
     """Apply the verdict to a refund: credit the wallet, release, or keep the reservation
-    (`require` and `extra` as for `settle_payment`)."""
+    (`require`, `settled_here` and `extra` as for `settle_payment`)."""
     with env.store.transaction(refund_id) as tx:
         found = tx.refund(refund_id)
         payment = tx.payment(found.payment_id) if found else None
@@ -120,6 +130,8 @@ def settle_refund(env: SagaEnv, refund_id: str, verdict: Verdict,
         _check(found, require)
         if found.is_final:
             return found
+        if settled_here is not None and verdict.decision != Decision.UNKNOWN:
+            settled_here.add(refund_id)
         recorded = {"steps": steps, **extra}  # what the settle event carries besides changes
         if verdict.decision == Decision.SUCCEEDED:
             _credit_refund(tx, found, payment, verdict, recorded)

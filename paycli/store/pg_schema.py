@@ -94,7 +94,14 @@ CREATE TABLE limits (
 # SQLite's v5 respelled its owner index as `coalesce`, which PostgreSQL's always was.
 _V5 = ""
 
-MIGRATIONS: dict[int, str] = {2: _V2, 3: _V3, 4: _V4, 5: _V5}
+# An order's attempts: at most one past FAILED (see SQLite's v6).
+_V6 = """
+CREATE INDEX payments_order ON payments (order_id, created_at) WHERE order_id IS NOT NULL;
+CREATE UNIQUE INDEX payments_one_live_attempt ON payments (order_id)
+WHERE order_id IS NOT NULL AND status <> 'FAILED';
+"""
+
+MIGRATIONS: dict[int, str] = {2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6}
 assert max(MIGRATIONS) == SCHEMA_VERSION, "PostgreSQL and SQLite schemas move in step"
 
 

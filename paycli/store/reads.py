@@ -166,6 +166,14 @@ class Reader:
         return {row[0]: Payment(*row) for row in self._in(
             f"SELECT {PAYMENT_COLUMNS} FROM payments WHERE id IN ({{in_}})", ids)}
 
+    def attempts_of(self, order_ids: list[str]) -> dict[str, list[Payment]]:
+        """The payments (attempts) of those orders, each order's oldest first."""
+        found: dict[str, list[Payment]] = {order_id: [] for order_id in order_ids}
+        for row in self._in(f"SELECT {PAYMENT_COLUMNS} FROM payments WHERE order_id IN "
+                            "({in_}) ORDER BY created_at, id", list(found)):
+            found[row[4]].append(Payment(*row))
+        return found
+
     def has_limits(self) -> bool:
         """Whether any limit is set at all (when none is, no payment needs checking)."""
         return self.conn.execute("SELECT 1 FROM limits LIMIT 1").fetchone() is not None

@@ -95,7 +95,18 @@ DROP INDEX accounts_owner;
 CREATE UNIQUE INDEX accounts_owner ON accounts (kind, coalesce(user_id, ''), currency);
 """
 
-MIGRATIONS: dict[int, str] = {2: _V2, 3: _V3, 4: _V4, 5: _V5}
+# An order's payment attempts (round 3): an order may be tried again once every attempt
+# FAILED, so several payments may share an order id, but at most one of them is ever past
+# FAILED (PENDING, PROCESSING, COMPLETED or refunded): the ledger itself refuses a second
+# live attempt, whatever process or host writes it. The plain index finds an order's
+# attempts, oldest first.
+_V6 = """
+CREATE INDEX payments_order ON payments (order_id, created_at) WHERE order_id IS NOT NULL;
+CREATE UNIQUE INDEX payments_one_live_attempt ON payments (order_id)
+WHERE order_id IS NOT NULL AND status <> 'FAILED';
+"""
+
+MIGRATIONS: dict[int, str] = {2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 

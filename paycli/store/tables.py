@@ -272,7 +272,12 @@ PAYMENTS = Table(
     checks=(Check("refunded + refund_reserved <= amount"),),
     indexes=(Index("payments_created", ("created_at",)),
              Index("payments_user", ("user_id", "created_at")),
-             Index("payments_status", ("status", "created_at"))),
+             Index("payments_status", ("status", "created_at")),
+             Index("payments_order", ("order_id", "created_at"), where="order_id IS NOT NULL"),
+             # An order may be tried again once every attempt FAILED, but at most one
+             # attempt is ever past FAILED: the ledger itself refuses a second live one.
+             Index("payments_one_live_attempt", ("order_id",), unique=True,
+                   where="order_id IS NOT NULL AND status <> 'FAILED'")),
     replay=Replay("payment"),
 )
 

@@ -114,6 +114,9 @@ def _human(report: BatchReport) -> None:
                     f"({report.throughput:,.0f} rows/s)")
     console().print(f"  {report.completed:,} completed, {report.failed:,} failed, "
                     f"{report.unknown:,} unknown, {report.skipped:,} skipped (done before)")
+    if report.retried:
+        console().print(f"  {report.retried:,} retried: a new attempt for an order whose "
+                        "earlier attempts FAILED")
     if report.unknown:
         console().print(f"  {report.unknown:,} are PROCESSING with their funds held: run the "
                         "file again, `paycli recover`, or `paycli reconcile --apply`")

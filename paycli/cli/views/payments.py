@@ -95,9 +95,16 @@ def _payment_card(result: PaymentShow) -> Any:
         ("Order", escaped(result.order_id)), ("Gateway ref", escaped(result.gateway_ref)),
         ("Created", when(result.created_at)), ("Updated", when(result.updated_at)),
         ("Error", escaped(f"{error.type}: {error.message}") if error else ""),
+        ("Attempts", _attempts(result)),
     ):
         table.add_row(name, value)
     return table
+
+
+def _attempts(result: PaymentShow) -> str:
+    """The order's attempts, oldest first, this one marked."""
+    return ", ".join(f"{n}. {pid}{' (this one)' if pid == result.payment_id else ''}"
+                     for n, pid in enumerate(result.attempts, 1))
 
 
 def _refunds_table(refunds: list[RefundFields]) -> Any:

@@ -91,6 +91,9 @@ def _summary(run: Reconciliation) -> None:
            "ledger and the report agree)")
     if settled:
         print_(f"  [green]✓[/] settled from the report: {settled:,}")
+    if run.settled_elsewhere:
+        print_(f"  settled meanwhile by another process (not by this run): "
+               f"{run.settled_elsewhere:,}")
     if not counts:
         print_("  [green]✓[/] no break left: the ledger and the gateway agree")
         return
