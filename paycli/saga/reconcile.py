@@ -44,7 +44,7 @@ class Reconciliation:
     lines: int
     applied: bool
     matched: int
-    spool: ReportSpool
+    spool: ReportSpool[ReconcileBreak, ReconcileResolved]
 
     def counts(self) -> dict[str, int]:
         """The breaks left, by kind."""
@@ -72,7 +72,8 @@ def reconcile(env: SagaEnv, text_lines: Iterable[str], source: str, apply: bool
               ) -> Reconciliation:
     """Compare the ledger with the report in `text_lines` (named `source` in errors and
     events), and with `apply` settle what the report resolves. Close the result."""
-    spool = ReportSpool()
+    spool = ReportSpool(ReconcileBreak.model_validate_json,
+                        ReconcileResolved.model_validate_json)
     try:
         count = spool.add_lines(read_report(text_lines, source))
         matched = _compare(env, spool)
@@ -85,7 +86,7 @@ def reconcile(env: SagaEnv, text_lines: Iterable[str], source: str, apply: bool
     return run
 
 
-def _compare(env: SagaEnv, spool: ReportSpool) -> int:
+def _compare(env: SagaEnv, spool: ReportSpool[ReconcileBreak, ReconcileResolved]) -> int:
     """Compare, keeping the breaks in the spool; returns how many agree."""
     matched = 0
 
@@ -103,7 +104,7 @@ def _compare(env: SagaEnv, spool: ReportSpool) -> int:
     return matched
 
 
-def _apply(env: SagaEnv, spool: ReportSpool, source: str) -> int:
+def _apply(env: SagaEnv, spool: ReportSpool[ReconcileBreak, ReconcileResolved], source: str) -> int:
     """Settle every resolvable break; returns how many turned out already matched."""
     agreed = 0
     for seq, found in spool.resolvable():
