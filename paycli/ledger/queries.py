@@ -3,6 +3,8 @@
 Invariants:
 - Amounts are exact decimal strings at the currency's precision, never floats, in the
   payment's fields and in the timeline's `changes` alike.
+- The books keep why a saga failed as a reason code and its values; it is put in words
+  (`results.messages`) here, when read, in the `error` objects and the timeline alike.
 - A `payments list` entry has exactly the fields of `payments show` less `events`.
 - The timeline (`events`) is oldest first and covers everything that happened to the
   payment: its own events, its hold's, its refunds' and their credits'. Each entry has
@@ -33,6 +35,7 @@ from paycli.results import (
     RefundsList,
     StepRecord,
     TimelineEvent,
+    messages,
 )
 from paycli.store import Reader
 
@@ -95,7 +98,10 @@ def saga_steps(reader: Reader, entity_id: str) -> list[StepRecord]:
 
 
 def _error(error_type: str | None, message: str | None) -> ErrorInfo | None:
-    return ErrorInfo(type=error_type, message=message or "") if error_type else None
+    """The error of a payment or refund, its stored reason in words."""
+    if error_type is None:
+        return None
+    return ErrorInfo(type=error_type, message=messages.error_text(message) or "")
 
 
 def payment_fields(reader: Reader, payment: Payment) -> PaymentFields:
@@ -149,6 +155,8 @@ def _content(payload_text: str, currency: str) -> dict[str, Any]:
 
 
 def _amounts(changes: dict[str, Any], currency: str) -> dict[str, Any]:
+    """The changes as shown: amounts as decimal strings, a stored reason in words."""
     return {key: format_minor(value, currency)
-            if key in AMOUNT_KEYS and isinstance(value, int) else value
+            if key in AMOUNT_KEYS and isinstance(value, int)
+            else messages.error_text(value) if key == "error_message" else value
             for key, value in changes.items()}

@@ -33,12 +33,12 @@ from paycli.gateway.protocol import (
 from paycli.gateway.resilience import RetryNotice
 from paycli.money import format_minor
 from paycli.records import Payment, Refund, StepStatus
-from paycli.saga.core import RUN_RECONCILE, Decision, SagaEnv, Verdict, set_payment, unknown
+from paycli.saga.core import Decision, SagaEnv, Verdict, set_payment, unknown
 from paycli.saga.lookups import REFUND_KEPT, ask_about_refund, charge_verdict, refund_verdict
 from paycli.saga.steps import Step
 
-NOTHING_CHARGED = "nothing was charged"
-NOTHING_REFUNDED = "nothing was refunded"
+NOTHING_CHARGED = "charged"  # what a failed call did not do, as its reason records it
+NOTHING_REFUNDED = "refunded"
 TIMES = "\N{MULTIPLICATION SIGN}"  # a count of identical failures: "2 [times] gateway error"
 
 
@@ -93,26 +93,21 @@ class _Tries:
     def unavailable(self, exc: BreakerOpen | GatewayFailure, nothing_done: str) -> Verdict:
         """Nothing reached the gateway that could have acted: why, as a verdict."""
         if isinstance(exc, BreakerOpen):
-            return Verdict(Decision.UNAVAILABLE, None, "breaker_open",
-                           self._breaker_text(exc, nothing_done))
-        return Verdict(Decision.UNAVAILABLE, None, "gateway_unavailable",
-                       f"gateway unavailable: {exc.reason} after {self.made} attempt(s); "
-                       f"{nothing_done}")
-
-    def _breaker_text(self, exc: BreakerOpen, nothing_done: str) -> str:
-        if self.made == 0:  # open before this call: it never left the process
-            return exc.message
-        last = f", the last failed with {self.failures[-1]}" if self.failures else ""
-        return (f"gateway unavailable: {self.made} attempt{'s' if self.made > 1 else ''} "
-                f"made{last}, and the circuit breaker opened, so no further call was made; "
-                f"{nothing_done}")
+            return Verdict(Decision.UNAVAILABLE, None, "breaker_open", {
+                "code": "breaker_open", "attempts": self.made, "nothing": nothing_done,
+                "last_failure": self.failures[-1] if self.failures else None})
+        return Verdict(Decision.UNAVAILABLE, None, "gateway_unavailable", {
+            "code": "gateway_unavailable", "failure": exc.reason, "attempts": self.made,
+            "nothing": nothing_done})
 
     def config_refused(self, exc: GatewayConfigError, kept: str, nothing_done: str) -> Verdict:
         """The gateway refused paycli's key or URL: nothing done, unless an earlier attempt
         may have acted unanswered (then the money stays where it is)."""
         if self.uncertain:
-            return unknown(f"an answer was lost, then {exc.message}", kept=kept)
-        return Verdict(Decision.UNAVAILABLE, None, exc.type, f"{exc.message}; {nothing_done}")
+            return unknown({"code": "answer_lost_then_config", "error": exc.message},
+                           kept=kept)
+        return Verdict(Decision.UNAVAILABLE, None, exc.type,
+                       {"code": "gateway_config", "error": exc.message, "nothing": nothing_done})
 
 
 class _Attempts(_Tries):
@@ -170,11 +165,9 @@ def charge(env: SagaEnv, payment: Payment, step: Step, wait_s: float) -> Verdict
     try:
         answer = env.resilience.call(attempts, lambda notice: show_retry(step, notice))
     except LookupUnsupported:
-        return unknown("the gateway's answer was lost and it cannot look charges up",
-                       finish=RUN_RECONCILE)
+        return unknown({"code": "answer_lost_no_lookup"}, finish="reconcile")
     except GatewayConfigError as exc:
-        return attempts.config_refused(exc, "the hold", f"{NOTHING_CHARGED}, the hold was "
-                                                        "released")
+        return attempts.config_refused(exc, "hold", "charged_released")
     except (BreakerOpen, GatewayFailure) as exc:
         if not attempts.uncertain:
             return attempts.unavailable(exc, NOTHING_CHARGED)
@@ -198,28 +191,27 @@ def _final_lookup(env: SagaEnv, payment_id: str) -> Answer | Verdict:
     try:
         found = env.gateway.find_payment(payment_id)
     except (LookupUnsupported, GatewayFailure, GatewayConfigError) as exc:
-        return unknown(f"the gateway's answer was lost and the charge cannot be looked up "
-                       f"({exc})")
+        return unknown({"code": "answer_lost_lookup_failed", "error": str(exc)})
     if found is None:
         return Verdict(Decision.UNAVAILABLE, None, "gateway_unavailable",
-                       "gateway unavailable: no answer, and the gateway holds no charge for "
-                       f"this payment; {NOTHING_CHARGED}")
+                       {"code": "no_charge_after_lost_answer"})
     return found
 
 
 def _conclude(env: SagaEnv, answer: Answer | Rejected, wait_s: float, attempts: _Tries
               ) -> Verdict:
     if isinstance(answer, Rejected):
-        return Verdict(Decision.REFUSED, None, "declined",
-                       f"declined: the gateway rejected the charge (HTTP {answer.http_status}"
-                       f"{': ' + answer.message if answer.message else ''})")
+        return Verdict(Decision.REFUSED, None, "declined", {
+            "code": "charge_rejected", "http_status": answer.http_status,
+            "gateway_message": answer.message or None})
     pending_s = None
     if answer.status == "pending":
         started = time.monotonic()
         try:
             answer = _wait_while_pending(env.gateway, answer, started + wait_s, attempts.step)
         except GatewayConfigError as exc:
-            return unknown(f"the charge is pending and {exc.message}", answer.externalId)
+            return unknown({"code": "pending_then_config", "error": exc.message},
+                           answer.externalId)
         pending_s = time.monotonic() - started
     verdict = charge_verdict(answer)
     if verdict.decision == Decision.SUCCEEDED:
@@ -305,13 +297,12 @@ def refund(env: SagaEnv, found: Refund, step: Step) -> Verdict:
     try:
         answer = env.resilience.call(attempts, lambda notice: show_retry(step, notice))
     except GatewayConfigError as exc:
-        return attempts.config_refused(exc, REFUND_KEPT, f"{NOTHING_REFUNDED}, the "
-                                                         "reservation was released")
+        return attempts.config_refused(exc, REFUND_KEPT, "refunded_released")
     except (BreakerOpen, GatewayFailure) as exc:
         if attempts.uncertain:
             return ask_about_refund(env, found) or Verdict(
                 Decision.UNAVAILABLE, None, "not_refunded",
-                "gateway unavailable: no answer, and the gateway shows no such refund")
+                {"code": "no_refund_after_lost_answer"})
         return attempts.unavailable(exc, NOTHING_REFUNDED)
     verdict = answer if isinstance(answer, Verdict) else refund_verdict(answer)
     if verdict.decision == Decision.SUCCEEDED:

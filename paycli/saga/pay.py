@@ -32,7 +32,7 @@ from paycli.ledger import idempotency, limits, postings
 from paycli.ledger.queries import saga_steps
 from paycli.money import Money, format_minor
 from paycli.records import Account, Payment, PaymentStatus, StepStatus
-from paycli.results import ErrorInfo, PayResult, StepRecord
+from paycli.results import ErrorInfo, PayResult, StepRecord, messages
 from paycli.saga import calls
 from paycli.saga.core import Decision, Outcome, SagaEnv, Verdict, read_payment, set_payment
 from paycli.saga.owner import wait_for_owner
@@ -76,10 +76,10 @@ def exit_error(payment: Payment) -> PaycliError | None:
     if payment.status in SUCCEEDED:
         return None
     if not payment.is_final:
-        return OutcomeUnknown(payment.error_message or
-                              "the payment's outcome is not known yet; run `paycli recover`")
+        return OutcomeUnknown(messages.error_text(payment.error_message) or
+                              messages.PAYMENT_NOT_KNOWN)
     error = ERRORS.get(payment.error_type or "", GatewayUnavailable)
-    return error(payment.error_message or "the payment failed")
+    return error(messages.error_text(payment.error_message) or "the payment failed")
 
 
 def error_info(error: PaycliError | None) -> ErrorInfo | None:
@@ -260,7 +260,7 @@ def _reserve(env: SagaEnv, request: PayRequest, payment_id: str, steps: Steps) -
             with env.store.transaction(payment_id) as tx:
                 set_payment(tx, payment_id, "payment.failed", {
                     "status": PaymentStatus.FAILED, "error_type": exc.type,
-                    "error_message": exc.message,
+                    "error_message": messages.stored({"code": "refused", "error": exc.message}),
                 }, owner=None, steps=steps.with_current(step))
             raise
 

@@ -130,19 +130,19 @@ def _apply(env: SagaEnv, spool: ReportSpool[ReconcileBreak, ReconcileResolved], 
 def _settle(env: SagaEnv, found: ReconcileBreak, cited: dict[str, Any]) -> str:
     """Settle one resolvable break as its report line says; the status it ends in."""
     gateway = str(found.gateway_status)
-    where = f"the gateway's settlement report ({cited['source']} line {found.line})"
+    where = {"source": cited["source"], "line": found.line}
     if found.refund_id is not None:
         decision = REFUND_VERDICTS[gateway]
         verdict = (Verdict(decision, found.external_id) if decision == Decision.SUCCEEDED
                    else Verdict(decision, None, "refund_refused",
-                                f"the refund failed at the gateway, as {where} shows"))
+                                {"code": "refund_failed_in_report", **where}))
         return settle_refund(env, found.refund_id, verdict, [],
                              require=RefundStatus.PROCESSING, reconciliation=cited).status
     assert found.payment_id is not None
     decision = CHARGE_VERDICTS[gateway]
     verdict = (Verdict(decision, found.external_id) if decision == Decision.SUCCEEDED
                else Verdict(decision, found.external_id, "declined",
-                            f"declined by the gateway, as {where} shows"))
+                            {"code": "declined_in_report", **where}))
     return settle_payment(env, found.payment_id, verdict, [],
                           require=PaymentStatus.PROCESSING, reconciliation=cited).status
 

@@ -31,7 +31,7 @@ from paycli.errors import (
 from paycli.ledger import idempotency, postings
 from paycli.money import Money, MoneyError, format_minor, parse_amount
 from paycli.records import REFUNDABLE_STATUSES, Payment, Refund, RefundStatus, StepStatus
-from paycli.results import RefundResult
+from paycli.results import RefundResult, messages
 from paycli.saga import calls
 from paycli.saga.core import (
     Decision,
@@ -80,9 +80,10 @@ def refund_error(refund: Refund) -> PaycliError | None:
     if refund.status == RefundStatus.COMPLETED:
         return None
     if not refund.is_final:
-        return OutcomeUnknown(refund.error_message or "the refund's outcome is not known yet")
+        return OutcomeUnknown(messages.error_text(refund.error_message) or
+                              messages.REFUND_NOT_KNOWN)
     error = ERRORS.get(refund.error_type or "", RefundRefused)
-    return error(refund.error_message or "the refund failed")
+    return error(messages.error_text(refund.error_message) or "the refund failed")
 
 
 def refund_result(store: Store, refund: Refund, steps: list[dict[str, Any]] | None = None
