@@ -93,8 +93,17 @@ def saga_steps(reader: Reader, entity_id: str) -> list[StepRecord]:
     for event in reversed(reader.events_of(entity_id)):
         payload = json.loads(event.payload)
         if "steps" in payload:
-            return [StepRecord.model_validate(step) for step in payload["steps"]]
+            return [step_record(step) for step in payload["steps"]]
     return []
+
+
+def step_record(stored: dict[str, Any]) -> StepRecord:
+    """A step as the books keep it (name, status, attempts, duration and a detail code with
+    its values; an earlier version kept no detail) as the contract's object, the detail in
+    words."""
+    return StepRecord(name=stored["name"], status=stored["status"],
+                      attempts=stored["attempts"], duration_ms=stored["duration_ms"],
+                      detail=messages.step_detail(stored.get("detail")))
 
 
 def _error(error_type: str | None, message: str | None) -> ErrorInfo | None:

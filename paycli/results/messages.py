@@ -1,11 +1,15 @@
 """The words for what the books record: reason codes and their domain values made into the
-sentences and advice the operator reads.
+sentences and advice the operator reads, and the words of a saga step's detail.
 
 The ledger keeps why a payment or refund failed (or is still unknown) as a reason: a JSON
 object with a `code` and the values that explain it (`{"code": "gateway_unavailable",
 "failure": "gateway error (HTTP 503)", "attempts": 3, "nothing": "charged"}`), never a
 sentence. Every reader turns it into text here, when it is shown, so the wording (and the
 commands it names) can change without rewriting history.
+
+A saga step's detail is such a reason too (`{"code": "available", "amount": 5000,
+"currency": "USD"}`, amounts in minor units): the live view shows it in words, and the step
+records an event keeps hold it as it is (`step_detail`).
 
 Invariant: a stored value that is not such an object is a sentence written by an earlier
 version of paycli, and is shown as it was written (`error_text`).
@@ -17,7 +21,10 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from paycli.money import format_minor
+
 Reason = dict[str, Any]
+TIMES = "\N{MULTIPLICATION SIGN}"  # a count of identical failures: "2 [times] gateway error"
 
 RUN_RECOVER = ", run `paycli recover`"
 # ... when asking the gateway again cannot help (it cannot look the charge up): its
@@ -67,7 +74,49 @@ def _outcome_unknown(reason: Reason, finish: bool = True) -> str:
             f"kept{ending}")
 
 
+def _money(reason: Reason) -> str:
+    return f"{format_minor(int(reason['amount']), reason['currency'])} {reason['currency']}"
+
+
+def _succeeded(reason: Reason) -> str:
+    """`approved (ext_1) on attempt 3/3 after 2 [times] gateway error (HTTP 503)`, and how
+    long the charge was pending if it was."""
+    text = f"{reason['code']} ({reason['gateway_ref']})"
+    made, failures, pending_s = reason["attempt"], reason.get("failures"), reason.get("pending_s")
+    if made > 1:
+        text += f" on attempt {made}/{reason['attempts']}"
+    if failures:
+        text += " after " + ", ".join(f"{count} {TIMES} {why}" for why, count in failures)
+    if pending_s is not None:
+        text += f"{', then' if failures else ' after'} {pending_s:.1f} s pending"
+    return text
+
+
+_STEPS: dict[str, Callable[[Reason], str]] = {
+    "interrupted": lambda r: "interrupted (Ctrl-C)",
+    "available": lambda r: (f"available {_money(r)}"
+                            f"{'; over a limit' if r.get('over_limit') else ''}"),
+    "refundable": lambda r: f"{_money(r)} refundable",
+    "hold_posted": lambda r: "hold posted: the money left the wallet",
+    "hold_released": lambda r: "hold released",
+    "hold_kept": lambda r: "hold kept until the outcome is known",
+    "wallet_credited": lambda r: "wallet credited",
+    "reservation_released": lambda r: "reservation released",
+    "reservation_kept": lambda r: "reservation kept until the outcome is known",
+    "attempt": lambda r: f"attempt {r['attempt']}/{r['attempts']}",
+    "retrying": lambda r: (f"attempt {r['attempt']}/{r['attempts']} failed: {r['failure']}; "
+                           f"retrying in {r['wait_s']:.2f}s"),
+    "approved": _succeeded,
+    "refunded": _succeeded,
+    "pending_wait": lambda r: (f"pending at the gateway ({r['gateway_ref']}): waiting up to "
+                               f"{r['wait_s']:.0f} s"),
+    "pending_poll": lambda r: (f"pending at the gateway ({r['gateway_ref']}): poll {r['poll']}, "
+                               f"waiting up to {r['wait_s']:.0f} s more"),
+}
+
+
 _TEXTS: dict[str, Callable[[Reason], str]] = {
+    **_STEPS,
     "outcome_unknown": _outcome_unknown,
     "breaker_open": _breaker_opened,
     "gateway_unavailable": lambda r: (f"gateway unavailable: {r['failure']} after "
@@ -124,6 +173,13 @@ def render(reason: Reason) -> str:
     """The sentence for a reason (its code itself if no sentence is known for it)."""
     text = _TEXTS.get(str(reason.get("code")))
     return text(reason) if text is not None else str(reason.get("code"))
+
+
+def step_detail(value: Reason | str | None) -> str:
+    """A step's detail in words: a reason's sentence, or the text an earlier version kept."""
+    if isinstance(value, dict):
+        return render(value)
+    return value or ""
 
 
 def stored(reason: Reason) -> str:

@@ -11,7 +11,7 @@ gateway that cannot be asked leaves the outcome unknown: the money stays held.
 A gateway that refuses paycli's configuration (its API key or URL) ends a call at once,
 with nothing done (the verdict's error type is `gateway_config`), unless an earlier attempt
 may have acted unanswered: then the outcome is unknown too. On success a call leaves its
-step's final text on the step: the attempt that succeeded and the failures before it.
+step's final detail on the step: the attempt that succeeded and the failures before it.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 from paycli.errors import BreakerOpen, GatewayConfigError
 from paycli.gateway.protocol import (
@@ -39,13 +40,13 @@ from paycli.saga.steps import Step
 
 NOTHING_CHARGED = "charged"  # what a failed call did not do, as its reason records it
 NOTHING_REFUNDED = "refunded"
-TIMES = "\N{MULTIPLICATION SIGN}"  # a count of identical failures: "2 [times] gateway error"
 
 
 def show_retry(step: Step, notice: RetryNotice) -> None:
     """Show a failed attempt and the wait before the next one."""
-    step.show(StepStatus.RETRY, f"attempt {notice.attempt}/{notice.attempts} failed: "
-                                f"{notice.reason}; retrying in {notice.wait_s:.2f}s")
+    step.show(StepStatus.RETRY, {"code": "retrying", "attempt": notice.attempt,
+                                 "attempts": notice.attempts, "failure": notice.reason,
+                                 "wait_s": notice.wait_s})
 
 
 class _Tries:
@@ -64,31 +65,23 @@ class _Tries:
         self.made = number
         self.step.update.attempts = number
         self.step.update.max_attempts = self.env.resilience.attempts
-        self.step.show(StepStatus.RUNNING, f"attempt {number}/{self.env.resilience.attempts}")
+        self.step.show(StepStatus.RUNNING, {"code": "attempt", "attempt": number,
+                                            "attempts": self.env.resilience.attempts})
 
     def failed(self, exc: GatewayFailure) -> None:
         """An attempt failed; if its request may have arrived, the outcome is uncertain."""
         self.failures.append(exc.reason)
         self.uncertain = self.uncertain or exc.sent
 
-    def history(self) -> str:
-        """The failures so far, identical reasons counted together in the order first seen:
-        the count, the multiplication sign and the reason, `2 [times] gateway error (HTTP 503)`.
-        """
-        counted = Counter(self.failures).items()
-        return ", ".join(f"{count} {TIMES} {reason}" for reason, count in counted)
-
-    def success(self, outcome: str, pending_s: float | None = None) -> str:
-        """The step's final text: `approved (ext_1) on attempt 3/3 after 2 [times] gateway
-        error (HTTP 503)`, and how long the charge was pending if it was."""
-        text = outcome
-        if self.made > 1:
-            text += f" on attempt {self.made}/{self.env.resilience.attempts}"
-        if self.failures:
-            text += f" after {self.history()}"
-        if pending_s is not None:
-            text += f"{', then' if self.failures else ' after'} {pending_s:.1f} s pending"
-        return text
+    def success(self, outcome: str, gateway_ref: str | None, pending_s: float | None = None
+                ) -> dict[str, Any]:
+        """The step's final detail: the outcome ("approved", "refunded") and its reference,
+        the attempt that succeeded, the failures before it (identical reasons counted
+        together, in the order first seen) and how long the charge was pending if it was."""
+        return {"code": outcome, "gateway_ref": gateway_ref, "attempt": self.made,
+                "attempts": self.env.resilience.attempts,
+                "failures": [[why, count] for why, count in Counter(self.failures).items()],
+                "pending_s": pending_s}
 
     def unavailable(self, exc: BreakerOpen | GatewayFailure, nothing_done: str) -> Verdict:
         """Nothing reached the gateway that could have acted: why, as a verdict."""
@@ -215,8 +208,7 @@ def _conclude(env: SagaEnv, answer: Answer | Rejected, wait_s: float, attempts: 
         pending_s = time.monotonic() - started
     verdict = charge_verdict(answer)
     if verdict.decision == Decision.SUCCEEDED:
-        attempts.step.show(detail=attempts.success(f"approved ({answer.externalId})",
-                                                   pending_s))
+        attempts.step.show(reason=attempts.success("approved", answer.externalId, pending_s))
     return verdict
 
 
@@ -224,17 +216,15 @@ def _wait_while_pending(gateway: Gateway, answer: Answer, deadline: float, step:
                         ) -> Answer:
     """Poll a pending charge, showing each poll on the step; once it has settled the step
     is running again (its verdict, not the wait, decides how it ends)."""
-    where = f"pending at the gateway ({answer.externalId})"
-    step.show(StepStatus.PENDING, f"{where}: waiting up to {_seconds(deadline)} s")
+    ref = answer.externalId
+    step.show(StepStatus.PENDING, {"code": "pending_wait", "gateway_ref": ref,
+                                   "wait_s": max(deadline - time.monotonic(), 0.0)})
     answer = poll(gateway, answer, deadline, lambda number, left: step.show(
-        StepStatus.PENDING, f"{where}: poll {number}, waiting up to {left:.0f} s more"))
+        StepStatus.PENDING, {"code": "pending_poll", "gateway_ref": ref, "poll": number,
+                             "wait_s": left}))
     if answer.status != "pending":
         step.update.status = StepStatus.RUNNING
     return answer
-
-
-def _seconds(deadline: float) -> str:
-    return f"{max(deadline - time.monotonic(), 0.0):.0f}"
 
 
 def poll(gateway: Gateway, answer: Answer, deadline: float,
@@ -306,5 +296,5 @@ def refund(env: SagaEnv, found: Refund, step: Step) -> Verdict:
         return attempts.unavailable(exc, NOTHING_REFUNDED)
     verdict = answer if isinstance(answer, Verdict) else refund_verdict(answer)
     if verdict.decision == Decision.SUCCEEDED:
-        step.show(detail=attempts.success(f"refunded ({verdict.gateway_ref})"))
+        step.show(reason=attempts.success("refunded", verdict.gateway_ref))
     return verdict
