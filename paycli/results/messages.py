@@ -115,8 +115,21 @@ _STEPS: dict[str, Callable[[Reason], str]] = {
 }
 
 
+RECOVER = "run `paycli recover` to finish it"
+_INTERRUPTED: dict[str, Callable[[Reason], str]] = {
+    "interrupted_nothing_written": lambda r: "interrupted: nothing was written, no money moved",
+    "interrupted_after_end": lambda r: f"interrupted: {r['id']} had already ended {r['status']}",
+    "interrupted_payment": lambda r: (
+        f"interrupted: {r['id']} is {r['status']} "
+        f"{f'with {_money(r)} held' if r['held'] else 'with nothing held yet'}; {RECOVER}"),
+    "interrupted_refund": lambda r: (f"interrupted: {r['id']} is {r['status']} with "
+                                     f"{_money(r)} reserved on {r['payment_id']}; {RECOVER}"),
+}
+
+
 _TEXTS: dict[str, Callable[[Reason], str]] = {
     **_STEPS,
+    **_INTERRUPTED,
     "outcome_unknown": _outcome_unknown,
     "breaker_open": _breaker_opened,
     "gateway_unavailable": lambda r: (f"gateway unavailable: {r['failure']} after "

@@ -153,7 +153,8 @@ class Steps:
         step.show()
         record = self._record(update, update.status, update.duration_ms)
         self.records.append(record)
-        self.log("step", correlation_id=self.correlation_id, **record)
+        # the log is read by people too: the detail in words, as the live view shows it
+        self.log("step", correlation_id=self.correlation_id, **{**record, "detail": update.detail})
 
 
 def _since(started: float) -> float:
