@@ -56,7 +56,7 @@ class TestSagaViews:
         reporter.details = {"user": "alice[/]", "amount": "5.00", "currency": "USD"}
         reporter.rows["ProcessPayment"] = StepUpdate(
             "ProcessPayment", StepStatus.FAILED, duration_ms=3.0,
-            detail="declined by the gateway: [/] closing [bold]tag")
+            reason={"code": "declined", "gateway_message": "[/] closing [bold]tag"})
         reporter.since["ProcessPayment"] = 0.0
         out = io.StringIO()
         Console(file=out, width=120, color_system=None).print(reporter._render())

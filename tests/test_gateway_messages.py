@@ -16,6 +16,7 @@ from paycli.gateway.protocol import Answer, ChargeRequest, GatewayFailure, Refun
 from paycli.gateway.resilience import Resilience
 from paycli.ledger import wallet
 from paycli.money import parse_amount
+from paycli.results import messages
 from paycli.saga import pay as saga
 from paycli.saga import refund as refunds
 from paycli.saga.core import SagaEnv
@@ -93,8 +94,8 @@ def seed_like(request: httpx.Request) -> httpx.Response:
 
 class TestStoredInTheLedger:
     def test_a_refused_refund_is_stored_without_the_newline(self, store: Store) -> None:
-        """A refund the gateway refuses in plain text is stored FAILED with a one-line
-        message, the gateway's words intact."""
+        """A refund the gateway refuses in plain text is stored FAILED with its reason: the
+        HTTP status and the gateway's words intact, shown on one line."""
         env = SagaEnv(store, gateway=lambda: client(seed_like), resilience=lambda: Resilience(
             BreakerStore(store), failures=5, reset_s=30.0, attempts=1, attempt_timeout_s=1.0))
         wallet.credit(store, "alice", parse_amount("50", "USD"))
@@ -105,6 +106,9 @@ class TestStoredInTheLedger:
                                  SilentReporter(), 1_000_000)
         [stored] = store.read.refunds(paid.result.payment_id)
         assert stored.status == "FAILED"
-        assert stored.error_message == ("refund refused by the gateway "
-                                        "(HTTP 400: Payment cannot be refunded)")
-        assert outcome.error is not None and outcome.error.message == stored.error_message
+        assert messages.read_reason(stored.error_message) == {
+            "code": "refund_rejected", "http_status": 400,
+            "gateway_message": "Payment cannot be refunded"}
+        shown = "refund refused by the gateway (HTTP 400: Payment cannot be refunded)"
+        assert messages.error_text(stored.error_message) == shown
+        assert outcome.error is not None and outcome.error.message == shown

@@ -1,15 +1,19 @@
-"""Idempotency keys: key -> request fingerprint -> stored result.
+"""Idempotency keys: key -> command, request fingerprint, the entity it made, exit code.
 
 The same key with the same request gives back the first result and moves no money again;
 the same key with a different request is an `IdempotencyConflict` (exit 6). The check and
 the write happen in the same `BEGIN IMMEDIATE` transaction as the movement itself, so two
 processes racing with one key cannot both act.
+
+Invariant: a key keeps facts only (which entity its request made); the answer of a repeat
+is rebuilt from that entity's records, never from a stored `--json` object. Rows written by
+earlier versions also hold such an object (`result`): it is never read, so a change of the
+output contract cannot break the replay of an old key.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 
 from paycli.errors import IdempotencyConflict
@@ -41,7 +45,3 @@ def matching(row: dict[str, Any] | None, key: str, command: str, digest: str
         )
     return row
 
-
-def stored_result(row: dict[str, Any]) -> tuple[dict[str, Any], int]:
-    """The result object and exit code stored with a key."""
-    return json.loads(row["result"]), int(row["exit_code"] or 0)

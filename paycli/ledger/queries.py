@@ -3,6 +3,8 @@
 Invariants:
 - Amounts are exact decimal strings at the currency's precision, never floats, in the
   payment's fields and in the timeline's `changes` alike.
+- The books keep why a saga failed as a reason code and its values; it is put in words
+  (`results.messages`) here, when read, in the `error` objects and the timeline alike.
 - A `payments list` entry has exactly the fields of `payments show` less `events`.
 - The timeline (`events`) is oldest first and covers everything that happened to the
   payment: its own events, its hold's, its refunds' and their credits'. Each entry has
@@ -22,6 +24,7 @@ from paycli.errors import NotFound
 from paycli.ledger import orders
 from paycli.money import format_minor
 from paycli.records import Payment, Refund
+from paycli.results import messages
 from paycli.results.base import ErrorInfo, StepRecord
 from paycli.results.payments import (
     PaymentFields,
@@ -90,12 +93,24 @@ def saga_steps(reader: Reader, entity_id: str) -> list[StepRecord]:
     for event in reversed(reader.events_of(entity_id)):
         payload = json.loads(event.payload)
         if "steps" in payload:
-            return [StepRecord.model_validate(step) for step in payload["steps"]]
+            return [step_record(step) for step in payload["steps"]]
     return []
 
 
+def step_record(stored: dict[str, Any]) -> StepRecord:
+    """A step as the books keep it (name, status, attempts, duration and a detail code with
+    its values; an earlier version kept no detail) as the contract's object, the detail in
+    words."""
+    return StepRecord(name=stored["name"], status=stored["status"],
+                      attempts=stored["attempts"], duration_ms=stored["duration_ms"],
+                      detail=messages.step_detail(stored.get("detail")))
+
+
 def _error(error_type: str | None, message: str | None) -> ErrorInfo | None:
-    return ErrorInfo(type=error_type, message=message or "") if error_type else None
+    """The error of a payment or refund, its stored reason in words."""
+    if error_type is None:
+        return None
+    return ErrorInfo(type=error_type, message=messages.error_text(message) or "")
 
 
 def payment_fields(reader: Reader, payment: Payment) -> PaymentFields:
@@ -149,6 +164,8 @@ def _content(payload_text: str, currency: str) -> dict[str, Any]:
 
 
 def _amounts(changes: dict[str, Any], currency: str) -> dict[str, Any]:
+    """The changes as shown: amounts as decimal strings, a stored reason in words."""
     return {key: format_minor(value, currency)
-            if key in AMOUNT_KEYS and isinstance(value, int) else value
+            if key in AMOUNT_KEYS and isinstance(value, int)
+            else messages.error_text(value) if key == "error_message" else value
             for key, value in changes.items()}

@@ -2,6 +2,11 @@
 
 Amounts in results are exact decimal strings at the currency's precision. A credit with an
 idempotency key is checked and stored in the same transaction as the money it moves.
+
+Invariant: the books keep only what happened (the transfer and its statement line); a
+repeated key rebuilds its answer from them, so the `--json` shape of `wallet credit` can
+change without touching keys stored earlier (the result that older versions stored beside
+a key is never read).
 """
 
 from __future__ import annotations
@@ -10,7 +15,6 @@ from paycli.ledger import idempotency, postings
 from paycli.money import Money, format_minor
 from paycli.results.wallet import HistoryEntry, WalletBalance, WalletCredit, WalletHistory
 from paycli.store import Reader, Store
-from paycli.store.hashing import canonical_json
 
 
 def credit(store: Store, user: str, money: Money, key: str | None = None) -> WalletCredit:
@@ -21,16 +25,28 @@ def credit(store: Store, user: str, money: Money, key: str | None = None) -> Wal
         if key is not None:
             row = idempotency.lookup(tx, key, "wallet.credit", digest)
             if row is not None:
-                return WalletCredit.model_validate(idempotency.stored_result(row)[0])
+                return credited(tx, str(row["entity_id"]))
         transfer_id = postings.new_id("txn")
         wallet = postings.deposit(tx, "credit", user, money, key, transfer_id)
-        result = WalletCredit(user=user, currency=money.currency, amount=money.text,
-                              balance=format_minor(wallet.balance, money.currency),
-                              transaction_id=transfer_id)
         if key is not None:
-            tx.put_idempotency(key, "wallet.credit", digest, transfer_id,
-                               canonical_json(result.to_json()), 0)
-    return result
+            tx.put_idempotency(key, "wallet.credit", digest, transfer_id, None, 0)
+    return WalletCredit(user=user, currency=money.currency, amount=money.text,
+                        balance=format_minor(wallet.balance, money.currency),
+                        transaction_id=transfer_id)
+
+
+def credited(reader: Reader, transfer_id: str) -> WalletCredit:
+    """The answer of a credit made earlier, from its transfer and its statement line (the
+    wallet's balance right after it)."""
+    transfer = reader.transfer(transfer_id)
+    assert transfer is not None, transfer_id
+    wallet = reader.account_by_id(transfer.credit_account)
+    line = reader.entry_of(wallet.id, transfer_id)
+    assert line is not None, transfer_id
+    return WalletCredit(user=str(wallet.user_id), currency=transfer.currency,
+                        amount=format_minor(transfer.amount, transfer.currency),
+                        balance=format_minor(line.balance, transfer.currency),
+                        transaction_id=transfer_id)
 
 
 def balance(reader: Reader, user: str, currency: str) -> WalletBalance:

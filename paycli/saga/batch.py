@@ -287,7 +287,7 @@ class Batch:
                     step.update.status = (StepStatus.PENDING if verdict.decision ==
                                           Decision.UNKNOWN else StepStatus.FAILED)
         except Exception as exc:  # a bug must not lose a payment that may have been charged
-            verdict = unknown(f"the charge ended in an unexpected error ({exc!r})")
+            verdict = unknown({"code": "unexpected_error", "error": repr(exc)})
         return verdict, steps.records
 
     # -- settle --------------------------------------------------------------------------

@@ -11,7 +11,7 @@ gateway that cannot be asked leaves the outcome unknown: the money stays held.
 A gateway that refuses paycli's configuration (its API key or URL) ends a call at once,
 with nothing done (the verdict's error type is `gateway_config`), unless an earlier attempt
 may have acted unanswered: then the outcome is unknown too. On success a call leaves its
-step's final text on the step: the attempt that succeeded and the failures before it.
+step's final detail on the step: the attempt that succeeded and the failures before it.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 from paycli.errors import BreakerOpen, GatewayConfigError
 from paycli.gateway.protocol import (
@@ -33,19 +34,19 @@ from paycli.gateway.protocol import (
 from paycli.gateway.resilience import RetryNotice
 from paycli.money import format_minor
 from paycli.records import Payment, Refund, StepStatus
-from paycli.saga.core import RUN_RECONCILE, Decision, SagaEnv, Verdict, set_payment, unknown
+from paycli.saga.core import Decision, SagaEnv, Verdict, set_payment, unknown
 from paycli.saga.lookups import REFUND_KEPT, ask_about_refund, charge_verdict, refund_verdict
 from paycli.saga.steps import Step
 
-NOTHING_CHARGED = "nothing was charged"
-NOTHING_REFUNDED = "nothing was refunded"
-TIMES = "\N{MULTIPLICATION SIGN}"  # a count of identical failures: "2 [times] gateway error"
+NOTHING_CHARGED = "charged"  # what a failed call did not do, as its reason records it
+NOTHING_REFUNDED = "refunded"
 
 
 def show_retry(step: Step, notice: RetryNotice) -> None:
     """Show a failed attempt and the wait before the next one."""
-    step.show(StepStatus.RETRY, f"attempt {notice.attempt}/{notice.attempts} failed: "
-                                f"{notice.reason}; retrying in {notice.wait_s:.2f}s")
+    step.show(StepStatus.RETRY, {"code": "retrying", "attempt": notice.attempt,
+                                 "attempts": notice.attempts, "failure": notice.reason,
+                                 "wait_s": notice.wait_s})
 
 
 class _Tries:
@@ -64,55 +65,42 @@ class _Tries:
         self.made = number
         self.step.update.attempts = number
         self.step.update.max_attempts = self.env.resilience.attempts
-        self.step.show(StepStatus.RUNNING, f"attempt {number}/{self.env.resilience.attempts}")
+        self.step.show(StepStatus.RUNNING, {"code": "attempt", "attempt": number,
+                                            "attempts": self.env.resilience.attempts})
 
     def failed(self, exc: GatewayFailure) -> None:
         """An attempt failed; if its request may have arrived, the outcome is uncertain."""
         self.failures.append(exc.reason)
         self.uncertain = self.uncertain or exc.sent
 
-    def history(self) -> str:
-        """The failures so far, identical reasons counted together in the order first seen:
-        the count, the multiplication sign and the reason, `2 [times] gateway error (HTTP 503)`.
-        """
-        counted = Counter(self.failures).items()
-        return ", ".join(f"{count} {TIMES} {reason}" for reason, count in counted)
-
-    def success(self, outcome: str, pending_s: float | None = None) -> str:
-        """The step's final text: `approved (ext_1) on attempt 3/3 after 2 [times] gateway
-        error (HTTP 503)`, and how long the charge was pending if it was."""
-        text = outcome
-        if self.made > 1:
-            text += f" on attempt {self.made}/{self.env.resilience.attempts}"
-        if self.failures:
-            text += f" after {self.history()}"
-        if pending_s is not None:
-            text += f"{', then' if self.failures else ' after'} {pending_s:.1f} s pending"
-        return text
+    def success(self, outcome: str, gateway_ref: str | None, pending_s: float | None = None
+                ) -> dict[str, Any]:
+        """The step's final detail: the outcome ("approved", "refunded") and its reference,
+        the attempt that succeeded, the failures before it (identical reasons counted
+        together, in the order first seen) and how long the charge was pending if it was."""
+        return {"code": outcome, "gateway_ref": gateway_ref, "attempt": self.made,
+                "attempts": self.env.resilience.attempts,
+                "failures": [[why, count] for why, count in Counter(self.failures).items()],
+                "pending_s": pending_s}
 
     def unavailable(self, exc: BreakerOpen | GatewayFailure, nothing_done: str) -> Verdict:
         """Nothing reached the gateway that could have acted: why, as a verdict."""
         if isinstance(exc, BreakerOpen):
-            return Verdict(Decision.UNAVAILABLE, None, "breaker_open",
-                           self._breaker_text(exc, nothing_done))
-        return Verdict(Decision.UNAVAILABLE, None, "gateway_unavailable",
-                       f"gateway unavailable: {exc.reason} after {self.made} attempt(s); "
-                       f"{nothing_done}")
-
-    def _breaker_text(self, exc: BreakerOpen, nothing_done: str) -> str:
-        if self.made == 0:  # open before this call: it never left the process
-            return exc.message
-        last = f", the last failed with {self.failures[-1]}" if self.failures else ""
-        return (f"gateway unavailable: {self.made} attempt{'s' if self.made > 1 else ''} "
-                f"made{last}, and the circuit breaker opened, so no further call was made; "
-                f"{nothing_done}")
+            return Verdict(Decision.UNAVAILABLE, None, "breaker_open", {
+                "code": "breaker_open", "attempts": self.made, "nothing": nothing_done,
+                "last_failure": self.failures[-1] if self.failures else None})
+        return Verdict(Decision.UNAVAILABLE, None, "gateway_unavailable", {
+            "code": "gateway_unavailable", "failure": exc.reason, "attempts": self.made,
+            "nothing": nothing_done})
 
     def config_refused(self, exc: GatewayConfigError, kept: str, nothing_done: str) -> Verdict:
         """The gateway refused paycli's key or URL: nothing done, unless an earlier attempt
         may have acted unanswered (then the money stays where it is)."""
         if self.uncertain:
-            return unknown(f"an answer was lost, then {exc.message}", kept=kept)
-        return Verdict(Decision.UNAVAILABLE, None, exc.type, f"{exc.message}; {nothing_done}")
+            return unknown({"code": "answer_lost_then_config", "error": exc.message},
+                           kept=kept)
+        return Verdict(Decision.UNAVAILABLE, None, exc.type,
+                       {"code": "gateway_config", "error": exc.message, "nothing": nothing_done})
 
 
 class _Attempts(_Tries):
@@ -170,11 +158,9 @@ def charge(env: SagaEnv, payment: Payment, step: Step, wait_s: float) -> Verdict
     try:
         answer = env.resilience.call(attempts, lambda notice: show_retry(step, notice))
     except LookupUnsupported:
-        return unknown("the gateway's answer was lost and it cannot look charges up",
-                       finish=RUN_RECONCILE)
+        return unknown({"code": "answer_lost_no_lookup"}, finish="reconcile")
     except GatewayConfigError as exc:
-        return attempts.config_refused(exc, "the hold", f"{NOTHING_CHARGED}, the hold was "
-                                                        "released")
+        return attempts.config_refused(exc, "hold", "charged_released")
     except (BreakerOpen, GatewayFailure) as exc:
         if not attempts.uncertain:
             return attempts.unavailable(exc, NOTHING_CHARGED)
@@ -198,33 +184,31 @@ def _final_lookup(env: SagaEnv, payment_id: str) -> Answer | Verdict:
     try:
         found = env.gateway.find_payment(payment_id)
     except (LookupUnsupported, GatewayFailure, GatewayConfigError) as exc:
-        return unknown(f"the gateway's answer was lost and the charge cannot be looked up "
-                       f"({exc})")
+        return unknown({"code": "answer_lost_lookup_failed", "error": str(exc)})
     if found is None:
         return Verdict(Decision.UNAVAILABLE, None, "gateway_unavailable",
-                       "gateway unavailable: no answer, and the gateway holds no charge for "
-                       f"this payment; {NOTHING_CHARGED}")
+                       {"code": "no_charge_after_lost_answer"})
     return found
 
 
 def _conclude(env: SagaEnv, answer: Answer | Rejected, wait_s: float, attempts: _Tries
               ) -> Verdict:
     if isinstance(answer, Rejected):
-        return Verdict(Decision.REFUSED, None, "declined",
-                       f"declined: the gateway rejected the charge (HTTP {answer.http_status}"
-                       f"{': ' + answer.message if answer.message else ''})")
+        return Verdict(Decision.REFUSED, None, "declined", {
+            "code": "charge_rejected", "http_status": answer.http_status,
+            "gateway_message": answer.message or None})
     pending_s = None
     if answer.status == "pending":
         started = time.monotonic()
         try:
             answer = _wait_while_pending(env.gateway, answer, started + wait_s, attempts.step)
         except GatewayConfigError as exc:
-            return unknown(f"the charge is pending and {exc.message}", answer.externalId)
+            return unknown({"code": "pending_then_config", "error": exc.message},
+                           answer.externalId)
         pending_s = time.monotonic() - started
     verdict = charge_verdict(answer)
     if verdict.decision == Decision.SUCCEEDED:
-        attempts.step.show(detail=attempts.success(f"approved ({answer.externalId})",
-                                                   pending_s))
+        attempts.step.show(reason=attempts.success("approved", answer.externalId, pending_s))
     return verdict
 
 
@@ -232,17 +216,15 @@ def _wait_while_pending(gateway: Gateway, answer: Answer, deadline: float, step:
                         ) -> Answer:
     """Poll a pending charge, showing each poll on the step; once it has settled the step
     is running again (its verdict, not the wait, decides how it ends)."""
-    where = f"pending at the gateway ({answer.externalId})"
-    step.show(StepStatus.PENDING, f"{where}: waiting up to {_seconds(deadline)} s")
+    ref = answer.externalId
+    step.show(StepStatus.PENDING, {"code": "pending_wait", "gateway_ref": ref,
+                                   "wait_s": max(deadline - time.monotonic(), 0.0)})
     answer = poll(gateway, answer, deadline, lambda number, left: step.show(
-        StepStatus.PENDING, f"{where}: poll {number}, waiting up to {left:.0f} s more"))
+        StepStatus.PENDING, {"code": "pending_poll", "gateway_ref": ref, "poll": number,
+                             "wait_s": left}))
     if answer.status != "pending":
         step.update.status = StepStatus.RUNNING
     return answer
-
-
-def _seconds(deadline: float) -> str:
-    return f"{max(deadline - time.monotonic(), 0.0):.0f}"
 
 
 def poll(gateway: Gateway, answer: Answer, deadline: float,
@@ -305,15 +287,14 @@ def refund(env: SagaEnv, found: Refund, step: Step) -> Verdict:
     try:
         answer = env.resilience.call(attempts, lambda notice: show_retry(step, notice))
     except GatewayConfigError as exc:
-        return attempts.config_refused(exc, REFUND_KEPT, f"{NOTHING_REFUNDED}, the "
-                                                         "reservation was released")
+        return attempts.config_refused(exc, REFUND_KEPT, "refunded_released")
     except (BreakerOpen, GatewayFailure) as exc:
         if attempts.uncertain:
             return ask_about_refund(env, found) or Verdict(
                 Decision.UNAVAILABLE, None, "not_refunded",
-                "gateway unavailable: no answer, and the gateway shows no such refund")
+                {"code": "no_refund_after_lost_answer"})
         return attempts.unavailable(exc, NOTHING_REFUNDED)
     verdict = answer if isinstance(answer, Verdict) else refund_verdict(answer)
     if verdict.decision == Decision.SUCCEEDED:
-        step.show(detail=attempts.success(f"refunded ({verdict.gateway_ref})"))
+        step.show(reason=attempts.success("refunded", verdict.gateway_ref))
     return verdict

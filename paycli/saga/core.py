@@ -18,6 +18,8 @@ from paycli.gateway.protocol import Gateway
 from paycli.gateway.resilience import Resilience
 from paycli.logs import JsonLog
 from paycli.records import Payment, Refund
+from paycli.results import messages
+from paycli.results.messages import Reason
 from paycli.results.payments import PayResult, RefundResult
 from paycli.saga.owner import owner_alive, this_owner
 from paycli.store import Store, Tx
@@ -92,12 +94,24 @@ class Decision(StrEnum):
 
 @dataclass(frozen=True)
 class Verdict:
-    """The gateway step's decision, the gateway's reference, and why it failed if it did."""
+    """The gateway step's decision, the gateway's reference, and why it failed if it did:
+    an error type and a reason (a code and its domain values; `paycli.results.messages`
+    words it), which the books keep as they are."""
 
     decision: Decision
     gateway_ref: str | None = None
     error_type: str | None = None
-    message: str | None = None
+    reason: Reason | None = None
+
+    @property
+    def detail(self) -> str | None:
+        """The reason as the books keep it (the `error_message` column)."""
+        return messages.stored(self.reason) if self.reason is not None else None
+
+    @property
+    def message(self) -> str | None:
+        """The reason in words, for the screen."""
+        return messages.render(self.reason) if self.reason is not None else None
 
 
 @dataclass
@@ -109,22 +123,13 @@ class Outcome:
     replayed: bool = False  # the stored result of an earlier run with the same key
 
 
-# How an unknown outcome's message ends: what finishes it. `recover`, which is what it
-# names, replaces it with what can be done when recover itself could not finish it.
-RUN_RECOVER = ", run `paycli recover`"
-# ... and when asking the gateway again cannot help (it cannot look the charge up): its
-# settlement report can tell, or its support can.
-RUN_RECONCILE = (", run `paycli reconcile --from-gateway --apply` (or settle it by hand: "
-                 "`paycli payments resolve`)")
-FINISHERS = (RUN_RECOVER, RUN_RECONCILE)
-
-
-def unknown(message: str, gateway_ref: str | None = None, *, kept: str = "the hold",
-            finish: str = RUN_RECOVER) -> Verdict:
-    """An outcome nobody can tell yet: the money stays where it is until one can; the
-    message ends with what can finish it (`finish`)."""
+def unknown(why: Reason, gateway_ref: str | None = None, *, kept: str = "hold",
+            finish: str = "recover") -> Verdict:
+    """An outcome nobody can tell yet: the money (the `kept` "hold" or "reservation") stays
+    where it is until one can; `finish` names what can finish it ("recover", or
+    "reconcile" when asking the gateway again cannot help)."""
     return Verdict(Decision.UNKNOWN, gateway_ref, "outcome_unknown",
-                   f"outcome unknown: {message}; {kept} is kept{finish}")
+                   {"code": "outcome_unknown", "why": why, "kept": kept, "finish": finish})
 
 
 def set_row(tx: Tx, table: str, row_id: str, event: str, changes: dict[str, Any],

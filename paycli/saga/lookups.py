@@ -30,9 +30,9 @@ from paycli.gateway.protocol import (
 )
 from paycli.money import decimal_to_minor
 from paycli.records import Payment, Refund
-from paycli.saga.core import RUN_RECONCILE, Decision, SagaEnv, Verdict, unknown
+from paycli.saga.core import Decision, SagaEnv, Verdict, unknown
 
-REFUND_KEPT = "the reservation"
+REFUND_KEPT = "reservation"
 NOT_CHARGED = "not_charged"  # a look-up's error type when the gateway holds no charge
 
 
@@ -41,26 +41,24 @@ def charge_verdict(answer: Answer) -> Verdict:
     if answer.status == "approved":
         return Verdict(Decision.SUCCEEDED, answer.externalId)
     if answer.status == "declined":
-        reason = f": {answer.message}" if answer.message else ""
         return Verdict(Decision.REFUSED, answer.externalId, "declined",
-                       f"declined by the gateway{reason}")
+                       {"code": "declined", "gateway_message": answer.message or None})
     if answer.status == "refunded":
-        return unknown("the gateway shows this charge refunded, by a refund paycli did not "
-                       "make", answer.externalId)
-    return unknown("still pending at the gateway", answer.externalId)
+        return unknown({"code": "refunded_elsewhere"}, answer.externalId)
+    return unknown({"code": "still_pending", "gateway_status": answer.status},
+                   answer.externalId)
 
 
 def refund_verdict(answer: RefundAnswer | Rejected) -> Verdict:
     """What the gateway's answer to a refund means for it."""
     if isinstance(answer, Rejected):
-        detail = f": {answer.message}" if answer.message else ""
-        return Verdict(Decision.REFUSED, None, "refund_refused",
-                       f"refund refused by the gateway (HTTP {answer.http_status}{detail})")
+        return Verdict(Decision.REFUSED, None, "refund_refused", {
+            "code": "refund_rejected", "http_status": answer.http_status,
+            "gateway_message": answer.message or None})
     if answer.status == "refunded":
         return Verdict(Decision.SUCCEEDED, answer.refundId or answer.externalId)
-    detail = f": {answer.message}" if answer.message else ""
     return Verdict(Decision.REFUSED, answer.refundId, "refund_refused",
-                   f"the gateway could not refund{detail}")
+                   {"code": "refund_failed", "gateway_message": answer.message or None})
 
 
 def ask_about_payment(env: SagaEnv, payment: Payment) -> Verdict:
@@ -72,15 +70,13 @@ def ask_about_payment(env: SagaEnv, payment: Payment) -> Verdict:
         else:
             found = env.gateway.find_payment(payment.id)
     except LookupUnsupported:
-        return unknown("the gateway cannot look charges up by payment id", payment.gateway_ref,
-                       finish=RUN_RECONCILE)
+        return unknown({"code": "no_lookup_by_id"}, payment.gateway_ref, finish="reconcile")
     except GatewayFailure as exc:
-        return unknown(f"the gateway could not be asked ({exc.reason})", payment.gateway_ref)
+        return unknown({"code": "not_asked", "failure": exc.reason}, payment.gateway_ref)
     except GatewayConfigError as exc:
-        return unknown(f"the gateway could not be asked: {exc.message}", payment.gateway_ref)
+        return unknown({"code": "not_asked_config", "error": exc.message}, payment.gateway_ref)
     if found is None:
-        return Verdict(Decision.UNAVAILABLE, None, NOT_CHARGED,
-                       "the gateway holds no charge for this payment; the hold was released")
+        return Verdict(Decision.UNAVAILABLE, None, NOT_CHARGED, {"code": "no_charge"})
     return charge_verdict(found)
 
 
@@ -88,21 +84,21 @@ def ask_about_refund(env: SagaEnv, found: Refund) -> Verdict | None:
     """What the gateway's status of the charge says of this refund; None if it shows that
     the refund did not go through."""
     if not found.gateway_ref:
-        return unknown("the payment has no gateway reference", kept=REFUND_KEPT)
+        return unknown({"code": "no_gateway_ref"}, kept=REFUND_KEPT)
     try:
         charge_state = env.gateway.status(found.gateway_ref)
     except GatewayFailure as exc:
-        return unknown(f"the gateway could not be asked ({exc.reason})", kept=REFUND_KEPT)
+        return unknown({"code": "not_asked", "failure": exc.reason}, kept=REFUND_KEPT)
     except GatewayConfigError as exc:
-        return unknown(f"the gateway could not be asked: {exc.message}", kept=REFUND_KEPT)
+        return unknown({"code": "not_asked_config", "error": exc.message}, kept=REFUND_KEPT)
     if charge_state is None:
-        return unknown("the gateway's answer was lost and it no longer knows the charge",
-                       kept=REFUND_KEPT)
+        return unknown({"code": "answer_lost_charge_forgotten"}, kept=REFUND_KEPT)
     if charge_state.refunds is not None:
         return _listed(charge_state, found)
     if charge_state.status == "refunded":
         return _refunded_charge(env, charge_state, found)
-    return unknown("the gateway's answer was lost and it lists no refunds", kept=REFUND_KEPT)
+    return unknown({"code": "answer_lost_no_refund_list", "gateway_status": charge_state.status},
+                   kept=REFUND_KEPT)
 
 
 def _listed(charge_state: Answer, found: Refund) -> Verdict | None:
@@ -129,9 +125,8 @@ def _refunded_charge(env: SagaEnv, charge_state: Answer, found: Refund) -> Verdi
             return succeeded
         if refunded == payment.refunded:
             return None
-        return unknown("the gateway shows the charge refunded by an amount paycli cannot "
-                       "account for", kept=REFUND_KEPT)
+        return unknown({"code": "refunded_amount_unaccounted", "refunded": refunded,
+                        "expected": payment.refunded + found.amount}, kept=REFUND_KEPT)
     if payment.refunded == 0 and payment.refund_reserved == found.amount:
         return succeeded  # the payment's only refund: the one that marked the charge refunded
-    return unknown("the gateway shows the charge refunded but not by how much, and this "
-                   "payment has had other refunds", kept=REFUND_KEPT)
+    return unknown({"code": "refunded_amount_unknown"}, kept=REFUND_KEPT)

@@ -29,9 +29,10 @@ from paycli.errors import (
     PaymentDeclined,
 )
 from paycli.ledger import idempotency, limits, orders, postings
-from paycli.ledger.queries import saga_steps
+from paycli.ledger.queries import saga_steps, step_record
 from paycli.money import Money, format_minor
 from paycli.records import Account, Payment, PaymentStatus, StepStatus
+from paycli.results import messages
 from paycli.results.base import ErrorInfo, StepRecord
 from paycli.results.payments import PayResult
 from paycli.saga import calls
@@ -52,10 +53,10 @@ ERRORS: dict[str, type[PaycliError]] = {
     "gateway_config": GatewayConfigError,
 }
 SETTLED = {
-    Decision.SUCCEEDED: "hold posted: the money left the wallet",
-    Decision.REFUSED: "hold released",
-    Decision.UNAVAILABLE: "hold released",
-    Decision.UNKNOWN: "hold kept until the outcome is known",
+    Decision.SUCCEEDED: {"code": "hold_posted"},
+    Decision.REFUSED: {"code": "hold_released"},
+    Decision.UNAVAILABLE: {"code": "hold_released"},
+    Decision.UNKNOWN: {"code": "hold_kept"},
 }
 SUCCEEDED = frozenset({PaymentStatus.COMPLETED, PaymentStatus.PARTIALLY_REFUNDED,
                        PaymentStatus.REFUNDED})
@@ -78,10 +79,10 @@ def exit_error(payment: Payment) -> PaycliError | None:
     if payment.status in SUCCEEDED:
         return None
     if not payment.is_final:
-        return OutcomeUnknown(payment.error_message or
-                              "the payment's outcome is not known yet; run `paycli recover`")
+        return OutcomeUnknown(messages.error_text(payment.error_message) or
+                              messages.PAYMENT_NOT_KNOWN)
     error = ERRORS.get(payment.error_type or "", GatewayUnavailable)
-    return error(payment.error_message or "the payment failed")
+    return error(messages.error_text(payment.error_message) or "the payment failed")
 
 
 def error_info(error: PaycliError | None) -> ErrorInfo | None:
@@ -91,7 +92,7 @@ def error_info(error: PaycliError | None) -> ErrorInfo | None:
 
 def step_records(records: list[dict[str, Any]]) -> list[StepRecord]:
     """A saga's step records as result objects."""
-    return [StepRecord.model_validate(record) for record in records]
+    return [step_record(record) for record in records]
 
 
 def payment_result(store: Store, payment: Payment, steps: list[dict[str, Any]] | None = None
@@ -152,7 +153,7 @@ def pay(env: SagaEnv, request: PayRequest, reporter: Reporter) -> Outcome:
         return _outcome(env.store, read_payment(env, payment_id), steps.records)
     verdict = _process(env, read_payment(env, payment_id), request.wait_s, steps)
     with steps.run("SettlePayment") as step:
-        step.update.detail = SETTLED[verdict.decision]
+        step.update.reason = SETTLED[verdict.decision]
         if verdict.decision == Decision.UNKNOWN:
             step.update.status = StepStatus.PENDING
         payment = settle_payment(env, payment_id, verdict, steps.with_current(step))
@@ -170,17 +171,14 @@ def _check_balance(env: SagaEnv, request: PayRequest, wallet: Account | None, st
                    ) -> None:
     with steps.run("CheckWalletBalance") as step:
         available = wallet.available if wallet else 0
-        shown = f"{format_minor(available, request.money.currency)} {request.money.currency}"
-        step.update.detail = f"available {shown}"
+        step.update.reason = {"code": "available", "amount": available,
+                              "currency": request.money.currency}
         if available < request.money.minor:
-            raise InsufficientFunds(
-                f"insufficient funds: {request.user} has {shown} available, "
-                f"{request.money.text} {request.money.currency} needed"
-            )
+            raise postings.insufficient(request.user, available, request.money)
         try:
             limits.check(env.store.read, request.user, request.money)
         except LimitExceeded:
-            step.update.detail = f"available {shown}; over a limit"
+            step.update.reason = {**step.update.reason, "over_limit": True}
             raise
 
 
@@ -268,7 +266,7 @@ def _reserve(env: SagaEnv, request: PayRequest, payment_id: str, steps: Steps) -
             with env.store.transaction(payment_id) as tx:
                 set_payment(tx, payment_id, "payment.failed", {
                     "status": PaymentStatus.FAILED, "error_type": exc.type,
-                    "error_message": exc.message,
+                    "error_message": messages.stored({"code": "refused", "error": exc.message}),
                 }, owner=None, steps=steps.with_current(step))
             raise
 
@@ -281,7 +279,7 @@ def _process(env: SagaEnv, payment: Payment, wait_s: float, steps: Steps) -> Ver
         if verdict.decision != Decision.SUCCEEDED:
             step.update.status = (StepStatus.PENDING if verdict.decision == Decision.UNKNOWN
                                   else StepStatus.FAILED)
-            step.update.detail = verdict.message or verdict.decision
+            step.update.reason = verdict.reason or {"code": str(verdict.decision)}
     return verdict  # on success, `calls.charge` left the step's detail: how it was approved
 
 

@@ -46,7 +46,7 @@ class Reconciliation:
     lines: int
     applied: bool
     matched: int
-    spool: ReportSpool
+    spool: ReportSpool[ReconcileBreak, ReconcileResolved]
     settled_elsewhere: int = 0  # resolvable breaks another process settled meanwhile
 
     def counts(self) -> dict[str, int]:
@@ -75,7 +75,8 @@ def reconcile(env: SagaEnv, text_lines: Iterable[str], source: str, apply: bool
               ) -> Reconciliation:
     """Compare the ledger with the report in `text_lines` (named `source` in errors and
     events), and with `apply` settle what the report resolves. Close the result."""
-    spool = ReportSpool()
+    spool = ReportSpool(ReconcileBreak.model_validate_json,
+                        ReconcileResolved.model_validate_json)
     try:
         count = spool.add_lines(read_report(text_lines, source))
         matched = _compare(env, spool)
@@ -89,7 +90,7 @@ def reconcile(env: SagaEnv, text_lines: Iterable[str], source: str, apply: bool
     return run
 
 
-def _compare(env: SagaEnv, spool: ReportSpool) -> int:
+def _compare(env: SagaEnv, spool: ReportSpool[ReconcileBreak, ReconcileResolved]) -> int:
     """Compare, keeping the breaks in the spool; returns how many agree."""
     matched = 0
 
@@ -107,7 +108,8 @@ def _compare(env: SagaEnv, spool: ReportSpool) -> int:
     return matched
 
 
-def _apply(env: SagaEnv, spool: ReportSpool, source: str) -> tuple[int, int]:
+def _apply(env: SagaEnv, spool: ReportSpool[ReconcileBreak, ReconcileResolved], source: str
+           ) -> tuple[int, int]:
     """Settle every resolvable break; returns how many turned out already matched, and
     how many another process settled meanwhile."""
     agreed = elsewhere = 0
@@ -135,19 +137,19 @@ def _apply(env: SagaEnv, spool: ReportSpool, source: str) -> tuple[int, int]:
 def _settle(env: SagaEnv, found: ReconcileBreak, cited: dict[str, Any]) -> str:
     """Settle one resolvable break as its report line says; the status it ends in."""
     gateway = str(found.gateway_status)
-    where = f"the gateway's settlement report ({cited['source']} line {found.line})"
+    where = {"source": cited["source"], "line": found.line}
     if found.refund_id is not None:
         decision = REFUND_VERDICTS[gateway]
         verdict = (Verdict(decision, found.external_id) if decision == Decision.SUCCEEDED
                    else Verdict(decision, None, "refund_refused",
-                                f"the refund failed at the gateway, as {where} shows"))
+                                {"code": "refund_failed_in_report", **where}))
         return settle_refund(env, found.refund_id, verdict, [],
                              require=RefundStatus.PROCESSING, reconciliation=cited).status
     assert found.payment_id is not None
     decision = CHARGE_VERDICTS[gateway]
     verdict = (Verdict(decision, found.external_id) if decision == Decision.SUCCEEDED
                else Verdict(decision, found.external_id, "declined",
-                            f"declined by the gateway, as {where} shows"))
+                            {"code": "declined_in_report", **where}))
     return settle_payment(env, found.payment_id, verdict, [],
                           require=PaymentStatus.PROCESSING, reconciliation=cited).status
 

@@ -22,10 +22,10 @@ from __future__ import annotations
 from typing import Literal
 
 from paycli.records import Payment, PaymentStatus, Refund, RefundStatus
+from paycli.results import messages
 from paycli.results.recover import RecoveredEntry, RecoverReport
 from paycli.saga import lookups
 from paycli.saga.core import (
-    FINISHERS,
     Decision,
     SagaEnv,
     Verdict,
@@ -36,32 +36,18 @@ from paycli.saga.core import (
 from paycli.saga.owner import owner_alive, wait_for_owner
 from paycli.saga.settle import settle_payment, settle_refund
 
-# What the operator can do about a saga recover could not finish.
-STILL_UNKNOWN = ("; retry `paycli recover` once the gateway can answer (it looks again), "
-                 "reconcile with the gateway's settlement report (`paycli reconcile "
-                 "--from-gateway --apply`), or settle it by hand from what the gateway's "
-                 "support or dashboard says: `paycli {kind}s resolve {id} {choices} "
-                 "--reason …`")
-CHOICES = {"payment": "--approved|--declined", "refund": "--refunded|--failed"}
-IN_PROGRESS = ("; it is in progress in another paycli process: let it finish, or run "
-               "`paycli recover` again once that process is gone")
-
 
 def _held_elsewhere(row: Payment | Refund) -> str:
     """Why a saga another process touched is still unfinished, and what finishes it."""
     if owner_alive(row.owner):
-        return "held by another process" + IN_PROGRESS
+        return messages.IN_PROGRESS
     return _why(row)
 
 
 def _why(row: Payment | Refund) -> str:
     """Why a saga is still unfinished, and what can finish it (never "run recover" alone)."""
     kind = "refund" if isinstance(row, Refund) else "payment"
-    advice = STILL_UNKNOWN.format(kind=kind, id=row.id, choices=CHOICES[kind])
-    message = row.error_message or "outcome unknown"
-    for finish in FINISHERS:
-        message = message.removesuffix(finish)
-    return message + advice
+    return messages.still_unfinished(kind, row.id, row.error_message)
 
 
 # How long to wait for a saga another live process holds (another recover takes one
@@ -96,7 +82,7 @@ def recover_payment(env: SagaEnv, payment: Payment) -> tuple[Where, RecoveredEnt
         return _placed(current, False)
     if current.status == PaymentStatus.PENDING:
         verdict = Verdict(Decision.UNAVAILABLE, None, "not_charged",
-                          "interrupted before the gateway was called; the hold was released")
+                          {"code": "interrupted_before_call", "released": "hold"})
     else:
         verdict = lookups.ask_about_payment(env, current)
     here: set[str] = set()
@@ -114,10 +100,10 @@ def _recover_refund(env: SagaEnv, found: Refund) -> tuple[Where, RecoveredEntry]
         return _placed(current, False)
     if current.status == RefundStatus.PENDING:
         verdict = Verdict(Decision.UNAVAILABLE, None, "not_refunded",
-                          "interrupted before the gateway was called")
+                          {"code": "interrupted_before_call", "released": "reservation"})
     else:
         verdict = lookups.ask_about_refund(env, current) or Verdict(
-            Decision.UNAVAILABLE, None, "not_refunded", "the gateway shows no such refund")
+            Decision.UNAVAILABLE, None, "not_refunded", {"code": "no_such_refund"})
     here: set[str] = set()
     current = settle_refund(env, found.id, verdict, [], settled_here=here)
     return _placed(current, current.id in here, _why(current))

@@ -31,6 +31,7 @@ from paycli.errors import (
 from paycli.ledger import idempotency, postings
 from paycli.money import Money, MoneyError, format_minor, parse_amount
 from paycli.records import REFUNDABLE_STATUSES, Payment, Refund, RefundStatus, StepStatus
+from paycli.results import messages
 from paycli.results.payments import RefundResult
 from paycli.saga import calls
 from paycli.saga.core import (
@@ -58,10 +59,10 @@ ERRORS: dict[str, type[PaycliError]] = {
 }
 REPLAY_WAIT_S = 30.0
 SETTLED = {
-    Decision.SUCCEEDED: "wallet credited",
-    Decision.REFUSED: "reservation released",
-    Decision.UNAVAILABLE: "reservation released",
-    Decision.UNKNOWN: "reservation kept until the outcome is known",
+    Decision.SUCCEEDED: {"code": "wallet_credited"},
+    Decision.REFUSED: {"code": "reservation_released"},
+    Decision.UNAVAILABLE: {"code": "reservation_released"},
+    Decision.UNKNOWN: {"code": "reservation_kept"},
 }
 
 
@@ -80,9 +81,10 @@ def refund_error(refund: Refund) -> PaycliError | None:
     if refund.status == RefundStatus.COMPLETED:
         return None
     if not refund.is_final:
-        return OutcomeUnknown(refund.error_message or "the refund's outcome is not known yet")
+        return OutcomeUnknown(messages.error_text(refund.error_message) or
+                              messages.REFUND_NOT_KNOWN)
     error = ERRORS.get(refund.error_type or "", RefundRefused)
-    return error(refund.error_message or "the refund failed")
+    return error(messages.error_text(refund.error_message) or "the refund failed")
 
 
 def refund_result(store: Store, refund: Refund, steps: list[dict[str, Any]] | None = None
@@ -149,13 +151,14 @@ def refund(env: SagaEnv, request: RefundRequest, reporter: Reporter, max_major: 
         reporter.started({"refund_id": refund_id, "payment_id": payment.id,
                           "user": payment.user_id, "amount": money.text,
                           "currency": money.currency, "left": left})
-        step.update.detail = f"{left_to_refund(payment)} refundable"
+        step.update.reason = {"code": "refundable", "amount": payment.refundable,
+                              "currency": payment.currency}
     raced = _reserve(env, refund_id, request, key, digest, steps, max_major)
     if raced is not None:
         return _replay(env, raced)
     verdict = _process(env, read_refund(env, refund_id), steps)
     with steps.run("SettleRefund") as step:
-        step.update.detail = SETTLED[verdict.decision]
+        step.update.reason = SETTLED[verdict.decision]
         if verdict.decision == Decision.UNKNOWN:
             step.update.status = StepStatus.PENDING
         done = settle_refund(env, refund_id, verdict, steps.with_current(step))
@@ -206,5 +209,5 @@ def _process(env: SagaEnv, found: Refund, steps: Steps) -> Verdict:
         if verdict.decision != Decision.SUCCEEDED:
             step.update.status = (StepStatus.PENDING if verdict.decision == Decision.UNKNOWN
                                   else StepStatus.FAILED)
-            step.update.detail = verdict.message or verdict.decision
+            step.update.reason = verdict.reason or {"code": str(verdict.decision)}
     return verdict  # on success, `calls.refund` left the step's detail: how it went

@@ -29,7 +29,7 @@ def resolve_payment(env: SagaEnv, payment_id: str, approved: bool, reason: str,
     ref = gateway_ref or payment.gateway_ref
     verdict = (Verdict(Decision.SUCCEEDED, ref) if approved else
                Verdict(Decision.REFUSED, ref, "declined",
-                       f"declined (resolved by hand: {reason})"))
+                       {"code": "declined_by_hand", "reason": reason}))
     try:
         return settle_payment(env, payment_id, verdict, [], require=PaymentStatus.PROCESSING,
                               resolution=_resolution(approved, reason))
@@ -44,7 +44,7 @@ def resolve_refund(env: SagaEnv, refund_id: str, refunded: bool, reason: str) ->
         raise NotFound(f"no refund {refund_id}")
     verdict = (Verdict(Decision.SUCCEEDED, found.gateway_ref) if refunded else
                Verdict(Decision.REFUSED, None, "refund_refused",
-                       f"refund failed (resolved by hand: {reason})"))
+                       {"code": "refund_failed_by_hand", "reason": reason}))
     try:
         return settle_refund(env, refund_id, verdict, [], require=RefundStatus.PROCESSING,
                              resolution=_resolution(refunded, reason))

@@ -92,14 +92,14 @@ def settle_payments_in(tx: Tx, verdicts: list[tuple[str, Verdict, list[dict[str,
             moves.void(payment.hold_id)
         event, status = _PAYMENT_EVENTS[verdict.decision]
         changes = {"status": status, "gateway_ref": verdict.gateway_ref,
-                   "error_type": verdict.error_type, "error_message": verdict.message}
+                   "error_type": verdict.error_type, "error_message": verdict.detail}
         tx.append_event(event, payment_id, change_event(payment_id, changes, steps=steps,
                                                         **extra))
-        changed.append((status, verdict.gateway_ref, verdict.error_type, verdict.message,
+        changed.append((status, verdict.gateway_ref, verdict.error_type, verdict.detail,
                         None, payment_id))
         found[payment_id] = payment._replace(
             status=status, gateway_ref=verdict.gateway_ref, error_type=verdict.error_type,
-            error_message=verdict.message, owner=None, updated_at=tx.at)
+            error_message=verdict.detail, owner=None, updated_at=tx.at)
         if settled_here is not None and verdict.decision != Decision.UNKNOWN:
             settled_here.add(payment_id)
     moves.write()
@@ -141,11 +141,11 @@ def settle_refund(env: SagaEnv, refund_id: str, verdict: Verdict,
                         refund_id=refund_id)
             set_refund(tx, refund_id, "refund.failed", {
                 "status": RefundStatus.FAILED, "error_type": verdict.error_type,
-                "error_message": verdict.message}, owner=None, **recorded)
+                "error_message": verdict.detail}, owner=None, **recorded)
         else:
             set_refund(tx, refund_id, "refund.unresolved", {
                 "status": RefundStatus.PROCESSING, "error_type": verdict.error_type,
-                "error_message": verdict.message}, owner=None, **recorded)
+                "error_message": verdict.detail}, owner=None, **recorded)
     return read_refund(env, refund_id)
 
 

@@ -4,6 +4,9 @@ A saga never imports Rich or Typer: it tells a `Reporter` what happens, and the 
 layer draws it. Every step boundary is also announced to the boundary hook, a seam through
 which the crash tests stop a process at any boundary (`set_boundary_hook`); a shipped
 paycli sets no hook, and nothing in the environment can make it set one.
+
+A step's detail is a reason (a code and its domain values, `paycli.results.messages` words
+it), never a sentence: the step records a saga's last event keeps hold it as it is.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from paycli.errors import PaycliError
 from paycli.logs import JsonLog
 from paycli.records import StepStatus
+from paycli.results import messages
+from paycli.results.messages import Reason
 
 if TYPE_CHECKING:
     from paycli.results.payments import PayResult, RefundResult
@@ -40,14 +45,19 @@ def _boundary(when: str, name: str) -> None:
 
 @dataclass
 class StepUpdate:
-    """A step's state as shown to the operator."""
+    """A step's state as shown to the operator; `reason` is its detail as a code."""
 
     name: str
     status: StepStatus
     attempts: int = 0
     max_attempts: int = 0
     duration_ms: float | None = None
-    detail: str = ""
+    reason: Reason | None = None
+
+    @property
+    def detail(self) -> str:
+        """The detail in words."""
+        return messages.step_detail(self.reason)
 
 
 class Reporter(Protocol):
@@ -81,12 +91,12 @@ class Step:
     reporter: Reporter
     started: float = field(default_factory=time.perf_counter)
 
-    def show(self, status: StepStatus | None = None, detail: str | None = None) -> None:
-        """Report the step's current state."""
+    def show(self, status: StepStatus | None = None, reason: Reason | None = None) -> None:
+        """Report the step's current state (its detail: `reason`, if given)."""
         if status is not None:
             self.update.status = status
-        if detail is not None:
-            self.update.detail = detail
+        if reason is not None:
+            self.update.reason = reason
         self.reporter.step(self.update)
 
 
@@ -110,7 +120,7 @@ class Steps:
         try:
             yield step
         except KeyboardInterrupt:
-            step.update.detail = "interrupted (Ctrl-C)"
+            step.update.reason = {"code": "interrupted"}
             self._finish(step, StepStatus.FAILED)
             raise
         except BaseException:
@@ -129,8 +139,11 @@ class Steps:
 
     @staticmethod
     def _record(update: StepUpdate, status: StepStatus, duration_ms: float) -> dict[str, Any]:
-        return {"name": update.name, "status": str(status), "attempts": update.attempts or 1,
-                "duration_ms": duration_ms}
+        record = {"name": update.name, "status": str(status), "attempts": update.attempts or 1,
+                  "duration_ms": duration_ms}
+        if update.reason is not None:
+            record["detail"] = update.reason
+        return record
 
     def _finish(self, step: Step, default: StepStatus) -> None:
         update = step.update
@@ -140,7 +153,8 @@ class Steps:
         step.show()
         record = self._record(update, update.status, update.duration_ms)
         self.records.append(record)
-        self.log("step", correlation_id=self.correlation_id, detail=update.detail, **record)
+        # the log is read by people too: the detail in words, as the live view shows it
+        self.log("step", correlation_id=self.correlation_id, **{**record, "detail": update.detail})
 
 
 def _since(started: float) -> float:

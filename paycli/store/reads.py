@@ -99,6 +99,15 @@ class Reader:
         ).fetchall()
         return [Entry(*row) for row in rows]
 
+    def entry_of(self, account_id: int, transfer_id: str) -> Entry | None:
+        """An account's statement line of a transfer, or None."""
+        row = self.conn.execute(
+            "SELECT seq, at, type, amount, balance, held, transfer_id, reference FROM entries "
+            "WHERE account_id = ? AND transfer_id = ?",
+            (account_id, transfer_id),
+        ).fetchone()
+        return Entry(*row) if row else None
+
     def account_by_id(self, account_id: int) -> Account:
         """The account with that id (it must exist)."""
         row = self.conn.execute(

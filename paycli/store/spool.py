@@ -3,8 +3,10 @@ comparison found; for `batch`, the order ids met so far. Kept on disk so a file 
 size runs in constant memory.
 
 A private SQLite file in a temporary folder (0700, removed on close), written without a
-journal or fsync: it is a sort buffer, never a ledger, and dies with the run. Breaks are
-kept as their JSON (the contract's break objects) beside their kind, in the order found.
+journal or fsync: it is a sort buffer, never a ledger, and dies with the run. Findings are
+kept as the JSON their own objects write (`model_dump_json`) beside their kind, in the order
+found, and read back by the parsers the spool was made with: the store knows no result
+model.
 
 Invariant: nothing of the ledger is here; the spool is gone when the run ends, however it
 ends.
@@ -15,12 +17,11 @@ from __future__ import annotations
 import itertools
 import sqlite3
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from paycli.records import BreakKind, ReportLine
-from paycli.results.reconcile import ReconcileBreak, ReconcileResolved
 
 BATCH = 5000
 TABLES = """
@@ -33,10 +34,35 @@ T = TypeVar("T")
 RESOLVED = "resolved"  # a finding's kind once `--apply` settled it
 
 
-class ReportSpool:
-    """The scratch file of one reconcile run; use it in `with`."""
+class Kept(Protocol):
+    """What the spool keeps: an object that writes itself as JSON."""
 
-    def __init__(self) -> None:
+    def model_dump_json(self) -> str:
+        """The object as JSON text."""
+        ...
+
+
+class Finding(Kept, Protocol):
+    """A break: kept under its kind."""
+
+    @property
+    def kind(self) -> BreakKind:
+        """What sort of break it is."""
+        ...
+
+
+B = TypeVar("B", bound=Finding)
+R = TypeVar("R", bound=Kept)
+
+
+class ReportSpool(Generic[B, R]):
+    """The scratch file of one reconcile run (its breaks read back by `parse_break`, what
+    was settled by `parse_resolved`); use it in `with`."""
+
+    def __init__(self, parse_break: Callable[[str], B], parse_resolved: Callable[[str], R]
+                 ) -> None:
+        self._parse_break = parse_break
+        self._parse_resolved = parse_resolved
         self._folder = tempfile.TemporaryDirectory(prefix="paycli-reconcile-")
         self.conn = sqlite3.connect(Path(self._folder.name) / "spool.db", isolation_level=None)
         self.conn.execute("PRAGMA journal_mode = OFF")
@@ -48,7 +74,7 @@ class ReportSpool:
         self.conn.close()
         self._folder.cleanup()
 
-    def __enter__(self) -> ReportSpool:
+    def __enter__(self) -> ReportSpool[B, R]:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -73,7 +99,7 @@ class ReportSpool:
         for payment_id, group in itertools.groupby(lines, key=lambda line: line.payment_id):
             yield payment_id, list(group)
 
-    def add_breaks(self, breaks: Iterable[ReconcileBreak]) -> None:
+    def add_breaks(self, breaks: Iterable[B]) -> None:
         """Keep breaks, in the order given."""
         self.conn.execute("BEGIN")
         for chunk in _chunks(breaks, BATCH):
@@ -81,15 +107,15 @@ class ReportSpool:
                                   [(found.kind.value, found.model_dump_json()) for found in chunk])
         self.conn.execute("COMMIT")
 
-    def breaks(self, kind: BreakKind | None = None, limit: int = -1) -> Iterator[ReconcileBreak]:
+    def breaks(self, kind: BreakKind | None = None, limit: int = -1) -> Iterator[B]:
         """The breaks kept (of one kind, or all but those resolved), in the order found."""
         where, args = ("kind = ?", (kind.value,)) if kind else ("kind != ?", (RESOLVED,))
         rows = self.conn.execute(
             f"SELECT payload FROM findings WHERE {where} ORDER BY seq LIMIT ?", (*args, limit))
         for (payload,) in rows:
-            yield ReconcileBreak.model_validate_json(payload)
+            yield self._parse_break(payload)
 
-    def resolvable(self) -> Iterator[tuple[int, ReconcileBreak]]:
+    def resolvable(self) -> Iterator[tuple[int, B]]:
         """The resolvable breaks with their spool numbers, read a page at a time, so that
         settling them (`mark_resolved`) may go on while they are read."""
         after = 0
@@ -100,15 +126,15 @@ class ReportSpool:
             if not page:
                 return
             for seq, payload in page:
-                yield seq, ReconcileBreak.model_validate_json(payload)
+                yield seq, self._parse_break(payload)
             after = page[-1][0]
 
-    def mark_resolved(self, seq: int, resolved: ReconcileResolved) -> None:
+    def mark_resolved(self, seq: int, resolved: R) -> None:
         """A resolvable break was settled: keep what it became instead."""
         self.conn.execute("UPDATE findings SET kind = ?, payload = ? WHERE seq = ?",
                           (RESOLVED, resolved.model_dump_json(), seq))
 
-    def replace(self, seq: int, found: ReconcileBreak) -> None:
+    def replace(self, seq: int, found: B) -> None:
         """A resolvable break turned out otherwise (settled meanwhile by someone else)."""
         self.conn.execute("UPDATE findings SET kind = ?, payload = ? WHERE seq = ?",
                           (found.kind.value, found.model_dump_json(), seq))
@@ -117,13 +143,13 @@ class ReportSpool:
         """A resolvable break turned out to agree after all (settled meanwhile alike)."""
         self.conn.execute("DELETE FROM findings WHERE seq = ?", (seq,))
 
-    def resolved(self, limit: int = -1) -> Iterator[ReconcileResolved]:
+    def resolved(self, limit: int = -1) -> Iterator[R]:
         """What `--apply` settled, in the order found."""
         rows = self.conn.execute(
             "SELECT payload FROM findings WHERE kind = ? ORDER BY seq LIMIT ?",
             (RESOLVED, limit))
         for (payload,) in rows:
-            yield ReconcileResolved.model_validate_json(payload)
+            yield self._parse_resolved(payload)
 
     def counts(self) -> dict[str, int]:
         """How many findings of each kind (`resolved` among them)."""
