@@ -19,6 +19,7 @@ the views.
     fixtures    fixtures load
     bench       bench
     demo        demo
+    stats       stats (the window's figures, --check rules)
     schema      schema (the JSON Schema of each `--json` output)
     inputs      the operator's input checked into values (before the ledger is opened)
     completion  shell completion: option values, and ids from the ledger

@@ -10,6 +10,7 @@
     recover     recover
     gateway     gateway status | reset
     replay      replay-events, and the verified copies (backup, db copy)
+    stats       stats, and the event lines of events tail
 
 Callers import a model from its module (`from paycli.results.wallet import
 WalletBalance`): a command loads the models it returns, not the other forty (start-up).
