@@ -69,6 +69,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
                          "count."),
     "fixtures": ("fixtures", "Load a known set of wallets, payments and refunds."),
     "db": ("database", "Move a ledger between files and PostgreSQL."),
+    "events": ("events", "The event log: every change of the ledger, in order."),
     "stats": ("stats", "Show the window's payments, approval rate, volume, gateway latency "
                        "and declines."),
 }

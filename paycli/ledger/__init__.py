@@ -20,6 +20,7 @@ says; the store below it keeps the rows.
     fields       the values input files carry (ids, currencies, exact amounts), one rule each
     stats        the window's figures: outcomes, volume, latency percentiles, declines
     checks       `stats --check` rules, and the durations of `--since`
+    tail         `events tail`: the events after a sequence number, as lines
 
 Invariants: every currency's balances sum to zero; no wallet's available balance goes
 below zero; every movement is appended to the hash-chained event log in its transaction.

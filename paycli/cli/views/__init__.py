@@ -14,6 +14,7 @@
     bench       bench's progress and report
     demo        demo's headings and summary
     stats       stats' figures, groups, hourly bars and checks
+    events      events tail's lines
 
 A command imports the views of its own results (`from paycli.cli.views import wallet as
 views`), so it loads no other.
