@@ -70,6 +70,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fixtures": ("fixtures", "Load a known set of wallets, payments and refunds."),
     "db": ("database", "Move a ledger between files and PostgreSQL."),
     "events": ("events", "The event log: every change of the ledger, in order."),
+    "metrics": ("metrics", "Serve the ledger's figures as Prometheus metrics on GET "
+                           "/metrics."),
     "stats": ("stats", "Show the window's payments, approval rate, volume, gateway latency "
                        "and declines."),
 }

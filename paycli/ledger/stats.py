@@ -102,13 +102,14 @@ def _scan_events(conn: Any, start: str) -> tuple[list[float], int]:
             continue  # written by another host whose clock ran behind: before the window
         if kind in WEBHOOK_BREAK_EVENTS:
             breaks += 1
-        elif (took := _charge_ms(json.loads(payload))) is not None:
+        elif (took := charge_ms(payload)) is not None:
             durations.append(took)
     return durations, breaks
 
 
-def _charge_ms(data: dict[str, Any]) -> float | None:
+def charge_ms(payload: str) -> float | None:
     """The ProcessPayment step's duration in a settle event's steps, if it ran."""
+    data = json.loads(payload)
     for step in data.get("steps") or ():
         if step.get("name") == CHARGE_STEP and step.get("duration_ms") is not None:
             return float(step["duration_ms"])

@@ -100,3 +100,9 @@ def events_of_types(conn: Connection, from_seq: int, types: tuple[str, ...],
 def last_seq(conn: Connection) -> int:
     """The newest event's sequence number (0 for an empty log)."""
     return int(conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0])
+
+
+def breakers(conn: Connection) -> list[tuple[str, str]]:
+    """(name, state) of every gateway breaker that has a row."""
+    rows = conn.execute("SELECT name, state FROM breaker ORDER BY name").fetchall()
+    return [(str(name), str(state)) for name, state in rows]
