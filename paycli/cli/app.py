@@ -72,6 +72,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "events": ("events", "The event log: every change of the ledger, in order."),
     "metrics": ("metrics", "Serve the ledger's figures as Prometheus metrics on GET "
                            "/metrics."),
+    "top": ("top", "Watch the shared ledger live: throughput, approval, latency, stuck "
+                   "payments."),
     "stats": ("stats", "Show the window's payments, approval rate, volume, gateway latency "
                        "and declines."),
 }

@@ -22,6 +22,7 @@ says; the store below it keeps the rows.
     checks       `stats --check` rules, and the durations of `--since`
     tail         `events tail`: the events after a sequence number, as lines
     metrics      the ledger's figures as Prometheus metric families, on each scrape
+    board        `top`'s live figures, read incrementally by event number
 
 Invariants: every currency's balances sum to zero; no wallet's available balance goes
 below zero; every movement is appended to the hash-chained event log in its transaction.
