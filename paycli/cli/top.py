@@ -11,7 +11,9 @@ import contextlib
 import select
 import signal
 import sys
+import termios  # a POSIX terminal: `top` reads its keys in cbreak mode
 import time
+import tty
 from collections.abc import Iterator
 from typing import Any
 
@@ -58,13 +60,10 @@ def top(ctx: typer.Context) -> None:
 def _keys() -> Iterator[Any]:
     """`pressed(wait_s)`: whether q was typed within `wait_s`; stdin in cbreak meanwhile."""
     try:
-        import termios  # late: POSIX only, as in cli.echo
-        import tty
-
         fd = sys.stdin.fileno()
         saved = termios.tcgetattr(fd)
         tty.setcbreak(fd)
-    except (ImportError, OSError, ValueError):
+    except (termios.error, OSError, ValueError):
         yield _wait  # no terminal to read keys from: Ctrl-C or SIGTERM ends it
         return
 
