@@ -30,7 +30,8 @@ def stats(
     ] = None,
     rules: Annotated[
         list[str] | None,
-        typer.Option("--check", help="A rule like approval_rate>=0.9; exit 8 if it fails."),
+        typer.Option("--check", metavar="RULE",
+                     help="A rule like approval_rate>=0.9; exit 8 if it fails."),
     ] = None,
     json_output: JsonOption = False,
 ) -> None:
