@@ -107,6 +107,12 @@ class ReconcileBreaks(LedgerVerificationFailed):
     type = "reconcile_breaks"
 
 
+class ChecksFailed(LedgerVerificationFailed):
+    """Raised when a `stats --check` rule does not hold (a monitoring probe's alarm)."""
+
+    type = "check_failed"
+
+
 class RefundRefused(PaycliError):
     """Raised when a refund is not allowed or the gateway refuses it."""
 

@@ -115,6 +115,7 @@ class TestRealOutputs:
             "fixtures load": run("fixtures", "load", str(fixture_path("demo.json"))),
             "limits set": run("limits", "set", "--default", "--max-amount", "500"),
             "limits show": run("limits", "show"),
+            "stats": run("stats", "--by", "currency", "--check", "p99_ms<=60000"),
             "batch": run("batch", str(_billing_file(db_path.parent))),
         }
         for command, (code, output) in outputs.items():

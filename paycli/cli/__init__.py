@@ -19,6 +19,10 @@ the views.
     fixtures    fixtures load
     bench       bench
     demo        demo
+    stats       stats (the window's figures, --check rules)
+    events      events tail (the event log as it grows)
+    metrics     metrics (Prometheus exposition on GET /metrics)
+    top         top (the live full-screen board)
     schema      schema (the JSON Schema of each `--json` output)
     inputs      the operator's input checked into values (before the ledger is opened)
     completion  shell completion: option values, and ids from the ledger

@@ -69,6 +69,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
                          "count."),
     "fixtures": ("fixtures", "Load a known set of wallets, payments and refunds."),
     "db": ("database", "Move a ledger between files and PostgreSQL."),
+    "events": ("events", "The event log: every change of the ledger, in order."),
+    "metrics": ("metrics", "Serve the ledger's figures as Prometheus metrics on GET "
+                           "/metrics."),
+    "top": ("top", "Watch the shared ledger live: throughput, approval, latency, stuck "
+                   "payments."),
+    "stats": ("stats", "Show the window's payments, approval rate, volume, gateway latency "
+                       "and declines."),
 }
 
 # A command starts afresh every run, and pydantic's plugin discovery reads every installed

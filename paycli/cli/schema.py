@@ -27,6 +27,7 @@ from paycli.results.payments import (
 from paycli.results.reconcile import ReconcileReport
 from paycli.results.recover import RecoverReport
 from paycli.results.replay import BackupResult, DbCopyResult, ReplayReport
+from paycli.results.stats import Stats
 from paycli.results.wallet import WalletBalance, WalletCredit, WalletHistory
 
 # The `--json` result model of every command that has `--json`.
@@ -40,7 +41,7 @@ SCHEMAS: dict[str, type[Result]] = {
     "gateway status": GatewayStatus, "gateway reset": GatewayStatus, "bench": BenchReport,
     "db copy": DbCopyResult, "reconcile": ReconcileReport,
     "backup": BackupResult, "fixtures load": FixturesLoaded, "batch": BatchReport,
-    "limits set": LimitsList, "limits show": LimitsList,
+    "limits set": LimitsList, "limits show": LimitsList, "stats": Stats,
 }
 
 

@@ -44,7 +44,7 @@ from paycli.devtools.report import (
 )
 from paycli.gateway.inprocess import InProcessGateway
 from paycli.gateway.protocol import Gateway
-from paycli.ledger import postings, wallet
+from paycli.ledger import postings, stats, wallet
 from paycli.ledger.batchfile import BatchRow
 from paycli.ledger.replay import replay_events
 from paycli.money import Money
@@ -189,6 +189,14 @@ def _time_balance(db: Path | str, rounds: int = 2000) -> float:
         return (time.perf_counter() - started) * 1000 / rounds
 
 
+def _time_stats(db: Path | str) -> float:
+    """One `stats` over the last 24 hours of the ledger (prefill and run), in ms."""
+    with Store(str(db)) as store:
+        started = time.perf_counter()
+        stats.stats(store, stats.Window.last(86400))
+        return (time.perf_counter() - started) * 1000
+
+
 def run(options: BenchOptions, progress: Callable[[str, int, int], None] | None = None
         ) -> BenchReport:
     """Run the bench; `progress(phase, advance, total)` is told how it goes."""
@@ -324,6 +332,7 @@ def _report(options: BenchOptions, run: Run, storage: float, network: float | No
         failed=run.failed,
         steps=run.steps,
         wallet_balance_ms=round(_time_balance(db), 4),
+        stats_ms=round(_time_stats(db), 1),
         replay=_time_replay(db),
         peak_rss_mb=round(peak_rss_mb(), 1),
         growth=growth, startup=startup,

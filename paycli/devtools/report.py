@@ -103,6 +103,7 @@ class BenchReport(Result):
     failed: int
     steps: dict[str, StepTimes]
     wallet_balance_ms: float
+    stats_ms: float | None = None  # one `stats` over the last 24 h of the whole ledger
     replay: ReplayTiming
     peak_rss_mb: float  # the bench process's, ledger and baselines included
     growth: Growth | None

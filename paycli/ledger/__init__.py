@@ -19,6 +19,11 @@ says; the store below it keeps the rows.
     fixturefile  reading a fixtures file (JSON): wallets, payments and refunds, all checked
     fields       the values input files carry (ids, currencies, exact amounts), one rule each
     orders       an order's payment attempts: which one a request means, the next one's key
+    stats        the window's figures: outcomes, volume, latency percentiles, declines
+    checks       `stats --check` rules, and the durations of `--since`
+    tail         `events tail`: the events after a sequence number, as lines
+    metrics      the ledger's figures as Prometheus metric families, on each scrape
+    board        `top`'s live figures, read incrementally by event number
 
 Invariants: every currency's balances sum to zero; no wallet's available balance goes
 below zero; every movement is appended to the hash-chained event log in its transaction.

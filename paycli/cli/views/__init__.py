@@ -13,6 +13,9 @@
     fixtures    fixtures load
     bench       bench's progress and report
     demo        demo's headings and summary
+    stats       stats' figures, groups, hourly bars and checks
+    events      events tail's lines
+    top         top's screen: figures, sparklines, breakers, latest failures
 
 A command imports the views of its own results (`from paycli.cli.views import wallet as
 views`), so it loads no other.

@@ -53,6 +53,9 @@ def bench_result(result: BenchReport) -> None:
                       f"{result.baselines.network:.1f} /s  "
                       f"(ratio {result.ratios.network})")
     table.add_row("wallet balance read", f"{result.wallet_balance_ms:.3f} ms")
+    if result.stats_ms is not None:
+        table.add_row("stats, last 24 h", f"{result.stats_ms:.1f} ms (target < 1000 ms "
+                      f"over 1M payments)")
     replay = result.replay
     table.add_row("replay-events", f"{replay.events_per_s:.0f} events/s "
                   f"({replay.events} events, "
