@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.markup import escape
+
 from paycli.cli.views.base import PIPED_WIDTH, console, fit_columns, new_table
 
 
-def announce(text: str) -> None:
-    """A scenario's heading (a rule on a terminal, a plain line when piped)."""
+def announce(text: str, outcome: str | None) -> None:
+    """A scenario's heading (a rule on a terminal, a plain line when piped), and under it
+    its `outcome` when no live panel follows: a heading never stands over nothing."""
     console().print()
     if console().width >= PIPED_WIDTH:
         console().print(f"== {text}", markup=False)
     else:
-        console().rule(f"[bold]{text}[/]", align="left")
+        console().rule(f"[bold]{escape(text)}[/]", align="left")
+    if outcome is not None:
+        console().print(f"  {escape(outcome)}")
 
 
 def demo_summary(results: list[Any], kept_at: str | None) -> None:
