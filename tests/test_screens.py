@@ -179,3 +179,36 @@ class TestWalletHistory:
         declined = lines[history.payments["declined"]]
         assert (completed["type"], completed["amount"]) == ("payment", "-100.00")
         assert (declined["type"], Decimal(declined["amount"])) == ("release", 0)
+
+
+class TestBillingFailures:
+    def failing_file(self, folder: Path) -> Path:
+        """Rows that fail without reaching the gateway: funds (nobody has any) and, on
+        later lines, malformed amounts."""
+        lines = [f"nobody,5,USD,o-{n}" if n % 10 else f"nobody,five,USD,o-{n}"
+                 for n in range(1, 31)]
+        path = folder / "run.csv"
+        path.write_text("user,amount,currency,order_id\n" + "\n".join(lines) + "\n")
+        return path
+
+    def test_failures_are_summarised_by_kind_malformed_first_then_by_line(
+            self, cli: CliCall, tmp_path: Path) -> None:
+        """"27 insufficient funds, 3 malformed"; the table lists the malformed rows first,
+        each group in line order."""
+        result = cli("batch", str(self.failing_file(tmp_path)), env={"COLUMNS": "100"})
+        assert result.exit_code == 3, result.output
+        assert "27 insufficient funds, 3 malformed" in result.stdout
+        listed = [int(line.split()[0]) for line in result.stdout.splitlines()
+                  if re.match(r"\s*\d+\s+o-\d+", line)]
+        assert listed[:3] == [11, 21, 31], result.stdout
+        assert listed[3:] == sorted(listed[3:]) and listed[3] == 2, result.stdout
+
+    def test_piped_summary_words_counts_and_durations_in_one_style(
+            self, cli: CliCall, tmp_path: Path) -> None:
+        """Piped: "30 rows in 45 ms", never "30 rows in 0.0 s"; the failures as tab-separated
+        lines, in full."""
+        result = cli("batch", str(self.failing_file(tmp_path)))
+        assert result.exit_code == 3, result.output
+        assert re.search(r"30 rows in (\d+ ms|\d+\.\d s) \(", result.stdout), result.stdout
+        assert "Line\tOrder\tWhy" in result.stdout
+        assert "11\to-10\tinvalid amount 'five'" in result.stdout
