@@ -82,13 +82,14 @@ class TestPiped:
                                          ("wallet", "history", "--user", "alice")])
     def test_a_piped_table_is_one_tab_separated_line_per_row(
             self, cli: CliCall, history: History, command: tuple[str, ...]) -> None:
-        """Without a terminal: a header line, then one line per row, cells split by tabs,
-        full values, no padding, no box drawing and no title."""
+        """Without a terminal: the title as one `# ` line, a header line, then one line per
+        row, cells split by tabs, full values, no padding and no box drawing."""
         body = json.loads(cli(*command, "--json").stdout)
         rows = next(value for value in body.values() if isinstance(value, list))
         result = cli(*command)
         assert result.exit_code == 0, result.output
-        lines = result.stdout.splitlines()
+        title, *lines = result.stdout.splitlines()
+        assert title.startswith("# ") and "\t" not in title, result.stdout
         assert len(lines) == len(rows) + 1, result.stdout
         widths = {len(line.split("\t")) for line in lines}
         assert len(widths) == 1 and widths.pop() >= 4, result.stdout

@@ -4,8 +4,8 @@ Every table is drawn by `print_table`: on a terminal, id and status columns are 
 or split (they take the width of their longest value and do not wrap); other columns fold
 first, and optional ones are left out, with a line saying which, when the table would not
 fit the terminal's width. When stdout is not a terminal a table is one line per row, its
-cells tab-separated with their full values, after one header line: no padding, no box,
-no title (as `gh` prints for a pipe).
+cells tab-separated with their full values, after its title (one line starting `# `) and
+one header line: no padding, no box drawing, nothing wrapped (as `gh` prints for a pipe).
 
 Rich (~25 ms to import) loads here, on the first thing drawn, and only here: the view
 modules that draw import it at their top, but `wallet balance`, the command operators
@@ -109,7 +109,7 @@ def print_table(title: str | None, columns: Sequence[Column],
     """Draw a table of plain cells (never markup) as the module docstring says."""
     cells = [["" if cell is None else str(cell) for cell in row] for row in rows]
     if piped():
-        _print_tab_separated(columns, cells)
+        _print_tab_separated(title, columns, cells)
         return
     width = console().width
     shown = _columns_that_fit(columns, cells, width)
@@ -124,11 +124,15 @@ def print_table(title: str | None, columns: Sequence[Column],
                         f"{', '.join(left_out)} — widen the terminal or use --json[/]")
 
 
-def _print_tab_separated(columns: Sequence[Column], cells: list[list[str]]) -> None:
+def _print_tab_separated(title: str | None, columns: Sequence[Column],
+                         cells: list[list[str]]) -> None:
     def line(values: Sequence[str]) -> str:
         return "\t".join(" ".join(value.split()) for value in values)
 
-    sys.stdout.write("".join(line(row) + "\n" for row in [[c.name for c in columns], *cells]))
+    lines = [line(row) for row in [[c.name for c in columns], *cells]]
+    if title:  # one line, never wrapped, marked as a comment for the tools that skip them
+        lines.insert(0, "# " + " ".join(title.split()))
+    sys.stdout.write("".join(text + "\n" for text in lines))
     sys.stdout.flush()
 
 
