@@ -50,17 +50,6 @@ def _console(is_piped: bool, columns: str | None) -> Console:
     return Console(highlight=False, width=PIPED_WIDTH if is_piped else None)
 
 
-def fit_columns(columns: list[tuple[str, int]], droppable: list[str], width: int) -> set[str]:
-    """The columns to show at `width`: (name, widest cell) pairs, dropping those named in
-    `droppable`, in that order, until the rest fit (3 characters between columns)."""
-    shown = dict(columns)
-    for name in droppable:
-        if sum(shown.values()) + 3 * (len(shown) - 1) <= width:
-            break
-        shown.pop(name, None)
-    return set(shown)
-
-
 def print_json(result: dict[str, Any]) -> None:
     """Print exactly one JSON object on stdout."""
     sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")

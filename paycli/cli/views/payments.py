@@ -79,7 +79,7 @@ def _payment_card(result: PaymentShow) -> None:
 
 def _refunds_table(refunds: list[RefundFields]) -> None:
     print_table("Refunds, oldest first", (
-        Column("Created", drop=1), Column("Refund", whole=True),
+        Column("Created", whole=True, drop=1), Column("Refund", whole=True),
         Column("Amount", whole=True, right=True), Column("Status", whole=True, status=True),
         Column("Reason")), [
         (when(refund.created_at), refund.refund_id, f"{refund.amount} {refund.currency}",
@@ -128,9 +128,9 @@ def refunds_list(result: RefundsList) -> None:
         console().print("No refunds match.")
         return
     print_table("Refunds, newest first", (
-        Column("Created", drop=1), Column("Refund", whole=True), Column("Payment", whole=True),
-        Column("Amount", whole=True, right=True), Column("Status", whole=True, status=True),
-        Column("Reason", drop=2)), [
+        Column("Created", whole=True, drop=1), Column("Refund", whole=True),
+        Column("Payment", whole=True), Column("Amount", whole=True, right=True),
+        Column("Status", whole=True, status=True), Column("Reason", drop=2)), [
         (local_time(refund.created_at, seconds=False), refund.refund_id, refund.payment_id,
          f"{refund.amount} {refund.currency}", str(refund.status), refund.reason)
         for refund in result.refunds])

@@ -39,9 +39,9 @@ def wallet_history(result: WalletHistory) -> None:
         console().print(f"No movements for {result.user} in {result.currency}.")
         return
     print_table(f"Wallet {result.user} ({result.currency}), newest first", (
-        Column("At", drop=3), Column("Type", whole=True),
+        Column("At", whole=True, drop=3), Column("Type", whole=True),
         Column("Amount", whole=True, right=True), Column("Balance", whole=True, right=True),
         Column("Held", drop=2, right=True), Column("Available", drop=1, right=True),
         Column("Reference", whole=True)), [
-        (local_time(entry.at), entry.type, entry.amount, entry.balance, entry.held,
+        (local_time(entry.at, seconds=False), entry.type, entry.amount, entry.balance, entry.held,
          entry.available, entry.reference) for entry in result.entries])
