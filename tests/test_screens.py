@@ -20,7 +20,8 @@ from paycli.cli.views.units import count, duration, local_time
 
 CliCall = Callable[..., Result]
 IDS = re.compile(r"\b(?:pay|ref|txn|hold)_[0-9a-f]+")
-STATUSES = ("COMPLETED", "FAILED", "PROCESSING", "PARTIALLY_REFUNDED", "REFUNDED", "PENDING")
+# No COLUMNS (which stands for a terminal), whatever the test process was given.
+NO_TERMINAL: dict[str, str | None] = {"COLUMNS": None}
 
 
 def ids_in(body: Any) -> set[str]:
@@ -86,7 +87,7 @@ class TestPiped:
         row, cells split by tabs, full values, no padding and no box drawing."""
         body = json.loads(cli(*command, "--json").stdout)
         rows = next(value for value in body.values() if isinstance(value, list))
-        result = cli(*command)
+        result = cli(*command, env=NO_TERMINAL)
         assert result.exit_code == 0, result.output
         title, *lines = result.stdout.splitlines()
         assert title.startswith("# ") and "\t" not in title, result.stdout
@@ -208,7 +209,7 @@ class TestBillingFailures:
             self, cli: CliCall, tmp_path: Path) -> None:
         """Piped: "30 rows in 45 ms", never "30 rows in 0.0 s"; the failures as tab-separated
         lines, in full."""
-        result = cli("batch", str(self.failing_file(tmp_path)))
+        result = cli("batch", str(self.failing_file(tmp_path)), env=NO_TERMINAL)
         assert result.exit_code == 3, result.output
         assert re.search(r"30 rows in (\d+ ms|\d+\.\d s) \(", result.stdout), result.stdout
         assert "Line\tOrder\tWhy" in result.stdout

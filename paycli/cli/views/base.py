@@ -194,7 +194,8 @@ def _rich_table(title: str | None, columns: Sequence[Column], cells: list[list[s
 
 
 def new_table(title: str | None = None) -> Any:
-    """A bare Rich table, for the few drawings that are not lists (bench's report)."""
+    """A bare Rich table: `limits` and `recover` still draw theirs with it; new views use
+    `print_table`."""
     from rich.table import Table  # late: Rich on the first thing drawn (see above)
 
     return Table(title=title, title_justify="left", header_style="bold")
