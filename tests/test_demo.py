@@ -24,3 +24,15 @@ class TestDemo:
         assert f"The ledger is kept at {db}" in done.stdout.replace("\n", "")
         replayed = run(db, "replay-events", "--json")
         assert replayed.returncode == 0 and '"consistent": true' in replayed.stdout
+
+    @pytest.mark.slow
+    def test_no_heading_stands_over_nothing(self, tmp_path: Path) -> None:
+        """Every `== heading` of `demo --fast` has a line under it before the next one
+        (the credit, the repeated order, the billing run, replay-events say their result)."""
+        done = run(tmp_path / "demo.db", "demo", "--fast", env=paycli_env(), timeout=180)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+        sections = done.stdout.split("\n== ")[1:]
+        empty = [section.splitlines()[0] for section in sections
+                 if not [line for line in section.splitlines()[1:] if line.strip()]]
+        assert len(sections) >= 15 and not empty, empty
+        assert "already paid: pay_" in done.stdout

@@ -28,6 +28,7 @@ from rich.spinner import Spinner
 from rich.table import Table
 
 from paycli.cli.echo import quiet_control_echo, restore_echo
+from paycli.cli.views.units import duration
 from paycli.saga.steps import SilentReporter, StepUpdate
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ class PlainReporter(_Reporter):
 
     def step(self, update: StepUpdate) -> None:
         """Print a step's transition."""
-        took = f" {update.duration_ms:.1f}ms" if update.duration_ms is not None else ""
+        took = f" {duration(update.duration_ms / 1000)}" if update.duration_ms is not None else ""
         detail = f" {update.detail}" if update.detail else ""
         label = LABELS.get(update.status, update.status.upper())
         print(f"[{label}] {update.name}{took}{detail}", flush=True)
@@ -128,7 +129,7 @@ class LiveReporter(_Reporter):
         icon = "🎉" if error is None else ("⚠️ " if status == "PROCESSING" else "❌")
         ident = _ident(result) if result.status else "(none created)"
         self.footer = (f"[bold {style}]{icon} {status}[/]  id [bold]{ident}[/]  balance "
-                       f"[bold]{result.balance} {result.currency}[/]  in {took:.2f}s")
+                       f"[bold]{result.balance} {result.currency}[/]  in {duration(took)}")
         self.stop()
 
     def stop(self) -> None:
@@ -141,9 +142,9 @@ class LiveReporter(_Reporter):
 
     def _elapsed(self, update: StepUpdate) -> str:
         if update.duration_ms is not None:
-            return f"{update.duration_ms:.0f} ms"
+            return duration(update.duration_ms / 1000)
         if update.status in TICKING and self.live is not None:
-            return f"{time.perf_counter() - self.since[update.name]:.1f} s"
+            return duration(time.perf_counter() - self.since[update.name])
         return ""
 
     def _render(self) -> Any:

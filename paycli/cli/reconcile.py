@@ -11,6 +11,7 @@ import typer
 
 from paycli.cli.common import JsonOption, command, open_store, state_of, usage
 from paycli.cli.views import reconcile as views
+from paycli.cli.views import units
 from paycli.cli.views.base import print_error
 from paycli.config import Settings
 from paycli.errors import ReconcileBreaks
@@ -83,10 +84,10 @@ def _breaks_left(run: Reconciliation) -> ReconcileBreaks | None:
     counts = run.counts()
     if not counts:
         return None
-    kinds = ", ".join(f"{count} {kind}" for kind, count in counts.items())
+    kinds = ", ".join(f"{count:,} {kind}" for kind, count in counts.items())
     hint = "; --apply settles the resolvable ones" if (
         "resolvable" in counts and not run.applied) else ""
-    return ReconcileBreaks(f"{sum(counts.values())} breaks left: {kinds}{hint}")
+    return ReconcileBreaks(f"{units.count(sum(counts.values()), 'break')} left: {kinds}{hint}")
 
 
 @contextlib.contextmanager

@@ -80,7 +80,9 @@ def wallet_history(
     limit: Annotated[int, typer.Option("--limit", help="How many lines, newest first.")] = 20,
     json_output: JsonOption = False,
 ) -> None:
-    """Show a wallet's statement, newest first: credits, holds, payments, refunds.
+    """Show a wallet's statement, newest first: one line per movement of the balance
+    (credits, payments, refunds), so the amounts add up to it; a hold moves nothing and
+    shows as held until its payment posts it (one line) or it is released.
 
     Example: paycli wallet history --user alice --limit 10
     """

@@ -66,7 +66,8 @@ class Demo:
     """Runs the scenarios against one ledger and one mock gateway."""
 
     def __init__(self, store: Store, mock: MockGatewayProcess, fast: bool,
-                 reporter: Callable[[str], Reporter], announce: Callable[[str], None]) -> None:
+                 reporter: Callable[[str], Reporter],
+                 announce: Callable[[str, str | None], None]) -> None:
         self.store, self.mock, self.fast = store, mock, fast
         self.reset_s = 1.0 if fast else 3.0
         self.settings = Settings(overrides={
@@ -85,9 +86,11 @@ class Demo:
         self.results.append(ScenarioResult(scenario, expected, got, payment_id, self._balance()))
 
     def pay(self, scenario: str, amount: str, expected: str, order_id: str | None = None,
-            ) -> Outcome:
-        """Run one payment with the live view and record its verdict."""
-        self.announce(scenario)
+            repeat: bool = False) -> Outcome:
+        """Run one payment with the live view and record its verdict; a repeated order
+        draws no panel, so its heading comes after, over the stored result."""
+        if not repeat:
+            self.announce(scenario, None)
         env = saga_env(self.store, self.settings)
         reporter = self.reporter("Payment")
         request = saga.PayRequest(USER, _usd(amount), order_id,
@@ -97,13 +100,16 @@ class Demo:
         finally:
             env.close()
         reporter.finish(outcome.result, outcome.error)
+        if repeat:
+            self.announce(scenario, f"already paid: {outcome.result.payment_id} "
+                                    f"{outcome.result.status} (no new charge)")
         self._record(scenario, expected, _got(outcome), outcome.result.payment_id)
         return outcome
 
     def refund(self, scenario: str, payment_id: str, amount: str | None, expected: str
                ) -> None:
         """Run one refund with the live view and record its verdict."""
-        self.announce(scenario)
+        self.announce(scenario, None)
         env = saga_env(self.store, self.settings)
         reporter = self.reporter("Refund")
         try:
@@ -116,8 +122,9 @@ class Demo:
 
     def run(self) -> list[ScenarioResult]:
         """Every scenario, in order."""
-        self.announce("Credit 1,000.00 USD to user_test_001")
-        wallet.credit(self.store, USER, _usd("1000"))
+        credited = wallet.credit(self.store, USER, _usd("1000"))
+        self.announce("Credit 1,000.00 USD to user_test_001",
+                      f"balance {credited.balance} USD ({credited.transaction_id})")
         self._record("Credit 1,000 USD", "1000.00", self._balance(), None)
         self._happy_path()
         self._gateway_trouble()
@@ -144,7 +151,7 @@ class Demo:
         calls = self.mock.requests() - before
         self._record("No HTTP call while the breaker is open", "0 calls", f"{calls} calls", None)
         self.mock.set_mode("ok")
-        self.announce(f"Gateway back; waiting {self.reset_s:g}s for the breaker's reset timeout")
+        # No heading of its own: the probe's scenario below says what the wait was for.
         time.sleep(self.reset_s + 0.1)
         self.pay("Gateway back: one half-open probe", "20", "COMPLETED (exit 0)")
         state = BreakerStore(self.store).read().state
@@ -156,7 +163,7 @@ class Demo:
         self.mock.set_mode("ok")
         first = self.pay("Order demo-order-1", "40", "COMPLETED (exit 0)", "demo-order-1")
         again = self.pay("The same order again (charged once)", "40", "COMPLETED (exit 0)",
-                         "demo-order-1")
+                         "demo-order-1", repeat=True)
         payment_id = first.result.payment_id
         charged = sum(1 for c in self.mock.charges() if c["payment_id"] == payment_id)
         same = "same payment" if again.result.payment_id == payment_id else "a new payment"
@@ -175,14 +182,17 @@ class Demo:
     def _billing_run(self) -> None:
         rows = [BatchRow(number + 2, USER, _usd("1"), f"demo-bill-{number + 1}", None)
                 for number in range(BILLING_ROWS)]
-        self.announce(f"A billing run: {BILLING_ROWS} orders of 1 USD charged together "
-                      "(group commit), then the same file again")
+        runs = []
         for scenario, expected in ((f"Billing run of {BILLING_ROWS} orders",
                                     f"{BILLING_ROWS} completed"),
                                    ("The same billing run again", f"{BILLING_ROWS} skipped")):
             ended = self._run_batch(rows)
             got = ", ".join(f"{count} {status}" for status, count in sorted(ended.items()))
             self._record(scenario, expected, got, None)
+            runs.append(got)
+        self.announce(f"A billing run: {BILLING_ROWS} orders of 1 USD charged together "
+                      "(group commit), then the same file again",
+                      f"first run: {runs[0]}; again: {runs[1]}")
 
     def _run_batch(self, rows: list[BatchRow]) -> Counter[str]:
         """Run the rows through the batch engine; how many ended in each status."""
@@ -196,17 +206,17 @@ class Demo:
         return ended
 
     def _replay(self) -> None:
-        self.announce("replay-events: rebuild the ledger from its event log and compare")
         try:
             result = replay_events(self.store)
             got = "consistent" if result.consistent and result.chain_ok else "MISMATCH"
         except PaycliError as exc:
             got = f"error: {exc.message}"
+        self.announce("replay-events: rebuild the ledger from its event log and compare", got)
         self._record("replay-events verifies the whole log", "consistent", got, None)
 
 
 def run_demo(store: Store, fast: bool, reporter: Callable[[str], Reporter],
-             announce: Callable[[str], None]) -> list[ScenarioResult]:
+             announce: Callable[[str, str | None], None]) -> list[ScenarioResult]:
     """Start the mock gateway, run every scenario on `store`, stop the gateway."""
     with MockGatewayProcess(API_KEY) as mock:
         return Demo(store, mock, fast, reporter, announce).run()

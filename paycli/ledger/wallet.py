@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from paycli.ledger import idempotency, postings
 from paycli.money import Money, format_minor
+from paycli.records import Entry
 from paycli.results.wallet import HistoryEntry, WalletBalance, WalletCredit, WalletHistory
 from paycli.store import Reader, Store
 
@@ -58,16 +59,33 @@ def balance(reader: Reader, user: str, currency: str) -> WalletBalance:
                          held=format_minor(held, currency), exists=account is not None)
 
 
+# Statement lines that move held money only: the balance is the same before and after.
+HOLD_LINES = frozenset({"hold", "release"})
+
+
 def history(reader: Reader, user: str, currency: str, limit: int) -> WalletHistory:
-    """A wallet's newest statement lines, newest first."""
+    """A wallet's newest statement lines, newest first: one line per movement of the
+    balance, so that the amounts add up to it. A hold moves no money: its line shows
+    amount 0 and what is held; once the payment posts it or it is released, the one line
+    of that outcome stands for both (the hold's own line is left out)."""
     account = reader.account("wallet", user, currency)
-    lines = reader.entries(account.id, limit) if account else []
-    entries = [
-        HistoryEntry(at=line.at, type=line.type, amount=format_minor(line.amount, currency),
-                     balance=format_minor(line.balance, currency),
-                     available=format_minor(line.balance - line.held, currency),
-                     reference=line.reference or line.transfer_id,
-                     transfer_id=line.transfer_id)
-        for line in lines
-    ]
-    return WalletHistory(user=user, currency=currency, entries=entries)
+    # Twice the lines, since a settled hold's line is left out of the `limit` shown.
+    lines = reader.entries(account.id, 2 * limit) if account else []
+    settled: set[str] = set()
+    entries = []
+    for line in lines:  # newest first: a hold's outcome comes before the hold
+        if line.type == "hold" and line.transfer_id in settled:
+            continue
+        settled.add(line.transfer_id)
+        entries.append(_statement_line(line, currency))
+    return WalletHistory(user=user, currency=currency, entries=entries[:limit])
+
+
+def _statement_line(line: Entry, currency: str) -> HistoryEntry:
+    moved = 0 if line.type in HOLD_LINES else line.amount
+    return HistoryEntry(at=line.at, type=line.type, amount=format_minor(moved, currency),
+                        balance=format_minor(line.balance, currency),
+                        available=format_minor(line.balance - line.held, currency),
+                        held=format_minor(line.held, currency),
+                        reference=line.reference or line.transfer_id,
+                        transfer_id=line.transfer_id)

@@ -30,13 +30,16 @@ class WalletBalance(Result):
 
 
 class HistoryEntry(Result):
-    """One statement line of `wallet history`."""
+    """One statement line of `wallet history`: `amount` is how much the line moved the
+    balance (0 for a `hold` or `release`, which move held money only), so the amounts add up
+    to the balance; `balance`, `available` and `held` are the wallet's after the line."""
 
     at: str
     type: str
     amount: str
     balance: str
     available: str
+    held: str
     reference: str
     transfer_id: str
 

@@ -1,7 +1,8 @@
 """Human views of results (Rich), and the JSON view: the only place that prints results.
 
     base        what every view shares: the console, JSON and error output, tables,
-                escaping, the progress bar
+                escaping, the progress bar; `print_table`, which draws every list
+    units       counts, durations and local times as every human view words them
     wallet      wallet credit, balance, history
     payments    a repeated pay or refund, payments list | show | resolve, refunds
     batch       the billing run's bar and summary

@@ -1,5 +1,12 @@
 """What every view shares: the consoles, JSON and error output, tables, escaping.
 
+Every table is drawn by `print_table`: on a terminal, id and status columns are never cut
+or split (they take the width of their longest value and do not wrap); other columns fold
+first, and optional ones are left out, with a line saying which, when the table would not
+fit the terminal's width. When stdout is not a terminal a table is one line per row, its
+cells tab-separated with their full values, after its title (one line starting `# `) and
+one header line: no padding, no box drawing, nothing wrapped (as `gh` prints for a pipe).
+
 Rich (~25 ms to import) loads here, on the first thing drawn, and only here: the view
 modules that draw import it at their top, but `wallet balance`, the command operators
 run most, prints without it, and so does every `--json` output; both load this module.
@@ -12,8 +19,12 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
+
+from paycli.cli.views.units import count, local_time
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -21,24 +32,22 @@ if TYPE_CHECKING:
 PIPED_WIDTH = 1000
 
 
-@cache
+def piped() -> bool:
+    """stdout is not a terminal (a set COLUMNS stands for one: tests and `script` use it)."""
+    return not sys.stdout.isatty() and "COLUMNS" not in os.environ
+
+
 def console() -> Console:
     """The stdout console: the terminal's width, or unlimited when stdout is piped."""
+    return _console(piped(), os.environ.get("COLUMNS"))
+
+
+@cache
+def _console(is_piped: bool, columns: str | None) -> Console:
+    """One console per way of printing (a test runs many commands in one process)."""
     from rich.console import Console  # late: Rich on the first thing drawn (see above)
 
-    piped = not sys.stdout.isatty() and "COLUMNS" not in os.environ
-    return Console(highlight=False, width=PIPED_WIDTH if piped else None)
-
-
-def fit_columns(columns: list[tuple[str, int]], droppable: list[str], width: int) -> set[str]:
-    """The columns to show at `width`: (name, widest cell) pairs, dropping those named in
-    `droppable`, in that order, until the rest fit (3 characters between columns)."""
-    shown = dict(columns)
-    for name in droppable:
-        if sum(shown.values()) + 3 * (len(shown) - 1) <= width:
-            break
-        shown.pop(name, None)
-    return set(shown)
+    return Console(highlight=False, width=PIPED_WIDTH if is_piped else None)
 
 
 def print_json(result: dict[str, Any]) -> None:
@@ -53,7 +62,140 @@ def print_error(message: str) -> None:
     sys.stderr.flush()
 
 
+@dataclass(frozen=True)
+class Column:
+    """One column of a `print_table`. `whole`: an id, status or amount, never cut or split;
+    `drop`: left out on a narrow terminal, lowest rank first (0: always shown); `status`:
+    coloured by its value; `right`: numbers, aligned right; `whole_words`: text that wraps
+    between words but never inside one (ids in `key=value` pairs)."""
+
+    name: str
+    whole: bool = False
+    drop: int = 0
+    status: bool = False
+    right: bool = False
+    whole_words: bool = False
+
+    def least(self, cells: list[str]) -> int:
+        """The narrowest this column may be drawn: whole columns their widest cell, others
+        their longest word (beyond 16 it folds, unless `whole_words`) or their name."""
+        if self.whole:
+            return max([len(self.name), *(len(cell) for cell in cells)])
+        words = [len(word) for cell in cells for word in cell.split()]
+        cap = 1_000 if self.whole_words else 16
+        return max([len(self.name), *(min(length, cap) for length in words)])
+
+    def styled(self, cell: str) -> str:
+        """The cell as Rich markup: a status in its colour, anything else literal."""
+        return status_markup(cell) if self.status else escaped(cell)
+
+
+GAP = 2  # the space between columns: one of padding, one of the (blank) divider
+
+
+def print_table(title: str | None, columns: Sequence[Column],
+                rows: Sequence[Sequence[str | None]]) -> None:
+    """Draw a table of plain cells (never markup) as the module docstring says."""
+    cells = [["" if cell is None else str(cell) for cell in row] for row in rows]
+    if piped():
+        _print_tab_separated(title, columns, cells)
+        return
+    width = console().width
+    shown = _columns_that_fit(columns, cells, width)
+    if _least_width(columns, cells, shown) > width:
+        _print_stacked(title, columns, cells, width)
+    else:
+        console().print(_rich_table(title, [columns[i] for i in shown],
+                                    [[row[i] for i in shown] for row in cells]))
+    left_out = [column.name for i, column in enumerate(columns) if i not in shown]
+    if left_out:
+        console().print(f"[dim]{count(len(left_out), 'column')} left out: "
+                        f"{', '.join(left_out)} — widen the terminal or use --json[/]")
+
+
+def _print_tab_separated(title: str | None, columns: Sequence[Column],
+                         cells: list[list[str]]) -> None:
+    def line(values: Sequence[str]) -> str:
+        return "\t".join(" ".join(value.split()) for value in values)
+
+    lines = [line(row) for row in [[c.name for c in columns], *cells]]
+    if title:  # one line, never wrapped, marked as a comment for the tools that skip them
+        lines.insert(0, "# " + " ".join(title.split()))
+    sys.stdout.write("".join(text + "\n" for text in lines))
+    sys.stdout.flush()
+
+
+def _columns_that_fit(columns: Sequence[Column], cells: list[list[str]],
+                      width: int) -> list[int]:
+    """The indexes of the columns shown at `width`: optional ones leave, lowest rank first,
+    until the narrowest drawing of the rest fits."""
+    shown = list(range(len(columns)))
+    for leaving in sorted((i for i, c in enumerate(columns) if c.drop), key=lambda i:
+                          columns[i].drop):
+        if _least_width(columns, cells, shown) <= width:
+            break
+        shown.remove(leaving)
+    return shown
+
+
+def _least_width(columns: Sequence[Column], cells: list[list[str]], shown: list[int]) -> int:
+    least = [columns[i].least([row[i] for row in cells]) for i in shown]
+    return sum(least) + GAP * (len(shown) - 1)
+
+
+def _print_stacked(title: str | None, columns: Sequence[Column], cells: list[list[str]],
+                   width: int) -> None:
+    """Rows too wide for the terminal even without their optional columns (which stay
+    out): each row's whole cells (ids, amounts, statuses) on one line, as many as fit, and
+    every other cell on a line of its own below, named ("  Payment: pay_…")."""
+    from rich.padding import Padding  # late: Rich on the first thing drawn (see above)
+
+    if title:
+        console().print(f"[bold]{escaped(title)}[/]")
+    for row in cells:
+        first = _first_line(columns, row, width)
+        console().print("  ".join(columns[i].styled(row[i]) for i in first), overflow="fold")
+        for i, (column, cell) in enumerate(zip(columns, row, strict=True)):
+            if cell and i not in first and not column.drop:
+                console().print(Padding(f"{escaped(column.name)}: {column.styled(cell)}",
+                                        (0, 0, 0, 2)), overflow="fold")
+
+
+def _first_line(columns: Sequence[Column], row: list[str], width: int) -> list[int]:
+    """The cells of a stacked row's first line: its whole columns that are always shown,
+    in order, while they fit (two spaces apart); at least one."""
+    first: list[int] = []
+    used = -2
+    for i, column in enumerate(columns):
+        if column.drop or not column.whole:
+            continue
+        used += 2 + len(row[i])
+        if first and used > width:
+            break
+        first.append(i)
+    return first
+
+
+def _rich_table(title: str | None, columns: Sequence[Column], cells: list[list[str]]) -> Any:
+    from rich import box  # late: Rich on the first thing drawn (see above)
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", header_style="bold",
+                  box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                  padding=(0, 1, 0, 0))
+    for i, column in enumerate(columns):
+        widest = max([len(column.name), *(len(row[i]) for row in cells)])
+        table.add_column(column.name, justify="right" if column.right else "left",
+                         no_wrap=column.whole, overflow="fold",
+                         min_width=widest if column.whole else None)
+    for row in cells:
+        table.add_row(*(column.styled(cell) for column, cell in zip(columns, row, strict=True)))
+    return table
+
+
 def new_table(title: str | None = None) -> Any:
+    """A bare Rich table: `limits` and `recover` still draw theirs with it; new views use
+    `print_table`."""
     from rich.table import Table  # late: Rich on the first thing drawn (see above)
 
     return Table(title=title, title_justify="left", header_style="bold")
@@ -67,7 +209,8 @@ def escaped(value: Any) -> str:
 
 
 def when(at: str | None) -> str:
-    return "" if not at else at[:19].replace("T", " ")
+    """A stored time as the human views show it: local, with its zone."""
+    return local_time(at)
 
 
 STATUS_STYLES = {"COMPLETED": "green", "FAILED": "red", "PENDING": "yellow",

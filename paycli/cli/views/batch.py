@@ -4,22 +4,24 @@ seconds when piped, nothing with `--json`) and its summary."""
 from __future__ import annotations
 
 import contextlib
+import signal
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
+from types import FrameType
 from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import (
     BarColumn,
-    MofNCompleteColumn,
     Progress,
     TextColumn,
-    TimeRemainingColumn,
 )
 
 from paycli.cli.echo import control_echo_off
-from paycli.cli.views.base import console, escaped, new_table, print_error, print_json
+from paycli.cli.views.base import Column, console, escaped, print_error, print_json, print_table
+from paycli.cli.views.units import count, duration
 
 if TYPE_CHECKING:
     from paycli.errors import PaycliError
@@ -44,19 +46,49 @@ def batch_progress(total: int | None, enabled: bool) -> Iterator[Callable[[Count
 
 @contextlib.contextmanager
 def _bar(total: int | None) -> Iterator[Callable[[Counts], None]]:
-    started = time.monotonic()
+    """A bar as wide as the line leaves it (at least 10 cells), the rows done, the time
+    elapsed and the time left (from a smoothed rate, so it does not jump), and the tally
+    when there is room for it on the line."""
+    clock, width = _Clock(total), console().width
+    bar_width = max(10, width - 62)
     with control_echo_off(), Progress(
-            BarColumn(bar_width=16), MofNCompleteColumn(), TimeRemainingColumn(),
-            TextColumn("{task.fields[rate]}/s {task.fields[tally]}"), console=console(),
-            transient=True) as bar:
-        task = bar.add_task("rows", total=total, rate="0", tally="")
+            BarColumn(bar_width=bar_width), TextColumn("{task.fields[line]}"),
+            console=console(), transient=True) as bar:
+        task = bar.add_task("rows", total=total, line="")
 
         def update(counts: Counts) -> None:
             done = sum(counts.values())
-            rate = done / max(time.monotonic() - started, 1e-6)
-            bar.update(task, completed=done, rate=f"{rate:,.0f}", tally=_tally(counts))
+            line = f"{done:,}/{total:,} " if total is not None else f"{done:,} "
+            line += clock.times(done)
+            tally = _tally(counts)
+            if bar_width + 2 + len(line) + 2 + len(tally) < width:
+                line += "  " + tally
+            bar.update(task, completed=done, line=line)
 
         yield update
+
+
+class _Clock:
+    """Elapsed time and an ETA from an exponential moving average of the row rate,
+    sampled at most every half second (one slow row, or a burst, moves it only a little)."""
+
+    SAMPLE_S, WEIGHT = 0.5, 0.2
+
+    def __init__(self, total: int | None) -> None:
+        self.total, self.started = total, time.monotonic()
+        self.sampled_at, self.sampled_done, self.rate = self.started, 0, 0.0
+
+    def times(self, done: int) -> str:
+        now = time.monotonic()
+        if now - self.sampled_at >= self.SAMPLE_S:
+            measured = (done - self.sampled_done) / (now - self.sampled_at)
+            self.rate = measured if not self.rate else (
+                self.WEIGHT * measured + (1 - self.WEIGHT) * self.rate)
+            self.sampled_at, self.sampled_done = now, done
+        elapsed = f"elapsed {duration(now - self.started)}"
+        if self.total is None or not self.rate:
+            return elapsed
+        return f"{elapsed}, ETA {duration(max(self.total - done, 0) / self.rate)}"
 
 
 def _plain_lines() -> Callable[[Counts], None]:
@@ -69,7 +101,7 @@ def _plain_lines() -> Callable[[Counts], None]:
             return
         last = now
         done = sum(counts.values())
-        sys.stdout.write(f"batch: {done} rows, {done / (now - started):.0f} rows/s, "
+        sys.stdout.write(f"batch: {count(done, 'row')}, {done / (now - started):,.0f} rows/s, "
                          f"{_tally(counts)}\n")
         sys.stdout.flush()
 
@@ -78,18 +110,34 @@ def _plain_lines() -> Callable[[Counts], None]:
 
 def batch_stopping(in_flight: int, as_json: bool) -> None:
     """Ctrl-C: no new row; what is in flight is finished first (above the bar on a
-    terminal, on stderr otherwise)."""
-    text = (f"Ctrl-C: no new rows; settling the {in_flight} already opened before stopping "
-            "(Ctrl-C again leaves them PROCESSING, for the next run of the file to finish)")
+    terminal, on stderr otherwise). A second Ctrl-C is acknowledged as it is pressed."""
+    _say(f"Ctrl-C: no new rows; settling the {count(in_flight, 'row')} already opened before "
+         "stopping (Ctrl-C again leaves them PROCESSING, for the next run of the file to "
+         "finish)", as_json)
+    previous = signal.getsignal(signal.SIGINT)
+
+    def second_press(signum: int, frame: FrameType | None) -> None:
+        signal.signal(signal.SIGINT, previous)  # a third press acts at once
+        _say("Ctrl-C again: stopping now; the opened rows stay PROCESSING with their funds "
+             "held", as_json)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, second_press)
+
+
+def _say(text: str, as_json: bool) -> None:
     if as_json or not sys.stdout.isatty():
         sys.stderr.write(text + "\n")
+        sys.stderr.flush()
     else:
         console().print(text, markup=False)
 
 
 def _tally(counts: Counts) -> str:
-    return (f"ok {counts['completed']} failed {counts['failed']} unknown "
-            f"{counts['unknown']} skipped {counts['skipped']}")
+    """ok and failed always; unknown and skipped once there are some."""
+    return " ".join(f"{name} {counts[key]:,}" for name, key in (
+        ("ok", "completed"), ("failed", "failed"), ("unknown", "unknown"),
+        ("skipped", "skipped")) if counts[key] or key in ("completed", "failed"))
 
 
 def batch_summary(report: BatchReport, error: PaycliError | None, as_json: bool) -> None:
@@ -109,9 +157,8 @@ def batch_summary(report: BatchReport, error: PaycliError | None, as_json: bool)
 
 def _human(report: BatchReport) -> None:
     mark = "[green]✓[/]" if report.completed + report.skipped == report.rows else "[red]✗[/]"
-    rows = f"{report.rows:,} row{'' if report.rows == 1 else 's'}"
-    console().print(f"{mark} Billing run {report.batch_id}: {rows} in {report.seconds:.1f} s "
-                    f"({report.throughput:,.0f} rows/s)")
+    console().print(f"{mark} Billing run {report.batch_id}: {count(report.rows, 'row')} in "
+                    f"{duration(report.seconds)} ({report.throughput:,.0f} rows/s)")
     console().print(f"  {report.completed:,} completed, {report.failed:,} failed, "
                     f"{report.unknown:,} unknown, {report.skipped:,} skipped (done before)")
     if report.retried:
@@ -121,15 +168,33 @@ def _human(report: BatchReport) -> None:
         console().print(f"  {report.unknown:,} are PROCESSING with their funds held: run the "
                         "file again, `paycli recover`, or `paycli reconcile --apply`")
     if report.failures:
-        table = new_table("Rows that did not complete")
-        for name in ("Line", "Order", "Why"):
-            table.add_column(name, overflow="fold")
-        for failure in report.failures[:SHOWN_FAILURES]:
-            table.add_row(str(failure.line), escaped(failure.order_id or ""),
-                          escaped(failure.error))
-        console().print(table)
-        left = report.failed + report.unknown - SHOWN_FAILURES
-        if left > 0:
-            console().print(f"  … and {left:,} more: `--json` or `--failures FILE` has them")
+        _failures(report)
     if report.failures_file:
         console().print(f"  rows to run again: {escaped(report.failures_file)}")
+
+
+# What a row's failure was, by the exit code `pay` would have given it.
+FAILURE_KINDS = {2: "malformed", 3: "insufficient funds", 4: "declined",
+                 5: "gateway unavailable", 6: "order reused", 10: "outcome unknown",
+                 11: "gateway refused", 12: "over a limit"}
+
+
+def _failures(report: BatchReport) -> None:
+    """The rows that did not complete: a count by kind, then the malformed rows (the ones an
+    operator fixes in the file) and the rest, each in line order; `--json` or the failures
+    file has every one."""
+    kinds = Counter(FAILURE_KINDS.get(failure.exit_code, "other")
+                    for failure in report.failures)
+    kept = ("" if len(report.failures) >= report.failed + report.unknown
+            else f"of the first {count(len(report.failures), 'failure')} kept: ")
+    console().print("  " + kept + ", ".join(f"{number:,} {kind}" for kind, number in
+                                            kinds.most_common()))
+    ordered = sorted(report.failures, key=lambda f: (f.exit_code != 2, f.line))
+    print_table("Rows that did not complete, malformed first", (
+        Column("Line", whole=True, right=True), Column("Order", whole=True, drop=1),
+        Column("Why")), [
+        (f"{failure.line:,}", failure.order_id, failure.error)
+        for failure in ordered[:SHOWN_FAILURES]])
+    left = report.failed + report.unknown - SHOWN_FAILURES
+    if left > 0:
+        console().print(f"  … and {left:,} more: `--json` or `--failures FILE` has them")

@@ -6,7 +6,8 @@ from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-from paycli.cli.views.base import console, new_table
+from paycli.cli.views.base import Column, console, print_table
+from paycli.cli.views.units import count
 from paycli.devtools.report import BenchReport
 
 
@@ -37,56 +38,46 @@ def bench_progress() -> _BenchProgress:
 
 
 def bench_result(result: BenchReport) -> None:
-    """After `bench`."""
-    table = new_table(f"paycli bench: {result.payments} payments, gateway {result.gateway}, "
-                   f"concurrency {result.concurrency}, prefill {result.prefill}")
-    table.add_column("Measure")
-    table.add_column("Value", justify="right")
-    table.add_row("paycli throughput", f"{result.throughput:.1f} payments/s")
-    table.add_row("latency p50 / p95 / p99",
-                  f"{result.p50_ms:.2f} / {result.p95_ms:.2f} / {result.p99_ms:.2f} ms")
-    table.add_row("storage limit (raw SQLite, "
-                  f"{result.commits_per_payment} commits/payment)",
-                  f"{result.baselines.storage:.1f} /s  (ratio {result.ratios.storage})")
-    if result.baselines.network is not None:
-        table.add_row("network limit (raw httpx)",
-                      f"{result.baselines.network:.1f} /s  "
-                      f"(ratio {result.ratios.network})")
-    table.add_row("wallet balance read", f"{result.wallet_balance_ms:.3f} ms")
-    if result.stats_ms is not None:
-        table.add_row("stats, last 24 h", f"{result.stats_ms:.1f} ms (target < 1000 ms "
-                      f"over 1M payments)")
+    """After `bench`: its figures keep their measured precision (a benchmark's ms are
+    data, not the human view's rounded durations)."""
     replay = result.replay
-    table.add_row("replay-events", f"{replay.events_per_s:.0f} events/s "
-                  f"({replay.events} events, "
-                  f"{'consistent' if replay.consistent else 'MISMATCH'})")
-    table.add_row("failed payments", str(result.failed))
-    console().print(table)
+    rows = [
+        ("paycli throughput", f"{result.throughput:,.1f} payments/s"),
+        ("latency p50 / p95 / p99",
+         f"{result.p50_ms:.2f} / {result.p95_ms:.2f} / {result.p99_ms:.2f} ms"),
+        (f"storage limit (raw SQLite, {result.commits_per_payment} commits/payment)",
+         f"{result.baselines.storage:,.1f} /s  (ratio {result.ratios.storage})")]
+    if result.baselines.network is not None:
+        rows.append(("network limit (raw httpx)",
+                     f"{result.baselines.network:,.1f} /s  (ratio {result.ratios.network})"))
+    rows += [("wallet balance read", f"{result.wallet_balance_ms:.3f} ms"),
+             ("replay-events", f"{replay.events_per_s:,.0f} events/s "
+              f"({count(replay.events, 'event')}, "
+              f"{'consistent' if replay.consistent else 'MISMATCH'})"),
+             ("failed payments", f"{result.failed:,}")]
+    if result.stats_ms is not None:
+        rows.append(("stats, last 24 h",
+                     f"{result.stats_ms:.1f} ms (target < 1000 ms over 1M payments)"))
+    print_table(f"paycli bench: {count(result.payments, 'payment')}, gateway "
+                f"{result.gateway}, concurrency {result.concurrency}, prefill "
+                f"{result.prefill:,}", (Column("Measure"), Column("Value", right=True)), rows)
     if result.steps:
         _step_table(result)
     _targets_table(result)
 
 
 def _step_table(result: BenchReport) -> None:
-    steps = new_table("Per step")
-    steps.add_column("Step")
-    for column in ("p50 ms", "p95 ms", "p99 ms"):
-        steps.add_column(column, justify="right")
-    for name, cuts in result.steps.items():
-        steps.add_row(name, f"{cuts.p50_ms:.3f}", f"{cuts.p95_ms:.3f}",
-                      f"{cuts.p99_ms:.3f}")
-    console().print(steps)
+    print_table("Per step", (
+        Column("Step", whole=True), *(Column(name, whole=True, right=True)
+                                      for name in ("p50 ms", "p95 ms", "p99 ms"))), [
+        (name, f"{cuts.p50_ms:.3f}", f"{cuts.p95_ms:.3f}", f"{cuts.p99_ms:.3f}")
+        for name, cuts in result.steps.items()])
 
 
 def _targets_table(result: BenchReport) -> None:
-    goals = new_table("Targets")
-    for column, justify in (("Target", "left"), ("Measured", "right"), ("Baseline", "left"),
-                            ("Ratio", "right"), ("Goal", "left"), ("", "left")):
-        goals.add_column(column, justify=justify)
-    for target in result.targets:
-        goals.add_row(target.name, target.measured, target.baseline or "",
-                      "" if target.ratio is None else f"{target.ratio}", target.goal,
-                      "[green]met[/]" if target.met else "[red]missed[/]")
-    console().print(goals)
-
-
+    print_table("Targets", (
+        Column("Target"), Column("Measured", right=True), Column("Baseline", drop=1),
+        Column("Ratio", right=True), Column("Goal"), Column("", whole=True)), [
+        (target.name, target.measured, target.baseline,
+         "" if target.ratio is None else f"{target.ratio}", target.goal,
+         "met" if target.met else "missed") for target in result.targets])

@@ -4,42 +4,35 @@ from __future__ import annotations
 
 from typing import Any
 
-from paycli.cli.views.base import PIPED_WIDTH, console, fit_columns, new_table
+from rich.markup import escape
+
+from paycli.cli.views.base import PIPED_WIDTH, Column, console, print_table
+from paycli.cli.views.units import count
 
 
-def announce(text: str) -> None:
-    """A scenario's heading (a rule on a terminal, a plain line when piped)."""
+def announce(text: str, outcome: str | None) -> None:
+    """A scenario's heading (a rule on a terminal, a plain line when piped), and under it
+    its `outcome` when no live panel follows: a heading never stands over nothing."""
     console().print()
     if console().width >= PIPED_WIDTH:
         console().print(f"== {text}", markup=False)
     else:
-        console().rule(f"[bold]{text}[/]", align="left")
+        console().rule(f"[bold]{escape(text)}[/]", align="left")
+    if outcome is not None:
+        console().print(f"  {escape(outcome)}")
 
 
 def demo_summary(results: list[Any], kept_at: str | None) -> None:
     """The demo's closing table: scenario, expected, got, payment id, balance."""
-    cells = [("", 1), ("Scenario", 24),
-             ("Expected", max(len(r.expected) for r in results)),
-             ("Got", max(len(r.got) for r in results)),
-             ("Payment", max(len(r.payment_id or "") for r in results)),
-             ("Balance", max(len(r.balance) for r in results))]
-    shown = fit_columns(cells, ["Balance", "Expected"], console().width - 4)
-    table = new_table("paycli demo: summary")
-    for name, justify, wrap in (("", "left", False), ("Scenario", "left", True),
-                                ("Expected", "left", True), ("Got", "left", True),
-                                ("Payment", "left", False), ("Balance", "right", False)):
-        if name in shown:
-            table.add_column(name, justify=justify, no_wrap=not wrap)
-    for result in results:
-        mark = "[green]✓[/]" if result.ok else "[red]✗[/]"
-        row = {"": mark, "Scenario": result.scenario, "Expected": result.expected,
-               "Got": result.got, "Payment": result.payment_id or "", "Balance": result.balance}
-        table.add_row(*(value for name, value in row.items() if name in shown))
     console().print()
-    console().print(table)
+    print_table("paycli demo: summary", (
+        Column("", whole=True), Column("Scenario"), Column("Expected", drop=1),
+        Column("Got"), Column("Payment", whole=True), Column("Balance", right=True, drop=2)), [
+        ("✓" if result.ok else "✗", result.scenario, result.expected, result.got,
+         result.payment_id, result.balance) for result in results])
     failed = sum(1 for result in results if not result.ok)
     if failed:
-        console().print(f"[red bold]{failed} scenario(s) did not behave as expected.[/]")
+        console().print(f"[red bold]{count(failed, 'scenario')} did not behave as expected.[/]")
     else:
         console().print(f"[green bold]All {len(results)} scenarios behaved as expected.[/]")
     if kept_at:

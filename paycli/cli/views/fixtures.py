@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-from paycli.cli.views.base import console, escaped, new_table
+from paycli.cli.views.base import Column, console, print_table
+from paycli.cli.views.units import count
 from paycli.results.fixtures import FixturesLoaded
 
 
 def fixtures_loaded(result: FixturesLoaded) -> None:
     """After `fixtures load`: what was created, skipped and failed."""
-    counts = (_count(result.wallets, "wallet") + " credited",
-              _count(result.payments, "payment"), _count(result.refunds, "refund"))
-    console().print(f"[green]✓[/] Loaded: {', '.join(counts)}; {result.skipped} skipped "
+    counts = (count(result.wallets, "wallet") + " credited",
+              count(result.payments, "payment"), count(result.refunds, "refund"))
+    console().print(f"[green]✓[/] Loaded: {', '.join(counts)}; {result.skipped:,} skipped "
                     "(already loaded)")
     if not result.failures:
         return
-    table = new_table(f"{result.failed} did not load")
-    for name in ("Kind", "Order", "Why"):
-        table.add_column(name, overflow="fold")
-    for failure in result.failures:
-        table.add_row(failure.kind, escaped(failure.entry), escaped(failure.error))
-    console().print(table)
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"
+    print_table(f"{result.failed:,} did not load", (
+        Column("Kind", whole=True), Column("Order", whole=True), Column("Why")), [
+        (failure.kind, failure.entry, failure.error) for failure in result.failures])

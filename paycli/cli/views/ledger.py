@@ -9,7 +9,8 @@ from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-from paycli.cli.views.base import console, escaped, new_table
+from paycli.cli.views.base import Column, console, escaped, print_table
+from paycli.cli.views.units import count
 from paycli.results.replay import BackupResult, DbCopyResult, ReplayReport
 
 
@@ -29,18 +30,17 @@ def progress_bar(description: str, enabled: bool
 def replay_report(result: ReplayReport) -> None:
     """After `replay-events`: what agrees, every mismatch, and where the chain breaks."""
     if result.consistent and result.chain_ok:
-        console().print(f"[green]✓[/] {result.events} events replayed: balances, holds, "
+        console().print(f"[green]✓[/] {count(result.events, 'event')} replayed: balances, holds, "
                         "transfers, payments and refunds agree with the log; hash chain intact.")
         return
-    console().print(f"[red]✗[/] {result.events} events replayed.")
+    console().print(f"[red]✗[/] {count(result.events, 'event')} replayed.")
     if result.mismatches:
-        table = new_table(f"{len(result.mismatches)} mismatches (stored tables vs event log)")
-        for name in ("Entity", "Id", "Field", "Stored", "Replayed"):
-            table.add_column(name, overflow="fold")
-        for found in result.mismatches:
-            table.add_row(*(escaped(value) for value in
-                            (found.entity, found.id, found.field, found.stored, found.replayed)))
-        console().print(table)
+        print_table(f"{count(len(result.mismatches), 'mismatch', 'mismatches')} (stored "
+                    "tables vs event log)", (
+                        Column("Entity"), Column("Id", whole=True), Column("Field"),
+                        Column("Stored"), Column("Replayed")), [
+                        (found.entity, found.id, found.field, found.stored, found.replayed)
+                        for found in result.mismatches])
     if result.chain_break:
         console().print(f"[red]Hash chain broken at event {result.chain_break.seq}:[/] "
                         f"{escaped(result.chain_break.reason)}")
@@ -48,7 +48,7 @@ def replay_report(result: ReplayReport) -> None:
 
 def exported(result: dict[str, Any]) -> None:
     """After `export --out FILE`."""
-    console().print(f"[green]✓[/] Exported {result['records']} records "
+    console().print(f"[green]✓[/] Exported {count(result['records'], 'record')} "
                     f"({result['format']}) to {escaped(result['out'])}")
 
 
@@ -62,6 +62,6 @@ def db_copied(result: DbCopyResult) -> None:
     """After `db copy`: where the ledger went and whether its replay there agreed."""
     mark = "[green]✓[/]" if result.consistent else "[red]✗[/]"
     verdict = ("replayed there: consistent, hash chain intact" if result.consistent
-               else f"replayed there: {result.mismatches} mismatches")
-    console().print(f"{mark} Copied {result.rows} rows ({result.events} events) to "
-                    f"{escaped(result.to)}; {verdict}.")
+               else f"replayed there: {count(result.mismatches, 'mismatch', 'mismatches')}")
+    console().print(f"{mark} Copied {count(result.rows, 'row')} "
+                    f"({count(result.events, 'event')}) to {escaped(result.to)}; {verdict}.")

@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from rich import box
 from rich.markup import escape
 
-from paycli.cli.views.base import (
-    console,
-    escaped,
-    fit_columns,
-    new_table,
-    status_markup,
-    when,
-)
+from paycli.cli.views.base import Column, console, escaped, print_table, status_markup, when
+from paycli.cli.views.units import duration, local_time
 from paycli.results.base import StepRecord
 from paycli.results.payments import (
     PaymentResolved,
@@ -44,61 +35,47 @@ def already_done(result: PayResult | RefundResult) -> None:
                     f"balance {result.balance} {result.currency}")
 
 
-PAYMENT_COLUMNS = ("Created", "Payment", "User", "Amount", "Status", "Refunded")
+PAYMENT_COLUMNS = (
+    Column("Created", whole=True, drop=2), Column("Payment", whole=True), Column("User"),
+    Column("Amount", whole=True, right=True), Column("Status", whole=True, status=True),
+    Column("Refunded", drop=1, right=True))
 
 
 def payments_list(result: PaymentsList) -> None:
-    """After `payments list`: ids and amounts never wrap; on a narrow terminal the refunded
-    amount, then the creation time, make room (and a long user id is cut with …)."""
+    """After `payments list`: ids, amounts and statuses whole; on a narrow terminal the
+    refunded amount, then the creation time, make room (and a long user id folds)."""
     if not result.payments:
         console().print("No payments match.")
         return
-    rows = [(when(p.created_at)[:16], p.payment_id, p.user, f"{p.amount} {p.currency}",
-             str(p.status), p.refunded_amount) for p in result.payments]
-    widest = [(name, 8 if name == "User" else max(len(name), *(len(row[i]) for row in rows)))
-              for i, name in enumerate(PAYMENT_COLUMNS)]
-    shown = fit_columns(widest, ["Refunded", "Created"], console().width)
-    table = new_table("Payments, newest first")
-    table.box, table.pad_edge = box.SIMPLE_HEAD, False  # no side borders
-    for name in PAYMENT_COLUMNS:
-        if name in shown:
-            table.add_column(name, no_wrap=True, overflow="ellipsis",
-                             justify="right" if name in ("Amount", "Refunded") else "left")
-    for created, payment_id, user, amount, status, refunded in rows:
-        cells = dict(zip(PAYMENT_COLUMNS, (created, payment_id, escaped(user), amount,
-                                           status_markup(status), refunded), strict=True))
-        table.add_row(*(cells[name] for name in PAYMENT_COLUMNS if name in shown))
-    console().print(table)
+    print_table("Payments, newest first", PAYMENT_COLUMNS, [
+        (local_time(p.created_at, seconds=False), p.payment_id, p.user,
+         f"{p.amount} {p.currency}", str(p.status), p.refunded_amount)
+        for p in result.payments])
 
 
 def payment_show(result: PaymentShow) -> None:
     """After `payments show`: the payment, its refunds, its timeline, its saga's steps."""
-    console().print(_payment_card(result))
+    _payment_card(result)
     if result.refunds:
-        console().print(_refunds_table(result.refunds))
-    console().print(_timeline_table(result.events))
+        _refunds_table(result.refunds)
+    _timeline_table(result.events)
     if result.steps:
-        console().print(_steps_table(result.steps))
+        _steps_table(result.steps)
 
 
-def _payment_card(result: PaymentShow) -> Any:
+def _payment_card(result: PaymentShow) -> None:
     currency = result.currency
-    table = new_table(f"Payment {result.payment_id}")
-    table.add_column("Field")
-    table.add_column("Value", overflow="fold")
     error = result.error
-    for name, value in (
-        ("Status", status_markup(result.status)), ("User", escaped(result.user)),
+    print_table(f"Payment {result.payment_id}", (Column("Field", whole=True), Column("Value")), [
+        ("Status", str(result.status)), ("User", result.user),
         ("Amount", f"{result.amount} {currency}"),
         ("Refunded", f"{result.refunded_amount} {currency}"),
         ("Refundable", f"{result.refundable_amount} {currency}"),
-        ("Order", escaped(result.order_id)), ("Gateway ref", escaped(result.gateway_ref)),
+        ("Order", result.order_id), ("Gateway ref", result.gateway_ref),
         ("Created", when(result.created_at)), ("Updated", when(result.updated_at)),
-        ("Error", escaped(f"{error.type}: {error.message}") if error else ""),
+        ("Error", f"{error.type}: {error.message}" if error else ""),
         ("Attempts", _attempts(result)),
-    ):
-        table.add_row(name, value)
-    return table
+    ])
 
 
 def _attempts(result: PaymentShow) -> str:
@@ -107,39 +84,32 @@ def _attempts(result: PaymentShow) -> str:
                      for n, pid in enumerate(result.attempts, 1))
 
 
-def _refunds_table(refunds: list[RefundFields]) -> Any:
-    table = new_table("Refunds, oldest first")
-    for name in ("Created", "Refund", "Amount", "Status", "Reason"):
-        table.add_column(name, overflow="fold")
-    for refund in refunds:
-        table.add_row(when(refund.created_at), refund.refund_id,
-                      f"{refund.amount} {refund.currency}", status_markup(refund.status),
-                      escaped(refund.reason))
-    return table
+def _refunds_table(refunds: list[RefundFields]) -> None:
+    print_table("Refunds, oldest first", (
+        Column("Created", whole=True, drop=1), Column("Refund", whole=True),
+        Column("Amount", whole=True, right=True), Column("Status", whole=True, status=True),
+        Column("Reason")), [
+        (when(refund.created_at), refund.refund_id, f"{refund.amount} {refund.currency}",
+         str(refund.status), refund.reason) for refund in refunds])
 
 
-def _timeline_table(events: list[TimelineEvent]) -> Any:
-    table = new_table("Timeline, oldest first")
-    for name in ("Seq", "At", "Event", "Actor", "Changes"):
-        table.add_column(name, overflow="fold")
-    for event in events:
-        changes = " ".join(f"{key}={value}" for key, value in event.changes.items()
-                           if value is not None)
-        table.add_row(str(event.seq), when(event.at), event.type, escaped(event.actor),
-                      escaped(changes))
-    return table
+def _timeline_table(events: list[TimelineEvent]) -> None:
+    """Event names are whole words (never split); the changes fold, and on a narrow terminal
+    the actor, then the sequence number, are left out."""
+    print_table("Timeline, oldest first", (
+        Column("Seq", drop=2, right=True), Column("At", whole=True), Column("Event", whole=True),
+        Column("Actor", drop=1), Column("Changes", whole_words=True)), [
+        (str(event.seq), when(event.at), event.type, event.actor,
+         " ".join(f"{key}={value}" for key, value in event.changes.items()
+                  if value is not None)) for event in events])
 
 
-def _steps_table(steps: list[StepRecord]) -> Any:
-    table = new_table("Saga steps")
-    table.add_column("Step")
-    table.add_column("Status")
-    table.add_column("Attempts", justify="right")
-    table.add_column("Duration", justify="right")
-    for step in steps:
-        table.add_row(step.name, str(step.status), str(step.attempts),
-                      f"{step.duration_ms:.1f} ms")
-    return table
+def _steps_table(steps: list[StepRecord]) -> None:
+    print_table("Saga steps", (
+        Column("Step", whole=True), Column("Status", whole=True),
+        Column("Attempts", right=True), Column("Duration", whole=True, right=True)), [
+        (step.name, str(step.status), f"{step.attempts:,}", duration(step.duration_ms / 1000))
+        for step in steps])
 
 
 def payment_resolved(result: PaymentResolved) -> None:
@@ -160,17 +130,14 @@ def refund_resolved(result: RefundResolved) -> None:
 
 
 def refunds_list(result: RefundsList) -> None:
-    """After `refunds list`."""
+    """After `refunds list`: both ids and the status whole; the reason folds."""
     if not result.refunds:
         console().print("No refunds match.")
         return
-    table = new_table("Refunds, newest first")
-    table.box, table.pad_edge = box.SIMPLE_HEAD, False
-    for name in ("Refund", "Payment", "Amount", "Status", "Reason"):
-        table.add_column(name, no_wrap=name != "Reason",
-                         justify="right" if name == "Amount" else "left")
-    for refund in result.refunds:
-        table.add_row(refund.refund_id, refund.payment_id,
-                      f"{refund.amount} {refund.currency}", status_markup(refund.status),
-                      escaped(refund.reason))
-    console().print(table)
+    print_table("Refunds, newest first", (
+        Column("Created", whole=True, drop=1), Column("Refund", whole=True),
+        Column("Payment", whole=True), Column("Amount", whole=True, right=True),
+        Column("Status", whole=True, status=True), Column("Reason", drop=2)), [
+        (local_time(refund.created_at, seconds=False), refund.refund_id, refund.payment_id,
+         f"{refund.amount} {refund.currency}", str(refund.status), refund.reason)
+        for refund in result.refunds])

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 from rich.padding import Padding
 
-from paycli.cli.views.base import console, escaped, fit_columns, new_table
+from paycli.cli.views.base import Column, console, escaped, print_table
+from paycli.cli.views.units import count as counted
 from paycli.records import BreakKind
 
 if TYPE_CHECKING:
@@ -45,7 +46,9 @@ ADVICE = {
         "the same charge or refund, another amount",
         "check the gateway's dashboard; nothing is settled while the amounts disagree"),
 }
-COLUMNS = ("Id", "External id", "Ledger", "Gateway", "Line")
+COLUMNS = (Column("Id", whole=True), Column("External id", whole=True, drop=2),
+           Column("Ledger", whole=True), Column("Gateway", whole=True),
+           Column("Line", whole=True, right=True, drop=1))
 
 
 def reconciled(run: Reconciliation, error: PaycliError | None, as_json: bool) -> None:
@@ -86,7 +89,7 @@ def _summary(run: Reconciliation) -> None:
     counts = run.counts()
     settled = run.spool.counts().get("resolved", 0)
     print_ = console().print
-    print_(f"Reconciled {run.lines:,} report lines from {escaped(run.source)}")
+    print_(f"Reconciled {counted(run.lines, 'report line')} from {escaped(run.source)}")
     print_(f"  [green]✓[/] matched: {run.matched:,} (payments and refunds on which the "
            "ledger and the report agree)")
     if settled:
@@ -98,37 +101,27 @@ def _summary(run: Reconciliation) -> None:
         print_("  [green]✓[/] no break left: the ledger and the gateway agree")
         return
     kinds = ", ".join(f"{count:,} {kind}" for kind, count in counts.items())
-    print_(f"  [red]✗[/] breaks: {sum(counts.values()):,} ({kinds})")
+    print_(f"  [red]✗[/] {counted(sum(counts.values()), 'break')} ({kinds})")
 
 
 def _settled(run: Reconciliation) -> None:
     resolved = list(run.spool.resolved(SHOWN))
     if not resolved:
         return
-    table = new_table("Settled from the report")
-    for name in ("Id", "Status", "Line"):
-        table.add_column(name, no_wrap=True)
-    for entry in resolved:
-        table.add_row(entry.refund_id or entry.payment_id, entry.status, str(entry.line))
-    console().print(table)
+    print_table("Settled from the report", (
+        Column("Id", whole=True), Column("Status", whole=True, status=True),
+        Column("Line", whole=True, right=True)), [
+        (entry.refund_id or entry.payment_id, entry.status, f"{entry.line:,}")
+        for entry in resolved])
     _more(run.spool.counts().get("resolved", 0))
 
 
 def _breaks(kind: str, count: int, breaks: Iterable[ReconcileBreak]) -> None:
     what, action = ADVICE[kind]
     rows = [_cells(found) for found in breaks]
-    widest = [(name, max(len(name), *(len(row[i]) for row in rows)))
-              for i, name in enumerate(COLUMNS) if any(row[i] for row in rows)]
-    # The table's outer border and padding take 4 columns beyond fit_columns' count.
-    shown = fit_columns(widest, ["External id", "Line"], console().width - 4)
-    table = new_table(f"{kind}: {count:,} — {what}")
-    for name in COLUMNS:
-        if name in shown:
-            table.add_column(name, no_wrap=name != "External id", overflow="fold")
-    for row in rows:
-        cells = dict(zip(COLUMNS, row, strict=True))
-        table.add_row(*(escaped(cells[name]) for name in COLUMNS if name in shown))
-    console().print(table)
+    used = [i for i in range(len(COLUMNS)) if any(row[i] for row in rows)]
+    print_table(f"{kind}: {count:,} — {what}", [COLUMNS[i] for i in used],
+                [[row[i] for i in used] for row in rows])
     _more(count)
     console().print(Padding(f"→ {escaped(action)}", (0, 0, 1, 2)))
 

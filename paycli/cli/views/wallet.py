@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from paycli.cli.views.base import console, escaped, new_table
+from paycli.cli.views.base import Column, console, print_table
+from paycli.cli.views.units import local_time
 from paycli.results.wallet import WalletBalance, WalletCredit, WalletHistory
 
 
@@ -32,20 +33,15 @@ def wallet_balance(result: WalletBalance) -> None:
 
 
 def wallet_history(result: WalletHistory) -> None:
-    """After `wallet history`."""
+    """After `wallet history`: one line per movement of the balance, so the Amount column
+    adds up to it; a hold shows as held (amount 0), not as a debit."""
     if not result.entries:
         console().print(f"No movements for {result.user} in {result.currency}.")
         return
-    table = new_table(f"Wallet {result.user} ({result.currency}), newest first")
-    table.add_column("At")
-    table.add_column("Type")
-    table.add_column("Amount", justify="right")
-    table.add_column("Balance", justify="right")
-    table.add_column("Available", justify="right")
-    table.add_column("Reference", overflow="fold")
-    for entry in result.entries:
-        table.add_row(entry.at[:19].replace("T", " "), entry.type, entry.amount,
-                      entry.balance, entry.available, escaped(entry.reference))
-    console().print(table)
-
-
+    print_table(f"Wallet {result.user} ({result.currency}), newest first", (
+        Column("At", whole=True, drop=3), Column("Type", whole=True),
+        Column("Amount", whole=True, right=True), Column("Balance", whole=True, right=True),
+        Column("Held", drop=2, right=True), Column("Available", drop=1, right=True),
+        Column("Reference", whole=True)), [
+        (local_time(entry.at, seconds=False), entry.type, entry.amount, entry.balance, entry.held,
+         entry.available, entry.reference) for entry in result.entries])
