@@ -28,6 +28,13 @@ from paycli.results.reconcile import ReconcileReport
 from paycli.results.recover import RecoverReport
 from paycli.results.replay import BackupResult, DbCopyResult, ReplayReport
 from paycli.results.wallet import WalletBalance, WalletCredit, WalletHistory
+from paycli.results.webhooks import (
+    DeliveriesList,
+    DeliverResult,
+    EndpointAdded,
+    EndpointRemoved,
+    EndpointsList,
+)
 
 # The `--json` result model of every command that has `--json`.
 SCHEMAS: dict[str, type[Result]] = {
@@ -41,6 +48,9 @@ SCHEMAS: dict[str, type[Result]] = {
     "db copy": DbCopyResult, "reconcile": ReconcileReport,
     "backup": BackupResult, "fixtures load": FixturesLoaded, "batch": BatchReport,
     "limits set": LimitsList, "limits show": LimitsList,
+    "webhooks add": EndpointAdded, "webhooks list": EndpointsList,
+    "webhooks remove": EndpointRemoved, "webhooks deliver": DeliverResult,
+    "webhooks deliveries": DeliveriesList, "webhooks retry": DeliveriesList,
 }
 
 

@@ -10,6 +10,8 @@
     recover     recover
     gateway     gateway status | reset
     replay      replay-events, and the verified copies (backup, db copy)
+    webhooks    webhooks add | list | remove | deliver | deliveries | retry, and the
+                public event body an endpoint receives
 
 Callers import a model from its module (`from paycli.results.wallet import
 WalletBalance`): a command loads the models it returns, not the other forty (start-up).
