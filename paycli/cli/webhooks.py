@@ -15,7 +15,7 @@ from paycli.errors import DeliveriesFailed, UsageError
 from paycli.records import DeliveryStatus
 from paycli.webhooks import endpoints, repair
 from paycli.webhooks.deliver import Deliverer, system_clock
-from paycli.webhooks.sender import client
+from paycli.webhooks.sender import TIMEOUT, client
 
 webhooks_app = typer.Typer(help="Signed notifications of payments and refunds to the "
                                 "merchant's endpoints, with retries.", no_args_is_help=True)
@@ -100,6 +100,8 @@ def webhooks_deliver(
         "--follow", help="Keep going as new events arrive (Ctrl-C stops).")] = False,
     concurrency: Annotated[int, typer.Option(
         "--concurrency", help="Requests in flight at once.")] = 16,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", help="Seconds to wait for an endpoint's answer.")] = TIMEOUT,
     json_output: JsonOption = False,
 ) -> None:
     """Send every due delivery: new events since each endpoint's cursor, and failed ones
@@ -113,8 +115,12 @@ def webhooks_deliver(
     Example: paycli webhooks deliver --follow
     """
     workers = inputs.positive_int(concurrency, "--concurrency", maximum=256)
-    with open_store(ctx) as store, client(workers) as http:
-        result = Deliverer(store, http, concurrency=workers, batch=workers * 4).run(follow)
+    wait = inputs.seconds(timeout, "--timeout", maximum=60.0)
+    if wait <= 0:
+        raise UsageError("--timeout must be more than 0 seconds")
+    with open_store(ctx) as store, client(workers, timeout=wait) as http:
+        result = Deliverer(store, http, concurrency=workers, batch=workers * 2,
+                           timeout=wait).run(follow)
     if result.failed or result.dead:
         fail(result, DeliveriesFailed(f"{result.failed} deliveries failed (retried later), "
                                       f"{result.dead} dead"), json_output, views.delivered)

@@ -37,7 +37,7 @@ from paycli.webhooks.endpoints import patterns_of
 
 Clock = Callable[[], datetime]
 QUEUE_BATCH = 1000  # events read per endpoint and transaction
-LEASE = timedelta(seconds=sender.TIMEOUT * 3 + 30)  # well past one attempt's longest
+LEASE_MARGIN = 5.0  # seconds of a lease beyond its batch's longest sending
 
 
 def system_clock() -> datetime:
@@ -58,9 +58,17 @@ class Deliverer:
     http: httpx.Client
     clock: Clock = system_clock
     concurrency: int = 16
-    batch: int = 64
+    batch: int = 32
+    timeout: float = sender.TIMEOUT
     owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:"
                                                 f"{secrets.token_hex(4)}")
+
+    @property
+    def lease(self) -> timedelta:
+        """How long a claimed batch is this process's: every worker's share of it sent
+        one after the other, each up to the timeout, plus a margin."""
+        rounds = -(-self.batch // self.concurrency) + 1
+        return timedelta(seconds=self.timeout * rounds + LEASE_MARGIN)
 
     def queue(self) -> int:
         """Turn every endpoint's new events into deliveries; returns how many."""
@@ -91,15 +99,24 @@ class Deliverer:
         self.queue()
         now = self.clock()
         with self.store.transaction() as tx:
-            claimed = rows.claim(tx, self.owner, stamp(now), stamp(now + LEASE), self.batch)
+            claimed = rows.claim(tx, self.owner, stamp(now), stamp(now + self.lease),
+                                 self.batch)
         if not claimed:
             return None
         with self.store.snapshot() as reader:  # here: the store's connection is not shared
             bodies = [_body(reader, one.delivery.event_seq) for one in claimed]
-        outcomes = list(pool.map(self._send, claimed, bodies))
-        return _added(tally, self._record(zip(claimed, outcomes, strict=True)))
+        until = now + self.lease
+        outcomes = list(pool.map(self._send, claimed, bodies, [until] * len(claimed)))
+        return _added(tally, self._record(
+            (one, outcome) for one, outcome in zip(claimed, outcomes, strict=True)
+            if outcome is not None))
 
-    def _send(self, claimed: rows.Claimed, body: bytes | None) -> sender.Outcome:
+    def _send(self, claimed: rows.Claimed, body: bytes | None, until: datetime
+              ) -> sender.Outcome | None:
+        """One attempt; None (nothing sent, nothing recorded) if the lease could run out
+        before its answer came, so that no other process may be sending it meanwhile."""
+        if self.clock() + timedelta(seconds=self.timeout) > until:
+            return None
         if body is None:  # the record is gone: nothing can be said, and nothing is sent
             return sender.Outcome(False, None, "event not found")
         return sender.send(self.http, claimed.url, claimed.secret, claimed.delivery.event_id,
