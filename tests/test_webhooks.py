@@ -208,6 +208,20 @@ class TestDelivery:
         assert set(completed) == {"id", "type", "created_at", "data"}
         assert {"payment_id", "status", "amount", "refunds"} <= set(completed["data"])
 
+    @pytest.mark.slow
+    @pytest.mark.sqlite_only
+    def test_a_thousand_payments_none_lost(self, store: Store, receiver: Receiver) -> None:
+        """1,000 payments with their refunds: every event delivered once, verified, in
+        order per payment."""
+        subscribe(store, receiver)
+        activity(store, 1000, seed=5)
+        with deliverer(store) as sender:
+            result = sender.run()
+        assert result.failed == result.dead == 0 and result.delivered >= 1000
+        assert receiver.bad_signatures == 0
+        assert received_order(receiver) == expected(store)
+        assert len(receiver.attempts) == result.delivered
+
     def test_patterns_choose_the_events(self, store: Store, receiver: Receiver) -> None:
         """An endpoint on `refund.*` hears refunds only."""
         subscribe(store, receiver, "refund.*")
