@@ -25,7 +25,8 @@ TIMEOUT = 10.0
 
 
 class Outcome(NamedTuple):
-    """How one attempt went: `status` None when no answer came (`error` says why)."""
+    """How one attempt went: `status` None when no answer came (`body` then says why:
+    `timeout` or the transport error's name)."""
 
     ok: bool
     status: int | None

@@ -26,8 +26,9 @@ def endpoints_listed(result: EndpointsList) -> None:
         console().print("No webhook endpoints.")
         return
     table = new_table("Webhook endpoints")
-    for name in ("Endpoint", "URL", "Events", "Cursor", "Added"):
-        table.add_column(name, justify="right" if name == "Cursor" else "left")
+    for name in ("Endpoint", "URL", "Events", "Cursor", "Added"):  # an id is never wrapped
+        table.add_column(name, justify="right" if name == "Cursor" else "left",
+                         no_wrap=name == "Endpoint")
     for entry in result.endpoints:
         table.add_row(entry.endpoint_id, escaped(entry.url), escaped(", ".join(entry.events)),
                       str(entry.cursor), when(entry.created_at))
@@ -54,7 +55,8 @@ def deliveries_listed(result: DeliveriesList) -> None:
     table = new_table("Webhook deliveries (newest event first)")
     for name in ("Delivery", "Endpoint", "Event", "Type", "Status", "Attempts", "HTTP",
                  "Next try"):
-        table.add_column(name, justify="right" if name in ("Attempts", "HTTP") else "left")
+        table.add_column(name, justify="right" if name in ("Attempts", "HTTP") else "left",
+                         no_wrap=name == "Delivery")
     for entry in result.deliveries:
         table.add_row(entry.delivery_id, entry.endpoint_id, entry.event_id, entry.type,
                       entry.status.value, str(entry.attempts),
