@@ -11,6 +11,7 @@
     ├── NotFound                     exit 7   no such payment or refund
     ├── LedgerVerificationFailed     exit 8   replay found a mismatch or a broken hash chain
     │   └── ReconcileBreaks          exit 8   reconcile left breaks between ledger and gateway
+    ├── DeliveriesFailed             exit 8   `webhooks deliver`: some deliveries failed or died
     ├── RefundRefused                exit 9   not refundable, too much, or the gateway refused
     ├── RefusedInState               exit 9   not in a state that allows it (resolve: not
     │                                         PROCESSING); a final state is never changed
@@ -111,6 +112,14 @@ class ChecksFailed(LedgerVerificationFailed):
     """Raised when a `stats --check` rule does not hold (a monitoring probe's alarm)."""
 
     type = "check_failed"
+
+
+class DeliveriesFailed(PaycliError):
+    """Raised when `webhooks deliver` ends with deliveries that failed (retried later) or
+    went dead: a cron probe's signal."""
+
+    exit_code = 8
+    type = "deliveries_failed"
 
 
 class RefundRefused(PaycliError):

@@ -29,6 +29,16 @@ class PaymentStatus(StrEnum):
     REFUNDED = "REFUNDED"
 
 
+class DeliveryStatus(StrEnum):
+    """Where a webhook delivery stands: `pending` never tried, `failed` tried and due
+    again, `dead` given up on (until `webhooks retry`), `delivered` answered 2xx."""
+
+    PENDING = "pending"
+    FAILED = "failed"
+    DEAD = "dead"
+    DELIVERED = "delivered"
+
+
 class RefundStatus(StrEnum):
     """Where a refund's saga stands (the contract's refund statuses)."""
 

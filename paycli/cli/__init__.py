@@ -17,6 +17,7 @@ the views.
     backup      backup
     database    db copy
     fixtures    fixtures load
+    webhooks    webhooks add | list | remove | deliver | deliveries | retry
     bench       bench
     demo        demo
     stats       stats (the window's figures, --check rules)

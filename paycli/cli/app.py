@@ -76,6 +76,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                    "payments."),
     "stats": ("stats", "Show the window's payments, approval rate, volume, gateway latency "
                        "and declines."),
+    "webhooks": ("webhooks", "Signed notifications of payments and refunds to the "
+                             "merchant's endpoints, with retries."),
 }
 
 # A command starts afresh every run, and pydantic's plugin discovery reads every installed

@@ -29,6 +29,13 @@ from paycli.results.recover import RecoverReport
 from paycli.results.replay import BackupResult, DbCopyResult, ReplayReport
 from paycli.results.stats import Stats
 from paycli.results.wallet import WalletBalance, WalletCredit, WalletHistory
+from paycli.results.webhooks import (
+    DeliveriesList,
+    DeliverResult,
+    EndpointAdded,
+    EndpointRemoved,
+    EndpointsList,
+)
 
 # The `--json` result model of every command that has `--json`.
 SCHEMAS: dict[str, type[Result]] = {
@@ -42,6 +49,9 @@ SCHEMAS: dict[str, type[Result]] = {
     "db copy": DbCopyResult, "reconcile": ReconcileReport,
     "backup": BackupResult, "fixtures load": FixturesLoaded, "batch": BatchReport,
     "limits set": LimitsList, "limits show": LimitsList, "stats": Stats,
+    "webhooks add": EndpointAdded, "webhooks list": EndpointsList,
+    "webhooks remove": EndpointRemoved, "webhooks deliver": DeliverResult,
+    "webhooks deliveries": DeliveriesList, "webhooks retry": DeliveriesList,
 }
 
 

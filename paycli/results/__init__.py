@@ -12,6 +12,8 @@
     replay      replay-events, and the verified copies (backup, db copy)
     messages    the words for the reason codes the books keep (the porch shows them)
     stats       stats, and the event lines of events tail
+    webhooks    webhooks add | list | remove | deliver | deliveries | retry, and the
+                public event body an endpoint receives
 
 Callers import a model from its module (`from paycli.results.wallet import
 WalletBalance`): a command loads the models it returns, not the other forty (start-up).

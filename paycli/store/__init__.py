@@ -22,6 +22,7 @@
     backup      `backup`: SQLite's online copy into a private file, published by rename
     spool       `reconcile`'s scratch file: a report sorted by payment id, and its breaks
     stats       the grouped reads behind stats, metrics and events tail
+    webhooks    merchant endpoints, their deliveries and the lease one sender holds
 
 Invariants: nothing outside this package runs SQL (the bench's raw baseline is the one
 named exception: it measures the engine itself, so it must not go through paycli); nothing

@@ -40,7 +40,8 @@ UPDATABLE = {
 }
 UNFINISHED = "status IN ('PENDING', 'PROCESSING')"
 STREAMABLE = frozenset({"accounts", "transfers", "entries", "events", "idempotency",
-                        "payments", "refunds", "breaker", "limits"})
+                        "payments", "refunds", "breaker", "limits", "webhook_endpoints",
+                        "webhook_deliveries"})
 LIMIT_COLUMNS = "scope, currency, max_amount, daily_amount, daily_count, updated_at"
 
 

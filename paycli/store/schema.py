@@ -106,7 +106,40 @@ CREATE UNIQUE INDEX payments_one_live_attempt ON payments (order_id)
 WHERE order_id IS NOT NULL AND status <> 'FAILED';
 """
 
-MIGRATIONS: dict[int, str] = {2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6}
+# Merchant endpoints for paycli's own events and their deliveries (see `tables`).
+_V7 = """
+CREATE TABLE webhook_endpoints (
+    id         TEXT PRIMARY KEY,
+    url        TEXT NOT NULL,
+    events     TEXT NOT NULL,
+    secret     TEXT NOT NULL,
+    cursor     INTEGER NOT NULL DEFAULT 0 CHECK (cursor >= 0),
+    created_at TEXT NOT NULL,
+    removed_at TEXT
+) STRICT;
+CREATE TABLE webhook_deliveries (
+    id          TEXT PRIMARY KEY,
+    endpoint_id TEXT NOT NULL REFERENCES webhook_endpoints (id),
+    event_seq   INTEGER NOT NULL,
+    event_id    TEXT NOT NULL,
+    type        TEXT NOT NULL,
+    order_key   TEXT NOT NULL,
+    status      TEXT NOT NULL CHECK (status IN ('pending', 'failed', 'dead', 'delivered')),
+    attempts    INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    last_status INTEGER,
+    last_body   TEXT,
+    next_at     TEXT,
+    lease_owner TEXT,
+    lease_until TEXT,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL,
+    UNIQUE (endpoint_id, event_seq)
+) STRICT;
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_at);
+CREATE INDEX webhook_deliveries_order ON webhook_deliveries (endpoint_id, order_key, event_seq);
+"""
+
+MIGRATIONS: dict[int, str] = {2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 

@@ -30,7 +30,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Literal, NamedTuple
 
-from paycli.records import BreakerStatus, PaymentStatus, RefundStatus, TransferState
+from paycli.records import (
+    BreakerStatus,
+    DeliveryStatus,
+    PaymentStatus,
+    RefundStatus,
+    TransferState,
+)
 
 Type = Literal["text", "int", "bigint", "real"]
 Engine = Literal["sqlite", "postgresql"]
@@ -336,5 +342,50 @@ LIMITS = Table(
     replay=Replay("limit", ("scope", "currency")),
 )
 
+# A merchant's endpoint for paycli's own events (`webhooks add`): `events` its patterns,
+# comma-joined; `cursor` the last event sequence number turned into its deliveries; a
+# removed endpoint keeps its row (and its deliveries' history) with `removed_at` set.
+# Delivery bookkeeping, like the breaker, moves no money: replay-events checks the events
+# that record it apply, and rebuilds and compares nothing of these two tables.
+WEBHOOK_ENDPOINTS = Table(
+    "webhook_endpoints",
+    (
+        Column("id", primary_key=True, ordered=True),
+        Column("url", not_null=True),
+        Column("events", not_null=True),
+        Column("secret", not_null=True),
+        Column("cursor", "bigint", not_null=True, default="0", check="cursor >= 0"),
+        Column("created_at", not_null=True),
+        Column("removed_at"),
+    ),
+)
+
+# One event to send to one endpoint, and where its sending stands. `order_key` (the
+# payment, refund's payment or wallet it is about) keeps the events of one payment in
+# order; `lease_owner`/`lease_until` let one `deliver` process at a time send it.
+WEBHOOK_DELIVERIES = Table(
+    "webhook_deliveries",
+    (
+        Column("id", primary_key=True, ordered=True),
+        Column("endpoint_id", not_null=True, references="webhook_endpoints (id)"),
+        Column("event_seq", "bigint", not_null=True),
+        Column("event_id", not_null=True),
+        Column("type", not_null=True),
+        Column("order_key", not_null=True, ordered=True),
+        Column("status", not_null=True, check=one_of("status", DeliveryStatus)),
+        Column("attempts", "int", not_null=True, default="0", check="attempts >= 0"),
+        Column("last_status", "int"),
+        Column("last_body"),
+        Column("next_at", ordered=True),
+        Column("lease_owner"),
+        Column("lease_until", ordered=True),
+        Column("created_at", not_null=True, ordered=True),
+        Column("updated_at", not_null=True),
+    ),
+    unique=(("endpoint_id", "event_seq"),),
+    indexes=(Index("webhook_deliveries_due", ("status", "next_at")),
+             Index("webhook_deliveries_order", ("endpoint_id", "order_key", "event_seq"))),
+)
+
 TABLES: tuple[Table, ...] = (ACCOUNTS, TRANSFERS, ENTRIES, EVENTS, IDEMPOTENCY, PAYMENTS,
-                             REFUNDS, BREAKER, LIMITS)
+                             REFUNDS, BREAKER, LIMITS, WEBHOOK_ENDPOINTS, WEBHOOK_DELIVERIES)

@@ -12,6 +12,7 @@
     gateway     gateway status | reset
     limits      limits set | show
     fixtures    fixtures load
+    webhooks    webhooks add | list | remove | deliver | deliveries | retry
     bench       bench's progress and report
     demo        demo's headings and summary
     stats       stats' figures, groups, hourly bars and checks

@@ -1,0 +1,100 @@
+"""A merchant's endpoint for the webhook tests: an HTTP server in a thread on 127.0.0.1
+that verifies every request's signature with the `standardwebhooks` verifier, records
+what it received, and answers as its `policy` says (ok, fail with a status, time out).
+
+It also tracks the requests in flight per `webhook-id`, so a test can prove that no
+delivery was ever sent twice at the same time.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+OK, FAIL, TIMEOUT = "ok", "fail", "timeout"
+Policy = Callable[[str], str]  # the webhook-id -> how to answer
+
+
+@dataclass
+class Receiver:
+    """What the endpoint saw: verified bodies in arrival order, attempts per id, and
+    whether two requests of one id ever overlapped."""
+
+    secret: str = ""
+    policy: Policy = lambda _id: OK
+    hang_s: float = 1.0
+    received: list[dict[str, Any]] = field(default_factory=list)  # answered 2xx
+    attempts: dict[str, int] = field(default_factory=dict)
+    bad_signatures: int = 0
+    overlaps: int = 0
+    in_flight: set[str] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    on_request: Callable[[str], None] | None = None
+    url: str = ""
+
+    def handle(self, headers: dict[str, str], body: bytes) -> int:
+        """Verify, record and answer one request; returns the status to send."""
+        try:
+            payload = Webhook(self.secret).verify(body, headers)
+        except WebhookVerificationError:
+            with self.lock:
+                self.bad_signatures += 1
+            return 401
+        event_id = headers["webhook-id"]
+        assert payload["id"] == event_id
+        with self.lock:
+            self.overlaps += event_id in self.in_flight
+            self.in_flight.add(event_id)
+            self.attempts[event_id] = self.attempts.get(event_id, 0) + 1
+        try:
+            return self._answer(event_id, payload)
+        finally:
+            with self.lock:
+                self.in_flight.discard(event_id)
+
+    def _answer(self, event_id: str, payload: dict[str, Any]) -> int:
+        if self.on_request is not None:
+            self.on_request(event_id)
+        how = self.policy(event_id)
+        if how == TIMEOUT:
+            time.sleep(self.hang_s)
+            return 504
+        if how == FAIL:
+            return 500
+        with self.lock:
+            self.received.append(payload)
+        return 200
+
+
+def serve(receiver: Receiver) -> ThreadingHTTPServer:
+    """Start the receiver on a free port of 127.0.0.1 (its `url` set); stop with
+    `shutdown()` and `server_close()`."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive: the sender's pool reuses connections
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            status = receiver.handle({k.lower(): v for k, v in self.headers.items()}, body)
+            self.send_response(status)
+            self.send_header("content-length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    class Server(ThreadingHTTPServer):
+        request_queue_size = 128  # the default 5 drops the connects of a busy sender
+
+    server = Server(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    receiver.url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
+    return server
