@@ -23,13 +23,15 @@ def credit(store: Store, user: str, money: Money, key: str | None = None) -> Wal
             if row is not None:
                 return WalletCredit.model_validate(idempotency.stored_result(row)[0])
         transfer_id = postings.new_id("txn")
-        wallet = postings.deposit(tx, "credit", user, money, key, transfer_id)
+        moves = postings.Postings(tx)
+        wallet = moves.deposit("credit", user, money, key, transfer_id)
+        moves.write()
         result = WalletCredit(user=user, currency=money.currency, amount=money.text,
                               balance=format_minor(wallet.balance, money.currency),
                               transaction_id=transfer_id)
         if key is not None:
-            tx.put_idempotency(key, "wallet.credit", digest, transfer_id,
-                               canonical_json(result.to_json()), 0)
+            tx.put_idempotencies([(key, "wallet.credit", digest, transfer_id,
+                                   canonical_json(result.to_json()), 0)])
     return result
 
 
