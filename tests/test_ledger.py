@@ -244,6 +244,52 @@ class TestResolveHold:
         ]
 
 
+class TestOneBuffer:
+    """Movements of one transaction in one `Postings`, as a payment's opening and settle
+    and a billing run's group make them."""
+
+    def test_a_hold_placed_and_posted_in_one_buffer(self, store: Store) -> None:
+        """A hold the buffer placed can be posted by it before anything is written; the
+        statement shows both movements, each with the wallet as it stood after it."""
+        credit(store, "alice", 1000)
+        with store.transaction() as tx:
+            moves = Postings(tx)
+            hold_id = moves.hold("alice", Money(300, "USD"), "pay_x")
+            assert moves.commit(hold_id) and not moves.void(hold_id)
+            moves.write()
+        assert (wallet(store, "alice").balance, wallet(store, "alice").held) == (700, 0)
+        lines = store.read.entries(wallet(store, "alice").id, 10)
+        assert [(e.type, e.amount, e.balance, e.held) for e in lines] == [
+            ("payment", -300, 700, 0), ("hold", -300, 1000, 300), ("credit", 1000, 1000, 0)]
+        transfer = store.read.transfer(hold_id)
+        assert transfer is not None and transfer.state == "posted"
+        assert store.read.currency_sums() == {"USD": 0}
+
+    def test_holds_count_against_what_is_left_in_order(self, store: Store) -> None:
+        """Two holds in one buffer: the second sees what the first left; refused, it moves
+        nothing and the first is still written."""
+        credit(store, "alice", 500)
+        with store.transaction() as tx:
+            moves = Postings(tx)
+            moves.hold("alice", Money(400, "USD"), "pay_1")
+            assert moves.available("alice", "USD") == 100
+            with pytest.raises(InsufficientFunds, match=r"1\.00 USD available, 2\.00"):
+                moves.hold("alice", Money(200, "USD"), "pay_2")
+            moves.write()
+        assert wallet(store, "alice").held == 400
+
+    def test_a_deposit_opens_a_wallet_of_another_currency(self, store: Store) -> None:
+        """A wallet loaded in USD, credited in JPY: the JPY wallet is opened and credited."""
+        credit(store, "alice", 1000)
+        with store.transaction() as tx:
+            moves = Postings(tx)
+            assert moves.available("alice", "JPY") == 0
+            after = moves.deposit("credit", "alice", Money(300, "JPY"), None)
+            moves.write()
+        assert (after.balance, wallet(store, "alice", "JPY").balance) == (300, 300)
+        assert store.read.currency_sums() == {"USD": 0, "JPY": 0}
+
+
 class TestSchemaGuards:
     """The CHECK constraints and triggers hold even when Python is bypassed."""
 

@@ -7,6 +7,8 @@ to finish one that is stuck: resolve by hand, reconcile with the gateway's repor
     owner    which process owns a saga in flight, and waiting for it
     calls    the conversations with the gateway: charge and refund
     lookups  what the gateway's answers and look-ups mean, as verdicts
+    group    opening payments (check, create, hold) in one transaction: a billing
+             run's group, or `pay`'s group of one
     settle   the one settle path: a verdict applied to a payment or a refund
     pay      the pay saga;  refund  the refund saga;  recover  finishing orphans
     resolve  settling by hand;  reconcile  settling from the gateway's settlement report
