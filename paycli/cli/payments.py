@@ -74,8 +74,9 @@ def pay(
 ) -> None:
     """Pay from a wallet through the card gateway, showing each step live.
 
-    Steps: CheckWalletBalance, CreatePayment, ReserveFunds (a hold), ProcessPayment (the
-    gateway, with retries and a shared circuit breaker), SettlePayment.
+    Steps: CheckWalletBalance, CreatePayment, ReserveFunds (a hold; these three in one
+    transaction, so a refusal writes nothing), ProcessPayment (the gateway, with retries
+    and a shared circuit breaker), SettlePayment.
 
     Example: paycli pay --user alice --amount 50 --order-id order-001
     """
