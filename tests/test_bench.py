@@ -27,7 +27,7 @@ class TestBench:
                       "baseline_throughput", "ratio"):
             assert field in result
         assert result["payments"] == 40 and result["gateway"] == "inprocess"
-        assert result["failed"] == 0 and result["commits_per_payment"] == 4
+        assert result["failed"] == 0 and result["commits_per_payment"] == 2  # open, settle
         assert result["throughput"] > 0 and result["baseline_throughput"] > 0
         assert result["ratio"] == pytest.approx(
             result["throughput"] / result["baseline_throughput"], rel=0.01)

@@ -1,7 +1,8 @@
-"""A billing run's group, opened and settled in one transaction each way (`saga.group`,
-`settle_payments_in`, `ledger.grouped`): the same checks, rows, statement lines and events
-as the single saga's steps, in the same order; a refused row writes nothing; the ledger
-replays as if every payment had gone alone.
+"""Opening and settling payments in one transaction each way (`saga.group`,
+`settle_payments_in`, `ledger.postings.Postings`), for a billing run's group and for
+`pay`, which opens a group of one: the same checks, rows, statement lines and events; a
+refused row or payment writes nothing (no payment, no event, no key), whichever check
+refuses it; the ledger replays as if every payment had gone alone.
 """
 
 from __future__ import annotations
@@ -23,16 +24,17 @@ from paycli.money import Money
 from paycli.records import Payment, PaymentStatus
 from paycli.saga import pay as paying
 from paycli.saga.core import Decision, SagaEnv, Verdict
-from paycli.saga.group import open_payments
+from paycli.saga.group import PayRequest, open_payments
 from paycli.saga.settle import settle_payments_in
-from paycli.saga.steps import SilentReporter
+from paycli.saga.steps import SilentReporter, StepUpdate
 from paycli.saga.wiring import resilience
 from paycli.store import Store
 
 OWNER = "host:1:1"
 APPROVED = Verdict(Decision.SUCCEEDED, "ext_1")
-DECLINED = Verdict(Decision.REFUSED, None, "declined", "declined: no")
-UNKNOWN = Verdict(Decision.UNKNOWN, "ext_2", "outcome_unknown", "outcome unknown: lost")
+DECLINED = Verdict(Decision.REFUSED, None, "declined",
+                   {"code": "declined", "gateway_message": "no"})
+UNKNOWN = Verdict(Decision.UNKNOWN, "ext_2", "outcome_unknown", {"code": "lost"})
 
 
 def row(user: str, minor: int, order: str, line: int = 2) -> BatchRow:
@@ -58,6 +60,26 @@ def wallet(store: Store, user: str) -> tuple[int, int]:
 def consistent(store: Store) -> bool:
     report = replay_events(store)
     return report.consistent and report.chain_ok
+
+
+class Approving:
+    """A gateway that approves every charge."""
+
+    def charge(self, request: Any) -> Answer:
+        return Answer(externalId=f"ext_{request.payment_id}", status="approved")
+
+
+def saga_env(store: Store) -> SagaEnv:
+    """A saga environment on `store` whose gateway approves everything."""
+    settings = Settings(overrides={"gateway_url": "http://127.0.0.1:9"},
+                        env={"PAYCLI_GATEWAY_API_KEY": "k"})
+    return SagaEnv(store, Approving, lambda: resilience(store, settings))
+
+
+def written(store: Store, order: str) -> tuple[list[Payment], dict[str, Any] | None, int]:
+    """What the ledger holds for an order: its payments, its key, and the event count."""
+    return ([p for p in store.read.payments() if p.order_id == order],
+            store.read.idempotency(f"order:{order}"), store.read.event_count())
 
 
 class TestOpening:
@@ -167,14 +189,8 @@ class TestSettling:
         group = opened(store, [row("ann", 100 + n, f"g-{n}") for n in range(3)])
         settled(store, [(p.id, APPROVED) for p in group])
 
-        class Approving:
-            def charge(self, request: Any) -> Answer:
-                return Answer(externalId="ext_1", status="approved")
-
         with Store(str(tmp_path / "single.db")) as single:
-            settings = Settings(overrides={"gateway_url": "http://127.0.0.1:9"},
-                                env={"PAYCLI_GATEWAY_API_KEY": "k"})
-            env = SagaEnv(single, Approving, lambda: resilience(single, settings))
+            env = saga_env(single)
             credit(single, "ann", Money(1000, "USD"))
             for n in range(3):
                 outcome = paying.pay(env, paying.PayRequest("ann", Money(100 + n, "USD"),
@@ -189,6 +205,89 @@ class TestSettling:
                 return lines, kinds
 
             assert shape(single) == shape(store)
+
+
+class PayingAnotherFirst(SilentReporter):
+    """Pays another order of the same wallet as the saga starts, before its opening
+    transaction: a concurrent payment that takes the last of a daily limit between what
+    the operator was shown and the opening's check."""
+
+    def __init__(self, env: SagaEnv, request: PayRequest) -> None:
+        self.env, self.request, self.done = env, request, False
+        self.steps: list[tuple[str, str]] = []  # (name, status) as each was reported
+
+    def started(self, details: dict[str, Any]) -> None:
+        if not self.done:
+            self.done = True
+            assert paying.pay(self.env, self.request, SilentReporter()).error is None
+
+    def step(self, update: StepUpdate) -> None:
+        self.steps.append((update.name, str(update.status)))
+
+
+class TestRefusalsWriteNothing:
+    """Issue 27, item 2: a refusal writes nothing on either path, and the order pays later."""
+
+    def test_a_limit_found_by_the_opening_writes_nothing_and_the_order_pays_later(
+            self, store: Store) -> None:
+        """lq-2 is refused (exit 12) because lq-1 took the last payment of today's count
+        just before lq-2's opening checked: no payment, no event, no key for lq-2; once the
+        limit is raised, paying lq-2 again charges it (not a stored FAILED)."""
+        env = saga_env(store)
+        credit(store, "l2", Money(10_000, "USD"))
+        limits.set_limits(store, "l2", "USD", daily_count=1)
+        other = PayRequest("l2", Money(100, "USD"), "lq-1")
+        reporter = PayingAnotherFirst(env, other)
+        outcome = paying.pay(env, PayRequest("l2", Money(100, "USD"), "lq-2"), reporter)
+        assert isinstance(outcome.error, LimitExceeded) and outcome.error.exit_code == 12
+        assert outcome.result.payment_id is None and outcome.result.status is None
+        events = store.read.event_count()
+        assert written(store, "lq-2") == ([], None, events)
+        assert reporter.steps == [("CheckWalletBalance", "running"),
+                                  ("CheckWalletBalance", "failed")]
+        assert [step.name for step in outcome.result.steps] == ["CheckWalletBalance"]
+
+        limits.set_limits(store, "l2", "USD", daily_count=5)
+        again = paying.pay(env, PayRequest("l2", Money(100, "USD"), "lq-2"), SilentReporter())
+        assert again.error is None and not again.replayed
+        assert again.result.status == PaymentStatus.COMPLETED
+        assert [step.name for step in again.result.steps] == [
+            "CheckWalletBalance", "CreatePayment", "ReserveFunds", "ProcessPayment",
+            "SettlePayment"]
+        assert wallet(store, "l2") == (9_800, 0)
+        assert consistent(store)
+
+    def test_insufficient_funds_and_a_key_conflict_write_nothing_on_the_single_path(
+            self, store: Store) -> None:
+        """Paying more than is available, or an order id again with another amount: the
+        refusal is reported and nothing is written."""
+        env = saga_env(store)
+        credit(store, "ann", Money(500, "USD"))
+        assert paying.pay(env, PayRequest("ann", Money(100, "USD"), "o-1"),
+                          SilentReporter()).error is None
+        before = written(store, "o-2")
+        poor = paying.pay(env, PayRequest("ann", Money(401, "USD"), "o-2"), SilentReporter())
+        assert isinstance(poor.error, InsufficientFunds) and poor.result.payment_id is None
+        assert written(store, "o-2") == before
+        events = store.read.event_count()
+        with pytest.raises(IdempotencyConflict):
+            paying.pay(env, PayRequest("ann", Money(200, "USD"), "o-1"), SilentReporter())
+        assert store.read.event_count() == events and len(store.read.payments()) == 1
+
+    def test_a_refused_row_of_a_group_writes_nothing_and_pays_in_a_later_group(
+            self, store: Store) -> None:
+        """A billing run's row refused by a limit leaves no payment, event or key; once the
+        limit is raised the same order opens in a later group."""
+        credit(store, "l2", Money(10_000, "USD"))
+        limits.set_limits(store, "l2", "USD", daily_count=1)
+        events = store.read.event_count()
+        first, refused = opened(store, [row("l2", 100, "lq-1"), row("l2", 100, "lq-2")])
+        assert isinstance(first, Payment) and isinstance(refused, LimitExceeded)
+        assert written(store, "lq-2") == ([], None, events + 4)
+        limits.set_limits(store, "l2", "USD", daily_count=5)
+        (later,) = opened(store, [row("l2", 100, "lq-2")])
+        assert isinstance(later, Payment) and later.status == PaymentStatus.PROCESSING
+        assert consistent(store)
 
 
 @pytest.mark.sqlite_only

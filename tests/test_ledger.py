@@ -1,10 +1,12 @@
-"""The double-entry ledger: deposits, holds, their resolution, the schema's guards and the
-hash-chained event log."""
+"""The double-entry ledger: deposits, holds, their resolution (`postings.Postings`, the one
+movement buffer every caller uses), the schema's guards and the hash-chained event log;
+and a state machine driving the code that pays and settles (`group.Opening`,
+`settle.settle_payments_in`) against a plain model."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections import defaultdict
+from collections import Counter
 from collections.abc import Callable
 from itertools import pairwise
 
@@ -15,17 +17,23 @@ from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
     RuleBasedStateMachine,
+    initialize,
     invariant,
     multiple,
     rule,
     run_state_machine_as_test,
 )
 
-from paycli.errors import InsufficientFunds
-from paycli.ledger import postings as ledger
+from paycli.errors import InsufficientFunds, LimitExceeded
+from paycli.ledger import limits
 from paycli.ledger.chain import verify_chain
+from paycli.ledger.postings import Postings
+from paycli.ledger.wallet import credit as wallet_credit
 from paycli.money import Money
-from paycli.records import Account
+from paycli.records import Account, Payment, PaymentStatus
+from paycli.saga.core import Decision, Verdict
+from paycli.saga.group import PayRequest, open_group
+from paycli.saga.settle import settle_payments_in
 from paycli.store import Store
 
 # What either engine raises when a constraint or trigger refuses a statement.
@@ -38,29 +46,49 @@ def drop_guard(store: Store, trigger: str) -> None:
     store.conn.execute(f"DROP TRIGGER {trigger}{on_table}")  # type: ignore[attr-defined]
 
 
+def deposit(store: Store, kind: str, user: str, money: Money, reference: str | None = None,
+            transfer_id: str | None = None) -> Account:
+    """One deposit in its own transaction; the wallet as it then stands."""
+    with store.transaction() as tx:
+        moves = Postings(tx)
+        after = moves.deposit(kind, user, money, reference, transfer_id)
+        moves.write()
+    return after
+
+
 def credit(store: Store, user: str, minor: int, code: str = "USD") -> Account:
     """Credit a wallet in its own transaction."""
-    with store.transaction() as tx:
-        return ledger.deposit(tx, "credit", user, Money(minor, code), None)
+    return deposit(store, "credit", user, Money(minor, code))
 
 
 def hold(store: Store, user: str, minor: int, code: str = "USD") -> str:
     """Hold money of a wallet in its own transaction; returns the hold id."""
     with store.transaction() as tx:
-        return ledger.hold(tx, user, Money(minor, code), "order-1")
+        moves = Postings(tx)
+        hold_id = moves.hold(user, Money(minor, code), "order-1")
+        moves.write()
+    return hold_id
 
 
-def commit(store: Store, hold_id: str) -> Account | None:
+def resolve(store: Store, hold_id: str, how: str) -> bool:
+    """Commit or void a hold in its own transaction; whether it moved anything."""
     with store.transaction() as tx:
-        return ledger.commit_hold(tx, hold_id)
+        moves = Postings(tx)
+        moves.load_holds([hold_id])
+        moved = moves.commit(hold_id) if how == "commit" else moves.void(hold_id)
+        moves.write()
+    return moved
 
 
-def void(store: Store, hold_id: str) -> Account | None:
-    with store.transaction() as tx:
-        return ledger.void_hold(tx, hold_id)
+def commit(store: Store, hold_id: str) -> bool:
+    return resolve(store, hold_id, "commit")
 
 
-Resolve = Callable[[Store, str], Account | None]
+def void(store: Store, hold_id: str) -> bool:
+    return resolve(store, hold_id, "void")
+
+
+Resolve = Callable[[Store, str], bool]
 
 
 def wallet(store: Store, user: str, code: str = "USD") -> Account:
@@ -89,8 +117,7 @@ class TestDeposit:
 
     def test_credit_writes_a_posted_transfer_an_entry_and_an_event(self, store: Store) -> None:
         """A credit is recorded as a posted transfer, a statement line and one event."""
-        with store.transaction() as tx:
-            ledger.deposit(tx, "credit", "alice", Money(500, "USD"), "ref-1", "txn_fixed")
+        deposit(store, "credit", "alice", Money(500, "USD"), "ref-1", "txn_fixed")
         transfer = store.read.transfer("txn_fixed")
         assert transfer is not None
         assert (transfer.kind, transfer.state, transfer.amount) == ("credit", "posted", 500)
@@ -102,8 +129,7 @@ class TestDeposit:
 
     def test_refund_moves_money_from_clearing(self, store: Store) -> None:
         """A refund deposit comes out of the clearing account, keeping the sum at zero."""
-        with store.transaction() as tx:
-            ledger.deposit(tx, "refund", "alice", Money(300, "JPY"), "pay_x")
+        deposit(store, "refund", "alice", Money(300, "JPY"), "pay_x")
         clearing = store.read.account("clearing", None, "JPY")
         assert clearing is not None and clearing.balance == -300
         assert wallet(store, "alice", "JPY").balance == 300
@@ -160,8 +186,9 @@ class TestResolveHold:
         """Committing a hold lowers balance and held by the amount and credits clearing."""
         credit(store, "alice", 1000)
         hold_id = hold(store, "alice", 400)
-        after = commit(store, hold_id)
-        assert after is not None and (after.balance, after.held) == (600, 0)
+        assert commit(store, hold_id)
+        after = wallet(store, "alice")
+        assert (after.balance, after.held) == (600, 0)
         clearing = store.read.account("clearing", None, "USD")
         assert clearing is not None and clearing.balance == 400
         transfer = store.read.transfer(hold_id)
@@ -172,8 +199,9 @@ class TestResolveHold:
         """Voiding a hold gives the money back to available; nothing leaves the wallet."""
         credit(store, "alice", 1000)
         hold_id = hold(store, "alice", 400)
-        after = void(store, hold_id)
-        assert after is not None and (after.balance, after.held, after.available) == (
+        assert void(store, hold_id)
+        after = wallet(store, "alice")
+        assert (after.balance, after.held, after.available) == (
             1000, 0, 1000)
         transfer = store.read.transfer(hold_id)
         assert transfer is not None and transfer.state == "voided"
@@ -185,20 +213,20 @@ class TestResolveHold:
     )
     def test_resolving_twice_moves_nothing(self, store: Store, first: Resolve,
                                            second: Resolve) -> None:
-        """A hold resolves once; a second commit or void returns None and writes nothing."""
+        """A hold resolves once; a second commit or void returns False and writes nothing."""
         credit(store, "alice", 1000)
         hold_id = hold(store, "alice", 400)
-        assert first(store, hold_id) is not None
+        assert first(store, hold_id)
         before = ledger_state(store)
-        assert second(store, hold_id) is None
+        assert not second(store, hold_id)
         assert ledger_state(store) == before
 
     def test_unknown_hold_is_a_no_op(self, store: Store) -> None:
         """Resolving a hold id that does not exist moves nothing."""
         credit(store, "alice", 1000)
         before = ledger_state(store)
-        assert commit(store, "hold_missing") is None
-        assert void(store, "hold_missing") is None
+        assert not commit(store, "hold_missing")
+        assert not void(store, "hold_missing")
         assert ledger_state(store) == before
 
     def test_statement_shows_hold_payment_and_release(self, store: Store) -> None:
@@ -214,6 +242,52 @@ class TestResolveHold:
             ("hold", -300, 1000, 300),
             ("credit", 1000, 1000, 0),
         ]
+
+
+class TestOneBuffer:
+    """Movements of one transaction in one `Postings`, as a payment's opening and settle
+    and a billing run's group make them."""
+
+    def test_a_hold_placed_and_posted_in_one_buffer(self, store: Store) -> None:
+        """A hold the buffer placed can be posted by it before anything is written; the
+        statement shows both movements, each with the wallet as it stood after it."""
+        credit(store, "alice", 1000)
+        with store.transaction() as tx:
+            moves = Postings(tx)
+            hold_id = moves.hold("alice", Money(300, "USD"), "pay_x")
+            assert moves.commit(hold_id) and not moves.void(hold_id)
+            moves.write()
+        assert (wallet(store, "alice").balance, wallet(store, "alice").held) == (700, 0)
+        lines = store.read.entries(wallet(store, "alice").id, 10)
+        assert [(e.type, e.amount, e.balance, e.held) for e in lines] == [
+            ("payment", -300, 700, 0), ("hold", -300, 1000, 300), ("credit", 1000, 1000, 0)]
+        transfer = store.read.transfer(hold_id)
+        assert transfer is not None and transfer.state == "posted"
+        assert store.read.currency_sums() == {"USD": 0}
+
+    def test_holds_count_against_what_is_left_in_order(self, store: Store) -> None:
+        """Two holds in one buffer: the second sees what the first left; refused, it moves
+        nothing and the first is still written."""
+        credit(store, "alice", 500)
+        with store.transaction() as tx:
+            moves = Postings(tx)
+            moves.hold("alice", Money(400, "USD"), "pay_1")
+            assert moves.available("alice", "USD") == 100
+            with pytest.raises(InsufficientFunds, match=r"1\.00 USD available, 2\.00"):
+                moves.hold("alice", Money(200, "USD"), "pay_2")
+            moves.write()
+        assert wallet(store, "alice").held == 400
+
+    def test_a_deposit_opens_a_wallet_of_another_currency(self, store: Store) -> None:
+        """A wallet loaded in USD, credited in JPY: the JPY wallet is opened and credited."""
+        credit(store, "alice", 1000)
+        with store.transaction() as tx:
+            moves = Postings(tx)
+            assert moves.available("alice", "JPY") == 0
+            after = moves.deposit("credit", "alice", Money(300, "JPY"), None)
+            moves.write()
+        assert (after.balance, wallet(store, "alice", "JPY").balance) == (300, 300)
+        assert store.read.currency_sums() == {"USD": 0, "JPY": 0}
 
 
 class TestSchemaGuards:
@@ -350,66 +424,121 @@ class TestHashChain:
         assert found is not None and found.seq == 2
 
 
-USERS = ("alice", "bob", "carol")
+USERS = ("alice", "bob")
 CURRENCIES = ("USD", "JPY")
 
 
-class LedgerMachine(RuleBasedStateMachine):
-    """Random credits, holds, commits and voids, checked against a plain Python model."""
+DECISIONS = (Decision.SUCCEEDED, Decision.REFUSED, Decision.UNKNOWN)
+SETTLE_EVENTS = {Decision.SUCCEEDED: 2, Decision.REFUSED: 2, Decision.UNKNOWN: 1}
 
-    holds = Bundle("holds")
+
+class LedgerMachine(RuleBasedStateMachine):
+    """Random credits, daily limits, groups of payments opened and settled, and refunds,
+    through the code `pay` and billing runs run (`wallet.credit`, `group.Opening`,
+    `settle.settle_payments_in`, `Postings`), checked against a plain Python model."""
+
+    payments = Bundle("payments")
 
     def __init__(self) -> None:
         super().__init__()
         self.store = Store(":memory:")
-        self.balance: defaultdict[tuple[str, str], int] = defaultdict(int)
-        self.held: defaultdict[tuple[str, str], int] = defaultdict(int)
-        self.pending: dict[str, tuple[str, str, int]] = {}
+        self.balance: Counter[tuple[str, str]] = Counter()
+        self.held: Counter[tuple[str, str]] = Counter()
+        self.daily: dict[tuple[str, str], int | None] = {}
+        self.made: Counter[tuple[str, str]] = Counter()  # today's payments not FAILED
+        self.status: dict[str, str] = {}
+        self.amount: dict[str, tuple[str, str, int]] = {}
+        self.given_back: set[str] = set()
         self.events = 0
 
     def teardown(self) -> None:
         self.store.close()
 
+    @initialize(minor=st.integers(0, 10_000))
+    def fund(self, minor: int) -> None:
+        """Every wallet starts with the same credit (none if 0)."""
+        for user in USERS:
+            for code in CURRENCIES:
+                if minor:
+                    self.credit(user, code, minor)
+
     @rule(user=st.sampled_from(USERS), code=st.sampled_from(CURRENCIES),
-          minor=st.integers(1, 10_000))
+          minor=st.integers(1_000, 10_000))
     def credit(self, user: str, code: str, minor: int) -> None:
-        credit(self.store, user, minor, code)
+        wallet_credit(self.store, user, Money(minor, code))
         self.balance[user, code] += minor
         self.events += 1
 
-    @rule(target=holds, user=st.sampled_from(USERS), code=st.sampled_from(CURRENCIES),
-          minor=st.integers(1, 10_000))
-    def hold(self, user: str, code: str, minor: int) -> object:
-        available = self.balance[user, code] - self.held[user, code]
-        if minor > available:
-            with pytest.raises(InsufficientFunds):
-                hold(self.store, user, minor, code)
-            return multiple()
-        hold_id = hold(self.store, user, minor, code)
-        self.held[user, code] += minor
-        self.pending[hold_id] = (user, code, minor)
-        self.events += 1
-        return hold_id
-
-    @rule(hold_id=holds)
-    def commit(self, hold_id: str) -> None:
-        moved = commit(self.store, hold_id)
-        if hold_id not in self.pending:
-            assert moved is None
-            return
-        user, code, minor = self.pending.pop(hold_id)
-        self.balance[user, code] -= minor
-        self.held[user, code] -= minor
+    @rule(user=st.sampled_from(USERS), code=st.sampled_from(CURRENCIES),
+          count=st.none() | st.integers(0, 6))
+    def limit(self, user: str, code: str, count: int | None) -> None:
+        limits.set_limits(self.store, user, code, daily_count=count)
+        self.daily[user, code] = count
         self.events += 1
 
-    @rule(hold_id=holds)
-    def void(self, hold_id: str) -> None:
-        moved = void(self.store, hold_id)
-        if hold_id not in self.pending:
-            assert moved is None
+    @rule(target=payments, rows=st.lists(st.tuples(
+        st.sampled_from(USERS), st.sampled_from(CURRENCIES), st.integers(1, 2_000)),
+        min_size=1, max_size=4))
+    def open(self, rows: list[tuple[str, str, int]]) -> object:
+        requests = [PayRequest(user, Money(minor, code)) for user, code, minor in rows]
+        with self.store.transaction() as tx:
+            results = open_group(tx, requests, "owner").opened()
+        opened = []
+        for (user, code, minor), result in zip(rows, results, strict=True):
+            expected = self._judged(user, code, minor)
+            assert isinstance(result, expected), (rows, results)
+            if isinstance(result, Payment):
+                self.held[user, code] += minor
+                self.made[user, code] += 1
+                self.status[result.id] = PaymentStatus.PROCESSING
+                self.amount[result.id] = (user, code, minor)
+                self.events += 4
+                opened.append(result.id)
+        return multiple(*opened)
+
+    def _judged(self, user: str, code: str, minor: int) -> type:
+        """What the model says a row gets: refused for funds, for a limit, or a payment."""
+        if self.balance[user, code] - self.held[user, code] < minor:
+            return InsufficientFunds
+        allowed = self.daily.get((user, code))
+        if allowed is not None and self.made[user, code] + 1 > allowed:
+            return LimitExceeded
+        return Payment
+
+    @rule(picked=st.lists(payments, min_size=1, max_size=4, unique=True),
+          decisions=st.lists(st.sampled_from(DECISIONS), min_size=4, max_size=4))
+    def settle(self, picked: list[str], decisions: list[Decision]) -> None:
+        verdicts = [(payment_id, Verdict(decision, f"ext_{payment_id}"), [])
+                    for payment_id, decision in zip(picked, decisions, strict=False)]
+        with self.store.transaction() as tx:
+            found = settle_payments_in(tx, verdicts)
+        for payment_id, verdict, _ in verdicts:
+            self._settled(payment_id, verdict.decision)
+            assert found[payment_id].status == self.status[payment_id]
+
+    def _settled(self, payment_id: str, decision: Decision) -> None:
+        if self.status[payment_id] != PaymentStatus.PROCESSING:
+            return  # final: settling again changes nothing
+        user, code, minor = self.amount[payment_id]
+        self.events += SETTLE_EVENTS[decision]
+        if decision == Decision.SUCCEEDED:
+            self.balance[user, code] -= minor
+            self.held[user, code] -= minor
+            self.status[payment_id] = PaymentStatus.COMPLETED
+        elif decision == Decision.REFUSED:
+            self.held[user, code] -= minor
+            self.made[user, code] -= 1
+            self.status[payment_id] = PaymentStatus.FAILED
+
+    @rule(payment_id=payments)
+    def give_back(self, payment_id: str) -> None:
+        """A completed payment's money credited back from clearing, as a refund is."""
+        if self.status[payment_id] != PaymentStatus.COMPLETED or payment_id in self.given_back:
             return
-        user, code, minor = self.pending.pop(hold_id)
-        self.held[user, code] -= minor
+        user, code, minor = self.amount[payment_id]
+        deposit(self.store, "refund", user, Money(minor, code), payment_id)
+        self.given_back.add(payment_id)
+        self.balance[user, code] += minor
         self.events += 1
 
     @invariant()
@@ -424,8 +553,21 @@ class LedgerMachine(RuleBasedStateMachine):
             assert account.available >= 0
             assert (account.balance, account.held) == (self.balance[user, code],
                                                       self.held[user, code])
+            newest = self.store.read.entries(account.id, 1)[0]
+            assert (newest.balance, newest.held) == (account.balance, account.held)
         opened = {key for key, value in self.balance.items() if value or self.held[key]}
         assert opened <= wallets.keys()
+
+    @invariant()
+    def payments_match_the_model(self) -> None:
+        stored = {payment.id: payment for payment in self.store.read.payments()}
+        assert {pid: p.status for pid, p in stored.items()} == self.status
+        for payment_id, payment in stored.items():
+            hold = self.store.read.transfer(payment.hold_id or "")
+            assert hold is not None and hold.amount == payment.amount
+            state = {PaymentStatus.PROCESSING: "pending", PaymentStatus.COMPLETED: "posted",
+                     PaymentStatus.FAILED: "voided"}[PaymentStatus(payment.status)]
+            assert hold.state == state, payment_id
 
     @invariant()
     def chain_is_intact(self) -> None:
@@ -434,10 +576,12 @@ class LedgerMachine(RuleBasedStateMachine):
 
 class TestLedgerProperties:
     def test_any_sequence_keeps_the_books(self) -> None:
-        """Any run of credits, holds, commits and voids keeps the books balanced and true."""
+        """Any run of credits, limits, groups opened and settled, and refunds keeps the
+        books balanced and true."""
         # Checked after every step: each currency sums to zero, no wallet's available is
-        # negative, wallets equal a plain Python model, and the hash chain verifies.
+        # negative, wallets, their newest statement lines, payments and their holds equal
+        # a plain Python model, and the hash chain verifies.
         run_state_machine_as_test(
             LedgerMachine,
-            settings=settings(max_examples=100, stateful_step_count=20, deadline=None),
+            settings=settings(max_examples=100, stateful_step_count=30, deadline=None),
         )

@@ -21,7 +21,7 @@ from helpers import check_invariants, paycli_env, run, run_json, spawn
 from paycli.ledger.postings import new_id
 from paycli.money import Money
 from paycli.records import PaymentStatus
-from paycli.saga.pay import PayRequest, new_payment
+from paycli.saga.group import PayRequest, new_payment
 from paycli.store import Store
 
 HEADER = "user,amount,currency,order_id\n"
@@ -168,10 +168,10 @@ class TestTheLedgerRule:
         request = PayRequest(user="ann", money=Money(100, "USD"), order_id="o-x")
         with store.transaction() as tx:
             failed = new_payment(request, new_id("pay"), "order:o-x", "me", tx.at)
-            tx.insert_payment(failed._replace(status=PaymentStatus.FAILED))
-            tx.insert_payment(new_payment(request, new_id("pay"), "order:o-x#2", "me", tx.at))
+            tx.insert_payments([failed._replace(status=PaymentStatus.FAILED)])
+            tx.insert_payments([new_payment(request, new_id("pay"), "order:o-x#2", "me", tx.at)])
         with pytest.raises(Exception, match=r"(?i)unique"), store.transaction() as tx:
-            tx.insert_payment(new_payment(request, new_id("pay"), "by-hand", "me", tx.at))
+            tx.insert_payments([new_payment(request, new_id("pay"), "by-hand", "me", tx.at)])
         assert len(store.read.attempts_of(["o-x"])["o-x"]) == 2
 
 
@@ -409,7 +409,8 @@ class TestSettlersReportOnlyTheirOwn:
         real = resolving.settle_payment
 
         def settled_first(saga: Any, *args: Any, **kwargs: Any) -> Any:
-            real(saga, payment_id, Verdict(Decision.REFUSED, None, "declined", "declined"), [])
+            real(saga, payment_id,
+                 Verdict(Decision.REFUSED, None, "declined", {"code": "declined"}), [])
             return real(saga, *args, **kwargs)
 
         monkeypatch.setattr(resolving, "settle_payment", settled_first)

@@ -245,20 +245,22 @@ def _big_ledger(store: Store, payments: int) -> Iterator[None]:
     amount = Money(100, "USD")
     for start in range(0, payments, 5000):
         with store.transaction("bulk") as tx:
+            moves = ledger.Postings(tx)
             for i in range(start, min(start + 5000, payments)):
                 user = f"user_{i % 500}"
-                ledger.deposit(tx, "credit", user, amount, None)
+                moves.deposit("credit", user, amount, None)
                 payment_id = ledger.new_id("pay")
-                tx.insert_payment(Payment(payment_id, user, "USD", 100, None, None, "k",
-                                          "PENDING", None, None, 0, 0, None, None, None,
-                                          tx.at, tx.at))
+                tx.insert_payments([Payment(payment_id, user, "USD", 100, None, None, "k",
+                                            "PENDING", None, None, 0, 0, None, None, None,
+                                            tx.at, tx.at)])
                 tx.append_event("payment.created", payment_id, {
                     "id": payment_id, "user": user, "currency": "USD", "amount": 100})
-                hold_id = ledger.hold(tx, user, amount, payment_id)
+                hold_id = moves.hold(user, amount, payment_id)
                 _change(tx, payment_id, "payment.funds_reserved", {"hold_id": hold_id})
-                ledger.commit_hold(tx, hold_id)
+                moves.commit(hold_id)
                 _change(tx, payment_id, "payment.completed",
                         {"status": "COMPLETED", "gateway_ref": f"ch_{i}"})
+            moves.write()
         yield
 
 

@@ -357,3 +357,38 @@ class TestLogs:
         assert len(attempts) == 2
         assert all(x["correlation_id"] == out["payment_id"] for x in attempts)
         assert "test-api-key" not in log.read_text()
+
+
+class TestRefusals:
+    def test_limit_refusals_under_concurrency_write_nothing_and_pay_later(
+            self, db_path: Path, env: dict[str, str], gateway: MockGatewayProcess) -> None:
+        """Issue 27, item 2: six `pay --order-id` at once against a daily count of 3: three
+        pay, three exit 12 and leave no payment, event or key (whichever moment the limit
+        was found); raised to 10, each refused order pays (exit 0), never a stored FAILED."""
+        run_json(db_path, "wallet", "credit", "--user", "l2", "--amount", "100", env=env)
+        code, _ = run_json(db_path, "limits", "set", "--user", "l2", "--daily-count", "3",
+                           env=env)
+        assert code == 0
+        gateway.set_mode("slow", latency_ms=50)
+        procs = {n: spawn(db_path, "pay", "--user", "l2", "--amount", "1", "--order-id",
+                          f"lq-{n}", "--json", env=env) for n in range(6)}
+        outs = {n: (json.loads(p.communicate(timeout=60)[0]), p.returncode)
+                for n, p in procs.items()}
+        refused = [n for n, (_, code) in outs.items() if code == 12]
+        assert len(refused) == 3 and all(code in (0, 12) for _, code in outs.values()), outs
+        for n in refused:
+            out = outs[n][0]
+            assert out["payment_id"] is None and out["error"]["type"] == "limit_exceeded"
+        code, listed = run_json(db_path, "payments", "list", "--user", "l2", env=env)
+        assert code == 0
+        assert sorted(p["order_id"] for p in listed["payments"]) == sorted(
+            f"lq-{n}" for n in outs if n not in refused)
+        assert {p["status"] for p in listed["payments"]} == {"COMPLETED"}
+
+        run_json(db_path, "limits", "set", "--user", "l2", "--daily-count", "10", env=env)
+        for n in refused:
+            code, out = run_json(db_path, "pay", "--user", "l2", "--amount", "1",
+                                 "--order-id", f"lq-{n}", env=env)
+            assert code == 0 and out["status"] == "COMPLETED", out
+        assert len(gateway.charges()) == 6 and wallet(db_path, "l2") == (9400, 0)
+        check_invariants(db_path, gateway.charges())

@@ -85,8 +85,9 @@ def pay(
 ) -> None:
     """Pay from a wallet through the card gateway, showing each step live.
 
-    Steps: CheckWalletBalance, CreatePayment, ReserveFunds (a hold), ProcessPayment (the
-    gateway, with retries and a shared circuit breaker), SettlePayment.
+    Steps: CheckWalletBalance, CreatePayment, ReserveFunds (a hold; these three in one
+    transaction, so a refusal writes nothing), ProcessPayment (the gateway, with retries
+    and a shared circuit breaker), SettlePayment.
 
     Paying an order id again returns its latest attempt (same exit code) and charges
     nothing. If that attempt FAILED, --retry makes a new attempt (a new payment, key

@@ -96,8 +96,10 @@ def prefill(store: Store, count: int, progress: Callable[[int], None] | None = N
     users = min(count, PREFILL_USERS)
     each = Money(AMOUNT.minor * -(-count // users), AMOUNT.currency)
     with store.transaction("prefill") as tx:
+        moves = postings.Postings(tx)
         for number in range(users):
-            postings.deposit(tx, "credit", f"prefill_{number}", each, None)
+            moves.deposit("credit", f"prefill_{number}", each, None)
+        moves.write()
     for first in range(0, count, chunk):
         rows = [BatchRow(number + 1, f"prefill_{number % users}", AMOUNT, f"prefill-{number}",
                          None) for number in range(first, min(first + chunk, count))]

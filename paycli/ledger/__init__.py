@@ -2,8 +2,8 @@
 export and reconciliation. It decides what a movement of money is and what the ledger
 says; the store below it keeps the rows.
 
-    postings     double-entry movements: deposit, hold, post (commit) and void a hold
-    grouped      the same movements for a billing run's group, in one transaction
+    postings     double-entry movements (`Postings`, for one payment or a group): deposit,
+                 hold, post (commit) and void a hold
     wallet       credit, balance and statement as result objects
     idempotency  key -> request fingerprint -> stored result
     chain        verifying the event log's hash chain

@@ -3,7 +3,8 @@ per wallet and currency or as a default for every wallet.
 
     set_limits  change a scope's limits (a user, or the default), with its `limits.set`
                 event (the actor recorded like every event's)
-    check       a payment against the limits that apply to it, or `LimitExceeded`
+    judge       a payment against the limits that apply to it and the day's usage, or
+                `LimitExceeded`
     listing     the limits set, as the contract's `limits show` object
 
 Which limit applies: each of the three separately, the wallet's own where it has one set,
@@ -11,9 +12,9 @@ else the default's. A day's usage counts the wallet's payments of that currency 
 since 00:00 UTC that hold or took money (they have a hold and are not FAILED).
 
 Invariants: limits live in the ledger, so every process and host enforces the same ones;
-the pay saga checks them before it writes anything (CheckWalletBalance: a refused payment
-writes nothing) and again inside the transaction that places the hold, where writers are
-serialised, so concurrent payments can never together pass a daily limit.
+a payment is judged inside the transaction that opens it and places its hold
+(CheckWalletBalance), where writers are serialised, so concurrent payments can never
+together pass a daily limit, and a refused payment writes nothing.
 """
 
 from __future__ import annotations
@@ -78,16 +79,6 @@ def day_start(now: datetime | None = None) -> str:
     return moment.replace(hour=0, minute=0, second=0, microsecond=0).isoformat()
 
 
-def check(reader: Reader, user: str, money: Money, leaving_out: str | None = None) -> None:
-    """Refuse (`LimitExceeded`) a payment of `money` by `user` over a limit that applies;
-    `leaving_out` is the payment itself once it is stored."""
-    own, default = reader.limits_of(user, money.currency)
-    if own is None and default is None:
-        return
-    judge(Usage(own, default, lambda: reader.day_usage(user, money.currency, day_start(),
-                                                       leaving_out)), user, money)
-
-
 class Usage:
     """The limits that apply to one wallet and currency and what it used today: read once,
     then counted on as payments are accepted (a billing run judges many payments of one
@@ -118,7 +109,8 @@ class Usage:
 
 
 def judge(usage: Usage, user: str, money: Money) -> None:
-    """`check` against limits and a usage already read."""
+    """Refuse (`LimitExceeded`) a payment of `money` by `user` over a limit that applies,
+    against the limits and the day's usage in `usage`."""
     own, default = usage.own, usage.default
     if own is None and default is None:
         return

@@ -28,9 +28,11 @@ def credit(store: Store, user: str, money: Money, key: str | None = None) -> Wal
             if row is not None:
                 return credited(tx, str(row["entity_id"]))
         transfer_id = postings.new_id("txn")
-        wallet = postings.deposit(tx, "credit", user, money, key, transfer_id)
+        moves = postings.Postings(tx)
+        wallet = moves.deposit("credit", user, money, key, transfer_id)
+        moves.write()
         if key is not None:
-            tx.put_idempotency(key, "wallet.credit", digest, transfer_id, None, 0)
+            tx.put_idempotencies([(key, "wallet.credit", digest, transfer_id, None, 0)])
     return WalletCredit(user=user, currency=money.currency, amount=money.text,
                         balance=format_minor(wallet.balance, money.currency),
                         transaction_id=transfer_id)

@@ -9,7 +9,8 @@ to finish one that is stuck: resolve by hand, reconcile with the gateway's repor
     lookups    what the gateway's answers and look-ups mean, as verdicts
     settle     the one settle path: a verdict applied to a payment or a refund
     pay        the pay saga
-    group      a billing run's group of payments opened in one transaction
+    group      opening payments (check, create, hold) in one transaction: a billing
+               run's group, or `pay`'s group of one
     batch      billing runs: many payments per commit (group commit), charged concurrently
     refund     the refund saga
     recover    finishing orphans

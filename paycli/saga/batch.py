@@ -1,14 +1,14 @@
 """The billing run's engine: many payments with exactly the single saga's guarantees, at a
 fraction of its commits (group commit).
 
-    open    up to `group` rows in ONE transaction (`group.open_payments`, one statement
-            per table). For each: its key (`order:ORDER_ID`, as `pay --order-id`) looked
-            up: a row already done is skipped; one a killed run left PROCESSING is taken
-            over, settled by what the gateway says of its charge, or charged now if the
-            gateway shows none; funds and limits checked in row order (a refused row
-            writes nothing); then the payment created, its funds held and it marked
-            PROCESSING: the very rows and events of the saga's CreatePayment,
-            ReserveFunds and ProcessPayment.
+    open    up to `group` rows in ONE transaction (`group.Opening`, the very opening
+            `pay` runs for a group of one; one statement per table). For each: its key
+            (`order:ORDER_ID`, as `pay --order-id`) looked up: a row already done is
+            skipped; one a killed run left PROCESSING is taken over, settled by what the
+            gateway says of its charge, or charged now if the gateway shows none; funds
+            and limits checked in row order (a refused row writes nothing); then the
+            payment created, its funds held and it marked PROCESSING: the saga's
+            CheckWalletBalance, CreatePayment and ReserveFunds.
     charge  each payment of the group charged, by `concurrency` threads, each with its own
             HTTP client and keep-alive connection (no thread waits on another's
             connection pool), its own ledger connection and handle on the shared breaker
@@ -59,7 +59,7 @@ from paycli.saga.core import (
     read_payment,
     unknown,
 )
-from paycli.saga.group import open_payments
+from paycli.saga.group import PHASES, Opening, PayRequest, open_group
 from paycli.saga.settle import settle_payments_in
 from paycli.saga.steps import SilentReporter, Steps
 from paycli.store import Store
@@ -89,7 +89,7 @@ class _Charge:
 
     row: BatchRow
     payment: Payment
-    opened_ms: float  # the group's commit, shared out among its rows
+    opening: list[dict[str, Any]]  # its opening steps: the group's, shared out
     polled: bool = False  # asked for the last time: whatever it is now, it is settled
 
 
@@ -218,7 +218,7 @@ class Batch:
     # -- open ----------------------------------------------------------------------------
 
     def _open(self, group: list[Row]) -> list[_Charge]:
-        """One transaction for the group's new payments (`group.open_payments`); the rest
+        """One transaction for the group's new payments (`group.Opening`); the rest
         end at once."""
         started = time.perf_counter()
         opened: list[_Charge] = []
@@ -231,18 +231,19 @@ class Batch:
                                         UsageError(row.message), row.raw))
         if rows:
             with self.env.store.transaction(f"batch:{self.batch_id}") as tx:
-                results = open_payments(tx, rows, self.env.owner, self.batch_id,
-                                        self.options.retry_failed)
-            for row, result in zip(rows, results, strict=True):
+                opening = open_group(tx, [PayRequest(user=row.user, money=row.money,
+                                                     order_id=row.order_id,
+                                                     retry=self.options.retry_failed)
+                                          for row in rows],
+                                     self.env.owner, batch=self.batch_id)
+            steps = _opening_steps(opening, started)
+            for row, result in zip(rows, opening.opened(), strict=True):
                 if isinstance(result, Payment):
-                    opened.append(_Charge(row, result, 0.0))
+                    opened.append(_Charge(row, result, steps))
                 elif isinstance(result, str):
                     earlier.append((row, result))
                 else:
                     ended.append(RowOutcome(row.line, row.order_id, "failed", result, row.raw))
-        share = (time.perf_counter() - started) * 1000 / max(len(opened), 1)
-        for charge in opened:
-            charge.opened_ms = share
         for outcome in sorted(ended, key=lambda outcome: outcome.line):
             self.on_row(outcome)
         for row, payment_id in earlier:
@@ -268,7 +269,7 @@ class Batch:
             self.on_row(_ended(row, read_payment(self.env, payment_id),
                                here=where == "resolved"))
             return None
-        charge = _Charge(row, read_payment(self.env, payment_id), 0.0)
+        charge = _Charge(row, read_payment(self.env, payment_id), [])
         verdict = lookups.ask_about_payment(self.env, charge.payment)
         if verdict.error_type == lookups.NOT_CHARGED:
             return charge  # the gateway never got it: charge it as if new
@@ -302,7 +303,7 @@ class Batch:
         with self.env.store.transaction(f"batch:{self.batch_id}") as tx:
             settled = settle_payments_in(tx, [
                 (charge.payment.id, verdict,
-                 [*_opening_steps(charge.opened_ms), *records, _record("SettlePayment")])
+                 [*charge.opening, *records, _record("SettlePayment")])
                 for charge, (verdict, records) in finished], settled_here=here)
         for charge, _ in finished:
             payment = settled[charge.payment.id]
@@ -353,11 +354,15 @@ def _ended(row: BatchRow, payment: Payment, here: bool = True) -> RowOutcome:
                       orders.number_of(payment), earlier=not here)
 
 
-def _opening_steps(share_ms: float) -> list[dict[str, Any]]:
-    """The steps the group's one transaction did for each payment, its time shared out."""
-    each = round(share_ms / 3, 3)
-    return [_record(name, each) for name in ("CheckWalletBalance", "CreatePayment",
-                                              "ReserveFunds")]
+def _opening_steps(opening: Opening, started: float) -> list[dict[str, Any]]:
+    """Each opened payment's CheckWalletBalance, CreatePayment and ReserveFunds: the time
+    the group's phase took shared out among its payments (the transaction's begin and
+    commit counted in ReserveFunds, as `pay` counts its commit)."""
+    share = max(len(opening.accepted), 1)
+    whole = (time.perf_counter() - started) * 1000
+    phases = {name: opening.timings.get(name, 0.0) for name in PHASES}
+    phases["ReserveFunds"] += max(whole - sum(phases.values()), 0.0)
+    return [_record(name, round(ms / share, 3)) for name, ms in phases.items()]
 
 
 def _record(name: str, duration_ms: float = 0.0) -> dict[str, Any]:

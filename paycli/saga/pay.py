@@ -1,11 +1,16 @@
-"""The pay saga: check, create, hold, charge, settle — each step one committed transaction.
+"""The pay saga: open (check, create, hold), charge, settle; the opening one committed
+transaction, the charge and the settle after it.
 
     CheckWalletBalance  available >= amount, or InsufficientFunds; within the limits, or
-                        LimitExceeded (either way nothing written)
-    CreatePayment       a PENDING payment, its gateway idempotency key stored first
-    ReserveFunds        a hold on the wallet, funds and limits re-checked atomically
-    ProcessPayment      PROCESSING, then the charge (retries, shared breaker); a pending
-                        charge's reference is stored, then it is polled (`calls`)
+                        LimitExceeded; a repeated key names its payment, or conflicts
+    CreatePayment       the payment, its gateway idempotency key fixed before anything
+                        leaves the process
+    ReserveFunds        a hold on the wallet and PROCESSING: these three steps are the
+                        phases of ONE transaction (`group.Opening`, the billing run's
+                        opening with a group of one), committed as ReserveFunds ends, so a
+                        refusal at any of them writes nothing
+    ProcessPayment      the charge (retries, shared breaker); a pending charge's reference
+                        is stored, then it is polled (`calls`)
     SettlePayment       the verdict through the one settle path (`settle`)
 
 Invariants: the ledger is never between states (every transition commits with its event);
@@ -15,7 +20,7 @@ owns it while it runs, and `recover` takes over payments whose process died.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
 from typing import Any
 
 from paycli.errors import (
@@ -28,19 +33,22 @@ from paycli.errors import (
     PaycliError,
     PaymentDeclined,
 )
-from paycli.ledger import idempotency, limits, orders, postings
+from paycli.ledger import idempotency, orders, postings
 from paycli.ledger.queries import saga_steps, step_record
-from paycli.money import Money, format_minor
+from paycli.money import format_minor
 from paycli.records import Account, Payment, PaymentStatus, StepStatus
 from paycli.results import messages
 from paycli.results.base import ErrorInfo, StepRecord
 from paycli.results.payments import PayResult
 from paycli.saga import calls
-from paycli.saga.core import Decision, Outcome, SagaEnv, Verdict, read_payment, set_payment
+from paycli.saga.core import Decision, Outcome, SagaEnv, Verdict, read_payment
+from paycli.saga.group import Opening
+from paycli.saga.group import PayRequest as PayRequest
+from paycli.saga.group import request_key as request_key
 from paycli.saga.owner import wait_for_owner
 from paycli.saga.settle import settle_payment
 from paycli.saga.steps import Reporter, Steps
-from paycli.store import Store, Tx
+from paycli.store import Store
 
 ERRORS: dict[str, type[PaycliError]] = {
     "insufficient_funds": InsufficientFunds,
@@ -60,18 +68,6 @@ SETTLED = {
 }
 SUCCEEDED = frozenset({PaymentStatus.COMPLETED, PaymentStatus.PARTIALLY_REFUNDED,
                        PaymentStatus.REFUNDED})
-
-
-@dataclass(frozen=True)
-class PayRequest:
-    """What the operator asked to pay."""
-
-    user: str
-    money: Money
-    order_id: str | None = None
-    idempotency_key: str | None = None
-    wait_s: float = 30.0
-    retry: bool = False  # a new attempt for an order whose every attempt FAILED (`orders`)
 
 
 def exit_error(payment: Payment) -> PaycliError | None:
@@ -114,16 +110,6 @@ def _outcome(store: Store, payment: Payment, steps: list[dict[str, Any]] | None 
     return Outcome(payment_result(store, payment, steps), exit_error(payment))
 
 
-def request_key(request: PayRequest) -> tuple[str | None, str]:
-    """The payment's idempotency key (given, or derived from its order id) and the
-    fingerprint of what it asks, which a repeat under that key must match."""
-    key = request.idempotency_key or (f"order:{request.order_id}" if request.order_id else None)
-    return key, idempotency.fingerprint("pay", {
-        "user": request.user, "currency": request.money.currency,
-        "amount": request.money.minor, "order_id": request.order_id,
-    })
-
-
 def pay(env: SagaEnv, request: PayRequest, reporter: Reporter) -> Outcome:
     """Run the pay saga for `request`; see the module docstring for its steps."""
     key, digest = request_key(request)
@@ -140,18 +126,13 @@ def pay(env: SagaEnv, request: PayRequest, reporter: Reporter) -> Outcome:
     details = {**_details(request, wallet), **orders.retry_details(attempt)}
     reporter.started(details)
     try:
-        _check_balance(env, request, wallet, steps)
+        opened = open_payment(env, request, payment_id, steps)
     except (InsufficientFunds, LimitExceeded) as exc:
         return _refused(env, request, steps, exc)
-    raced = _create(env, request, payment_id, key, digest, steps)
-    if raced is not None:
-        return replay(env, raced, request.wait_s)
+    if isinstance(opened, str):
+        return replay(env, opened, request.wait_s)
     reporter.started({"payment_id": payment_id, **details})
-    try:
-        _reserve(env, request, payment_id, steps)
-    except (InsufficientFunds, LimitExceeded):
-        return _outcome(env.store, read_payment(env, payment_id), steps.records)
-    verdict = _process(env, read_payment(env, payment_id), request.wait_s, steps)
+    verdict = _process(env, opened, request.wait_s, steps)
     with steps.run("SettlePayment") as step:
         step.update.reason = SETTLED[verdict.decision]
         if verdict.decision == Decision.UNKNOWN:
@@ -160,26 +141,46 @@ def pay(env: SagaEnv, request: PayRequest, reporter: Reporter) -> Outcome:
     return _outcome(env.store, payment, steps.records)
 
 
+def open_payment(env: SagaEnv, request: PayRequest, payment_id: str, steps: Steps
+                 ) -> Payment | str:
+    """Open a group of one (`group.Opening`), each phase run as its step, in one
+    transaction committed as ReserveFunds ends (so that step is shown done only once the
+    payment is durable): the PROCESSING payment, or the id of the payment its key already
+    names. A refusal is raised from its step and writes nothing."""
+    with contextlib.ExitStack() as transaction:
+        tx = transaction.enter_context(env.store.transaction(payment_id))
+        opening = Opening(tx, [request], env.owner, ids=[payment_id])
+        with steps.run("CheckWalletBalance") as step:
+            [row] = opening.check()
+            step.update.reason = _available(opening, request, row)
+            if isinstance(row, PaycliError):
+                raise row
+        if isinstance(row, str):
+            return row  # a racer opened this very payment first
+        with steps.run("CreatePayment"):
+            opening.create()
+        with steps.run("ReserveFunds"):
+            opening.reserve()
+            transaction.close()  # the commit
+        return row.payment
+
+
+def _available(opening: Opening, request: PayRequest, row: object) -> dict[str, Any]:
+    """The CheckWalletBalance step's reason: what the wallet had available (and whether
+    the payment was over a limit)."""
+    money = request.money
+    reason: dict[str, Any] = {"code": "available", "currency": money.currency,
+                              "amount": opening.moves.available(request.user, money.currency)}
+    if isinstance(row, LimitExceeded):
+        reason["over_limit"] = True
+    return reason
+
+
 def _details(request: PayRequest, wallet: Account | None) -> dict[str, Any]:
     return {"user": request.user, "amount": request.money.text,
             "currency": request.money.currency, "order_id": request.order_id,
             "initial_balance": format_minor(wallet.balance if wallet else 0,
                                             request.money.currency)}
-
-
-def _check_balance(env: SagaEnv, request: PayRequest, wallet: Account | None, steps: Steps
-                   ) -> None:
-    with steps.run("CheckWalletBalance") as step:
-        available = wallet.available if wallet else 0
-        step.update.reason = {"code": "available", "amount": available,
-                              "currency": request.money.currency}
-        if available < request.money.minor:
-            raise postings.insufficient(request.user, available, request.money)
-        try:
-            limits.check(env.store.read, request.user, request.money)
-        except LimitExceeded:
-            step.update.reason = {**step.update.reason, "over_limit": True}
-            raise
 
 
 def _refused(env: SagaEnv, request: PayRequest, steps: Steps, error: PaycliError) -> Outcome:
@@ -193,88 +194,8 @@ def _refused(env: SagaEnv, request: PayRequest, steps: Steps, error: PaycliError
     return Outcome(result, error)
 
 
-def _create(env: SagaEnv, request: PayRequest, payment_id: str, key: str | None, digest: str,
-            steps: Steps) -> str | None:
-    """Store the PENDING payment; returns another payment's id if a racer used `key` first."""
-    with steps.run("CreatePayment"), env.store.transaction(payment_id) as tx:
-        if key is not None:
-            row = idempotency.lookup(tx, key, "pay", digest)
-            if row is not None:
-                return str(row["entity_id"])
-        live = orders.live_attempt(tx, request.order_id)  # an order is charged once
-        if live is not None:
-            return live
-        create_payment(tx, request, payment_id, key, digest, env.owner)
-    return None
-
-
-def create_payment(tx: Tx, request: PayRequest, payment_id: str, key: str | None,
-                   digest: str, owner: str, **extra: Any) -> Payment:
-    """Write a PENDING payment, its idempotency key and its `payment.created` event (with
-    `extra`, such as the billing run it belongs to)."""
-    payment = new_payment(request, payment_id, key, owner, tx.at)
-    tx.insert_payment(payment)
-    if key is not None:
-        tx.put_idempotency(key, "pay", digest, payment_id)
-    tx.append_event("payment.created", payment_id, created_event(payment, **extra))
-    return payment
-
-
-def new_payment(request: PayRequest, payment_id: str, key: str | None, owner: str, at: str
-                ) -> Payment:
-    """A PENDING payment of `request`, created at `at`."""
-    money = request.money
-    return Payment(
-        id=payment_id, user_id=request.user, currency=money.currency, amount=money.minor,
-        order_id=request.order_id, idempotency_key=key, gateway_key=f"paycli-{payment_id}",
-        status=PaymentStatus.PENDING, gateway_ref=None, hold_id=None, refunded=0,
-        refund_reserved=0, error_type=None, error_message=None, owner=owner,
-        created_at=at, updated_at=at,
-    )
-
-
-def created_event(payment: Payment, **extra: Any) -> dict[str, Any]:
-    """The payload of a payment's `payment.created` event."""
-    return {"id": payment.id, "user": payment.user_id, "currency": payment.currency,
-            "amount": payment.amount, "order_id": payment.order_id,
-            "idempotency_key": payment.idempotency_key, "gateway_key": payment.gateway_key,
-            **extra}
-
-
-def reserve_funds(tx: Tx, request: PayRequest, payment_id: str) -> str:
-    """Check the limits and hold the funds of a stored payment; the hold's id.
-
-    Raises `LimitExceeded` or `InsufficientFunds` (and writes nothing) if it cannot."""
-    limits.check(tx, request.user, request.money, leaving_out=payment_id)
-    hold_id = postings.hold(tx, request.user, request.money, payment_id)
-    set_payment(tx, payment_id, "payment.funds_reserved", {"hold_id": hold_id})
-    return hold_id
-
-
-def mark_processing(tx: Tx, payment_id: str) -> None:
-    """The payment is about to be charged: PROCESSING, committed before the call."""
-    set_payment(tx, payment_id, "payment.processing", {"status": PaymentStatus.PROCESSING})
-
-
-def _reserve(env: SagaEnv, request: PayRequest, payment_id: str, steps: Steps) -> str:
-    with steps.run("ReserveFunds") as step:
-        try:
-            with env.store.transaction(payment_id) as tx:
-                return reserve_funds(tx, request, payment_id)
-        except (InsufficientFunds, LimitExceeded) as exc:
-            step.update.status = StepStatus.FAILED
-            with env.store.transaction(payment_id) as tx:
-                set_payment(tx, payment_id, "payment.failed", {
-                    "status": PaymentStatus.FAILED, "error_type": exc.type,
-                    "error_message": messages.stored({"code": "refused", "error": exc.message}),
-                }, owner=None, steps=steps.with_current(step))
-            raise
-
-
 def _process(env: SagaEnv, payment: Payment, wait_s: float, steps: Steps) -> Verdict:
     with steps.run("ProcessPayment") as step:
-        with env.store.transaction(payment.id) as tx:
-            mark_processing(tx, payment.id)
         verdict = calls.charge(env, payment, step, wait_s)
         if verdict.decision != Decision.SUCCEEDED:
             step.update.status = (StepStatus.PENDING if verdict.decision == Decision.UNKNOWN

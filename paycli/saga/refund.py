@@ -190,7 +190,7 @@ def _reserve(env: SagaEnv, refund_id: str, request: RefundRequest, key: str | No
             error_message=None, owner=env.owner, created_at=tx.at, updated_at=tx.at,
         ))
         if key is not None:
-            tx.put_idempotency(key, "refund", digest, refund_id)
+            tx.put_idempotencies([(key, "refund", digest, refund_id, None, None)])
         tx.append_event("refund.created", refund_id, {
             "id": refund_id, "payment_id": payment.id, "currency": money.currency,
             "amount": money.minor, "reason": request.reason or None, "idempotency_key": key,

@@ -22,7 +22,7 @@ from typing import Any
 
 from paycli.errors import RefusedInState
 from paycli.ledger import postings
-from paycli.ledger.grouped import GroupPostings
+from paycli.ledger.postings import Postings
 from paycli.money import Money
 from paycli.records import Payment, PaymentStatus, Refund, RefundStatus
 from paycli.saga.core import (
@@ -76,7 +76,7 @@ def settle_payments_in(tx: Tx, verdicts: list[tuple[str, Verdict, list[dict[str,
     billing run settles a whole group in one): their rows and holds read together, moved
     in order, written together. Returns each payment as it now stands."""
     found = tx.payments_by_id([payment_id for payment_id, _, _ in verdicts])
-    moves = GroupPostings(tx)
+    moves = Postings(tx)
     moves.load_holds([payment.hold_id for payment in found.values()
                       if payment.hold_id and not payment.is_final])
     changed: list[tuple[Any, ...]] = []
@@ -152,8 +152,10 @@ def settle_refund(env: SagaEnv, refund_id: str, verdict: Verdict,
 def _credit_refund(tx: Tx, found: Refund, payment: Payment, verdict: Verdict,
                    recorded: dict[str, Any]) -> None:
     transfer_id = postings.new_id("txn")
-    postings.deposit(tx, "refund", payment.user_id, Money(found.amount, found.currency),
-                     found.id, transfer_id)
+    moves = Postings(tx)
+    moves.deposit("refund", payment.user_id, Money(found.amount, found.currency), found.id,
+                  transfer_id)
+    moves.write()
     refunded = payment.refunded + found.amount
     status = (PaymentStatus.REFUNDED if refunded == payment.amount
               else PaymentStatus.PARTIALLY_REFUNDED)

@@ -84,57 +84,30 @@ class Tx(Reader):
         ).fetchone()
         return Account(int(row[0]), kind, user_id, currency, 0, 0)
 
-    def set_account(self, account_id: int, balance: int, held: int) -> None:
-        """Store an account's new balance and holds."""
-        self.conn.execute(_SET_ACCOUNT, (balance, held, self.at, account_id))
-
     def set_accounts(self, rows: list[tuple[int, int, int]]) -> None:
-        """`set_account` of many: (balance, held, account id) each."""
+        """Store accounts' new balances and holds: (balance, held, account id) each."""
         self.conn.executemany(_SET_ACCOUNT, [(balance, held, self.at, account_id)
                                              for balance, held, account_id in rows])
 
-    def insert_transfer(self, transfer_id: str, kind: str, debit: int, credit: int,
-                        amount: int, currency: str, state: str, reference: str | None) -> None:
-        """Record a transfer between two accounts."""
-        self.conn.execute(_INSERT_TRANSFER, (
-            transfer_id, kind, debit, credit, amount, currency, state, reference,
-            self.at if state == "posted" else None, self.at))
-
     def insert_transfers(self, rows: list[tuple[Any, ...]]) -> None:
-        """`insert_transfer` of many: (id, kind, debit account, credit account, amount,
-        currency, state, reference, resolved at) each, created now."""
+        """Record transfers between two accounts: (id, kind, debit account, credit account,
+        amount, currency, state, reference, resolved at) each, created now."""
         self.conn.executemany(_INSERT_TRANSFER, self._now(rows))
 
-    def resolve_transfer(self, transfer_id: str, state: str) -> None:
-        """Move a pending transfer to `posted` or `voided`."""
-        self.conn.execute(_RESOLVE_TRANSFER, (state, self.at, transfer_id))
-
     def resolve_transfers(self, rows: list[tuple[str, str]]) -> None:
-        """`resolve_transfer` of many: (state, transfer id) each."""
+        """Move pending transfers to `posted` or `voided`: (state, transfer id) each."""
         self.conn.executemany(_RESOLVE_TRANSFER, [(state, self.at, transfer_id)
                                                   for state, transfer_id in rows])
 
-    def add_entry(self, account: Account, transfer_id: str, type_: str, amount: int,
-                  reference: str | None) -> None:
-        """Add a statement line showing `account` as it stands after this movement."""
-        self.conn.execute(_ADD_ENTRY, (account.id, transfer_id, type_, amount, account.balance,
-                                       account.held, reference, self.at))
-
     def add_entries(self, rows: list[tuple[Any, ...]]) -> None:
-        """`add_entry` of many: (account id, transfer id, type, amount, balance after, held
-        after, reference) each, in the order they happened."""
+        """Add statement lines, each showing its account as it stood after its movement:
+        (account id, transfer id, type, amount, balance after, held after, reference) each,
+        in the order they happened."""
         self.conn.executemany(_ADD_ENTRY, self._now(rows))
 
-    def put_idempotency(self, key: str, command: str, fingerprint: str,
-                        entity_id: str | None = None, result: str | None = None,
-                        exit_code: int | None = None) -> None:
-        """Remember an idempotency key with its request and (once known) its result."""
-        self.conn.execute(_PUT_IDEMPOTENCY, (key, command, fingerprint, entity_id, result,
-                                             exit_code, self.at))
-
     def put_idempotencies(self, rows: list[tuple[Any, ...]]) -> None:
-        """`put_idempotency` of many: (key, command, fingerprint, entity id, result, exit
-        code) each."""
+        """Remember idempotency keys with their requests and (once known) results: (key,
+        command, fingerprint, entity id, result, exit code) each."""
         self.conn.executemany(_PUT_IDEMPOTENCY, self._now(rows))
 
     def set_limits(self, scope: str, currency: str, max_amount: int | None,
@@ -148,10 +121,6 @@ class Tx(Reader):
             (f"{scope or '*'}/{currency}", scope, currency, max_amount, daily_amount,
              daily_count, self.at),
         )
-
-    def insert_payment(self, payment: Payment) -> None:
-        """Store a new payment."""
-        self.conn.execute(_INSERT_PAYMENT, payment)
 
     def insert_payments(self, payments: list[Payment]) -> None:
         """Store new payments."""
@@ -208,7 +177,7 @@ class Tx(Reader):
         return count + len(chunk)
 
 
-# The statements a transaction runs for one row (`execute`) or a group's (`executemany`).
+# The statements a transaction runs for its rows, one or many (`executemany`).
 _SET_ACCOUNT = "UPDATE accounts SET balance = ?, held = ?, updated_at = ? WHERE id = ?"
 _INSERT_TRANSFER = (
     "INSERT INTO transfers (id, kind, debit_account, credit_account, amount, currency, state, "
