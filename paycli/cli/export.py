@@ -3,9 +3,8 @@ JSON lines."""
 
 from __future__ import annotations
 
-import os
 import sys
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 
@@ -41,17 +40,8 @@ def export_records(
     """
     fmt = inputs.choice(fmt, export.FORMATS, "--format")
     show_bar = out is not None and sys.stdout.isatty()
-    try:
-        with open_store(ctx) as store, views.progress_bar("Exporting", show_bar) as bar:
-            result = export.export(store, fmt, out, sys.stdout, bar)
-    except BrokenPipeError:
-        _reader_gone()
+    with open_store(ctx) as store, views.progress_bar("Exporting", show_bar) as bar:
+        result = export.export(store, fmt, out, sys.stdout, bar)
     if out is not None:
         views.exported(result)
 
-
-def _reader_gone() -> NoReturn:
-    """Stdout's reader went away (`paycli export ... | head`): stop quietly, as `cat` does."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())  # so the final flush at exit cannot fail again
-    raise typer.Exit(141)
