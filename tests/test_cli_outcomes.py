@@ -70,7 +70,7 @@ class TestHelpAndVersion:
         result = CliRunner().invoke(app, ["pay", "--help"], env={"COLUMNS": "120"})
         assert result.exit_code == 0
         assert "<bool>" not in result.stdout and "--json" in result.stdout
-        assert "<str>" in result.stdout  # options that take a value still say so
+        assert "--user USER" in result.stdout  # options that take a value still say so
 
     def test_version(self) -> None:
         """`paycli --version` prints the version and exits 0."""
@@ -113,6 +113,7 @@ class TestCompletion:
 
 
 class TestWalletBalance:
+    @pytest.mark.usefixtures("empty_ledger")
     def test_an_unknown_wallet_says_there_is_none_yet(self, cli: CliCall) -> None:
         """The human view says there is no wallet yet; --json still shows zeros."""
         result = cli("wallet", "balance", "--user", "zed")

@@ -262,6 +262,7 @@ class TestIdempotency:
 
 
 class TestBalance:
+    @pytest.mark.usefixtures("empty_ledger")
     def test_never_credited_wallet_has_zero(self, cli: CliCall, db_path: Path,
                                             event_count: EventCount) -> None:
         """A wallet nobody credited shows 0 everywhere, and reading it writes no event."""
@@ -326,6 +327,7 @@ class TestHistory:
         result = cli("wallet", "history", "--user", "alice", "--limit", limit)
         assert_one_line_error(result, 2, "--limit")
 
+    @pytest.mark.usefixtures("empty_ledger")
     def test_empty_history(self, cli: CliCall) -> None:
         """A never-credited wallet has an empty statement."""
         result = cli("wallet", "history", "--user", "nobody", "--json")

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from paycli.cli.common import JsonOption, command, emit, open_store
+from paycli.cli.common import JsonOption, command, emit, open_existing
 from paycli.cli.views import ledger as views
 from paycli.ledger.replay import backup as take_backup
 
@@ -36,6 +36,6 @@ def backup(
 
     Example: paycli backup ~/backups/ledger-$(date +%F).db
     """
-    with open_store(ctx) as store:
+    with open_existing(ctx) as store:
         result = take_backup(store, file)
     emit(result, json_output, views.backed_up)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from paycli.cli import inputs
-from paycli.cli.common import command, open_store
+from paycli.cli.common import command, open_existing
 from paycli.cli.views import ledger as views
 from paycli.ledger import export
 
@@ -40,7 +40,7 @@ def export_records(
     """
     fmt = inputs.choice(fmt, export.FORMATS, "--format")
     show_bar = out is not None and sys.stdout.isatty()
-    with open_store(ctx) as store, views.progress_bar("Exporting", show_bar) as bar:
+    with open_existing(ctx) as store, views.progress_bar("Exporting", show_bar) as bar:
         result = export.export(store, fmt, out, sys.stdout, bar)
     if out is not None:
         views.exported(result)

@@ -12,6 +12,7 @@ from paycli.cli.common import (
     JsonOption,
     command,
     emit,
+    open_existing,
     open_store,
     state_of,
     usage,
@@ -111,7 +112,7 @@ def limits_show(
     Example: paycli limits show --user alice
     """
     who = None if user is None else inputs.user_id(user)
-    with open_store(ctx) as store, store.snapshot() as reader:
+    with open_existing(ctx) as store, store.snapshot() as reader:
         result = listing(reader, who)
     emit(result, json_output, views.limits_shown)
 

@@ -16,6 +16,7 @@ from paycli.cli.common import (
     UserOption,
     command,
     emit,
+    open_existing,
     open_store,
     report,
     state_of,
@@ -126,7 +127,7 @@ def refund(
         amount=inputs.amount_text(amount), reason=inputs.reason(reason),
         idempotency_key=inputs.idempotency_key(idempotency_key),
     )
-    with open_store(ctx) as store, live.reporter_for("Refund", json_output) as reporter:
+    with open_existing(ctx) as store, live.reporter_for("Refund", json_output) as reporter:
         env = saga_env(store, settings)
         try:
             outcome = refunds.refund(env, request, reporter, settings.max_amount)
@@ -174,7 +175,7 @@ def payments_list(
     since = None if since is None else inputs.instant(since, "--since")
     until = None if until is None else inputs.instant(until, "--until", end_of_day=True)
     limit = inputs.positive_int(limit, "--limit")
-    with open_store(ctx) as store, store.snapshot() as reader:
+    with open_existing(ctx) as store, store.snapshot() as reader:
         result = queries.list_payments(reader, user=user, status=status, currency=currency,
                                        since=since, until=until, limit=limit)
     emit(result, json_output, views.payments_list)
@@ -194,7 +195,7 @@ def payments_show(
     Example: paycli payments show pay_0123456789abcdef01234567
     """
     payment_id = inputs.entity_id(payment_id, "pay")
-    with open_store(ctx) as store, store.snapshot() as reader:
+    with open_existing(ctx) as store, store.snapshot() as reader:
         result = queries.show_payment(reader, payment_id)
     emit(result, json_output, views.payment_show)
 
@@ -228,7 +229,7 @@ def payments_resolve(
     decision = inputs.one_of({"--approved": approved, "--declined": declined})
     why = inputs.required_reason(reason)
     ref = inputs.idempotency_key(gateway_ref)
-    with open_store(ctx) as store:
+    with open_existing(ctx) as store:
         env = saga_env(store, state_of(ctx).settings)
         resolve_payment(env, payment_id, decision == "--approved", why, ref)
         result = resolved_payment(store.read, payment_id, why, store.actor)
