@@ -36,6 +36,8 @@ from paycli import __version__
 from paycli.cli.common import State, report
 from paycli.cli.helptext import plain_help, plain_own_help
 from paycli.config import Settings
+from paycli.errors import PaycliError
+from paycli.logs import JsonLog
 
 HELP = """paycli: pay, refund and audit over an exact, double-entry SQLite ledger.
 
@@ -145,6 +147,9 @@ class PaycliGroup(TyperGroup):
             code = exc.exit_code
         except typer.Abort:
             code = 130
+        except PaycliError as exc:  # from the global options, before any command ran
+            report(exc.message, exc.type, "--json" in argv)
+            code = exc.exit_code
         if not standalone_mode:
             return code
         sys.exit(code if isinstance(code, int) else 0)
@@ -228,4 +233,5 @@ def main(
     """
     overrides = {"db": db, "gateway_url": gateway_url, "log_file": log_file}
     settings = Settings(overrides=overrides, data_dir=Path(typer.get_app_dir("paycli")))
+    JsonLog(settings.log_file).close()  # a bad --log-file is refused by every command alike
     ctx.obj = State(settings, debug)
