@@ -158,6 +158,20 @@ class TestReadOnlyLedger:
         assert "may read the ledger but not write it" in result.stderr
         assert read_only.stat().st_mtime_ns == before
 
+    @pytest.mark.parametrize("args", [["pay", "--user", "amy", "--amount", "1"],
+                                      ["refund", "pay_" + "0" * 24]])
+    def test_pay_and_refund_refuse_before_drawing(self, read_only: Path, cli: CliCall,
+                                                  args: list[str]) -> None:
+        """`pay` and `refund` refuse as a credit does: the one error line, exit 2, and no
+        step drawn (no half panel with `FAILED CreatePayment`), nothing written."""
+        before = read_only.stat().st_mtime_ns
+        result = cli(*args)
+        assert result.exit_code == 2
+        assert result.stdout == ""
+        assert result.stderr == (f"Error: --db {read_only}: this user may read the ledger "
+                                 "but not write it; only read-only commands work here\n")
+        assert read_only.stat().st_mtime_ns == before
+
 
 class TestRecoverAdvice:
     @pytest.mark.slow

@@ -96,6 +96,19 @@ def open_store(ctx: typer.Context) -> Store:
     return Store(settings.db, actor=settings.actor)
 
 
+def open_writable(ctx: typer.Context, *, existing: bool = False) -> Store:
+    """The ledger, for a command that draws its steps as it writes (`pay`, `refund`): one
+    this user may only read is refused before the first step is drawn, as a credit is.
+    With `existing`, a missing ledger is refused too (see `open_existing`)."""
+    store = open_existing(ctx) if existing else open_store(ctx)
+    try:
+        store.refuse_if_read_only()
+    except UsageError:
+        store.close()
+        raise
+    return store
+
+
 def open_existing(ctx: typer.Context) -> Store:
     """The ledger named by `--db`, for a command that reads it (or finishes what is in
     it): a mistyped path is refused, never made into a new, empty ledger (or folder)."""

@@ -17,7 +17,7 @@ from paycli.cli.common import (
     command,
     emit,
     open_existing,
-    open_store,
+    open_writable,
     report,
     state_of,
 )
@@ -94,7 +94,7 @@ def pay(
         order_id=inputs.order_id(order_id), idempotency_key=inputs.idempotency_key(idempotency_key),
         wait_s=inputs.seconds(wait, "--wait"),
     )
-    with open_store(ctx) as store, live.reporter_for("Payment", json_output) as reporter:
+    with open_writable(ctx) as store, live.reporter_for("Payment", json_output) as reporter:
         env = saga_env(store, settings)
         try:
             outcome = saga.pay(env, request, reporter)
@@ -127,7 +127,8 @@ def refund(
         amount=inputs.amount_text(amount), reason=inputs.reason(reason),
         idempotency_key=inputs.idempotency_key(idempotency_key),
     )
-    with open_existing(ctx) as store, live.reporter_for("Refund", json_output) as reporter:
+    with open_writable(ctx, existing=True) as store, \
+            live.reporter_for("Refund", json_output) as reporter:
         env = saga_env(store, settings)
         try:
             outcome = refunds.refund(env, request, reporter, settings.max_amount)
