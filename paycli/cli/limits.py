@@ -73,7 +73,8 @@ def limits_set(
     with open_store(ctx) as store:
         result = set_limits(store, scope, code, **{
             name: value for name, value in values.items() if value is not UNSET})
-    emit(result, json_output, views.limits_shown)
+    emit(result, json_output,
+         lambda changed: views.limits_changed(changed, None if scope == DEFAULT else scope, code))
 
 
 def _limit_amount(text: str | None, code: str, maximum: int, option: str) -> object:

@@ -21,17 +21,20 @@ from paycli.cli.common import (
     report,
     state_of,
 )
+from paycli.cli.views import gateway as gateway_views
 from paycli.cli.views import payments as views
 from paycli.cli.views.base import print_error, print_json
+from paycli.errors import BreakerOpen
 from paycli.ledger import queries
 from paycli.ledger.queries import resolved_payment
 from paycli.saga import pay as saga
 from paycli.saga import refund as refunds
 from paycli.saga.interrupt import left_behind
 from paycli.saga.resolve import resolve_payment
-from paycli.saga.wiring import saga_env
+from paycli.saga.wiring import breaker_status, saga_env
 
 if TYPE_CHECKING:
+    from paycli.results.gateway import GatewayStatus
     from paycli.saga.core import Outcome
     from paycli.store import Store
 
@@ -46,14 +49,17 @@ def register(app: typer.Typer) -> None:
     app.add_typer(payments_app, name="payments")
 
 
-def _finish(outcome: Outcome, reporter: live.Reporter, as_json: bool) -> None:
+def _finish(outcome: Outcome, reporter: live.Reporter, as_json: bool,
+            breaker: Callable[[], GatewayStatus]) -> None:
     reporter.finish(outcome.result, outcome.error)
     if as_json:
         print_json(outcome.result.to_json())
     elif outcome.replayed:
         views.already_done(outcome.result)
     if not as_json and outcome.error is not None:
-        print_error(outcome.error.message)
+        next_step = (f"; {gateway_views.breaker_next_step(breaker())}"
+                     if isinstance(outcome.error, BreakerOpen) else "")
+        print_error(outcome.error.message + next_step)
     if outcome.error is not None:
         raise typer.Exit(outcome.error.exit_code)
 
@@ -102,7 +108,7 @@ def pay(
             _interrupted(store, reporter, json_output)
         finally:
             env.close()
-        _finish(outcome, reporter, json_output)
+        _finish(outcome, reporter, json_output, lambda: breaker_status(store, settings))
 
 
 @command
@@ -136,7 +142,7 @@ def refund(
             _interrupted(store, reporter, json_output)
         finally:
             env.close()
-        _finish(outcome, reporter, json_output)
+        _finish(outcome, reporter, json_output, lambda: breaker_status(store, settings))
 
 
 def _optional(check: Callable[[str], str], value: str | None) -> str | None:
