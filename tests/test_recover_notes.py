@@ -3,12 +3,24 @@ not only "resolved"."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
+from paycli.cli.views import base
 from paycli.cli.views.recover import recovered
 from paycli.results.recover import RecoveredEntry, RecoverReport
 
 PAYMENT, REFUND = "pay_" + "1" * 24, "ref_" + "2" * 24
+
+
+@pytest.fixture(autouse=True)
+def wide_console(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A console 200 columns wide, made afresh (the cached one has another test's width)."""
+    monkeypatch.setenv("COLUMNS", "200")
+    base.console.cache_clear()
+    yield
+    base.console.cache_clear()
 
 
 @pytest.mark.parametrize(("entry", "note"), [
