@@ -23,6 +23,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 from paycli.errors import GatewayConfigError, UsageError
 
+# The shortest API key paycli sends (and cuts out of the gateway's answers): the built-in
+# `test-api-key` has 12 characters; real gateways' keys have 20 and more.
+MIN_API_KEY_LENGTH = 8
+
 T = TypeVar("T")
 
 POSTGRES_SCHEMES = ("postgresql", "postgres")
@@ -209,6 +213,12 @@ class Settings:
             # back 401, and a saga reads its settings before it writes anything.
             raise UsageError(f"{ENV['gateway_api_key']} is empty: set the gateway's API key "
                              "in the environment or in paycli.toml")
+        if len(key) < MIN_API_KEY_LENGTH:
+            # A gateway would refuse it; and a key that short is no secret, so cutting it
+            # out of the gateway's words would mangle them (`missing or [redacted] ...`).
+            raise GatewayConfigError(
+                f"{ENV['gateway_api_key']} is {len(key)} characters, too short to be a "
+                f"gateway's API key (at least {MIN_API_KEY_LENGTH}); nothing was sent")
         return key
 
     def _builtin_api_key(self) -> str:

@@ -38,6 +38,16 @@ class CurrencyMismatch(MoneyError):
     """Arithmetic or comparison between two currencies."""
 
 
+# Codes ISO 4217 lists that are not money a wallet can hold (they have no minor unit, so
+# the table leaves them out); named so that refusing them says why.
+NOT_MONEY = {"XTS": "testing", "XXX": "transactions where no currency is involved",
+             "XAU": "gold", "XAG": "silver", "XPT": "platinum", "XPD": "palladium",
+             "XDR": "the IMF's special drawing right", "XSU": "the SUCRE unit of account",
+             "XUA": "the ADB unit of account", "XBA": "a bond market unit",
+             "XBB": "a bond market unit", "XBC": "a bond market unit",
+             "XBD": "a bond market unit"}
+
+
 @dataclass(frozen=True, slots=True)
 class Currency:
     """An ISO 4217 currency: its code and the exponent of its minor unit."""
@@ -63,6 +73,9 @@ def currency(code: str) -> Currency:
     if not isinstance(code, str) or not _CODE.fullmatch(code):
         raise UnknownCurrency(f"invalid currency {code!r}: expected a 3-letter ISO 4217 code")
     found = _currencies().get(code.upper())
+    if code.upper() in NOT_MONEY:
+        raise UnknownCurrency(f"currency {code.upper()} is refused: ISO 4217 keeps it for "
+                              f"{NOT_MONEY[code.upper()]}; it is not a currency of money")
     if found is None:
         raise UnknownCurrency(f"unknown currency {code!r}: not an ISO 4217 code paycli accepts")
     return found

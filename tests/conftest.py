@@ -220,6 +220,14 @@ def count_events(path: Path) -> int:
 
 
 @pytest.fixture
+def empty_ledger(db_path: Path) -> Path:
+    """A ledger that exists and holds nothing yet (read commands refuse a missing one)."""
+    with Store(str(db_path)):
+        pass
+    return db_path
+
+
+@pytest.fixture
 def event_count() -> Callable[[Path], int]:
     """`event_count(db_path)`: how many events a ledger file holds, read with plain SQLite."""
     return count_events

@@ -160,7 +160,7 @@ class ScriptedGateway:
         if mode == "fail":
             raise GatewayFailure("gateway error (HTTP 503)", sent=False)
         if mode == "hang":
-            raise GatewayFailure("no answer from the gateway (ReadTimeout)", sent=True)
+            raise GatewayFailure("no answer from the gateway (timed out)", sent=True)
         known = self._answers.get(request.idempotency_key) if self.honour_keys else None
         if isinstance(known, Answer):
             answer = self._answer(self.charges[known.externalId])
@@ -174,7 +174,7 @@ class ScriptedGateway:
             self._answers[request.idempotency_key] = answer
         self._crash_point(acted=True)
         if mode == "lost":
-            raise GatewayFailure("no answer from the gateway (RemoteProtocolError)", sent=True)
+            raise GatewayFailure("no answer from the gateway (the connection closed)", sent=True)
         return answer
 
     def _lookup_failure(self) -> None:
@@ -183,7 +183,7 @@ class ScriptedGateway:
         if mode == "fail":
             raise GatewayFailure("gateway error (HTTP 503)", sent=False)
         if mode == "hang":
-            raise GatewayFailure("no answer from the gateway (ReadTimeout)", sent=True)
+            raise GatewayFailure("no answer from the gateway (timed out)", sent=True)
 
     def status(self, external_id: str) -> Answer | None:
         """`GET /payment/status?externalId=`; a pending charge settles after a few looks."""
@@ -216,7 +216,7 @@ class ScriptedGateway:
         if mode == "fail":
             raise GatewayFailure("gateway error (HTTP 503)", sent=False)
         if mode == "hang":
-            raise GatewayFailure("no answer from the gateway (ReadTimeout)", sent=True)
+            raise GatewayFailure("no answer from the gateway (timed out)", sent=True)
         charge = self.charges.get(external_id)
         if charge is None:
             return Rejected(404, f"unknown externalId {external_id}")
@@ -235,7 +235,7 @@ class ScriptedGateway:
             self._answers[idempotency_key] = answer
         self._crash_point(acted=True)
         if mode == "lost":
-            raise GatewayFailure("no answer from the gateway (RemoteProtocolError)", sent=True)
+            raise GatewayFailure("no answer from the gateway (the connection closed)", sent=True)
         return answer
 
     def settlement_report(self) -> list[str]:

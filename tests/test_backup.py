@@ -136,3 +136,28 @@ class TestBackup:
         with pytest.raises(UsageError, match="pg_dump"):
             replay.backup(Postgres(), tmp_path / "copy.db")  # type: ignore[arg-type]
         assert list(tmp_path.iterdir()) == []
+
+
+class TestExistingTarget:
+    """A backup never replaces a file silently."""
+
+    def test_an_existing_file_is_refused_and_kept(self, history: Any, tmp_path: Path,
+                                                  cli: CliCall) -> None:
+        """FILE exists: exit 2, one line naming --force, the file untouched."""
+        target = tmp_path / "copy.db"
+        target.write_text("last week's backup")
+        result = cli("backup", str(target))
+        assert result.exit_code == 2
+        assert result.stderr == (f"Error: {target} exists: an earlier backup is never "
+                                 "replaced silently (--force replaces it)\n")
+        assert target.read_text() == "last week's backup"
+
+    def test_force_replaces_it_with_a_verified_copy(self, history: Any, store: Store,
+                                                    tmp_path: Path, cli: CliCall) -> None:
+        """With --force the new copy takes the file's place, and it replays clean."""
+        target = tmp_path / "copy.db"
+        target.write_text("last week's backup")
+        result = cli("backup", str(target), "--force", "--json")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["events"] == store.read.event_count()
+        assert events(target) == events(Path(store.path))

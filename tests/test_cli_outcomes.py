@@ -70,7 +70,7 @@ class TestHelpAndVersion:
         result = CliRunner().invoke(app, ["pay", "--help"], env={"COLUMNS": "120"})
         assert result.exit_code == 0
         assert "<bool>" not in result.stdout and "--json" in result.stdout
-        assert "<str>" in result.stdout  # options that take a value still say so
+        assert "--user USER" in result.stdout  # options that take a value still say so
 
     def test_version(self) -> None:
         """`paycli --version` prints the version and exits 0."""
@@ -113,6 +113,7 @@ class TestCompletion:
 
 
 class TestWalletBalance:
+    @pytest.mark.usefixtures("empty_ledger")
     def test_an_unknown_wallet_says_there_is_none_yet(self, cli: CliCall) -> None:
         """The human view says there is no wallet yet; --json still shows zeros."""
         result = cli("wallet", "balance", "--user", "zed")
@@ -155,6 +156,20 @@ class TestReadOnlyLedger:
         result = cli("wallet", "credit", "--user", "amy", "--amount", "1")
         assert result.exit_code == 2
         assert "may read the ledger but not write it" in result.stderr
+        assert read_only.stat().st_mtime_ns == before
+
+    @pytest.mark.parametrize("args", [["pay", "--user", "amy", "--amount", "1"],
+                                      ["refund", "pay_" + "0" * 24]])
+    def test_pay_and_refund_refuse_before_drawing(self, read_only: Path, cli: CliCall,
+                                                  args: list[str]) -> None:
+        """`pay` and `refund` refuse as a credit does: the one error line, exit 2, and no
+        step drawn (no half panel with `FAILED CreatePayment`), nothing written."""
+        before = read_only.stat().st_mtime_ns
+        result = cli(*args)
+        assert result.exit_code == 2
+        assert result.stdout == ""
+        assert result.stderr == (f"Error: --db {read_only}: this user may read the ledger "
+                                 "but not write it; only read-only commands work here\n")
         assert read_only.stat().st_mtime_ns == before
 
 

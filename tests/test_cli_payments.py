@@ -83,6 +83,7 @@ class TestPaymentsList:
         assert result.exit_code == 0
         assert history.payments["yen"] in result.stdout and "1200 JPY" in result.stdout
 
+    @pytest.mark.usefixtures("empty_ledger")
     def test_nothing_matches(self, cli: CliCall) -> None:
         """An empty ledger says so."""
         result = cli("payments", "list")

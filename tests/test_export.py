@@ -156,6 +156,7 @@ class TestCli:
         assert result.exit_code == 2
         assert "--format" in result.stderr and result.stdout == ""
 
+    @pytest.mark.usefixtures("empty_ledger")
     def test_out_into_a_directory_is_a_usage_error(self, cli: CliCall, tmp_path: Path) -> None:
         """--out naming a folder exits 2 and writes nothing."""
         result = cli("export", "--format", "csv", "--out", str(tmp_path))

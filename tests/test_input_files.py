@@ -126,7 +126,8 @@ class TestFixturesFile:
         ('{"wallets": [{"user": "ann", "amount": "11"}]}',
          "wallets[0].amount: invalid amount '11': above the maximum of 10 USD"),
         ('{"wallets": [{"user": "ann", "amount": "5", "currency": "XXX"}]}',
-         "wallets[0].currency: unknown currency 'XXX': not an ISO 4217 code paycli accepts"),
+         "wallets[0].currency: currency XXX is refused: ISO 4217 keeps it for transactions "
+         "where no currency is involved; it is not a currency of money"),
         ('{"wallets": [{"user": "ann smith", "amount": "5"}]}',
          "wallets[0].user: invalid user id 'ann smith': use 1-64 characters of letters, "
          "digits, _ . : -"),

@@ -192,3 +192,38 @@ class TestConcurrency:
         from paycli.ledger import replay
         checked: Any = replay.replay_events(store)
         assert checked.consistent and checked.chain_ok
+
+
+def one_line(text: str) -> str:
+    """Printed text with its folding undone (the console may be any width)."""
+    return " ".join(text.split())
+
+
+class TestLimitsOnScreen:
+    """What `limits set` and `limits show` tell an operator."""
+
+    def test_set_confirms_in_words(self, cli: CliCall) -> None:
+        """`limits set` says what the limits are now (it printed a bare table before)."""
+        result = cli("limits", "set", "--user", "alice", "--max-amount", "50",
+                     "--daily-count", "3")
+        assert result.exit_code == 0
+        assert one_line(result.stdout) == ("✓ alice in USD now: at most 50.00 a payment, at most 3 "
+                                 "payments per UTC day.")
+
+    def test_removing_every_limit_says_so_and_leaves_no_row(self, cli: CliCall) -> None:
+        """After `none` for each limit: a sentence, and `limits show` has no row of dashes."""
+        cli("limits", "set", "--user", "alice", "--max-amount", "50")
+        removed = cli("limits", "set", "--user", "alice", "--max-amount", "none")
+        assert removed.exit_code == 0
+        assert one_line(removed.stdout) == ("✓ alice has no limits of its own in USD now: "
+                                            "the default applies to it.")
+        shown = cli("limits", "show")
+        assert shown.exit_code == 0 and "—" not in shown.stdout
+        assert one_line(shown.stdout) == ("No limits set: payments are bounded only by "
+                                          "PAYCLI_MAX_AMOUNT.")
+
+    def test_the_default_is_named_as_such(self, cli: CliCall) -> None:
+        """A default limit is confirmed as the default's."""
+        result = cli("limits", "set", "--default", "--daily-amount", "200", "--currency", "eur")
+        assert result.exit_code == 0
+        assert one_line(result.stdout) == "✓ The default in EUR now: at most 200.00 per UTC day."

@@ -49,8 +49,14 @@ class TestCurrency:
     @pytest.mark.parametrize("code", ["XXX", "XTS", "XAU", "xxx", "ABC", "ZZZ"])
     def test_codes_without_a_usable_minor_unit_are_unknown(self, code: str) -> None:
         """Testing, no-currency, precious-metal and made-up codes are refused."""
-        with pytest.raises(UnknownCurrency, match="unknown currency"):
+        with pytest.raises(UnknownCurrency, match=r"unknown currency|not a currency of money"):
             currency(code)
+
+    @pytest.mark.parametrize(("code", "why"), [("XTS", "testing"), ("XAU", "gold")])
+    def test_codes_iso_keeps_for_other_uses_say_so(self, code: str, why: str) -> None:
+        """XTS is ISO 4217's code for testing: refused, and the message says why."""
+        with pytest.raises(UnknownCurrency, match=f"keeps it for {why}; it is not a currency"):
+            currency(code.lower())
 
     @pytest.mark.parametrize("code", ["US", "USDD", "", " USD", "US1", "ÜSD", "U$D"])
     def test_malformed_codes_are_refused(self, code: str) -> None:

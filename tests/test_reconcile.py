@@ -311,6 +311,7 @@ class TestTheCommand:
         assert result.exit_code == 2
         assert "exactly one of --report FILE or --from-gateway" in result.stderr
 
+    @pytest.mark.usefixtures("empty_ledger")
     def test_an_unreadable_report_is_a_usage_error(self, cli: CliCall, tmp_path: Path
                                                    ) -> None:
         """A missing file: one line, exit 2."""

@@ -143,7 +143,8 @@ class TestEndpoints:
 
     @pytest.mark.parametrize("url", ["ftp://example.com/x", "example.com/x", "http:///x",
                                      "http://user:pw@example.com/x"])
-    def test_only_http_urls_with_a_host(self, cli: Any, url: str) -> None:
+    def test_only_http_urls_with_a_host(self, cli: Any, url: str, empty_ledger: Path
+                                        ) -> None:
         """Anything but an http(s) URL with a host (and no credentials) is a usage error."""
         result = cli("webhooks", "add", url)
         assert result.exit_code == 2
@@ -153,7 +154,8 @@ class TestEndpoints:
     @pytest.mark.parametrize("url", ["http://127.0.0.1/x", "http://10.1.2.3/x",
                                      "http://[::1]:80/x", "http://169.254.169.254/latest",
                                      "http://localhost:8000/x", "https://192.168.0.1/x"])
-    def test_private_and_loopback_refused_unless_allowed(self, cli: Any, url: str) -> None:
+    def test_private_and_loopback_refused_unless_allowed(self, cli: Any, url: str,
+                                                        empty_ledger: Path) -> None:
         """A private address exits 2 with the reason and writes nothing."""
         result = cli("webhooks", "add", url)
         assert result.exit_code == 2
@@ -370,7 +372,8 @@ class TestDeadLetters:
         assert [e.type for e in store.read.events_of(dead.id)][-3:] == [
             "webhook.delivery_dead", "webhook.delivery_retried", "webhook.delivery_delivered"]
 
-    def test_retry_needs_one_target_and_refuses_a_delivered_one(self, cli: Any) -> None:
+    def test_retry_needs_one_target_and_refuses_a_delivered_one(self, cli: Any,
+                                                                 empty_ledger: Path) -> None:
         """Usage error without a target or with both; unknown id exits 7."""
         assert cli("webhooks", "retry").exit_code == 2
         assert cli("webhooks", "retry", "whd_" + "0" * 24, "--dead").exit_code == 2

@@ -4,6 +4,7 @@ the views.
     app         the app, its global options, usage errors as one line; the command table
                 and the lazy loading of each command's module (start-up)
     common      options, the error wrapper, JSON or human output
+    helptext    how --help reads: plain upper-case names, whole examples and summaries
     wallet      wallet credit, balance, history
     payments    pay, refund, payments list | show | resolve
     refunds     refunds list | resolve

@@ -17,24 +17,31 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
 from collections.abc import Iterator, MutableMapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import typer.core
 import typer.main
 
-# Typer's own Click (vendored): the command type and the shortening Click's help uses.
+# Typer's own Click (vendored): the command type, the error of a missing argument.
 from typer._click import Command
-from typer._click.utils import make_default_short_help
+from typer._click.exceptions import MissingParameter
 from typer.core import TyperGroup
 
 from paycli import __version__
 from paycli.cli.common import State, report
+from paycli.cli.helptext import plain_help, plain_own_help
 from paycli.config import Settings
+from paycli.errors import PaycliError
+from paycli.logs import JsonLog
 
-HELP = "paycli: pay, refund and audit over an exact, double-entry SQLite ledger."
+HELP = """paycli: pay, refund and audit over an exact, double-entry SQLite ledger.
+
+Example: paycli --db ~/ledger.db wallet credit --user alice --amount 100"""
 
 # Every command in the order `paycli --help` lists it: (its module under paycli.cli, the
 # one line shown beside it, which is the first sentence of its help).
@@ -121,20 +128,20 @@ class PaycliGroup(TyperGroup):
     def __init__(self, **attrs: Any) -> None:
         super().__init__(**attrs)
         self.commands = LazyCommands()
+        plain_own_help(self)
 
     def list_commands(self, ctx: Any) -> list[str]:
         return list(self.commands)  # the names alone: listing loads no module
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
-        limit = formatter.width - 6 - max(len(name) for name in COMMANDS)
-        rows = [(name, make_default_short_help(line, limit))
-                for name, (_, line) in COMMANDS.items()]
-        with formatter.section("Commands"):
-            formatter.write_dl(rows)
+        with formatter.section("Commands"):  # each line whole, folded to the width
+            formatter.write_dl([(name, line) for name, (_, line) in COMMANDS.items()])
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True,
              windows_expand_args: bool = True, **extra: Any) -> Any:
+        if args is None:  # run as a program, not called from a test
+            end_quietly_on_closed_pipe()
         argv = list(sys.argv[1:] if args is None else args)
         try:
             code = super().main(argv, prog_name or "paycli", complete_var,
@@ -144,13 +151,36 @@ class PaycliGroup(TyperGroup):
             if type(exc).__name__ == "NoArgsIsHelpError":  # `paycli wallet`: its help
                 sys.stdout.write(exc.format_message() + "\n")
             elif exc.format_message().strip():  # empty when the help was shown instead
+                show_usage_of_missing(exc, "--json" in argv)
                 report(exc.format_message(), "usage_error", "--json" in argv)
             code = exc.exit_code
         except typer.Abort:
             code = 130
+        except PaycliError as exc:  # from the global options, before any command ran
+            report(exc.message, exc.type, "--json" in argv)
+            code = exc.exit_code
         if not standalone_mode:
             return code
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def show_usage_of_missing(exc: Exception, as_json: bool) -> None:
+    """Before `Missing argument 'PAYMENT_ID'`, the usage line that says where it goes."""
+    if (isinstance(exc, MissingParameter) and isinstance(exc.param, typer.core.TyperArgument)
+            and exc.ctx is not None and not as_json):
+        sys.stderr.write(exc.ctx.get_usage() + "\n")
+
+
+def end_quietly_on_closed_pipe() -> None:
+    """A reader that goes away (`paycli payments list | head -1`) ends paycli as it ends
+    `cat`: killed by SIGPIPE at its next write, no message, status 141 in the shell.
+
+    Python ignores SIGPIPE and raises BrokenPipeError instead, which Rich turns into exit 1
+    and a command could mistake for a bug; the default action stops every command the same
+    way, mid-table or mid-progress. What it cuts short is left as a crash leaves it: a write
+    transaction rolled back, a payment in flight for `recover` to finish."""
+    if hasattr(signal, "SIGPIPE"):  # not on Windows
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 
 
 def load_commands(module: str) -> dict[str, Any]:
@@ -158,7 +188,10 @@ def load_commands(module: str) -> dict[str, Any]:
     for the root app (plain Click help, no Rich)."""
     holder = typer.Typer(rich_markup_mode=None)
     importlib.import_module(f"paycli.cli.{module}").register(holder)
-    return dict(typer.main.get_group(holder).commands)
+    commands = dict(typer.main.get_group(holder).commands)
+    for loaded in commands.values():
+        plain_help(loaded)
+    return commands
 
 
 app = typer.Typer(
@@ -181,14 +214,19 @@ def _print_version(value: bool) -> None:
 @app.callback()
 def main(
     ctx: typer.Context,
-    db: Annotated[str | None, typer.Option("--db", help="Ledger file (env PAYCLI_DB).")] = None,
+    db: Annotated[str | None, typer.Option(
+        "--db", metavar="PATH|URL",
+        help="The ledger: a SQLite file, or a postgresql://USER@HOST/DB URL (env PAYCLI_DB).",
+    )] = None,
     gateway_url: Annotated[
         str | None,
-        typer.Option("--gateway-url", help="Card gateway base URL (env PAYCLI_GATEWAY_URL)."),
+        typer.Option("--gateway-url", metavar="URL",
+                     help="Card gateway base URL (env PAYCLI_GATEWAY_URL)."),
     ] = None,
     log_file: Annotated[
         str | None,
-        typer.Option("--log-file", help="Write JSON log lines here (env PAYCLI_LOG_FILE)."),
+        typer.Option("--log-file", metavar="FILE",
+                     help="Write JSON log lines here (env PAYCLI_LOG_FILE)."),
     ] = None,
     debug: Annotated[
         bool, typer.Option("--debug", help="Show tracebacks of internal errors.")
@@ -198,7 +236,11 @@ def main(
                            callback=_print_version, is_eager=True)
     ] = False,
 ) -> None:
-    """paycli: pay, refund and audit over an exact, double-entry SQLite ledger."""
+    """paycli: pay, refund and audit over an exact, double-entry SQLite ledger.
+
+    Example: paycli --db ~/ledger.db wallet credit --user alice --amount 100
+    """
     overrides = {"db": db, "gateway_url": gateway_url, "log_file": log_file}
     settings = Settings(overrides=overrides, data_dir=Path(typer.get_app_dir("paycli")))
+    JsonLog(settings.log_file).close()  # a bad --log-file is refused by every command alike
     ctx.obj = State(settings, debug)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from paycli.cli.common import JsonOption, command, emit, open_store
+from paycli.cli.common import JsonOption, command, emit, open_existing, usage
 from paycli.cli.views import ledger as views
 from paycli.ledger.replay import backup as take_backup
 
@@ -23,6 +23,7 @@ def backup(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="Where to write the copy (created 0600).",
                                          dir_okay=False)],
+    force: Annotated[bool, typer.Option("--force", help="Replace FILE if it exists.")] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Copy a SQLite ledger while other paycli processes keep working, then replay and
@@ -32,10 +33,14 @@ def backup(
     temporary file beside FILE and renamed into place only once its replay agrees with
     its events and its hash chain verifies; a failed backup leaves nothing behind. To
     restore, point --db at the copy, or `paycli --db COPY db copy --to ...` it into an
-    empty ledger. A PostgreSQL ledger is backed up with pg_dump (exit 2 says how).
+    empty ledger. A PostgreSQL ledger is backed up with pg_dump (exit 2 says how). A FILE
+    that exists is refused (exit 2), and kept, unless --force is given.
 
     Example: paycli backup ~/backups/ledger-$(date +%F).db
     """
-    with open_store(ctx) as store:
+    if file.exists() and not force:
+        usage(f"{file} exists: an earlier backup is never replaced silently "
+              "(--force replaces it)")
+    with open_existing(ctx) as store:
         result = take_backup(store, file)
     emit(result, json_output, views.backed_up)

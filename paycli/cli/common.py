@@ -11,12 +11,13 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
 from paycli.cli.views.base import print_error, print_json
-from paycli.config import Settings
+from paycli.config import Settings, db_scheme
 from paycli.errors import PaycliError, UsageError
 from paycli.store import Store
 
@@ -89,9 +90,32 @@ def command(func: F) -> F:
 
 
 def open_store(ctx: typer.Context) -> Store:
-    """The ledger named by `--db` / `PAYCLI_DB` / the default."""
+    """The ledger named by `--db` / `PAYCLI_DB` / the default, created if it is not there
+    (for the commands that put money in: a credit, a payment, a billing run)."""
     settings = state_of(ctx).settings
     return Store(settings.db, actor=settings.actor)
+
+
+def open_writable(ctx: typer.Context, *, existing: bool = False) -> Store:
+    """The ledger, for a command that draws its steps as it writes (`pay`, `refund`): one
+    this user may only read is refused before the first step is drawn, as a credit is.
+    With `existing`, a missing ledger is refused too (see `open_existing`)."""
+    store = open_existing(ctx) if existing else open_store(ctx)
+    try:
+        store.refuse_if_read_only()
+    except UsageError:
+        store.close()
+        raise
+    return store
+
+
+def open_existing(ctx: typer.Context) -> Store:
+    """The ledger named by `--db`, for a command that reads it (or finishes what is in
+    it): a mistyped path is refused, never made into a new, empty ledger (or folder)."""
+    target = state_of(ctx).settings.db
+    if db_scheme(target) is None and target != ":memory:" and not Path(target).exists():
+        raise UsageError(f"no ledger at {target}; `paycli wallet credit` starts one")
+    return open_store(ctx)
 
 
 def emit(result: R, as_json: bool, view: Callable[[R], None]) -> None:

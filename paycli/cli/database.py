@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from paycli.cli.common import JsonOption, command, emit, fail, open_store, state_of
+from paycli.cli.common import JsonOption, command, emit, fail, open_existing, state_of
 from paycli.cli.views import ledger as views
 from paycli.config import db_scheme
 from paycli.errors import LedgerVerificationFailed
@@ -41,7 +41,7 @@ def db_copy(
     """
     settings = state_of(ctx).settings
     db_scheme(to)  # an unknown scheme:// is a usage error, never a path
-    with open_store(ctx) as source, Store(to, actor=settings.actor) as target:
+    with open_existing(ctx) as source, Store(to, actor=settings.actor) as target:
         result = copy_and_verify(source, target)
     if not result.consistent:
         fail(result, LedgerVerificationFailed(

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from paycli.cli.common import JsonOption, command, open_store
+from paycli.cli.common import JsonOption, command, open_existing
 from paycli.cli.views import events as views
 from paycli.ledger import tail
 from paycli.ledger.checks import parse_duration
@@ -54,7 +54,7 @@ def events_tail(
     start = None
     if since is not None:
         start = (datetime.now(UTC) - timedelta(seconds=parse_duration(since))).isoformat()
-    with open_store(ctx) as store:
+    with open_existing(ctx) as store:
         after = tail.start(store, start, LAST)
         after = _show(store, after, wanted, start, json_output)
         while follow:

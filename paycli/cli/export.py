@@ -3,14 +3,13 @@ JSON lines."""
 
 from __future__ import annotations
 
-import os
 import sys
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 
 from paycli.cli import inputs
-from paycli.cli.common import command, open_store
+from paycli.cli.common import command, open_existing
 from paycli.cli.views import ledger as views
 from paycli.ledger import export
 
@@ -41,17 +40,8 @@ def export_records(
     """
     fmt = inputs.choice(fmt, export.FORMATS, "--format")
     show_bar = out is not None and sys.stdout.isatty()
-    try:
-        with open_store(ctx) as store, views.progress_bar("Exporting", show_bar) as bar:
-            result = export.export(store, fmt, out, sys.stdout, bar)
-    except BrokenPipeError:
-        _reader_gone()
+    with open_existing(ctx) as store, views.progress_bar("Exporting", show_bar) as bar:
+        result = export.export(store, fmt, out, sys.stdout, bar)
     if out is not None:
         views.exported(result)
 
-
-def _reader_gone() -> NoReturn:
-    """Stdout's reader went away (`paycli export ... | head`): stop quietly, as `cat` does."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())  # so the final flush at exit cannot fail again
-    raise typer.Exit(141)

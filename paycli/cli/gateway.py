@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from paycli.cli.common import JsonOption, command, emit, open_store, state_of
+from paycli.cli.common import JsonOption, command, emit, open_existing, state_of
 from paycli.cli.views import gateway as views
 from paycli.saga.wiring import breaker_status
 from paycli.store import BreakerStore
@@ -26,7 +26,7 @@ def gateway_status(ctx: typer.Context, json_output: JsonOption = False) -> None:
 
     Example: paycli gateway status --json
     """
-    with open_store(ctx) as store:
+    with open_existing(ctx) as store:
         result = breaker_status(store, state_of(ctx).settings)
     emit(result, json_output, views.gateway_status)
 
@@ -38,7 +38,7 @@ def gateway_reset(ctx: typer.Context, json_output: JsonOption = False) -> None:
 
     Example: paycli gateway reset
     """
-    with open_store(ctx) as store:
+    with open_existing(ctx) as store:
         BreakerStore(store).close()
         result = breaker_status(store, state_of(ctx).settings)
     emit(result, json_output, views.gateway_reset)

@@ -12,6 +12,7 @@ from paycli.cli.common import (
     JsonOption,
     command,
     emit,
+    open_existing,
     open_store,
     state_of,
     usage,
@@ -72,7 +73,8 @@ def limits_set(
     with open_store(ctx) as store:
         result = set_limits(store, scope, code, **{
             name: value for name, value in values.items() if value is not UNSET})
-    emit(result, json_output, views.limits_shown)
+    emit(result, json_output,
+         lambda changed: views.limits_changed(changed, None if scope == DEFAULT else scope, code))
 
 
 def _limit_amount(text: str | None, code: str, maximum: int, option: str) -> object:
@@ -111,7 +113,7 @@ def limits_show(
     Example: paycli limits show --user alice
     """
     who = None if user is None else inputs.user_id(user)
-    with open_store(ctx) as store, store.snapshot() as reader:
+    with open_existing(ctx) as store, store.snapshot() as reader:
         result = listing(reader, who)
     emit(result, json_output, views.limits_shown)
 

@@ -16,22 +16,26 @@ from paycli.cli.common import (
     UserOption,
     command,
     emit,
-    open_store,
+    open_existing,
+    open_writable,
     report,
     state_of,
     usage,
 )
+from paycli.cli.views import gateway as gateway_views
 from paycli.cli.views import payments as views
 from paycli.cli.views.base import print_error, print_json
+from paycli.errors import BreakerOpen
 from paycli.ledger import queries
 from paycli.ledger.queries import resolved_payment
 from paycli.saga import pay as saga
 from paycli.saga import refund as refunds
 from paycli.saga.interrupt import left_behind
 from paycli.saga.resolve import resolve_payment
-from paycli.saga.wiring import saga_env
+from paycli.saga.wiring import breaker_status, saga_env
 
 if TYPE_CHECKING:
+    from paycli.results.gateway import GatewayStatus
     from paycli.saga.core import Outcome
     from paycli.store import Store
 
@@ -46,14 +50,17 @@ def register(app: typer.Typer) -> None:
     app.add_typer(payments_app, name="payments")
 
 
-def _finish(outcome: Outcome, reporter: live.Reporter, as_json: bool) -> None:
+def _finish(outcome: Outcome, reporter: live.Reporter, as_json: bool,
+            breaker: Callable[[], GatewayStatus]) -> None:
     reporter.finish(outcome.result, outcome.error)
     if as_json:
         print_json(outcome.result.to_json())
     elif outcome.replayed:
         views.already_done(outcome.result)
     if not as_json and outcome.error is not None:
-        print_error(outcome.error.message)
+        next_step = (f"; {gateway_views.breaker_next_step(breaker())}"
+                     if isinstance(outcome.error, BreakerOpen) else "")
+        print_error(outcome.error.message + next_step)
     if outcome.error is not None:
         raise typer.Exit(outcome.error.exit_code)
 
@@ -103,7 +110,7 @@ def pay(
         order_id=inputs.order_id(order_id), idempotency_key=inputs.idempotency_key(idempotency_key),
         wait_s=inputs.seconds(wait, "--wait"), retry=_retry(retry, order_id, idempotency_key),
     )
-    with open_store(ctx) as store, live.reporter_for("Payment", json_output) as reporter:
+    with open_writable(ctx) as store, live.reporter_for("Payment", json_output) as reporter:
         env = saga_env(store, settings)
         try:
             outcome = saga.pay(env, request, reporter)
@@ -111,7 +118,7 @@ def pay(
             _interrupted(store, reporter, json_output)
         finally:
             env.close()
-        _finish(outcome, reporter, json_output)
+        _finish(outcome, reporter, json_output, lambda: breaker_status(store, settings))
 
 
 def _retry(retry: bool, order_id: str | None, idempotency_key: str | None) -> bool:
@@ -144,7 +151,8 @@ def refund(
         amount=inputs.amount_text(amount), reason=inputs.reason(reason),
         idempotency_key=inputs.idempotency_key(idempotency_key),
     )
-    with open_store(ctx) as store, live.reporter_for("Refund", json_output) as reporter:
+    with open_writable(ctx, existing=True) as store, \
+            live.reporter_for("Refund", json_output) as reporter:
         env = saga_env(store, settings)
         try:
             outcome = refunds.refund(env, request, reporter, settings.max_amount)
@@ -152,7 +160,7 @@ def refund(
             _interrupted(store, reporter, json_output)
         finally:
             env.close()
-        _finish(outcome, reporter, json_output)
+        _finish(outcome, reporter, json_output, lambda: breaker_status(store, settings))
 
 
 def _optional(check: Callable[[str], str], value: str | None) -> str | None:
@@ -192,7 +200,7 @@ def payments_list(
     since = None if since is None else inputs.instant(since, "--since")
     until = None if until is None else inputs.instant(until, "--until", end_of_day=True)
     limit = inputs.positive_int(limit, "--limit")
-    with open_store(ctx) as store, store.snapshot() as reader:
+    with open_existing(ctx) as store, store.snapshot() as reader:
         result = queries.list_payments(reader, user=user, status=status, currency=currency,
                                        since=since, until=until, limit=limit)
     emit(result, json_output, views.payments_list)
@@ -212,7 +220,7 @@ def payments_show(
     Example: paycli payments show pay_0123456789abcdef01234567
     """
     payment_id = inputs.entity_id(payment_id, "pay")
-    with open_store(ctx) as store, store.snapshot() as reader:
+    with open_existing(ctx) as store, store.snapshot() as reader:
         result = queries.show_payment(reader, payment_id)
     emit(result, json_output, views.payment_show)
 
@@ -246,7 +254,7 @@ def payments_resolve(
     decision = inputs.one_of({"--approved": approved, "--declined": declined})
     why = inputs.required_reason(reason)
     ref = inputs.idempotency_key(gateway_ref)
-    with open_store(ctx) as store:
+    with open_existing(ctx) as store:
         env = saga_env(store, state_of(ctx).settings)
         resolve_payment(env, payment_id, decision == "--approved", why, ref)
         result = resolved_payment(store.read, payment_id, why, store.actor)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from paycli.cli.common import JsonOption, command, open_store, state_of, usage
+from paycli.cli.common import JsonOption, command, open_existing, state_of, usage
 from paycli.cli.views import reconcile as views
 from paycli.cli.views import units
 from paycli.cli.views.base import print_error
@@ -62,7 +62,7 @@ def reconcile(
     settings = state_of(ctx).settings
     if (report is None) == (not from_gateway):
         usage("give exactly one of --report FILE or --from-gateway")
-    with open_store(ctx) as store, _report_lines(report, settings) as (source, lines):
+    with open_existing(ctx) as store, _report_lines(report, settings) as (source, lines):
         env = saga_env(store, settings, calls_gateway=from_gateway)
         try:
             run = run_reconcile(env, lines, source, apply)

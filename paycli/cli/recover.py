@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from paycli.cli.common import JsonOption, command, emit, open_store, state_of
+from paycli.cli.common import JsonOption, command, emit, open_existing, state_of
 from paycli.cli.views import recover as views
 from paycli.saga.recover import recover as recover_all
 from paycli.saga.wiring import saga_env
@@ -23,7 +23,7 @@ def recover(ctx: typer.Context, json_output: JsonOption = False) -> None:
 
     Example: paycli recover --json
     """
-    with open_store(ctx) as store:
+    with open_existing(ctx) as store:
         env = saga_env(store, state_of(ctx).settings)
         try:
             result = recover_all(env)

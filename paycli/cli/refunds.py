@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from paycli.cli import completion, inputs
-from paycli.cli.common import JsonOption, command, emit, open_store, state_of
+from paycli.cli.common import JsonOption, command, emit, open_existing, state_of
 from paycli.cli.views import payments as views
 from paycli.ledger import queries
 from paycli.ledger.queries import resolved_refund
@@ -45,7 +45,7 @@ def refunds_list(
     status = None if status is None else inputs.refund_status(status)
     payment_id = None if payment is None else inputs.entity_id(payment, "pay")
     limit = inputs.positive_int(limit, "--limit")
-    with open_store(ctx) as store, store.snapshot() as reader:
+    with open_existing(ctx) as store, store.snapshot() as reader:
         result = queries.list_refunds(reader, status=status, payment_id=payment_id,
                                       limit=limit)
     emit(result, json_output, views.refunds_list)
@@ -72,7 +72,7 @@ def refunds_resolve(
     refund_id = inputs.entity_id(refund_id, "ref")
     decision = inputs.one_of({"--refunded": refunded, "--failed": failed})
     why = inputs.required_reason(reason)
-    with open_store(ctx) as store:
+    with open_existing(ctx) as store:
         env = saga_env(store, state_of(ctx).settings)
         resolve_refund(env, refund_id, decision == "--refunded", why)
         result = resolved_refund(store.read, refund_id, why, store.actor)

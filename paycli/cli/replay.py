@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from paycli.cli.common import JsonOption, command, emit, fail, open_store
+from paycli.cli.common import JsonOption, command, emit, fail, open_existing
 from paycli.cli.views import ledger as views
 from paycli.errors import LedgerVerificationFailed
 from paycli.ledger import replay
@@ -28,7 +28,7 @@ def replay_events(ctx: typer.Context, json_output: JsonOption = False) -> None:
     Example: paycli replay-events --json
     """
     show_bar = not json_output and sys.stdout.isatty()
-    with open_store(ctx) as store, views.progress_bar("Replaying events", show_bar) as bar:
+    with open_existing(ctx) as store, views.progress_bar("Replaying events", show_bar) as bar:
         result = replay.replay_events(store, bar)
     if result.consistent and result.chain_ok:
         emit(result, json_output, views.replay_report)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from paycli.cli import inputs
-from paycli.cli.common import JsonOption, command, emit, fail, open_store
+from paycli.cli.common import JsonOption, command, emit, fail, open_existing
 from paycli.cli.views import stats as views
 from paycli.ledger import checks
 from paycli.ledger import stats as figures
@@ -49,7 +49,7 @@ def stats(
     window = figures.Window.last(checks.parse_duration(since))
     group = inputs.choice(by, figures.BY, "--by") if by is not None else None
     parsed = [checks.parse_rule(rule) for rule in rules or []]
-    with open_store(ctx) as store:
+    with open_existing(ctx) as store:
         result = figures.stats(store, window, group)
         result = result.model_copy(update={"checks": _judge(store, result, parsed)})
     error = checks.failure(result.checks)

@@ -20,7 +20,7 @@ from typing import Any
 import typer
 from rich.live import Live
 
-from paycli.cli.common import command, open_store
+from paycli.cli.common import command, open_existing
 from paycli.cli.views import top as views
 from paycli.cli.views.base import console
 from paycli.ledger.board import Board
@@ -46,7 +46,7 @@ def top(ctx: typer.Context) -> None:
     Example: paycli top
     """
     board = Board()
-    with open_store(ctx) as store, _keys() as pressed, _sigterm_as_interrupt():
+    with open_existing(ctx) as store, _keys() as pressed, _sigterm_as_interrupt():
         board.refresh(store)
         shown = console()
         with Live(views.screen(board, shown.height), console=shown, screen=True,

@@ -15,6 +15,7 @@ from paycli.cli.common import (
     UserOption,
     command,
     emit,
+    open_existing,
     open_store,
     state_of,
 )
@@ -66,7 +67,7 @@ def wallet_balance(
     Example: paycli wallet balance --user alice --json
     """
     code, user = inputs.currency_code(currency), inputs.user_id(user)
-    with open_store(ctx) as store:
+    with open_existing(ctx) as store:
         result = wallet.balance(store.read, user, code)
     emit(result, json_output, views.wallet_balance)
 
@@ -88,6 +89,6 @@ def wallet_history(
     """
     code, user = inputs.currency_code(currency), inputs.user_id(user)
     limit = inputs.positive_int(limit, "--limit")
-    with open_store(ctx) as store:
+    with open_existing(ctx) as store:
         result = wallet.history(store.read, user, code, limit)
     emit(result, json_output, views.wallet_history)

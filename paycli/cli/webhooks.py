@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from paycli.cli import inputs
-from paycli.cli.common import JsonOption, command, emit, fail, open_store
+from paycli.cli.common import JsonOption, command, emit, fail, open_existing, open_store
 from paycli.cli.views import webhooks as views
 from paycli.errors import DeliveriesFailed, UsageError
 from paycli.records import DeliveryStatus
@@ -70,7 +70,7 @@ def webhooks_list(ctx: typer.Context, json_output: JsonOption = False) -> None:
 
     Example: paycli webhooks list
     """
-    with open_store(ctx) as store:
+    with open_existing(ctx) as store:
         result = endpoints.listing(store)
     emit(result, json_output, views.endpoints_listed)
 
@@ -87,7 +87,7 @@ def webhooks_remove(
     Example: paycli webhooks remove whe_0123456789abcdef01234567
     """
     checked = _id(endpoint_id, _ENDPOINT_ID, "endpoint")
-    with open_store(ctx) as store:
+    with open_existing(ctx) as store:
         result = endpoints.remove(store, checked)
     emit(result, json_output, views.endpoint_removed)
 
@@ -146,7 +146,7 @@ def webhooks_deliveries(
     wanted = None if status is None else DeliveryStatus(
         inputs.choice(status, tuple(DeliveryStatus), "--status"))
     count = inputs.positive_int(limit, "--limit", maximum=10_000)
-    with open_store(ctx) as store, store.snapshot() as reader:
+    with open_existing(ctx) as store, store.snapshot() as reader:
         result = repair.listing(reader, endpoint, wanted, count)
     emit(result, json_output, views.deliveries_listed)
 
@@ -165,6 +165,6 @@ def webhooks_retry(
     """
     inputs.one_of({"DELIVERY_ID": delivery_id is not None, "--dead": dead})
     checked = None if delivery_id is None else _id(delivery_id, _DELIVERY_ID, "delivery")
-    with open_store(ctx) as store:
+    with open_existing(ctx) as store:
         result = repair.retry(store, checked, system_clock())
     emit(result, json_output, views.deliveries_listed)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -55,6 +56,32 @@ def _dumps(body: dict[str, Any], amount: str) -> bytes:
     return text.replace(json.dumps(_AMOUNT_SLOT), amount, 1).encode()
 
 
+# What the operating system or the TLS layer says, in the words an operator acts on.
+_FAILURE_WORDS = (
+    (("refused",), "connection refused"),
+    (("name or service not known", "nodename nor servname", "name resolution",
+      "no address associated", "getaddrinfo"), "name not found"),
+    (("ssl", "tls", "certificate"), "TLS handshake failed"),
+    (("network is unreachable",), "network unreachable"),
+    (("no route to host",), "no route to host"),
+    (("reset by peer",), "connection reset"),
+)
+
+
+def in_words(exc: httpx.TransportError) -> str:
+    """Why a call did not get through, in words (`connection refused`, `timed out`,
+    `name not found`, `TLS handshake failed: …`), never an httpx class name."""
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    text = str(exc).strip()
+    for needles, words in _FAILURE_WORDS:
+        if any(needle in text.lower() for needle in needles):
+            return f"{words}: {text}" if words.startswith("TLS") else words
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "the connection closed without an answer"
+    return text or "the connection failed"
+
+
 class HttpGateway:
     """The gateway protocol over HTTP, one attempt per call."""
 
@@ -67,8 +94,11 @@ class HttpGateway:
             limits=httpx.Limits(max_keepalive_connections=16, max_connections=32),
         )
         # A gateway that echoes the key (in an error message, say) must not get it into
-        # paycli's messages, log or ledger: it is cut out of every answer on arrival.
-        self._secret = api_key.encode()
+        # paycli's messages, log or ledger: it is cut out of every answer on arrival,
+        # where it stands as itself (not inside a longer word: settings refuse a key too
+        # short to be a secret, so ordinary words are never taken for it).
+        self._secret = (re.compile(rb"(?<![\w-])" + re.escape(api_key.encode()) + rb"(?![\w-])")
+                        if api_key else None)
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -84,11 +114,11 @@ class HttpGateway:
         try:
             response = self._client.send(request, stream=True)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise GatewayFailure(f"cannot connect to the gateway ({type(exc).__name__})",
-                                 sent=False) from None
+            raise GatewayFailure(f"cannot connect to the gateway at {self._where()} "
+                                 f"({in_words(exc)})", sent=False) from None
         except httpx.TransportError as exc:
-            raise GatewayFailure(f"no answer from the gateway ({type(exc).__name__})",
-                                 sent=True) from None
+            raise GatewayFailure(f"no answer from the gateway at {self._where()} "
+                                 f"({in_words(exc)})", sent=True) from None
         try:
             data = self._read_capped(response)
         finally:
@@ -97,7 +127,7 @@ class HttpGateway:
 
     def _redacted(self, data: bytes) -> bytes:
         """An answer with the API key cut out, should the gateway echo it."""
-        return data.replace(self._secret, b"[redacted]") if self._secret else data
+        return self._secret.sub(b"[redacted]", data) if self._secret else data
 
     @staticmethod
     def _read_capped(response: httpx.Response) -> bytes:
@@ -109,7 +139,7 @@ class HttpGateway:
                     raise GatewayFailure("the gateway's answer is too large", sent=True)
                 chunks.append(chunk)
         except httpx.TransportError as exc:
-            raise GatewayFailure(f"the gateway's answer broke off ({type(exc).__name__})",
+            raise GatewayFailure(f"the gateway's answer broke off ({in_words(exc)})",
                                  sent=True) from None
         return b"".join(chunks)
 
@@ -175,8 +205,8 @@ class HttpGateway:
             response = self._client.send(self._client.build_request("GET", REPORT_PATH),
                                          stream=True)
         except httpx.TransportError as exc:
-            raise GatewayUnavailable(f"cannot fetch the gateway's settlement report "
-                                     f"({type(exc).__name__})") from None
+            raise GatewayUnavailable(f"cannot fetch the settlement report from the gateway "
+                                     f"at {self._where()} ({in_words(exc)})") from None
         try:
             if response.status_code != 200:
                 data = self._redacted(self._read_capped(response))
@@ -194,8 +224,9 @@ class HttpGateway:
         try:
             yield from response.iter_lines()
         except httpx.HTTPError as exc:
+            message = in_words(exc) if isinstance(exc, httpx.TransportError) else str(exc)
             raise GatewayUnavailable(f"the gateway's settlement report broke off "
-                                     f"({type(exc).__name__}); nothing was settled") from None
+                                     f"({message}); nothing was settled") from None
 
     def _where(self) -> str:
         """The gateway's base URL as shown in messages (no user info, no query)."""

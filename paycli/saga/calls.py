@@ -16,6 +16,7 @@ step's final detail on the step: the attempt that succeeded and the failures bef
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from paycli.gateway.protocol import (
 from paycli.gateway.resilience import RetryNotice
 from paycli.money import format_minor
 from paycli.records import Payment, Refund, StepStatus
+from paycli.results import messages
 from paycli.saga.core import Decision, SagaEnv, Verdict, set_payment, unknown
 from paycli.saga.lookups import REFUND_KEPT, ask_about_refund, charge_verdict, refund_verdict
 from paycli.saga.steps import Step
@@ -219,18 +221,37 @@ def _wait_while_pending(gateway: Gateway, answer: Answer, deadline: float, step:
     ref = answer.externalId
     step.show(StepStatus.PENDING, {"code": "pending_wait", "gateway_ref": ref,
                                    "wait_s": max(deadline - time.monotonic(), 0.0)})
-    answer = poll(gateway, answer, deadline, lambda number, left: step.show(
-        StepStatus.PENDING, {"code": "pending_poll", "gateway_ref": ref, "poll": number,
-                             "wait_s": left}))
+
+    def count_down(number: int, left: float) -> None:
+        reason = {"code": "pending_poll", "gateway_ref": ref, "poll": number, "wait_s": left}
+        if messages.render(reason) != step.update.detail:  # a new second or a new poll
+            step.show(StepStatus.PENDING, reason)
+
+    answer = poll(gateway, answer, deadline, count_down)
     if answer.status != "pending":
         step.update.status = StepStatus.RUNNING
     return answer
 
 
+def _wait(seconds: float, deadline: float, tick: Callable[[float], None] | None) -> None:
+    """Sleep `seconds`, telling `tick` the time left before `deadline` as it goes."""
+    end = time.monotonic() + seconds
+    while (now := time.monotonic()) < end:
+        time.sleep(min(COUNTDOWN_S, end - now))
+        if tick is not None and time.monotonic() < end:
+            tick(max(deadline - time.monotonic(), 0.0))
+
+
+# How often a wait between two look-ups tells `on_poll` the time left, so that a
+# countdown shown from it is never more than this stale (the look-ups back off to 2 s).
+COUNTDOWN_S = 0.5
+
+
 def poll(gateway: Gateway, answer: Answer, deadline: float,
          on_poll: Callable[[int, float], None] | None = None) -> Answer:
     """Ask for a pending charge's status with backoff until it settles or `deadline`;
-    `on_poll(number, seconds left)` is told of each look-up before it is made.
+    `on_poll(number, seconds left)` is told of each look-up before it is made, and of
+    the time left every `COUNTDOWN_S` while it waits between look-ups.
 
     Raises `GatewayConfigError` if the gateway refuses the look-up as such."""
     delay, number = 0.1, 0
@@ -238,7 +259,8 @@ def poll(gateway: Gateway, answer: Answer, deadline: float,
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             break
-        time.sleep(min(delay, remaining))
+        _wait(min(delay, remaining), deadline,
+              None if on_poll is None or number == 0 else functools.partial(on_poll, number))
         delay = min(delay * 1.5, 2.0)
         number += 1
         if on_poll is not None:

@@ -20,6 +20,7 @@ import os
 from typing import Any, ClassVar
 
 from paycli.config import db_scheme, redact_url
+from paycli.errors import UsageError
 from paycli.store.reads import Reader
 from paycli.store.writes import Tx
 
@@ -60,6 +61,13 @@ class Store:
         self.name = redact_url(target)
         self.actor = actor or default_actor()
         self.read_only = False
+
+    def refuse_if_read_only(self) -> None:
+        """The usage error a write would meet on a ledger this user may only read, raised
+        before any work starts (`pay` checks it before drawing its first step)."""
+        if self.read_only:
+            raise UsageError(f"--db {self.name}: this user may read the ledger but not "
+                             "write it; only read-only commands work here")
 
     def close(self) -> None:
         """Close the connection; the ledger stays as the last commit left it."""

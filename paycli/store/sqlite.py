@@ -18,7 +18,7 @@ import contextlib
 import sqlite3
 from collections.abc import Iterator
 
-from paycli.errors import LedgerCorrupt, UsageError
+from paycli.errors import LedgerCorrupt
 from paycli.store.base import Store
 from paycli.store.connection import connect, retry_busy, write_lock
 from paycli.store.reads import Reader
@@ -85,9 +85,7 @@ class SqliteStore(Store):
         at once instead of waking in SQLite's busy handler (which sleeps up to 100 ms);
         other processes are still waited for by the busy handler.
         """
-        if self.read_only:
-            raise UsageError(f"--db {self.path}: this user may read the ledger but not write "
-                             "it; only read-only commands work here")
+        self.refuse_if_read_only()
         with self._write_lock:
             retry_busy(lambda: self.conn.execute("BEGIN IMMEDIATE"))
             try:

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -57,8 +59,12 @@ def print_json(result: dict[str, Any]) -> None:
 
 
 def print_error(message: str) -> None:
-    """One line on stderr."""
-    sys.stderr.write(f"Error: {message}\n")
+    """The error on stderr: one line when piped (a script reads it whole), wrapped at the
+    terminal's width on a terminal (see `wrapped_error`)."""
+    line = f"Error: {message}"
+    if sys.stderr.isatty():
+        line = wrapped_error(line, stderr_columns())
+    sys.stderr.write(line + "\n")
     sys.stderr.flush()
 
 
@@ -191,6 +197,22 @@ def _rich_table(title: str | None, columns: Sequence[Column], cells: list[list[s
     for row in cells:
         table.add_row(*(column.styled(cell) for column, cell in zip(columns, row, strict=True)))
     return table
+
+
+def stderr_columns() -> int:
+    """The width of the terminal stderr is on."""
+    try:
+        return os.get_terminal_size(sys.stderr.fileno()).columns
+    except (OSError, ValueError):  # not a real file (a test's capture)
+        return shutil.get_terminal_size().columns
+
+
+def wrapped_error(line: str, width: int) -> str:
+    """`Error: …` folded at `width` on word boundaries, each further line indented under
+    the message, so the terminal never breaks a word; a word longer than a line (a path,
+    a URL) stays whole, to be copied."""
+    return textwrap.fill(line, width=max(width, 20), subsequent_indent=" " * len("Error: "),
+                         break_long_words=False, break_on_hyphens=False)
 
 
 def new_table(title: str | None = None) -> Any:

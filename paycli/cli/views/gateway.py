@@ -19,6 +19,17 @@ def gateway_status(result: GatewayStatus) -> None:
                         "`paycli gateway reset` closes it by hand.")
 
 
+def breaker_next_step(result: GatewayStatus) -> str:
+    """What an operator can do about an open breaker: when the next probe may go out,
+    and the command that closes it by hand."""
+    if result.probe_at is None:  # closed again since (another process's probe went well)
+        return "the circuit breaker has closed since: try again"
+    at = datetime.fromisoformat(result.probe_at)
+    wait = (at - datetime.now(UTC)).total_seconds()
+    when = f"at {at:%H:%M:%S} UTC, in {wait:.0f} s" if wait >= 1 else "now"
+    return f"the next probe may go out {when}; `paycli gateway reset` closes the breaker by hand"
+
+
 def _probe_wait(probe_at: str) -> str:
     wait = (datetime.fromisoformat(probe_at) - datetime.now(UTC)).total_seconds()
     return f"next probe allowed in {wait:.0f} s" if wait >= 1 else "probe allowed now"

@@ -3,7 +3,20 @@
 from __future__ import annotations
 
 from paycli.cli.views.base import console, escaped, new_table
-from paycli.results.recover import RecoverReport
+from paycli.results.recover import RecoveredEntry, RecoverReport
+
+# Why a finished payment or refund ended as it did, from its final status.
+PAYMENT_NOTES = {"COMPLETED": "finished: the gateway approved the charge; the hold was posted",
+                 "FAILED": "finished: the gateway has no approved charge; the hold was released"}
+REFUND_NOTES = {"COMPLETED": "finished: the gateway refunded it; the wallet was credited",
+                "FAILED": "finished: the gateway did not refund it; the reservation was released"}
+
+
+def resolved_note(entry: RecoveredEntry) -> str:
+    """The note of a payment or refund `recover` finished: what the gateway said and what
+    that did to the money (the entry's own reason, when the core gives one)."""
+    notes = REFUND_NOTES if entry.refund_id else PAYMENT_NOTES
+    return escaped(entry.reason) if entry.reason else notes.get(entry.status, "finished")
 
 
 def recovered(result: RecoverReport) -> None:
@@ -16,7 +29,7 @@ def recovered(result: RecoverReport) -> None:
     table.add_column("Status")
     table.add_column("Note")
     for entry in result.resolved:
-        table.add_row(entry.refund_id or entry.payment_id, entry.status, "resolved")
+        table.add_row(entry.refund_id or entry.payment_id, entry.status, resolved_note(entry))
     for entry in result.settled_elsewhere:
         table.add_row(entry.refund_id or entry.payment_id, entry.status,
                       "settled meanwhile by another process (not by this recover)")
