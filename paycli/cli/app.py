@@ -69,6 +69,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                          "count."),
     "fixtures": ("fixtures", "Load a known set of wallets, payments and refunds."),
     "db": ("database", "Move a ledger between files and PostgreSQL."),
+    "listen": ("listen", "Receive the card gateway's signed webhooks and settle payments "
+                         "and refunds from them."),
 }
 
 # A command starts afresh every run, and pydantic's plugin discovery reads every installed

@@ -21,6 +21,7 @@
     copy        `db copy`: a ledger's rows, events and all, into an empty ledger
     backup      `backup`: SQLite's online copy into a private file, published by rename
     spool       `reconcile`'s scratch file: a report sorted by payment id, and its breaks
+    inbound     the gateway webhooks `listen` acted on: each id taken once, the breaks
 
 Invariants: nothing outside this package runs SQL (the bench's raw baseline is the one
 named exception: it measures the engine itself, so it must not go through paycli); nothing

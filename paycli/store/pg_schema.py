@@ -94,7 +94,23 @@ CREATE TABLE limits (
 # SQLite's v5 respelled its owner index as `coalesce`, which PostgreSQL's always was.
 _V5 = ""
 
-MIGRATIONS: dict[int, str] = {2: _V2, 3: _V3, 4: _V4, 5: _V5}
+# Version 6 is another change's, numbered when both are merged.
+_V6 = ""
+
+_V7 = """
+CREATE TABLE gateway_webhooks (
+    id             TEXT COLLATE "C" PRIMARY KEY,
+    type           TEXT NOT NULL,
+    entity_id      TEXT COLLATE "C",
+    outcome        TEXT NOT NULL CHECK (outcome IN ('applied', 'agreed', 'break', 'ignored')),
+    ledger_status  TEXT,
+    gateway_status TEXT,
+    received_at    TEXT COLLATE "C" NOT NULL
+);
+CREATE INDEX gateway_webhooks_outcome ON gateway_webhooks (outcome, received_at);
+"""
+
+MIGRATIONS: dict[int, str] = {2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7}
 assert max(MIGRATIONS) == SCHEMA_VERSION, "PostgreSQL and SQLite schemas move in step"
 
 

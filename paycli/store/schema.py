@@ -95,7 +95,24 @@ DROP INDEX accounts_owner;
 CREATE UNIQUE INDEX accounts_owner ON accounts (kind, coalesce(user_id, ''), currency);
 """
 
-MIGRATIONS: dict[int, str] = {2: _V2, 3: _V3, 4: _V4, 5: _V5}
+# Version 6 is another change's, numbered when both are merged.
+_V6 = ""
+
+# Gateway webhooks received by `paycli listen` (see `tables.GATEWAY_WEBHOOKS`).
+_V7 = """
+CREATE TABLE gateway_webhooks (
+    id             TEXT PRIMARY KEY,
+    type           TEXT NOT NULL,
+    entity_id      TEXT,
+    outcome        TEXT NOT NULL CHECK (outcome IN ('applied', 'agreed', 'break', 'ignored')),
+    ledger_status  TEXT,
+    gateway_status TEXT,
+    received_at    TEXT NOT NULL
+) STRICT;
+CREATE INDEX gateway_webhooks_outcome ON gateway_webhooks (outcome, received_at);
+"""
+
+MIGRATIONS: dict[int, str] = {2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 

@@ -331,5 +331,26 @@ LIMITS = Table(
     replay=Replay("limit", ("scope", "currency")),
 )
 
+# Every gateway webhook `listen` verified, by its `webhook-id`: the row is written in the
+# transaction that acts on the event, so an id is acted on once by any number of
+# listeners. `outcome`: applied (a PROCESSING payment or refund settled), agreed (the
+# ledger already held that outcome), break (it held a final state the event contradicts:
+# never rewritten, shown by `reconcile`), ignored (nothing of this ledger's). What the
+# ledger held and what the gateway said are kept beside it.
+GATEWAY_WEBHOOKS = Table(
+    "gateway_webhooks",
+    (
+        Column("id", primary_key=True, ordered=True),
+        Column("type", not_null=True),
+        Column("entity_id", ordered=True),
+        Column("outcome", not_null=True,
+               check=one_of("outcome", ("applied", "agreed", "break", "ignored"))),
+        Column("ledger_status"),
+        Column("gateway_status"),
+        Column("received_at", not_null=True, ordered=True),
+    ),
+    indexes=(Index("gateway_webhooks_outcome", ("outcome", "received_at")),),
+)
+
 TABLES: tuple[Table, ...] = (ACCOUNTS, TRANSFERS, ENTRIES, EVENTS, IDEMPOTENCY, PAYMENTS,
-                             REFUNDS, BREAKER, LIMITS)
+                             REFUNDS, BREAKER, LIMITS, GATEWAY_WEBHOOKS)

@@ -13,6 +13,7 @@
     fixtures    fixtures load
     bench       bench's progress and report
     demo        demo's headings and summary
+    listen      listen's line per delivery
 
 A command imports the views of its own results (`from paycli.cli.views import wallet as
 views`), so it loads no other.
