@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import CliCall
 from helpers import paycli_command, paycli_env
 from standardwebhooks import Webhook
 from test_resolve import CannotTell, env_for
@@ -161,6 +162,17 @@ class TestSettling:
         [kept] = webhook_breaks(store.read)
         assert (kept.id, kept.entity_id, kept.ledger_status, kept.gateway_status) == (
             "msg_7", stuck, "FAILED", "approved")
+
+    def test_reconcile_lists_the_break(self, client: AppClient, store: Store, stuck: str,
+                                       cli: CliCall, tmp_path: Path) -> None:
+        """`reconcile` shows the webhook break beside the report's breaks."""
+        deliver(client, charge_event(stuck, "charge.declined"), "msg_d")
+        deliver(client, charge_event(stuck), "msg_contra")
+        report = tmp_path / "report.csv"
+        report.write_text("external_id,payment_id,type,status,amount,currency,created_at\n")
+        result = cli("reconcile", "--report", str(report))
+        assert "webhook breaks (1)" in result.stdout and "msg_contra" in result.stdout
+        assert stuck in result.stdout
 
     def test_an_unknown_payment_is_ignored(self, client: AppClient, store: Store) -> None:
         """Nothing of this ledger's: 200 ignored, nothing written but the id."""

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from paycli.results.base import Result
     from paycli.results.reconcile import ReconcileBreak
     from paycli.saga.reconcile import Reconciliation
+    from paycli.store.inbound import ReceivedWebhook
 
 SHOWN = 20  # rows of each kind in the human view; --json lists every one
 ADVICE = {
@@ -140,3 +141,18 @@ def _cells(found: ReconcileBreak) -> tuple[str, str, str, str, str]:
 def _more(count: int) -> None:
     if count > SHOWN:
         console().print(f"  … and {count - SHOWN:,} more: `--json` lists them all")
+
+
+def webhook_breaks(breaks: list[ReceivedWebhook]) -> None:
+    """The gateway's webhooks that contradicted a final state (kept by `listen`)."""
+    if not breaks:
+        return
+    table = new_table(f"webhook breaks ({len(breaks)}): the gateway's event contradicts a "
+                      "final state, which paycli never rewrites; check its dashboard")
+    for name in ("Webhook id", "Id", "Ledger", "Gateway", "Received"):
+        table.add_column(name)
+    for found in breaks:
+        table.add_row(escaped(found.id), escaped(found.entity_id),
+                      escaped(found.ledger_status), escaped(found.gateway_status),
+                      escaped(found.received_at))
+    console().print(table)
