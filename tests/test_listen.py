@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -196,6 +197,36 @@ class TestSettling:
         assert found is not None and found.status == "COMPLETED"
         account = store.read.account("wallet", "bob", "USD")
         assert account is not None and account.balance == 34_00
+
+
+class TestPayWatchesTheLedger:
+    def test_a_webhook_during_the_wait_ends_it_early(
+            self, client: AppClient, store: Store, db_path: Path) -> None:
+        """`pay` polling a charge the gateway still calls pending returns COMPLETED as
+        soon as a webhook settled it, long before its 30 s wait ends."""
+        wallet.credit(store, "alice", Money(100_00, "USD"))
+
+        def webhook_lands() -> None:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                processing = store.read.payments(status="PROCESSING")
+                if processing:
+                    deliver(client, charge_event(processing[0].id), "msg_early")
+                    return
+                time.sleep(0.05)
+
+        lander = threading.Thread(target=webhook_lands)
+        lander.start()
+        with Store(str(db_path)) as own:
+            started = time.monotonic()
+            request = saga.PayRequest("alice", Money(10_00, "USD"), wait_s=30)
+            outcome = saga.pay(env_for(own, CannotTell(pending=True)), request,
+                               SilentReporter())
+        lander.join()
+        assert time.monotonic() - started < 10
+        assert outcome.result.status == "COMPLETED" and outcome.error is None
+        account = store.read.account("wallet", "alice", "USD")
+        assert account is not None and (account.balance, account.held) == (90_00, 0)
 
 
 class TestHostileInput:
