@@ -199,6 +199,45 @@ class TestSettling:
         assert account is not None and account.balance == 34_00
 
 
+def at_once(clients: list[AppClient], event: dict[str, Any], webhook_id: str) -> list[str]:
+    """The same delivery sent to every client at the same moment; their outcomes."""
+    outcomes: list[str] = []
+
+    def send(to: AppClient) -> None:
+        outcomes.append(deliver(to, event, webhook_id).json()["outcome"])
+
+    threads = [threading.Thread(target=send, args=(to,)) for to in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
+class TestTwoListeners:
+    def test_one_event_fed_to_two_listeners_at_once_is_applied_once(
+            self, client: AppClient, store: Store, db_path: Path) -> None:
+        """Two receivers on one ledger (two hosts' listeners), the same deliveries sent to
+        both at the same moment: each event applied once, the other answer `duplicate`."""
+        wallet.credit(store, "alice", Money(100_00, "USD"))
+        env = env_for(store, CannotTell(pending=True))
+        ids = [str(saga.pay(env, saga.PayRequest("alice", Money(1_00, "USD"), wait_s=0),
+                            SilentReporter()).result.payment_id) for _ in range(5)]
+        second = Receiver(Verifier(SECRET), str(db_path), as_json=True)
+        other = AppClient(second.app())
+        answers: list[str] = []
+        try:
+            for number, payment_id in enumerate(ids):
+                answers += at_once([client, other], charge_event(payment_id),
+                                   f"msg_two_{number}")
+        finally:
+            second.close()
+        assert sorted(answers) == sorted(["applied", "duplicate"] * 5)
+        assert {status_of(store, i) for i in ids} == {"COMPLETED"}
+        account = store.read.account("wallet", "alice", "USD")
+        assert account is not None and (account.balance, account.held) == (95_00, 0)
+
+
 class TestPayWatchesTheLedger:
     def test_a_webhook_during_the_wait_ends_it_early(
             self, client: AppClient, store: Store, db_path: Path) -> None:
