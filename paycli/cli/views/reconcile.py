@@ -144,15 +144,14 @@ def _more(count: int) -> None:
 
 
 def webhook_breaks(breaks: list[ReceivedWebhook]) -> None:
-    """The gateway's webhooks that contradicted a final state (kept by `listen`)."""
+    """The gateway's webhooks that contradicted a final state (kept by `listen`), one line
+    each (ids whole at any width)."""
     if not breaks:
         return
-    table = new_table(f"webhook breaks ({len(breaks)}): the gateway's event contradicts a "
-                      "final state, which paycli never rewrites; check its dashboard")
-    for name in ("Webhook id", "Id", "Ledger", "Gateway", "Received"):
-        table.add_column(name)
+    out = console()
+    out.print(f"\n[bold]webhook breaks ({len(breaks)})[/]: the gateway's event contradicts a "
+              "final state, which paycli never rewrites; check the gateway's dashboard")
     for found in breaks:
-        table.add_row(escaped(found.id), escaped(found.entity_id),
-                      escaped(found.ledger_status), escaped(found.gateway_status),
-                      escaped(found.received_at))
-    console().print(table)
+        out.print(f"  {escaped(found.id)}: the gateway says {escaped(found.gateway_status)} "
+                  f"for {escaped(found.entity_id)}, which the ledger holds "
+                  f"{escaped(found.ledger_status)} (received {escaped(found.received_at)})")
