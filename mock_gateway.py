@@ -769,11 +769,11 @@ class Notifier:
             self._held.append(event)
             self._spawn(self._release_held(WEBHOOK_HOLD_S))
             return
-        self._spawn(self._deliver(event, WEBHOOK_DELAY_S if fault == "delay" else 0,
-                                  fault == "bad-signature"))
         if fault == "duplicate":
             self._spawn(self._deliver(event))
-        self._spawn(self._release_held(0))
+        # A held (``reorder``) delivery goes after this one has arrived: out of order.
+        self._spawn(self._deliver(event, WEBHOOK_DELAY_S if fault == "delay" else 0,
+                                  fault == "bad-signature", then_held=True))
 
     def settle_later(self, charge: Charge, ledger: Ledger) -> None:
         """Announce a pending charge once its time has come (settling it then)."""
@@ -796,16 +796,18 @@ class Notifier:
         task.add_done_callback(self._tasks.discard)
 
     async def _deliver(self, event: dict[str, Any], delay: float = 0,
-                       forged: bool = False) -> None:
+                       forged: bool = False, then_held: bool = False) -> None:
         await asyncio.sleep(delay)
         body = dumps(event).encode()
         wait = WEBHOOK_FIRST_BACKOFF_S
         for attempt in range(WEBHOOK_ATTEMPTS):
             if await self._post(event["id"], body, forged and attempt == 0):
                 self.sent += 1
-                return
+                break
             await asyncio.sleep(wait)
             wait *= 2
+        if then_held:
+            await self._release_held(0)
 
     async def _post(self, msg_id: str, body: bytes, forged: bool) -> bool:
         if self._client is None:

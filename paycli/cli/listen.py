@@ -22,7 +22,7 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -96,6 +96,8 @@ class Receiver:
             applied = await loop.run_in_executor(self._worker, self._apply, event, line["at"])
         except Refused as refused:
             return self._answer(line, refused.status, reason=refused.reason)
+        except ClientDisconnect:  # the sender left mid-body: nothing done, it will retry
+            return self._answer(line, 400, reason="disconnected")
         except NotReady:
             return self._answer(line, 503, reason="not_ready")
         except PaycliError as exc:
