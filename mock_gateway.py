@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import csv
 import dataclasses
@@ -67,6 +68,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
@@ -87,6 +89,11 @@ MALFORMED_BODY = b"<html><body><h1>502 Bad Gateway</h1>upstream hiccup</body></h
 REPORT_HEADER = ("external_id", "payment_id", "type", "status", "amount", "currency",
                  "created_at")
 REPORT_CHUNK_LINES = 500
+WEBHOOK_MODES = ("ok", "duplicate", "reorder", "delay", "drop", "bad-signature")
+WEBHOOK_ATTEMPTS = 6
+WEBHOOK_FIRST_BACKOFF_S = 0.2
+WEBHOOK_DELAY_S = 2.0  # how late a ``delay`` delivery arrives
+WEBHOOK_HOLD_S = 1.0  # how long a ``reorder`` delivery waits for a later one to overtake it
 MESSAGES = {
     "approved": "Payment approved",
     "pending": "Payment pending",
@@ -421,6 +428,7 @@ class Gateway:
         self.seed, self.ledger, self.protocol = seed, ledger, protocol
         self.is_seed = protocol == "seed"
         self.locks = KeyedLocks()
+        self.notifier: Notifier | None = None  # with --webhook-url: every final outcome
         self._restart(start.mode)
 
     def _restart(self, mode: str) -> None:
@@ -469,6 +477,7 @@ class Gateway:
         )
         if status != "error":
             self.ledger.add_charge(charge)
+            self._announce(charge)
         return Answer(200, dumps(_charge_answer(charge)), decided=status != "error")
 
     def refund(self, request: RefundRequest, key: str | None) -> Answer:
@@ -497,7 +506,18 @@ class Gateway:
         if not failed:
             charge.refunded += request.amount
             charge.status = "refunded" if self.is_seed else charge.status
+        if self.notifier is not None:
+            self.notifier.notify(refund_event(refund, charge))
         return Answer(200, dumps(_refund_answer(refund, with_id=not self.is_seed)))
+
+    def _announce(self, charge: Charge) -> None:
+        """Send a decided charge's outcome now, a pending one's when it settles."""
+        if self.notifier is None:
+            return
+        if charge.status == "pending":
+            self.notifier.settle_later(charge, self.ledger)
+        else:
+            self.notifier.notify(charge_event(charge))
 
     def status(self, external_id: str | None, payment_id: str | None) -> Answer:
         """A charge looked up: by either id under ``full``, by ``externalId`` only (and
@@ -689,6 +709,128 @@ class Outer:
             print(json.dumps(line), file=sys.stderr, flush=True)
 
 
+# --- webhooks -------------------------------------------------------------------------
+
+
+def webhook_key(secret: str) -> bytes:
+    """The HMAC key of a Standard Webhooks secret (``whsec_`` and base64)."""
+    text = secret.removeprefix("whsec_")
+    return base64.b64decode(text + "=" * (-len(text) % 4))
+
+
+def webhook_signature(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
+    """``v1,`` and the base64 HMAC-SHA256 of ``id.timestamp.body`` (Standard Webhooks),
+    written here by hand so the mock shares no code with the receiver it tests."""
+    mac = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(mac).decode()
+
+
+def charge_event(charge: Charge) -> dict[str, Any]:
+    """A charge's final outcome as the contract's gateway event."""
+    kind = "charge.approved" if charge.status in ("approved", "refunded") else "charge.declined"
+    return _event(kind, charge, charge.status, charge.amount, None)
+
+
+def refund_event(refund: Refund, charge: Charge) -> dict[str, Any]:
+    """A refund's final outcome as the contract's gateway event."""
+    kind = "charge.refunded" if refund.status == "refunded" else "refund.failed"
+    return _event(kind, charge, refund.status, refund.amount, refund.id)
+
+
+def _event(kind: str, charge: Charge, status: str, amount: Decimal,
+           refund_id: str | None) -> dict[str, Any]:
+    return {"type": kind, "id": f"evt_{uuid.uuid4().hex}", "timestamp": now_iso(),
+            "data": {"externalId": charge.id, "paymentId": charge.payment_id,
+                     "status": status, "amount": amount, "currency": charge.currency,
+                     "refundId": refund_id}}
+
+
+class Notifier:
+    """Sends every final outcome to ``url``, signed, each delivery a task of its own (so
+    the gateway's answers never wait for it), retried on a non-2xx or no answer (0.2 s,
+    then doubling, 6 attempts). ``faults`` (``/admin/webhooks``) makes the next
+    ``count`` deliveries arrive twice, out of order, late, never, or first with a bad
+    signature (its retry is signed right)."""
+
+    def __init__(self, url: str, secret: str) -> None:
+        self.url, self.key = url, webhook_key(secret)
+        self.faults = ModeState("ok", None, 0)
+        self.sent = 0  # deliveries answered 2xx
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._held: list[dict[str, Any]] = []
+        self._client: httpx.AsyncClient | None = None
+
+    def notify(self, event: dict[str, Any]) -> None:
+        """Send ``event`` in the background, as the current fault says."""
+        fault = next((m for m in WEBHOOK_MODES[1:] if self.faults.take(m)), "ok")
+        if fault == "drop":
+            return
+        if fault == "reorder":
+            self._held.append(event)
+            self._spawn(self._release_held(WEBHOOK_HOLD_S))
+            return
+        if fault == "duplicate":
+            self._spawn(self._deliver(event))
+        # A held (``reorder``) delivery goes after this one has arrived: out of order.
+        self._spawn(self._deliver(event, WEBHOOK_DELAY_S if fault == "delay" else 0,
+                                  fault == "bad-signature", then_held=True))
+
+    def settle_later(self, charge: Charge, ledger: Ledger) -> None:
+        """Announce a pending charge once its time has come (settling it then)."""
+        self._spawn(self._settle(charge, ledger))
+
+    async def _settle(self, charge: Charge, ledger: Ledger) -> None:
+        await asyncio.sleep(max(0.0, (charge.settle_at or 0) - time.time()))
+        ledger.find(charge.id, None)  # settles it (and saves) if nothing looked it up yet
+        if charge.status != "pending":
+            self.notify(charge_event(charge))
+
+    async def _release_held(self, after: float) -> None:
+        await asyncio.sleep(after)
+        while self._held:
+            await self._deliver(self._held.pop(0))
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(self, event: dict[str, Any], delay: float = 0,
+                       forged: bool = False, then_held: bool = False) -> None:
+        await asyncio.sleep(delay)
+        body = dumps(event).encode()
+        wait = WEBHOOK_FIRST_BACKOFF_S
+        for attempt in range(WEBHOOK_ATTEMPTS):
+            if await self._post(event["id"], body, forged and attempt == 0):
+                self.sent += 1
+                break
+            await asyncio.sleep(wait)
+            wait *= 2
+        if then_held:
+            await self._release_held(0)
+
+    async def _post(self, msg_id: str, body: bytes, forged: bool) -> bool:
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=5.0)
+        stamp = int(time.time())
+        key = b"forged" if forged else self.key
+        headers = {"webhook-id": msg_id, "webhook-timestamp": str(stamp),
+                   "webhook-signature": webhook_signature(key, msg_id, stamp, body),
+                   "content-type": "application/json"}
+        try:
+            answer = await self._client.post(self.url, content=body, headers=headers)
+        except httpx.HTTPError:
+            return False
+        return 200 <= answer.status_code < 300
+
+    async def close(self) -> None:
+        """Stop sending: pending deliveries are abandoned, as a stopped gateway's are."""
+        for task in list(self._tasks):
+            task.cancel()
+        if self._client is not None:
+            await self._client.aclose()
+
+
 # --- HTTP endpoints -------------------------------------------------------------------
 
 Parser = Callable[[Any], Any]
@@ -833,6 +975,27 @@ class Endpoints:
     async def charges(self, request: Request) -> Response:
         return _json(self.gateway.admin_listing())
 
+    async def get_webhooks(self, request: Request) -> Response:
+        notifier = self.gateway.notifier
+        if notifier is None:
+            return Answer.error(409, "no --webhook-url: webhooks are not sent").response()
+        faults = notifier.faults
+        return _json({"mode": faults.mode, "count": faults.count, "sent": notifier.sent})
+
+    async def set_webhooks(self, request: Request) -> Response:
+        body = await _admin_body(request)
+        mode = body.get("mode") if isinstance(body, dict) else None
+        if mode not in WEBHOOK_MODES:
+            return Answer.error(400, f"mode must be one of {', '.join(WEBHOOK_MODES)}"
+                                ).response()
+        count = body.get("count", 1)
+        if not _is_count(count):
+            return Answer.error(400, "count must be a non-negative integer").response()
+        if self.gateway.notifier is None:
+            return Answer.error(409, "no --webhook-url: webhooks are not sent").response()
+        self.gateway.notifier.faults = ModeState(mode, None if mode == "ok" else count, 0)
+        return await self.get_webhooks(request)
+
     async def requests(self, request: Request) -> Response:
         return _json({"requests": self.gateway.requests})
 
@@ -888,6 +1051,8 @@ def create_app(
     *,
     count: int = 1,
     protocol: str = "full",
+    webhook_url: str | None = None,
+    webhook_secret: str | None = None,
 ) -> ASGIApp:
     """The mock gateway as an ASGI app (meant to run under uvicorn)."""
     if mode not in MODES:
@@ -898,6 +1063,8 @@ def create_app(
         raise ValueError("latency_ms and count must not be negative")
     ledger = Ledger(Path(state_file) if state_file is not None else None)
     gateway = Gateway(ModeState(mode, count, latency_ms), seed, ledger, protocol)
+    if webhook_url is not None:
+        gateway.notifier = Notifier(webhook_url, webhook_secret or "")
     endpoints = Endpoints(gateway, api_key)
     routes = [
         Route("/health", endpoints.health),
@@ -913,8 +1080,22 @@ def create_app(
             Route("/admin/charges", endpoints.charges, methods=["GET"]),
             Route("/admin/requests", endpoints.requests, methods=["GET"]),
             Route("/admin/reset", endpoints.reset, methods=["POST"]),
+            Route("/admin/webhooks", endpoints.get_webhooks, methods=["GET"]),
+            Route("/admin/webhooks", endpoints.set_webhooks, methods=["POST"]),
         ]
-    return Outer(Starlette(routes=routes), gateway, verbose)
+    return Outer(Starlette(routes=routes, lifespan=_lifespan(gateway)), gateway, verbose)
+
+
+def _lifespan(gateway: Gateway) -> Callable[[Any], contextlib.AbstractAsyncContextManager[None]]:
+    """Stop the webhook sender (if any) when the server stops."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        yield
+        if gateway.notifier is not None:
+            await gateway.notifier.close()
+
+    return lifespan
 
 
 def _non_negative(text: str) -> int:
@@ -956,7 +1137,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="expected X-API-Key (default: $PAYCLI_GATEWAY_API_KEY, else test-api-key)",
     )
     parser.add_argument("--verbose", action="store_true", help="JSON access log on stderr")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--webhook-url", default=None,
+        help="send every final outcome there as a signed gateway event (secret: "
+        "$PAYCLI_WEBHOOK_SECRET)",
+    )
+    args = parser.parse_args(argv)
+    args.webhook_secret = os.environ.get("PAYCLI_WEBHOOK_SECRET")
+    if args.webhook_url:
+        try:
+            webhook_key(args.webhook_secret or "")
+        except ValueError:
+            args.webhook_secret = None
+        if not args.webhook_secret:
+            parser.error("--webhook-url needs PAYCLI_WEBHOOK_SECRET (whsec_ and base64)")
+    return args
 
 
 def ready_line(host: str, port: int, mode: str, protocol: str = "full") -> str:
@@ -991,7 +1186,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app = create_app(
             args.mode, args.latency_ms, args.seed, args.state, args.api_key, args.verbose,
-            count=args.count, protocol=args.protocol,
+            count=args.count, protocol=args.protocol, webhook_url=args.webhook_url,
+            webhook_secret=args.webhook_secret,
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         sys.exit(f"mock_gateway: cannot load state file {args.state}: {exc!r}")

@@ -3,11 +3,11 @@
 Values are checked where they are used, so a bad gateway setting stops only the commands
 that talk to the gateway. The data folder (where `paycli.toml` and the default ledger live)
 is given by the terminal layer (`typer.get_app_dir`); settings made without one, as the
-bench and the demo make theirs, read no file. A secret (the gateway API key) is read from
-the environment or the file, never from the command line, and is never shown; so is a
-PostgreSQL password in a `--db` URL (`redact_url` is how a URL is named anywhere). With no
-key set, the mock gateway's built-in key is used for a loopback gateway only: any other
-gateway without a key is a configuration error.
+bench and the demo make theirs, read no file. A secret (the gateway API key, the webhook
+signing secret) is read from the environment or the file, never from the command line,
+and is never shown; so is a PostgreSQL password in a `--db` URL (`redact_url` is how a
+URL is named anywhere). With no key set, the mock gateway's built-in key is used for a
+loopback gateway only: any other gateway without a key is a configuration error.
 """
 
 from __future__ import annotations
@@ -90,7 +90,8 @@ DEFAULTS: dict[str, Any] = {
     "max_amount": 1_000_000,
 }
 ENV = {name: f"PAYCLI_{name.upper()}"
-       for name in (*DEFAULTS, "gateway_api_key", "db", "log_file", "actor")}
+       for name in (*DEFAULTS, "gateway_api_key", "db", "log_file", "actor",
+                    "webhook_secret")}
 # The mock gateway's key: the default only for a gateway on this machine, so that a
 # forgotten setting never sends a well-known key to a real gateway.
 BUILTIN_API_KEY = "test-api-key"
@@ -231,6 +232,17 @@ class Settings:
                 f"a gateway on this machine, not to {host}; set the gateway's API key in the "
                 "environment or in paycli.toml")
         return BUILTIN_API_KEY
+
+    @property
+    def webhook_secret(self) -> str:
+        """The secret the gateway signs its webhooks with (`whsec_` + base64; a secret:
+        never print it), from the environment or paycli.toml only; unset or empty is a
+        usage error."""
+        value = self.raw("webhook_secret")
+        if value is None or not str(value).strip():
+            raise UsageError(f"{ENV['webhook_secret']} is not set: set the gateway's webhook "
+                             "signing secret (whsec_...) in the environment or in paycli.toml")
+        return str(value).strip()
 
     @property
     def gateway_timeout(self) -> float:

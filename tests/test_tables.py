@@ -15,9 +15,10 @@ from pg_server import Server
 from paycli.store import Store
 from paycli.store.comparisons import COMPARISONS, STORED, comparison_of, scratch_table
 from paycli.store.copy import TABLES as COPIED
+from paycli.store.describe import Column, Index, Table, create_index, create_table
 from paycli.store.pg_schema import POSTGRES
 from paycli.store.schema import SQLITE
-from paycli.store.tables import PAYMENTS, TABLES, Column, Index, Table, create_index, create_table
+from paycli.store.tables import PAYMENTS, TABLES
 
 DESCRIBED = {table.name: table.column_names for table in TABLES}
 

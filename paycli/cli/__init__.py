@@ -26,6 +26,7 @@ the views.
     metrics     metrics (Prometheus exposition on GET /metrics)
     top         top (the live full-screen board)
     schema      schema (the JSON Schema of each `--json` output)
+    listen      listen (the gateway's webhooks, served over HTTP)
     inputs      the operator's input checked into values (before the ledger is opened)
     completion  shell completion: option values, and ids from the ledger
     live        the live step view of a saga

@@ -85,6 +85,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                        "and declines."),
     "webhooks": ("webhooks", "Signed notifications of payments and refunds to the "
                              "merchant's endpoints, with retries."),
+    "listen": ("listen", "Receive the card gateway's signed webhooks and settle payments "
+                         "and refunds from them."),
 }
 
 # A command starts afresh every run, and pydantic's plugin discovery reads every installed

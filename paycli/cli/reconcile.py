@@ -18,6 +18,7 @@ from paycli.errors import ReconcileBreaks
 from paycli.ledger.report import decoded
 from paycli.saga.reconcile import reconcile as run_reconcile
 from paycli.saga.wiring import saga_env, settlement_report
+from paycli.store.inbound import webhook_breaks
 
 if TYPE_CHECKING:
     from paycli.errors import ReconcileBreaks
@@ -68,9 +69,12 @@ def reconcile(
             run = run_reconcile(env, lines, source, apply)
         finally:
             env.close()
+        contradicted = webhook_breaks(store.read)
     try:
         error = _breaks_left(run)
         views.reconciled(run, error, json_output)
+        if not json_output:
+            views.webhook_breaks(contradicted)
     finally:
         run.close()
     if error is not None:

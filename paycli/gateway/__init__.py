@@ -5,6 +5,7 @@
     resilience  retries (tenacity) and the circuit breaker (pybreaker) whose state is
                 the ledger's breaker row, shared by every process
     inprocess   an in-process gateway that approves everything (the bench's)
+    webhook     the gateway's signed webhooks (Standard Webhooks): verified, read as events
 
 Invariants: `http` is the only module of the package that touches the network; nothing
 here writes the ledger except the breaker's row, through the store; nothing draws on the

@@ -25,7 +25,6 @@ from paycli.store import stats as queries
 BY = tuple(queries.GROUPINGS)
 SETTLE_EVENTS = ("payment.completed", "payment.failed", "payment.unresolved")
 # What `listen` will write for a gateway event that contradicts a final state.
-WEBHOOK_BREAK_EVENTS = ("webhook.break",)
 CHARGE_STEP = "ProcessPayment"
 
 
@@ -57,7 +56,8 @@ def stats(store: Store, window: Window, by: str | None = None) -> Stats:
         declines = queries.declines(conn, window.start)
         refunds = queries.refund_outcomes(conn, window.start)
         opens = queries.breakers_opened(conn, window.since.timestamp())
-        latencies, breaks = _scan_events(conn, window.start)
+        latencies = _charge_durations(conn, window.start)
+        breaks = queries.webhook_breaks(conn, window.start)
     figures = _figures(rows)
     return Stats(
         since=window.start, until=window.until.isoformat(), **figures,
@@ -70,7 +70,7 @@ def stats(store: Store, window: Window, by: str | None = None) -> Stats:
 def charge_durations(store: Store, window: Window) -> list[float]:
     """The gateway call time (ms) of every charge settled in `window`, oldest first."""
     with store.snapshot() as read:
-        return _scan_events(read.conn, window.start)[0]
+        return _charge_durations(read.conn, window.start)
 
 
 def stuck(store: Store, older_than_s: float, now: datetime | None = None) -> int:
@@ -91,20 +91,16 @@ def latency(values: list[float]) -> Latency:
     return Latency(p50=rank(50), p95=rank(95), p99=rank(99), count=len(ordered))
 
 
-def _scan_events(conn: Any, start: str) -> tuple[list[float], int]:
-    """The charge durations and the webhook breaks among the events since `start`."""
+def _charge_durations(conn: Any, start: str) -> list[float]:
+    """The charge durations among the settle events since `start`."""
     first = queries.first_seq_since(conn, start)
     durations: list[float] = []
-    breaks = 0
-    for _, kind, payload, at in queries.events_of_types(
-            conn, first, SETTLE_EVENTS + WEBHOOK_BREAK_EVENTS):
+    for _, _, payload, at in queries.events_of_types(conn, first, SETTLE_EVENTS):
         if at < start:
             continue  # written by another host whose clock ran behind: before the window
-        if kind in WEBHOOK_BREAK_EVENTS:
-            breaks += 1
-        elif (took := charge_ms(payload)) is not None:
+        if (took := charge_ms(payload)) is not None:
             durations.append(took)
-    return durations, breaks
+    return durations
 
 
 def charge_ms(payload: str) -> float | None:

@@ -153,6 +153,8 @@ _TEXTS: dict[str, Callable[[Reason], str]] = {
         ("; the hold was released" if r.get("released") == "hold" else "")),
     "declined_by_hand": lambda r: f"declined (resolved by hand: {r['reason']})",
     "refund_failed_by_hand": lambda r: f"refund failed (resolved by hand: {r['reason']})",
+    "declined_by_webhook": lambda r: "declined by the card gateway (its webhook)",
+    "refund_failed_by_webhook": lambda r: "refund failed (the gateway's webhook)",
     "declined_in_report": lambda r: f"declined by the gateway, as {_report(r)} shows",
     "refund_failed_in_report": lambda r: f"the refund failed at the gateway, as {_report(r)} shows",
     "refused": lambda r: str(r["error"]),

@@ -17,6 +17,7 @@ to finish one that is stuck: resolve by hand, reconcile with the gateway's repor
     interrupt  what an interrupted saga (Ctrl-C) left behind, said for the operator
     resolve    settling by hand
     reconcile  settling from the gateway's settlement report
+    inbound    settling from the gateway's webhooks, each webhook id acted on once
     wiring     a saga environment from settings
 
 Invariants: no step leaves the ledger between states; a hold (or a refund's reservation)

@@ -172,7 +172,7 @@ def charge(env: SagaEnv, payment: Payment, step: Step, wait_s: float) -> Verdict
         answer = found
     if isinstance(answer, Answer) and answer.status == "pending":
         _remember_reference(env, payment.id, answer.externalId)
-    return _conclude(env, answer, wait_s, attempts)
+    return _conclude(env, answer, wait_s, attempts, lambda: _settled_meanwhile(env, payment))
 
 
 def _remember_reference(env: SagaEnv, payment_id: str, gateway_ref: str) -> None:
@@ -193,8 +193,15 @@ def _final_lookup(env: SagaEnv, payment_id: str) -> Answer | Verdict:
     return found
 
 
-def _conclude(env: SagaEnv, answer: Answer | Rejected, wait_s: float, attempts: _Tries
-              ) -> Verdict:
+def _settled_meanwhile(env: SagaEnv, payment: Payment) -> bool:
+    """Whether the ledger shows the payment final already: the gateway's webhook, taken
+    by `listen`, settled it while this saga polled."""
+    found = env.store.read.payment(payment.id)
+    return found is not None and found.is_final
+
+
+def _conclude(env: SagaEnv, answer: Answer | Rejected, wait_s: float, attempts: _Tries,
+              settled: Callable[[], bool] | None = None) -> Verdict:
     if isinstance(answer, Rejected):
         return Verdict(Decision.REFUSED, None, "declined", {
             "code": "charge_rejected", "http_status": answer.http_status,
@@ -203,7 +210,8 @@ def _conclude(env: SagaEnv, answer: Answer | Rejected, wait_s: float, attempts: 
     if answer.status == "pending":
         started = time.monotonic()
         try:
-            answer = _wait_while_pending(env.gateway, answer, started + wait_s, attempts.step)
+            answer = _wait_while_pending(env.gateway, answer, started + wait_s, attempts.step,
+                                         settled)
         except GatewayConfigError as exc:
             return unknown({"code": "pending_then_config", "error": exc.message},
                            answer.externalId)
@@ -214,8 +222,8 @@ def _conclude(env: SagaEnv, answer: Answer | Rejected, wait_s: float, attempts: 
     return verdict
 
 
-def _wait_while_pending(gateway: Gateway, answer: Answer, deadline: float, step: Step
-                        ) -> Answer:
+def _wait_while_pending(gateway: Gateway, answer: Answer, deadline: float, step: Step,
+                        settled: Callable[[], bool] | None = None) -> Answer:
     """Poll a pending charge, showing each poll on the step; once it has settled the step
     is running again (its verdict, not the wait, decides how it ends)."""
     ref = answer.externalId
@@ -227,7 +235,7 @@ def _wait_while_pending(gateway: Gateway, answer: Answer, deadline: float, step:
         if messages.render(reason) != step.update.detail:  # a new second or a new poll
             step.show(StepStatus.PENDING, reason)
 
-    answer = poll(gateway, answer, deadline, count_down)
+    answer = poll(gateway, answer, deadline, count_down, settled)
     if answer.status != "pending":
         step.update.status = StepStatus.RUNNING
     return answer
@@ -248,8 +256,10 @@ COUNTDOWN_S = 0.5
 
 
 def poll(gateway: Gateway, answer: Answer, deadline: float,
-         on_poll: Callable[[int, float], None] | None = None) -> Answer:
-    """Ask for a pending charge's status with backoff until it settles or `deadline`;
+         on_poll: Callable[[int, float], None] | None = None,
+         settled: Callable[[], bool] | None = None) -> Answer:
+    """Ask for a pending charge's status with backoff until it settles or `deadline`, or
+    until `settled()` says the ledger has it final already (a webhook came first);
     `on_poll(number, seconds left)` is told of each look-up before it is made, and of
     the time left every `COUNTDOWN_S` while it waits between look-ups.
 
@@ -261,6 +271,8 @@ def poll(gateway: Gateway, answer: Answer, deadline: float,
             break
         _wait(min(delay, remaining), deadline,
               None if on_poll is None or number == 0 else functools.partial(on_poll, number))
+        if settled is not None and settled():
+            break
         delay = min(delay * 1.5, 2.0)
         number += 1
         if on_poll is not None:

@@ -124,29 +124,37 @@ def settle_refund(env: SagaEnv, refund_id: str, verdict: Verdict,
     """Apply the verdict to a refund: credit the wallet, release, or keep the reservation
     (`require`, `settled_here` and `extra` as for `settle_payment`)."""
     with env.store.transaction(refund_id) as tx:
-        found = tx.refund(refund_id)
-        payment = tx.payment(found.payment_id) if found else None
-        assert found is not None and payment is not None
-        _check(found, require)
-        if found.is_final:
-            return found
-        if settled_here is not None and verdict.decision != Decision.UNKNOWN:
-            settled_here.add(refund_id)
-        recorded = {"steps": steps, **extra}  # what the settle event carries besides changes
-        if verdict.decision == Decision.SUCCEEDED:
-            _credit_refund(tx, found, payment, verdict, recorded)
-        elif verdict.decision in (Decision.REFUSED, Decision.UNAVAILABLE):
-            set_payment(tx, payment.id, "payment.refund_released",
-                        {"refund_reserved": payment.refund_reserved - found.amount},
-                        refund_id=refund_id)
-            set_refund(tx, refund_id, "refund.failed", {
-                "status": RefundStatus.FAILED, "error_type": verdict.error_type,
-                "error_message": verdict.detail}, owner=None, **recorded)
-        else:
-            set_refund(tx, refund_id, "refund.unresolved", {
-                "status": RefundStatus.PROCESSING, "error_type": verdict.error_type,
-                "error_message": verdict.detail}, owner=None, **recorded)
+        settle_refund_in(tx, refund_id, verdict, steps, require=require,
+                         settled_here=settled_here, **extra)
     return read_refund(env, refund_id)
+
+
+def settle_refund_in(tx: Tx, refund_id: str, verdict: Verdict, steps: list[dict[str, Any]],
+                     *, require: RefundStatus | None = None,
+                     settled_here: set[str] | None = None, **extra: Any) -> None:
+    """`settle_refund` inside a transaction the caller holds."""
+    found = tx.refund(refund_id)
+    payment = tx.payment(found.payment_id) if found else None
+    assert found is not None and payment is not None
+    _check(found, require)
+    if found.is_final:
+        return
+    if settled_here is not None and verdict.decision != Decision.UNKNOWN:
+        settled_here.add(refund_id)
+    recorded = {"steps": steps, **extra}  # what the settle event carries besides changes
+    if verdict.decision == Decision.SUCCEEDED:
+        _credit_refund(tx, found, payment, verdict, recorded)
+    elif verdict.decision in (Decision.REFUSED, Decision.UNAVAILABLE):
+        set_payment(tx, payment.id, "payment.refund_released",
+                    {"refund_reserved": payment.refund_reserved - found.amount},
+                    refund_id=refund_id)
+        set_refund(tx, refund_id, "refund.failed", {
+            "status": RefundStatus.FAILED, "error_type": verdict.error_type,
+            "error_message": verdict.detail}, owner=None, **recorded)
+    else:
+        set_refund(tx, refund_id, "refund.unresolved", {
+            "status": RefundStatus.PROCESSING, "error_type": verdict.error_type,
+            "error_message": verdict.detail}, owner=None, **recorded)
 
 
 def _credit_refund(tx: Tx, found: Refund, payment: Payment, verdict: Verdict,

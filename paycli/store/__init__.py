@@ -4,6 +4,7 @@
     sqlite      `SqliteStore`: opens (creates, migrates) a ledger file; read snapshots and
                 `BEGIN IMMEDIATE` write transactions
     connection  the file's path, permissions and pragmas; waiting out a busy database
+    describe    the words a table is described in, and how each engine spells one
     tables      the one description of the ledger's tables: columns, types, checks,
                 indexes, and what replay-events rebuilds and compares of each
     schema      SQLite's DDL of a new ledger, made from `tables`, its append-only
@@ -23,6 +24,7 @@
     spool       `reconcile`'s scratch file: a report sorted by payment id, and its breaks
     stats       the grouped reads behind stats, metrics and events tail
     webhooks    merchant endpoints, their deliveries and the lease one sender holds
+    inbound     the gateway webhooks `listen` acted on: each id taken once, the breaks
 
 Invariants: nothing outside this package runs SQL (the bench's raw baseline is the one
 named exception: it measures the engine itself, so it must not go through paycli); nothing

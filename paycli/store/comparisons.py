@@ -21,8 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from paycli.store.describe import Column, Table
 from paycli.store.schema import SQLITE
-from paycli.store.tables import TABLES, Column, Table
+from paycli.store.tables import TABLES
 
 REPLAYED: tuple[Table, ...] = tuple(table for table in TABLES if table.replay)
 

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import functools
 
+from paycli.store.describe import APPEND_ONLY, Dialect, Table, create_index, create_table
 from paycli.store.schema import APPLICATION_ID, SCHEMA_VERSION
-from paycli.store.tables import APPEND_ONLY, TABLES, Dialect, Table, create_index, create_table
+from paycli.store.tables import TABLES
 
 MARKER_TABLE = "paycli_ledger"
 
@@ -134,7 +135,20 @@ CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_at);
 CREATE INDEX webhook_deliveries_order ON webhook_deliveries (endpoint_id, order_key, event_seq);
 """
 
-MIGRATIONS: dict[int, str] = {2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7}
+_V8 = """
+CREATE TABLE gateway_webhooks (
+    id             TEXT COLLATE "C" PRIMARY KEY,
+    type           TEXT NOT NULL,
+    entity_id      TEXT COLLATE "C",
+    outcome        TEXT NOT NULL CHECK (outcome IN ('applied', 'agreed', 'break', 'ignored')),
+    ledger_status  TEXT,
+    gateway_status TEXT,
+    received_at    TEXT COLLATE "C" NOT NULL
+);
+CREATE INDEX gateway_webhooks_outcome ON gateway_webhooks (outcome, received_at);
+"""
+
+MIGRATIONS: dict[int, str] = {2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7, 8: _V8}
 assert max(MIGRATIONS) == SCHEMA_VERSION, "PostgreSQL and SQLite schemas move in step"
 
 

@@ -41,7 +41,7 @@ UPDATABLE = {
 UNFINISHED = "status IN ('PENDING', 'PROCESSING')"
 STREAMABLE = frozenset({"accounts", "transfers", "entries", "events", "idempotency",
                         "payments", "refunds", "breaker", "limits", "webhook_endpoints",
-                        "webhook_deliveries"})
+                        "webhook_deliveries", "gateway_webhooks"})
 LIMIT_COLUMNS = "scope, currency, max_amount, daily_amount, daily_count, updated_at"
 
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import functools
 
-from paycli.store.tables import APPEND_ONLY, TABLES, Dialect, Table, create_index, create_table
+from paycli.store.describe import APPEND_ONLY, Dialect, Table, create_index, create_table
+from paycli.store.tables import TABLES
 
 APPLICATION_ID = 0x70617963  # "payc"
 
@@ -139,7 +140,21 @@ CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_at);
 CREATE INDEX webhook_deliveries_order ON webhook_deliveries (endpoint_id, order_key, event_seq);
 """
 
-MIGRATIONS: dict[int, str] = {2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7}
+# Gateway webhooks received by `paycli listen` (see `tables.GATEWAY_WEBHOOKS`).
+_V8 = """
+CREATE TABLE gateway_webhooks (
+    id             TEXT PRIMARY KEY,
+    type           TEXT NOT NULL,
+    entity_id      TEXT,
+    outcome        TEXT NOT NULL CHECK (outcome IN ('applied', 'agreed', 'break', 'ignored')),
+    ledger_status  TEXT,
+    gateway_status TEXT,
+    received_at    TEXT NOT NULL
+) STRICT;
+CREATE INDEX gateway_webhooks_outcome ON gateway_webhooks (outcome, received_at);
+"""
+
+MIGRATIONS: dict[int, str] = {2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7, 8: _V8}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 

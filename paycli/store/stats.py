@@ -66,6 +66,14 @@ def breakers_opened(conn: Connection, since_epoch: float) -> int:
     return int(row[0])
 
 
+def webhook_breaks(conn: Connection, since: str) -> int:
+    """How many gateway webhooks received at or after `since` contradicted a final state
+    (`listen` keeps them, never rewriting the ledger)."""
+    row = conn.execute("SELECT count(*) FROM gateway_webhooks WHERE outcome = 'break' "
+                       "AND received_at >= ?", (since,)).fetchone()
+    return int(row[0])
+
+
 def first_seq_since(conn: Connection, since: str) -> int:
     """The sequence number of the first event written at or after `since` (one past the
     last when none was): bisection over the primary key, a few point reads."""

@@ -4,10 +4,10 @@
 reference), its table checks, unique keys and indexes, whether it is append-only, and what
 `replay-events` rebuilds of it. From it are made a new ledger's SQLite DDL (`schema`), its
 PostgreSQL DDL (`pg_schema`), replay's scratch tables and comparisons (`comparisons`), and
-the columns `db copy` copies (`copy`). `create_table` and `create_index` spell a table in
-either engine's words (`Dialect`); the engines' own extras (SQLite's STRICT, PostgreSQL's
-identity columns, "C" collation and marker table, each engine's append-only triggers)
-live with that engine.
+the columns `db copy` copies (`copy`). The words of the description, and how a table is
+spelled in either engine's words, are `describe`'s; the engines' own extras (SQLite's
+STRICT, PostgreSQL's identity columns, "C" collation and marker table, each engine's
+append-only triggers) live with that engine.
 
 Invariants:
 - This is the schema of a ledger at `SCHEMA_VERSION`. A new ledger is made from it, an
@@ -27,9 +27,6 @@ both engines, whether the two agree.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Literal, NamedTuple
-
 from paycli.records import (
     BreakerStatus,
     DeliveryStatus,
@@ -37,128 +34,7 @@ from paycli.records import (
     RefundStatus,
     TransferState,
 )
-
-Type = Literal["text", "int", "bigint", "real"]
-Engine = Literal["sqlite", "postgresql"]
-
-APPEND_ONLY = "the event log is append-only"  # what the append-only triggers raise
-
-
-class Column(NamedTuple):
-    """One column; `compared` and `changed` say what `replay-events` makes of it."""
-
-    name: str
-    type: Type = "text"
-    not_null: bool = False
-    primary_key: bool = False
-    identity: bool = False    # numbered by the database when an insert leaves it out
-    ordered: bool = False     # sorted on: compared byte by byte on every engine
-    default: str | None = None
-    check: str | None = None
-    references: str | None = None  # "table (column)"
-    compared: bool = False    # rebuilt from the events and compared with the stored row
-    changed: bool = False     # an event's `changes` may set it
-
-
-class Check(NamedTuple):
-    """A CHECK of the table's, after its columns; on both engines unless `engine` names one."""
-
-    sql: str
-    engine: Engine | None = None
-
-
-class Index(NamedTuple):
-    """An index; its columns may be expressions both engines accept, and `where` makes it
-    partial (only the rows it holds for are indexed, or kept unique)."""
-
-    name: str
-    columns: tuple[str, ...]
-    unique: bool = False
-    where: str | None = None
-
-
-class Replay(NamedTuple):
-    """What `replay-events` calls an entity of this table, and the columns naming one."""
-
-    entity: str
-    keys: tuple[str, ...] = ("id",)
-
-
-class Table(NamedTuple):
-    """One table of the ledger."""
-
-    name: str
-    columns: tuple[Column, ...]
-    checks: tuple[Check, ...] = ()
-    unique: tuple[tuple[str, ...], ...] = ()
-    indexes: tuple[Index, ...] = ()
-    append_only: bool = False  # no UPDATE, DELETE, REPLACE or TRUNCATE: see each engine
-    replay: Replay | None = None
-
-    @property
-    def key(self) -> str:
-        """The primary key's column."""
-        return next(column.name for column in self.columns if column.primary_key)
-
-    @property
-    def column_names(self) -> tuple[str, ...]:
-        """Every column, in the table's order."""
-        return tuple(column.name for column in self.columns)
-
-
-class Dialect(NamedTuple):
-    """How one engine spells the description's types, an identity key and an ordered
-    text, and what ends its CREATE TABLE."""
-
-    engine: Engine
-    types: dict[str, str]
-    identity: str
-    ordered: str
-    table_suffix: str
-
-
-def one_of(column: str, values: Iterable[str]) -> str:
-    """The CHECK that keeps `column` to one of `values`."""
-    quoted = ", ".join(f"'{value}'" for value in values)
-    return f"{column} IN ({quoted})"
-
-
-def create_table(table: Table, dialect: Dialect) -> str:
-    """The CREATE TABLE statement of `table` in `dialect`."""
-    lines = [_column_sql(column, dialect) for column in table.columns]
-    lines += [f"CHECK ({check.sql})" for check in table.checks
-              if check.engine in (None, dialect.engine)]
-    lines += [f"UNIQUE ({', '.join(columns)})" for columns in table.unique]
-    body = ",\n    ".join(lines)
-    return f"CREATE TABLE {table.name} (\n    {body}\n){dialect.table_suffix};\n"
-
-
-def create_index(table: Table, index: Index) -> str:
-    """The CREATE INDEX statement of one of `table`'s indexes (the same on both engines)."""
-    unique = "UNIQUE " if index.unique else ""
-    where = f" WHERE {index.where}" if index.where else ""
-    return (f"CREATE {unique}INDEX {index.name} ON {table.name} "
-            f"({', '.join(index.columns)}){where};\n")
-
-
-def _column_sql(column: Column, dialect: Dialect) -> str:
-    parts = [column.name, dialect.types[column.type]]
-    if column.ordered and dialect.ordered:
-        parts.append(dialect.ordered)
-    if column.identity:
-        parts.append(dialect.identity)
-    elif column.primary_key:
-        parts.append("PRIMARY KEY")
-    if column.not_null:
-        parts.append("NOT NULL")
-    if column.default is not None:
-        parts.append(f"DEFAULT {column.default}")
-    if column.check:
-        parts.append(f"CHECK ({column.check})")
-    if column.references:
-        parts.append(f"REFERENCES {column.references}")
-    return " ".join(parts)
-
+from paycli.store.describe import Check, Column, Index, Replay, Table, one_of
 
 _CURRENCY = "length(currency) = 3"
 
@@ -387,5 +263,28 @@ WEBHOOK_DELIVERIES = Table(
              Index("webhook_deliveries_order", ("endpoint_id", "order_key", "event_seq"))),
 )
 
+
+# Every gateway webhook `listen` verified, by its `webhook-id`: the row is written in the
+# transaction that acts on the event, so an id is acted on once by any number of
+# listeners. `outcome`: applied (a PROCESSING payment or refund settled), agreed (the
+# ledger already held that outcome), break (it held a final state the event contradicts:
+# never rewritten, shown by `reconcile`), ignored (nothing of this ledger's). What the
+# ledger held and what the gateway said are kept beside it.
+GATEWAY_WEBHOOKS = Table(
+    "gateway_webhooks",
+    (
+        Column("id", primary_key=True, ordered=True),
+        Column("type", not_null=True),
+        Column("entity_id", ordered=True),
+        Column("outcome", not_null=True,
+               check=one_of("outcome", ("applied", "agreed", "break", "ignored"))),
+        Column("ledger_status"),
+        Column("gateway_status"),
+        Column("received_at", not_null=True, ordered=True),
+    ),
+    indexes=(Index("gateway_webhooks_outcome", ("outcome", "received_at")),),
+)
+
 TABLES: tuple[Table, ...] = (ACCOUNTS, TRANSFERS, ENTRIES, EVENTS, IDEMPOTENCY, PAYMENTS,
-                             REFUNDS, BREAKER, LIMITS, WEBHOOK_ENDPOINTS, WEBHOOK_DELIVERIES)
+                             REFUNDS, BREAKER, LIMITS, WEBHOOK_ENDPOINTS, WEBHOOK_DELIVERIES,
+                             GATEWAY_WEBHOOKS)

@@ -18,6 +18,7 @@
     stats       stats' figures, groups, hourly bars and checks
     events      events tail's lines
     top         top's screen: figures, sparklines, breakers, latest failures
+    listen      listen's line per delivery
 
 A command imports the views of its own results (`from paycli.cli.views import wallet as
 views`), so it loads no other.

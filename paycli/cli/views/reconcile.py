@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from paycli.results.base import Result
     from paycli.results.reconcile import ReconcileBreak
     from paycli.saga.reconcile import Reconciliation
+    from paycli.store.inbound import ReceivedWebhook
 
 SHOWN = 20  # rows of each kind in the human view; --json lists every one
 ADVICE = {
@@ -136,3 +137,17 @@ def _cells(found: ReconcileBreak) -> tuple[str, str, str, str, str]:
 def _more(count: int) -> None:
     if count > SHOWN:
         console().print(f"  … and {count - SHOWN:,} more: `--json` lists them all")
+
+
+def webhook_breaks(breaks: list[ReceivedWebhook]) -> None:
+    """The gateway's webhooks that contradicted a final state (kept by `listen`), one line
+    each (ids whole at any width)."""
+    if not breaks:
+        return
+    out = console()
+    out.print(f"\n[bold]webhook breaks ({len(breaks)})[/]: the gateway's event contradicts a "
+              "final state, which paycli never rewrites; check the gateway's dashboard")
+    for found in breaks:
+        out.print(f"  {escaped(found.id)}: the gateway says {escaped(found.gateway_status)} "
+                  f"for {escaped(found.entity_id)}, which the ledger holds "
+                  f"{escaped(found.ledger_status)} (received {escaped(found.received_at)})")

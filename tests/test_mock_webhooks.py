@@ -1,0 +1,136 @@
+"""The mock gateway's webhooks, received by `paycli listen`: end to end, and with every
+fault a real sender has (twice, out of order, late, never, a bad signature).
+
+Each test runs the real processes: the mock with `--webhook-url`, `paycli listen`, and
+`paycli pay --wait 0` against a pending gateway.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pytest
+from helpers import paycli_command, paycli_env, run, run_json
+
+from paycli.devtools.mock_process import MockGatewayProcess, free_port
+
+SECRET = "whsec_" + base64.b64encode(b"mock-webhook-secret-0123").decode()
+SETTLE_MS = 300
+
+
+class Rig(NamedTuple):
+    """A ledger, the mock sending webhooks to a running `paycli listen`."""
+
+    db: Path
+    env: dict[str, str]
+    mock: MockGatewayProcess
+    listener: subprocess.Popen[str]
+
+
+@pytest.fixture
+def rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Rig]:
+    """The three processes; alice holds 100.00 USD; the mock answers `pending`."""
+    monkeypatch.setenv("PAYCLI_WEBHOOK_SECRET", SECRET)
+    db, port = tmp_path / "ledger.db", free_port()
+    listener = subprocess.Popen(
+        [*paycli_command(None), "--db", str(db), "listen", "--port", str(port), "--json"],
+        env=paycli_env(PAYCLI_WEBHOOK_SECRET=SECRET), text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert listener.stderr is not None and "listening" in listener.stderr.readline()
+    mock = MockGatewayProcess("test-api-key", "--mode", "pending", "--latency-ms",
+                              str(SETTLE_MS), "--webhook-url",
+                              f"http://127.0.0.1:{port}/webhooks/gateway").start()
+    env = paycli_env(mock.url)
+    assert run_json(db, "wallet", "credit", "--user", "alice", "--amount", "100",
+                    env=env)[0] == 0
+    try:
+        yield Rig(db, env, mock, listener)
+    finally:
+        mock.stop()
+        listener.terminate()
+        listener.communicate(timeout=30)
+
+
+def pay_pending(rig: Rig, count: int) -> list[str]:
+    """`count` payments of 1.00 with `--wait 0`: each exits 10, PROCESSING."""
+    ids = []
+    for _ in range(count):
+        code, out = run_json(rig.db, "pay", "--user", "alice", "--amount", "1", "--wait", "0",
+                             env=rig.env)
+        assert code == 10 and out["status"] == "PROCESSING", out
+        ids.append(out["payment_id"])
+    return ids
+
+
+def statuses(rig: Rig) -> dict[str, str]:
+    """Every payment's status by id."""
+    code, out = run_json(rig.db, "payments", "list", "--json", env=rig.env)
+    assert code == 0
+    return {p["payment_id"]: p["status"] for p in out["payments"]}
+
+
+def wait_for(rig: Rig, ids: list[str], status: str = "COMPLETED",
+             seconds: float = 15) -> dict[str, str]:
+    """Poll until every one of `ids` has `status` (or time runs out); the statuses."""
+    deadline = time.monotonic() + seconds
+    while True:
+        found = statuses(rig)
+        if all(found.get(i) == status for i in ids) or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
+
+
+def lines(rig: Rig) -> list[dict[str, Any]]:
+    """Stop the listener; the JSON lines it printed, one per delivery."""
+    rig.listener.terminate()
+    out, _ = rig.listener.communicate(timeout=30)
+    assert rig.listener.returncode == 130
+    return [json.loads(line) for line in out.splitlines()]
+
+
+@pytest.mark.slow
+def test_pending_payments_complete_from_webhooks_alone(rig: Rig) -> None:
+    """20 payments with --wait 0 (exit 10 each) all COMPLETED by webhooks, balances exact,
+    replay consistent, and paycli asked the gateway nothing but the 20 charges."""
+    ids = pay_pending(rig, 20)
+    assert set(wait_for(rig, ids).values()) == {"COMPLETED"}
+    code, out = run_json(rig.db, "wallet", "balance", "--user", "alice", "--json", env=rig.env)
+    assert code == 0 and out["balance"] == "80.00"
+    code, out = run_json(rig.db, "replay-events", "--json", env=rig.env)
+    assert code == 0 and out["consistent"] is True and out["chain_ok"] is True
+    assert rig.mock.requests() == 20
+    applied = [line for line in lines(rig) if line.get("outcome") == "applied"]
+    assert sorted(line["entity_id"] for line in applied) == sorted(ids)
+
+
+@pytest.mark.parametrize("fault", ["duplicate", "reorder", "delay", "bad-signature"])
+def test_faults_still_settle_each_payment_once(rig: Rig, fault: str) -> None:
+    """Twice, out of order, late, or first with a bad signature: each payment COMPLETED,
+    applied exactly once; the duplicate answered 200 `duplicate`, the forgery 401."""
+    rig.mock._call("POST", "/admin/webhooks", {"mode": fault, "count": 2})
+    ids = pay_pending(rig, 3)
+    assert set(wait_for(rig, ids).values()) == {"COMPLETED"}
+    seen = lines(rig)
+    applied = [line["entity_id"] for line in seen if line.get("outcome") == "applied"]
+    assert sorted(applied) == sorted(ids)
+    if fault == "duplicate":
+        assert sum(1 for line in seen if line.get("outcome") == "duplicate") == 2
+    if fault == "bad-signature":
+        assert sum(1 for line in seen if line["status"] == 401) == 2
+
+
+def test_a_dropped_webhook_is_found_by_reconcile(rig: Rig) -> None:
+    """Never delivered: the payment stays PROCESSING, and reconcile's report finds it."""
+    rig.mock._call("POST", "/admin/webhooks", {"mode": "drop", "count": 1})
+    dropped, delivered = pay_pending(rig, 2)
+    found = wait_for(rig, [delivered])
+    time.sleep(SETTLE_MS / 1000 * 3)
+    assert found[delivered] == "COMPLETED" and statuses(rig)[dropped] == "PROCESSING"
+    done = run(rig.db, "reconcile", "--from-gateway", "--json", env=rig.env)
+    assert dropped in done.stdout and "resolvable" in done.stdout
