@@ -38,8 +38,12 @@ class LedgerUrl(str):
 
 
 def paycli_env(gateway_url: str | None = None, **extra: str) -> dict[str, str]:
-    """A clean environment for a paycli process: fast retries, no stray PAYCLI_* settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYCLI_")}
+    """A clean environment for a paycli process: fast retries, no stray PAYCLI_* settings,
+    and no COLUMNS or LINES (paycli reads a set COLUMNS as a terminal of that width, so
+    one left in the test process would turn a pipe into a terminal, or widen a
+    pseudo-terminal; a test that means a width passes it in `extra`)."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("PAYCLI_") and k not in ("COLUMNS", "LINES")}
     env.update({"PAYCLI_GATEWAY_TIMEOUT": "2", "PAYCLI_BREAKER_RESET_SECONDS": "30"})
     if gateway_url:
         env["PAYCLI_GATEWAY_URL"] = gateway_url
