@@ -3,11 +3,13 @@ that no new charge was sent and what to do next, never `already paid`."""
 
 from __future__ import annotations
 
+import signal
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import run
+from helpers import run, spawn
 from test_terminal import finish, on_terminal, text
 
 pytestmark = pytest.mark.slow
@@ -50,3 +52,28 @@ class TestRepeatedDeclinedOrder:
         assert "already paid" not in seen and "alice paid" not in seen
         assert "not paid: order-002 was tried before as pay_" in seen
         assert "no new charge was sent" in seen and "--retry" in seen
+
+
+class TestRepeatedProcessingOrder:
+    def test_the_cli_says_it_is_under_way_and_recover_finishes_it(
+            self, funded: Path, env: dict[str, str], gateway: Any) -> None:
+        """An order left PROCESSING by Ctrl-C, repeated: exit 10, `not paid … PROCESSING`,
+        no new charge, and `paycli recover` named as what finishes it."""
+        gateway.set_mode("slow", latency_ms=5000)
+        child = spawn(funded, "pay", "--user", "alice", "--amount", "20", "--order-id",
+                      "order-009", env=env)
+        assert child.stdout is not None
+        while "[RUNNING] ProcessPayment" not in (line := child.stdout.readline()):
+            assert line, "paycli ended before the charge started"
+        time.sleep(0.3)
+        child.send_signal(signal.SIGINT)
+        assert child.wait(timeout=30) == 130
+        child.communicate()
+        again = run(funded, "pay", "--user", "alice", "--amount", "20", "--order-id",
+                    "order-009", env=env)
+        assert again.returncode == 10, again.stdout + again.stderr
+        out = " ".join(again.stdout.split())
+        assert "already paid" not in out and "alice paid" not in out
+        assert "not paid: order-009 was tried before as pay_" in out
+        assert "PROCESSING; no new charge was sent" in out
+        assert "`paycli recover` finishes it" in out
