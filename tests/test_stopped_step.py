@@ -39,6 +39,24 @@ class TestPlainLines:
         assert "is PROCESSING with 11.00 USD held; run `paycli recover`" in err + out
 
 
+    def test_a_stopped_refund_is_not_called_failed(
+            self, funded: Path, env: dict[str, str], gateway: Any) -> None:
+        """The same for a refund: `[STOPPED] ProcessRefund`, its money reserved, exit 130."""
+        code, paid = run_json(funded, "pay", "--user", "alice", "--amount", "30", env=env)
+        assert code == 0, paid
+        gateway.set_mode("slow", latency_ms=5000)
+        child = spawn(funded, "refund", paid["payment_id"], "--amount", "10", env=env)
+        assert child.stdout is not None
+        while "[RUNNING] ProcessRefund" not in (line := child.stdout.readline()):
+            assert line, "paycli ended before the refund was sent"
+        time.sleep(0.3)
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=30)
+        assert child.returncode == 130, (out, err)
+        assert re.search(r"\[STOPPED\] ProcessRefund [\d.]+ m?s stopped by Ctrl-C", out), out
+        assert "[FAILED] ProcessRefund" not in out
+        assert "with 10.00 USD reserved on " + paid["payment_id"] in err + out
+
 class TestPanel:
     @pytest.mark.parametrize("columns", [60, 80, 120])
     @pytest.mark.parametrize("mode", ["slow", "pending"])
