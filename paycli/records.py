@@ -56,6 +56,7 @@ class StepStatus(StrEnum):
     SUCCESS = "success"
     FAILED = "failed"
     PENDING = "pending"
+    STOPPED = "stopped"  # Ctrl-C: neither failed nor finished; `recover` finishes it
 
 
 class BreakKind(StrEnum):

@@ -34,11 +34,12 @@ from paycli.saga.steps import SilentReporter, StepUpdate
 if TYPE_CHECKING:
     from paycli.results.payments import PayResult, RefundResult
 
-ICONS = {"running": "⏳", "retry": "🔄", "success": "✅", "failed": "❌", "pending": "⚠️ "}
+ICONS = {"running": "⏳", "retry": "🔄", "success": "✅", "failed": "❌", "pending": "⚠️ ",
+         "stopped": "⏸ "}
 STYLES = {"running": "cyan", "retry": "yellow", "success": "green", "failed": "red",
-          "pending": "yellow"}
+          "pending": "yellow", "stopped": "yellow"}
 LABELS = {"running": "RUNNING", "retry": "RETRY", "success": "SUCCESS", "failed": "FAILED",
-          "pending": "PENDING"}
+          "pending": "PENDING", "stopped": "STOPPED"}
 TICKING = frozenset({"running", "retry", "pending"})
 AMOUNT_DETAILS = frozenset({"initial_balance", "amount", "left"})
 
@@ -64,6 +65,10 @@ class _Reporter:
 
     def stop(self) -> None:
         """Stop drawing (nothing to stop here)."""
+
+    def interrupted(self, left: str) -> None:
+        """Ctrl-C: stop drawing; `left` (what was left behind) is printed by the caller."""
+        self.stop()
 
 
 class PlainReporter(_Reporter):
@@ -132,6 +137,14 @@ class LiveReporter(_Reporter):
                        f"[bold]{result.balance} {result.currency}[/]  in {duration(took)}")
         self.stop()
 
+    def interrupted(self, left: str) -> None:
+        """Ctrl-C: close the panel with what was left behind, then stop drawing."""
+        if self.live is not None:
+            took = duration(time.perf_counter() - self.started_at)
+            shown = escape(left.removeprefix("interrupted: "))
+            self.footer = f"[bold yellow]⏸ STOPPED[/] by Ctrl-C: {shown}  in {took}"
+        self.stop()
+
     def stop(self) -> None:
         """Draw the last frame and give the terminal back (cursor shown)."""
         if self.live is not None:
@@ -186,6 +199,9 @@ class QuietReporter(SilentReporter):
 
     def stop(self) -> None:
         """Nothing to stop."""
+
+    def interrupted(self, left: str) -> None:
+        """Ctrl-C: nothing is drawn; the caller reports `left`."""
 
 
 Reporter = PlainReporter | LiveReporter | QuietReporter

@@ -67,8 +67,9 @@ def _finish(outcome: Outcome, reporter: live.Reporter, as_json: bool,
 
 def _interrupted(store: Store, reporter: live.Reporter, as_json: bool) -> NoReturn:
     """Ctrl-C: stop drawing, say what was left and what finishes it, exit 130."""
-    reporter.stop()
-    report(left_behind(store, reporter.details), "interrupted", as_json)
+    left = left_behind(store, reporter.details)
+    reporter.interrupted(left)
+    report(left, "interrupted", as_json)
     raise typer.Exit(130)
 
 

@@ -93,7 +93,7 @@ def _succeeded(reason: Reason) -> str:
 
 
 _STEPS: dict[str, Callable[[Reason], str]] = {
-    "interrupted": lambda r: "interrupted (Ctrl-C)",
+    "interrupted": lambda r: "stopped by Ctrl-C",
     "available": lambda r: (f"available {_money(r)}"
                             f"{'; over a limit' if r.get('over_limit') else ''}"),
     "refundable": lambda r: f"{_money(r)} refundable",

@@ -120,8 +120,10 @@ class Steps:
         try:
             yield step
         except KeyboardInterrupt:
+            # stopped, not failed: the money may be held and `recover` finishes the saga
             step.update.reason = {"code": "interrupted"}
-            self._finish(step, StepStatus.FAILED)
+            step.update.status = StepStatus.STOPPED
+            self._finish(step, StepStatus.STOPPED)
             raise
         except BaseException:
             self._finish(step, StepStatus.FAILED)

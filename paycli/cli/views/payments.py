@@ -6,6 +6,7 @@ from rich.markup import escape
 
 from paycli.cli.views.base import Column, console, escaped, print_table, status_markup, when
 from paycli.cli.views.units import duration, local_time
+from paycli.records import PaymentStatus
 from paycli.results.base import StepRecord
 from paycli.results.payments import (
     PaymentResolved,
@@ -23,16 +24,48 @@ from paycli.results.payments import (
 def already_done(result: PayResult | RefundResult) -> None:
     """A repeated pay or refund: the stored result, and that nothing moved again."""
     if isinstance(result, PayResult):
-        order = f"{escape(result.order_id)} → " if result.order_id else ""
-        console().print(f"[bold]already paid:[/] {order}{result.payment_id} "
-                        f"[bold]{result.status}[/] (no new charge)")
-        console().print(f"  {escape(result.user)} paid {result.amount} {result.currency}; "
-                        f"balance {result.balance} {result.currency}")
+        if result.status in _PAID:
+            _already_paid(result)
+        else:
+            _not_paid(result)
         return
     console().print(f"[bold]already refunded:[/] {result.refund_id} of {result.payment_id} "
                     f"[bold]{result.status}[/] (no new refund)")
     console().print(f"  {result.amount} {result.currency}; payment {result.payment_status}, "
                     f"balance {result.balance} {result.currency}")
+
+
+# Only money that reached the merchant may be called paid; a refund came after a payment.
+_PAID = frozenset({PaymentStatus.COMPLETED, PaymentStatus.PARTIALLY_REFUNDED,
+                   PaymentStatus.REFUNDED})
+
+
+def _already_paid(result: PayResult) -> None:
+    order = f"{escape(result.order_id)} → " if result.order_id else ""
+    console().print(f"[bold]already paid:[/] {order}{result.payment_id} "
+                    f"[bold]{result.status}[/] (no new charge)")
+    console().print(f"  {escape(result.user)} paid {result.amount} {result.currency}; "
+                    f"balance {result.balance} {result.currency}")
+
+
+def _not_paid(result: PayResult) -> None:
+    """A repeated order whose earlier payment failed or is still under way: say so, and
+    what the operator can do, without calling it paid."""
+    order = escape(result.order_id) if result.order_id else "this request"
+    console().print(f"[bold]not paid:[/] {order} was tried before as {result.payment_id}, "
+                    f"which is [bold]{result.status}[/]; no new charge was sent")
+    console().print(f"  next: {_next_step(result)}")
+
+
+def _next_step(result: PayResult) -> str:
+    show = f"`paycli payments show {result.payment_id}`"
+    if result.status == PaymentStatus.FAILED:
+        retry = (f"`paycli pay --user {escape(result.user)} --amount {result.amount} "
+                 f"--currency {result.currency} --order-id {escape(result.order_id)} --retry` "
+                 "tries again"
+                 if result.order_id else "a new request tries again")
+        return f"{retry}; {show} says why it failed"
+    return f"`paycli recover` finishes it; {show} shows where it stands"
 
 
 PAYMENT_COLUMNS = (
