@@ -37,7 +37,7 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +66,7 @@ from paycli.store import Store
 
 POLL_EVERY_S = 1.0  # how often pending charges are asked about, all at once
 SETTLE_LINGER_S = 0.005  # after one charge ends, how long to gather others to settle with it
+POLL_S = 0.005  # how often a wait for charges looks at them again
 
 
 @dataclass(frozen=True)
@@ -378,14 +379,22 @@ def _groups(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
 def _finished(in_flight: dict[Future[Any], _Charge], every: bool = False
               ) -> list[tuple[_Charge, Any]]:
     """Charges that have ended (all of them if `every`), taken out of `in_flight`: after
-    the first, a moment's wait gathers more, so that one transaction settles many."""
+    the first, a moment's wait gathers more, so that one transaction settles many.
+
+    It looks at each charge's state in turn (`Future.done`, one short lock at a time)
+    rather than through `concurrent.futures.wait`, which holds every future's lock while
+    it sets up: a Ctrl-C landing then left some taken, and the charging threads hung on
+    them as they ended (so a second Ctrl-C never got the run to stop)."""
     if not in_flight:
         return []
-    if every:
-        done, _ = wait(in_flight)
-    else:
-        done, _ = wait(in_flight, timeout=1.0, return_when=FIRST_COMPLETED)
-        if done and len(done) < len(in_flight) // 2:
-            more, _ = wait(in_flight, timeout=SETTLE_LINGER_S)
-            done = more if len(more) > len(done) else done
+    give_up = time.monotonic() + 1.0
+    while True:
+        done = [future for future in in_flight if future.done()]
+        if len(done) == len(in_flight) or (not every and (done or
+                                                          time.monotonic() >= give_up)):
+            break
+        time.sleep(POLL_S)
+    if done and not every and len(done) < len(in_flight) // 2:
+        time.sleep(SETTLE_LINGER_S)
+        done = [future for future in in_flight if future.done()]
     return [(in_flight.pop(future), future.result()) for future in done]

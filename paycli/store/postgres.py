@@ -215,14 +215,14 @@ class PostgresStore(Store):
         on error."""
         with self._lock:
             self._begin("BEGIN", lock=True)
-            try:
+            try:  # COMMIT inside: a Ctrl-C just before it must not leave the lock held
                 tx = Tx(self.conn, correlation_id, self.actor)
                 yield tx
                 tx.flush()
+                self.conn.execute("COMMIT")
             except BaseException:
                 self._rollback()
                 raise
-            self.conn.execute("COMMIT")
 
     def after_bulk_insert(self, tx: Tx) -> None:
         """After rows were inserted with their ids: the identity sequences continue past

@@ -87,15 +87,19 @@ class SqliteStore(Store):
         """
         self.refuse_if_read_only()
         with self._write_lock:
-            retry_busy(lambda: self.conn.execute("BEGIN IMMEDIATE"))
+            # BEGIN and COMMIT inside the `try`: a Ctrl-C (KeyboardInterrupt) can land
+            # between any two bytecodes, and one landing just after BEGIN or just before
+            # COMMIT must not leave the write lock held for this process's other threads.
             try:
+                retry_busy(lambda: self.conn.execute("BEGIN IMMEDIATE"))
                 tx = Tx(self.conn, correlation_id, self.actor)
                 yield tx
                 tx.flush()
+                retry_busy(lambda: self.conn.execute("COMMIT"))
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
                 raise
-            retry_busy(lambda: self.conn.execute("COMMIT"))
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[Reader]:
