@@ -67,8 +67,8 @@ class TestBillingBar:
             self, funded: Path, env: dict[str, str], gateway: Any, tmp_path: Path,
             columns: int) -> None:
         """While the run goes: the bar's line says `elapsed` and `ETA` and fits the
-        terminal; the first Ctrl-C says the opened rows are settled, the second is
-        acknowledged at once; exit 130."""
+        terminal; the first Ctrl-C says the charges at the gateway are waited for, the
+        second is acknowledged at once; exit 130."""
         gateway.set_mode("slow", latency_ms=1000)  # the opened rows take seconds to settle
         path = tmp_path / "run.csv"
         path.write_text("user,amount,currency,order_id\n" + "".join(
@@ -76,7 +76,7 @@ class TestBillingBar:
         child = on_terminal(funded, "batch", str(path), "--concurrency", "4", env=env,
                             columns=columns)
         child.expect(r"elapsed [\d.]+ m?s, ETA ")
-        press_ctrl_c(child, "Ctrl-C: no new rows")
+        press_ctrl_c(child, "Ctrl-C: no new charges")
         press_ctrl_c(child, "Ctrl-C again: stopping now")
         code, screen = finish(child)
         shown = text(screen)

@@ -129,9 +129,9 @@ class _Run:
         text = (raw.decode("utf-8", "replace") for raw in self.handle)
         return read_rows(text, self.fmt, max_major)
 
-    def on_interrupt(self, in_flight: int) -> None:
+    def on_interrupt(self, press: int, at_gateway: int, unsent: int) -> None:
         """Ctrl-C: say what the run still waits for before it stops."""
-        views.batch_stopping(in_flight, self.as_json)
+        views.batch_stopping(press, at_gateway, unsent, self.as_json)
 
     def on_row(self, outcome: RowOutcome) -> None:
         """A row has ended: count it, keep it if it failed, move the bar."""

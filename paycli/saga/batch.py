@@ -60,6 +60,7 @@ from paycli.saga.core import (
     unknown,
 )
 from paycli.saga.group import PHASES, Opening, PayRequest, open_group
+from paycli.saga.presses import Presses
 from paycli.saga.settle import settle_payments_in
 from paycli.saga.steps import SilentReporter, Steps
 from paycli.store import Store
@@ -110,24 +111,21 @@ class Batch:
 
     def __init__(self, env: SagaEnv, batch_id: str, options: BatchOptions,
                  on_row: Callable[[RowOutcome], None],
-                 on_interrupt: Callable[[int], None] | None = None) -> None:
+                 on_interrupt: Callable[[int, int, int], None] | None = None) -> None:
         self.env, self.batch_id, self.options, self.on_row = env, batch_id, options, on_row
-        self.on_interrupt = on_interrupt  # told, at Ctrl-C, how many rows it waits for
+        self.on_interrupt = on_interrupt  # told (press, charges waited for, rows unsent)
+        self.presses = Presses()
         self.window = max(options.group, 4 * options.concurrency)
         self.pending: list[_Charge] = []  # charged, answered `pending`: polled at the end
         self._local = threading.local()
         self._lock = threading.Lock()
-
         self._stores: list[Store] = []
         self._twins: list[SagaEnv] = []
-        self._runner = threading.get_ident()
 
     def _thread_env(self) -> SagaEnv:
         """This thread's environment (see `SagaEnv.for_another_thread`), on a connection
         of its own (its breaker reads never wait for a group's transaction), with a
         gateway client of its own."""
-        if threading.get_ident() == self._runner:
-            return self.env  # `--concurrency 1`: charges go out from the run's own thread
         env: SagaEnv | None = getattr(self._local, "env", None)
         if env is None:
             store = Store(self.env.store.path, actor=self.env.store.actor)
@@ -138,23 +136,24 @@ class Batch:
         return env
 
     def run(self, rows: Iterable[Row]) -> None:
-        """Pay every row (see the module docstring); returns once each has ended."""
-        source = iter(rows)
+        """Pay every row (see the module docstring); returns once each has ended. Ctrl-C
+        (`presses`): no row is opened and no charge sent after it, the charges already
+        at the gateway are waited for and settled, then KeyboardInterrupt; a second press
+        stops the wait (they stay PROCESSING)."""
         shared = self.env.gateway  # a gateway handed in as an object is every thread's
         try:
-            with ThreadPoolExecutor(self.options.concurrency, "paycli-charge") as pool:
+            with self.presses, ThreadPoolExecutor(
+                    self.options.concurrency, "paycli-charge") as pool:
                 try:
-                    if self.options.concurrency == 1:
-                        for group in _groups(source, self.options.group):
-                            self._one_by_one(self._open(group))
-                    else:
-                        self._pipelined(source, pool)
-                    self._poll_pending(pool)
-                except KeyboardInterrupt:
-                    # Whatever is still queued is never sent (its rows stay PROCESSING);
-                    # only charges already at the gateway are waited for.
+                    self._pipelined(iter(rows), pool)
+                    if not self.presses.count:
+                        self._poll_pending(pool)
+                    self._leave(self.pending, "while its charge was pending")
+                except KeyboardInterrupt:  # what is queued is never sent
                     pool.shutdown(wait=True, cancel_futures=True)
                     raise
+            if self.presses.count:
+                raise KeyboardInterrupt
         finally:
             for twin in self._twins:
                 if twin.opened_gateway not in (None, shared):
@@ -162,26 +161,15 @@ class Batch:
             for store in self._stores:
                 store.close()
 
-    def _one_by_one(self, opened: list[_Charge]) -> None:
-        """`--concurrency 1`: charge a group's payments in turn, then settle them."""
-        charged: list[tuple[_Charge, tuple[Verdict, list[dict[str, Any]]]]] = []
-        try:
-            for charge in opened:
-                charged.append((charge, self._charge(charge)))
-        except KeyboardInterrupt:
-            # Ctrl-C: what was charged is settled; the rest of the group stays PROCESSING,
-            # its funds held, uncharged, for the next run of the file to charge.
-            if self.on_interrupt is not None:
-                self.on_interrupt(len(charged))
-            self._settle(charged)
-            raise
-        self._settle(charged)
-
     def _pipelined(self, source: Iterator[Row], pool: ThreadPoolExecutor) -> None:
+        """Open groups while there is room in the window, settle charges as they end."""
         in_flight: dict[Future[tuple[Verdict, list[dict[str, Any]]]], _Charge] = {}
         exhausted = False
         try:
             while not exhausted or in_flight:
+                if self.presses.count:
+                    self._stop(in_flight)
+                    return
                 room = self.window - len(in_flight)
                 if not exhausted and room >= min(self.options.group, self.window // 2):
                     group = list(itertools.islice(source, min(room, self.options.group)))
@@ -189,32 +177,57 @@ class Batch:
                     for charge in self._open(group):
                         in_flight[pool.submit(self._charge, charge)] = charge
                     continue
-                self._settle(_finished(in_flight))
+                self._settle(self._finished(in_flight))
         except KeyboardInterrupt:
-            # Ctrl-C: no new row is opened; the charges in flight end and are settled, so
-            # nothing that left is forgotten (a second Ctrl-C leaves them PROCESSING, for
-            # the next run of the file to finish). Rows not opened stay untouched.
-            if self.on_interrupt is not None:
-                self.on_interrupt(len(in_flight))
-            try:
-                self._settle(_finished(in_flight, every=True))
-            except KeyboardInterrupt:
-                self._abandon(in_flight)
-                raise
+            self._leave(list(in_flight.values()), "while its charge was at the gateway")
             raise
 
-    def _abandon(self, in_flight: dict[Future[Any], _Charge]) -> None:
-        """A second Ctrl-C: charges not yet sent are not sent, and every row in flight
-        ends unknown: PROCESSING, its funds held, for the next run of the file to finish
-        (asking the gateway first, so nothing is charged twice)."""
-        for future, charge in in_flight.items():
-            future.cancel()
+    def _stop(self, in_flight: dict[Future[Any], _Charge]) -> None:
+        """The first Ctrl-C: charges not yet sent never are (their rows stay PROCESSING,
+        funds held, for the next run of the file to charge); those at the gateway are
+        waited for and settled, unless Ctrl-C is pressed again."""
+        unsent = [in_flight.pop(future) for future in list(in_flight) if future.cancel()]
+        self._tell(1, len(in_flight), len(unsent))
+        self._leave(unsent, "before its charge was sent")
+        while in_flight and self.presses.count < 2:
+            self._settle(self._finished(in_flight, every=True))
+        if in_flight:
+            self._tell(2, len(in_flight), 0)
+            self._leave(list(in_flight.values()), "while its charge was at the gateway")
+            in_flight.clear()
+
+    def _tell(self, press: int, at_gateway: int, unsent: int) -> None:  # see `on_interrupt`
+        if self.on_interrupt is not None:
+            self.on_interrupt(press, at_gateway, unsent)
+
+    def _leave(self, charges: list[_Charge], why: str) -> None:
+        """Rows a stopped run leaves unfinished: unknown, each saying what finishes it."""
+        for charge in sorted(charges, key=lambda charge: charge.row.line):
             self.on_row(RowOutcome(
                 charge.row.line, charge.row.order_id, "unknown", OutcomeUnknown(
-                    f"interrupted: {charge.payment.id} was left PROCESSING with its funds "
-                    "held; run the same file again to finish it"),
+                    f"interrupted {why}: {charge.payment.id} is PROCESSING, funds held"),
                 charge.row.raw, charge.payment.id))
-        in_flight.clear()
+        charges.clear()
+
+    def _finished(self, in_flight: dict[Future[Any], _Charge], every: bool = False
+                  ) -> list[tuple[_Charge, Any]]:
+        """Charges that have ended (all of them if `every`, unless Ctrl-C is pressed
+        meanwhile), taken out of `in_flight`: after the first, a moment's wait gathers
+        more, so that one transaction settles many. It looks at each in turn
+        (`Future.done`) rather than blocking in `concurrent.futures.wait`, so that a
+        press is seen within `POLL_S`."""
+        presses = self.presses.count
+        give_up = time.monotonic() + 1.0
+        while True:
+            done = [future for future in in_flight if future.done()]
+            if (len(done) == len(in_flight) or self.presses.count != presses
+                    or (not every and (done or time.monotonic() >= give_up))):
+                break
+            time.sleep(POLL_S)
+        if done and not every and len(done) < len(in_flight) // 2:
+            time.sleep(SETTLE_LINGER_S)
+            done = [future for future in in_flight if future.done()]
+        return [(in_flight.pop(future), future.result()) for future in done]
 
     # -- open ----------------------------------------------------------------------------
 
@@ -322,6 +335,9 @@ class Batch:
         still pending then stay PROCESSING (unknown), their funds held."""
         deadline = time.monotonic() + self.options.wait_s
         while self.pending:
+            if self.presses.count:
+                self._tell(1, 0, 0)  # those pending stay PROCESSING (`run`)
+                return
             asking, self.pending = self.pending, []
             answers = list(pool.map(self._ask, asking))
             decided = [(charge, answer) for charge, answer in zip(asking, answers, strict=True)
@@ -336,7 +352,13 @@ class Batch:
                                        here=False))
                 return
             self.pending = still
-            time.sleep(min(POLL_EVERY_S, max(deadline - time.monotonic(), 0.0)))
+            self._nap(min(POLL_EVERY_S, max(deadline - time.monotonic(), 0.0)))
+
+    def _nap(self, seconds: float) -> None:
+        """Sleep, but wake at a Ctrl-C."""
+        until, presses = time.monotonic() + seconds, self.presses.count
+        while time.monotonic() < until and self.presses.count == presses:
+            time.sleep(POLL_S * 10)
 
     def _ask(self, charge: _Charge) -> tuple[Verdict, list[dict[str, Any]]]:
         """What the gateway now says of a pending charge (in a worker thread)."""
@@ -374,27 +396,3 @@ def _record(name: str, duration_ms: float = 0.0) -> dict[str, Any]:
 def _groups(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
     while group := list(itertools.islice(rows, size)):
         yield group
-
-
-def _finished(in_flight: dict[Future[Any], _Charge], every: bool = False
-              ) -> list[tuple[_Charge, Any]]:
-    """Charges that have ended (all of them if `every`), taken out of `in_flight`: after
-    the first, a moment's wait gathers more, so that one transaction settles many.
-
-    It looks at each charge's state in turn (`Future.done`, one short lock at a time)
-    rather than through `concurrent.futures.wait`, which holds every future's lock while
-    it sets up: a Ctrl-C landing then left some taken, and the charging threads hung on
-    them as they ended (so a second Ctrl-C never got the run to stop)."""
-    if not in_flight:
-        return []
-    give_up = time.monotonic() + 1.0
-    while True:
-        done = [future for future in in_flight if future.done()]
-        if len(done) == len(in_flight) or (not every and (done or
-                                                          time.monotonic() >= give_up)):
-            break
-        time.sleep(POLL_S)
-    if done and not every and len(done) < len(in_flight) // 2:
-        time.sleep(SETTLE_LINGER_S)
-        done = [future for future in in_flight if future.done()]
-    return [(in_flight.pop(future), future.result()) for future in done]

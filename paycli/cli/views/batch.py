@@ -4,12 +4,10 @@ seconds when piped, nothing with `--json`) and its summary."""
 from __future__ import annotations
 
 import contextlib
-import signal
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from types import FrameType
 from typing import TYPE_CHECKING
 
 import typer
@@ -108,21 +106,22 @@ def _plain_lines() -> Callable[[Counts], None]:
     return update
 
 
-def batch_stopping(in_flight: int, as_json: bool) -> None:
-    """Ctrl-C: no new row; what is in flight is finished first (above the bar on a
-    terminal, on stderr otherwise). A second Ctrl-C is acknowledged as it is pressed."""
-    _say(f"Ctrl-C: no new rows; settling the {count(in_flight, 'row')} already opened before "
-         "stopping (Ctrl-C again leaves them PROCESSING, for the next run of the file to "
-         "finish)", as_json)
-    previous = signal.getsignal(signal.SIGINT)
-
-    def second_press(signum: int, frame: FrameType | None) -> None:
-        signal.signal(signal.SIGINT, previous)  # a third press acts at once
-        _say("Ctrl-C again: stopping now; the opened rows stay PROCESSING with their funds "
-             "held", as_json)
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGINT, second_press)
+def batch_stopping(press: int, at_gateway: int, unsent: int, as_json: bool) -> None:
+    """Ctrl-C: what the run does before it stops (above the bar on a terminal, on stderr
+    otherwise). The rows it leaves are counted unknown, each with its payment id."""
+    charges = count(at_gateway, "charge")
+    if press > 1:
+        _say(f"Ctrl-C again: stopping now; the {charges} at the gateway "
+             f"{'stays' if at_gateway == 1 else 'stay'} PROCESSING, funds held", as_json)
+        return
+    waits = (f"waiting for the {charges} already at the gateway, then stopping (Ctrl-C "
+             "again stops at once, leaving it PROCESSING)" if at_gateway else "stopping")
+    if at_gateway > 1:
+        waits = waits.replace("leaving it", "leaving them")
+    unsent_rows = (f"; {count(unsent, 'opened row')} not yet sent "
+                   f"{'stays' if unsent == 1 else 'stay'} PROCESSING, funds held, for the next "
+                   "run of the file to charge" if unsent else "")
+    _say(f"Ctrl-C: no new charges; {waits}{unsent_rows}", as_json)
 
 
 def _say(text: str, as_json: bool) -> None:
