@@ -24,7 +24,7 @@ MAX_LINES = 400
 # (POSIX only), a paycli.toml read only when there is one, httpx only when a payment
 # reaches the gateway, and psycopg (PostgreSQL only).
 LATE_IMPORTS_ALLOWED = {"paycli.cli.views.base", "paycli.cli.echo", "paycli.config",
-                        "paycli.saga.wiring", "paycli.store.postgres",
+                        "paycli.gateway.clients", "paycli.store.postgres",
                         "paycli.devtools.baselines"}
 
 

@@ -2,6 +2,7 @@
 
     protocol    the answers, failures and calls of the gateway protocol (`Gateway`)
     http        `HttpGateway`: the protocol over httpx, one attempt per call
+    clients     the client that speaks a gateway's protocol (`paycli`, `seed`)
     resilience  retries (tenacity) and the circuit breaker (pybreaker) whose state is
                 the ledger's breaker row, shared by every process
     inprocess   an in-process gateway that approves everything (the bench's)

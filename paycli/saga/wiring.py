@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from paycli.config import Settings
+from paycli.gateway.clients import client
 from paycli.gateway.protocol import Gateway
 from paycli.gateway.resilience import Resilience, next_probe_at, probe_lease
 from paycli.logs import JsonLog
@@ -18,19 +19,15 @@ from paycli.store import BreakerStore, Store
 
 def http_gateway(settings: Settings) -> Gateway:
     """The HTTP gateway client the settings describe."""
-    # Imported here: httpx costs start-up, and a replayed or refused payment never needs it.
-    from paycli.gateway.http import HttpGateway
-
-    return HttpGateway(settings.gateway_url, settings.gateway_api_key, settings.gateway_timeout)
+    return client("paycli", settings.gateway_url, settings.gateway_api_key,
+                  settings.gateway_timeout)
 
 
 @contextlib.contextmanager
 def settlement_report(settings: Settings) -> Iterator[Iterator[str]]:
     """The gateway's settlement report, streamed line by line from `--gateway-url`."""
-    from paycli.gateway.http import HttpGateway  # late: as in `http_gateway`
-
-    gateway = HttpGateway(settings.gateway_url, settings.gateway_api_key,
-                          settings.gateway_timeout)
+    gateway = client("paycli", settings.gateway_url, settings.gateway_api_key,
+                     settings.gateway_timeout)
     try:
         with gateway.settlement_report() as lines:
             yield lines

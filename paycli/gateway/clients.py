@@ -1,0 +1,21 @@
+"""The client that speaks a gateway's protocol: `paycli` (the full protocol) and `seed`
+(the seed's own gateway, whose quirks `HttpGateway` tolerates) share `HttpGateway`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from paycli.gateway.http import HttpGateway
+
+PROTOCOLS = ("paycli", "seed")
+
+
+def client(protocol: str, base_url: str, api_key: str, timeout_s: float) -> HttpGateway:
+    """A client for the gateway at `base_url` speaking `protocol` (one of `PROTOCOLS`)."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown gateway protocol {protocol!r}")
+    # Imported here: httpx costs start-up, and a replayed or refused payment never needs it.
+    from paycli.gateway.http import HttpGateway
+
+    return HttpGateway(base_url, api_key, timeout_s)
