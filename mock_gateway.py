@@ -5,7 +5,7 @@ uvicorn), plus what only a test double has: switchable failure modes, an admin v
 every charge and refund, a request counter and an optional state file. It shares no code
 with the ``paycli`` package, so a bug there cannot hide itself here.
 
-Two protocols, on top of any mode:
+Three protocols, on top of any mode:
 - ``full`` (the default): the protocol plus look-up by ``paymentId``, honoured
   ``Idempotency-Key`` headers, partial refunds and the ``/admin/*`` endpoints.
 - ``seed``: exactly what the seed system's own gateway does: look-up by ``externalId`` only
@@ -14,7 +14,18 @@ Two protocols, on top of any mode:
   ``X-API-Key`` (else a plain-text 401 ``Unauthorized``), one refund per charge of any
   amount, which marks the whole charge ``refunded``, answers of the contract's four fields
   only, and no ``/admin/*``.
-Both serve ``GET /reports/settlement``: every charge and refund as CSV, in creation order.
+- ``stripe``: the charge and refund calls shaped as Stripe's PaymentIntents API on the same
+  core (modes, records, idempotency): ``POST /v1/payment_intents`` (form-encoded, ``amount``
+  in minor units, ``currency`` lower case, ``confirm=true``, ``metadata[payment_id]``),
+  ``GET /v1/payment_intents/ID``, ``GET /v1/payment_intents/search?query=
+  metadata['payment_id']:'P'``, ``POST /v1/refunds``; ``Authorization: Bearer KEY``;
+  statuses ``succeeded``, ``processing``, ``requires_payment_method`` (a decline answers
+  402 ``card_error`` carrying the intent); errors ``{"error": {"type", "code",
+  "message"}}``; an ``Idempotency-Key`` reused with other parameters gets 409
+  ``idempotency_error``. Minor units become exact amounts by the currency's exponent
+  (JPY 0, KWD 3, most 2), so ``/admin/*`` and the report read as under ``full``.
+All serve ``GET /reports/settlement``: every charge and refund as CSV, in creation order
+(under ``stripe`` with the bearer key, as its other calls).
 
 Invariants:
 - Money is ``Decimal`` end to end: bodies are parsed with ``parse_float=Decimal`` and written
@@ -55,10 +66,12 @@ import io
 import json
 import os
 import random
+import re
 import socket
 import sys
 import tempfile
 import time
+import urllib.parse
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -80,7 +93,7 @@ MODES = ("ok", "decline", "down", "flaky", "slow", "pending", "lost-response", "
 COUNTED_MODES = ("flaky", "lost-response")
 DEFAULT_LATENCY_MS = 1000
 DEFAULT_API_KEY = "test-api-key"
-PROTOCOLS = ("full", "seed")
+PROTOCOLS = ("full", "seed", "stripe")
 SEED_SETTLE_SECONDS = 5.0
 ALWAYS_ERRORS = Decimal("999.99")
 MAX_NESTING = 32
@@ -102,6 +115,19 @@ MESSAGES = {
     "refunded": "Refund processed",
     "refund_failed": "Refund failed",
 }
+# Stripe's currencies without minor units, and those with three decimals; the rest have two.
+ZERO_DECIMAL = frozenset({"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF",
+                          "UGX", "VND", "VUV", "XAF", "XOF", "XPF"})
+THREE_DECIMAL = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
+INTENT_STATUSES = {"approved": "succeeded", "pending": "processing",
+                   "declined": "requires_payment_method"}
+STRIPE_REFUND_STATUSES = {"refunded": "succeeded", "refund_failed": "failed"}
+STRIPE_ERROR_TYPES = {400: "invalid_request_error", 401: "invalid_request_error",
+                      402: "card_error", 404: "invalid_request_error",
+                      409: "idempotency_error"}
+DECLINE = {"type": "card_error", "code": "card_declined", "decline_code": "generic_decline",
+           "message": "Your card was declined."}
+SEARCH_QUERY = "metadata['payment_id']:'"
 
 
 # --- exact JSON -----------------------------------------------------------------------
@@ -178,6 +204,7 @@ class ChargeRequest:
     amount: Decimal
     currency: str
     user_id: str
+    metadata: dict[str, str] | None = None  # under ``stripe``: echoed on the intent
 
 
 @dataclass(frozen=True)
@@ -185,6 +212,16 @@ class RefundRequest:
     external_id: str
     amount: Decimal
     reason: str | None
+    metadata: dict[str, str] | None = None  # under ``stripe``: echoed on the refund
+
+
+@dataclass(frozen=True)
+class IntentRefundRequest:
+    """A ``POST /v1/refunds``: minor units, read once the intent's currency is known."""
+
+    payment_intent: str
+    minor: int | None  # None: what is left of the charge
+    metadata: dict[str, str]
 
 
 def parse_amount(value: Any) -> Decimal | str:
@@ -237,6 +274,73 @@ def parse_refund(body: Any) -> RefundRequest | str:
     return RefundRequest(external_id, amount, reason)
 
 
+def minor_exponent(currency: str) -> int:
+    """How many decimals a currency's minor unit has (Stripe's table: JPY 0, KWD 3)."""
+    code = currency.upper()
+    return 0 if code in ZERO_DECIMAL else 3 if code in THREE_DECIMAL else 2
+
+
+def to_minor(amount: Decimal, currency: str) -> int:
+    return int(amount.scaleb(minor_exponent(currency)))
+
+
+def parse_form(raw: bytes) -> dict[str, str]:
+    """A form body as a flat dict (``metadata[k]`` stays one key); ValueError if it is not
+    one, or names a parameter twice."""
+    try:
+        pairs = urllib.parse.parse_qsl(raw.decode("utf-8"), keep_blank_values=True,
+                                       strict_parsing=bool(raw.strip()))
+    except UnicodeDecodeError as exc:
+        raise ValueError("not UTF-8") from exc
+    form = dict(pairs)
+    if len(form) != len(pairs):
+        raise ValueError("a parameter is given twice")
+    return form
+
+
+def _minor_units(text: str | None) -> int | str:
+    """A positive integer amount in minor units, or the reason it is not one."""
+    if text is None or not (text.isascii() and text.isdigit()) or len(text) > 15:
+        return "amount must be a positive integer in the currency's minor units"
+    return int(text) or "amount must be a positive integer in the currency's minor units"
+
+
+def _metadata(form: dict[str, str]) -> dict[str, str]:
+    return {key[len("metadata["):-1]: value for key, value in form.items()
+            if key.startswith("metadata[") and key.endswith("]")}
+
+
+def parse_intent(form: Any) -> ChargeRequest | str:
+    """Validate a ``POST /v1/payment_intents`` form; the request (in major units) or what
+    is wrong with it."""
+    currency = form.get("currency", "")
+    if len(currency) != 3 or not (currency.isascii() and currency.isalpha()
+                                  and currency.islower()):
+        return "currency must be a lower-case 3-letter ISO code"
+    if form.get("confirm") != "true":
+        return "confirm must be true: this gateway confirms an intent when it is created"
+    minor = _minor_units(form.get("amount"))
+    if isinstance(minor, str):
+        return minor
+    metadata = _metadata(form)
+    if not metadata.get("payment_id"):
+        return "metadata[payment_id] is required"
+    amount = Decimal(minor).scaleb(-minor_exponent(currency))
+    return ChargeRequest(metadata["payment_id"], amount, currency.upper(),
+                         metadata.get("user_id", ""), metadata)
+
+
+def parse_intent_refund(form: Any) -> IntentRefundRequest | str:
+    """Validate a ``POST /v1/refunds`` form; the request or what is wrong with it."""
+    intent = form.get("payment_intent", "")
+    if not intent:
+        return "payment_intent is required"
+    minor = None if form.get("amount") is None else _minor_units(form["amount"])
+    if isinstance(minor, str):
+        return minor
+    return IntentRefundRequest(intent, minor, _metadata(form))
+
+
 # --- records and answers --------------------------------------------------------------
 
 
@@ -253,6 +357,7 @@ class Charge:
     settle_at: float | None = None
     refunded: Decimal = Decimal(0)
     seq: int = 0  # creation order among charges and refunds (the report's order)
+    metadata: dict[str, str] | None = None
 
     def settle(self, now: float) -> bool:
         """Turn a pending charge whose time has come into an approved one."""
@@ -271,6 +376,7 @@ class Refund:
     timestamp: str
     idempotency_key: str | None
     seq: int = 0
+    metadata: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -426,7 +532,7 @@ class Gateway:
         self.start_mode, self.start_latency_ms = start.mode, start.latency_ms
         self.start_count = start.count if start.count is not None else 1
         self.seed, self.ledger, self.protocol = seed, ledger, protocol
-        self.is_seed = protocol == "seed"
+        self.is_seed, self.is_stripe = protocol == "seed", protocol == "stripe"
         self.locks = KeyedLocks()
         self.notifier: Notifier | None = None  # with --webhook-url: every final outcome
         self._restart(start.mode)
@@ -442,6 +548,16 @@ class Gateway:
         self._restart(mode)
         self.ledger.clear()
         self.ledger.save()
+
+    def error(self, status_code: int, message: str, decided: bool = False,
+              code: str | None = None) -> Answer:
+        """An error answer in the protocol's shape: ``{"error": message}``, or under
+        ``stripe`` Stripe's error object (its ``type`` follows the status)."""
+        if not self.is_stripe:
+            return Answer.error(status_code, message, decided)
+        kind = STRIPE_ERROR_TYPES.get(status_code, "api_error")
+        body = {"error": {"type": kind, "code": code, "message": message}}
+        return Answer(status_code, dumps(body), decided)
 
     def _decide_charge(self, amount: Decimal) -> tuple[str, float | None]:
         """The charge's status and, for pending, the seconds until it settles."""
@@ -465,7 +581,7 @@ class Gateway:
         """Decide and record a charge; an ``error`` is answered but never recorded."""
         status, settle_in = self._decide_charge(request.amount)
         charge = Charge(
-            id=f"ext_{uuid.uuid4().hex}",
+            id=f"{'pi' if self.is_stripe else 'ext'}_{uuid.uuid4().hex}",
             payment_id=request.payment_id,
             amount=request.amount,
             currency=request.currency,
@@ -474,33 +590,52 @@ class Gateway:
             timestamp=now_iso(),
             idempotency_key=key,
             settle_at=None if settle_in is None else time.time() + settle_in,
+            metadata=request.metadata,
         )
         if status != "error":
             self.ledger.add_charge(charge)
             self._announce(charge)
+        if self.is_stripe:
+            return self._intent_answer(charge)
         return Answer(200, dumps(_charge_answer(charge)), decided=status != "error")
+
+    def _intent_answer(self, charge: Charge) -> Answer:
+        """A confirmed intent: 200, a decline's 402 ``card_error`` carrying the intent, or
+        the 500 of a processing error (which records nothing)."""
+        if charge.status == "error":
+            return self.error(500, MESSAGES["error"], code="processing_error")
+        intent = self.intent(charge)
+        if charge.status == "declined":
+            return Answer(402, dumps({"error": {**DECLINE, "payment_intent": intent}}))
+        return Answer(200, dumps(intent))
+
+    def intent(self, charge: Charge) -> dict[str, Any]:
+        """A charge as a PaymentIntent, its refunds on ``latest_charge``."""
+        return _intent(charge, [r for r in self.ledger.refunds if r.external_id == charge.id])
 
     def refund(self, request: RefundRequest, key: str | None) -> Answer:
         """Decide and record a refund. Under ``seed`` its amount is not checked and a
         successful one marks the whole charge ``refunded`` (so a second one gets 400)."""
         charge = self.ledger.find(request.external_id, None)
         if charge is None:
-            return Answer.error(404, f"unknown externalId {request.external_id}", decided=True)
+            return self.error(404, f"unknown externalId {request.external_id}", True,
+                              "resource_missing")
         if charge.status != "approved":
             message = f"payment is not refundable (status {charge.status})"
-            return Answer.error(400, message, decided=True)
+            return self.error(400, message, True, "charge_not_refundable")
         left = charge.amount - charge.refunded
         if request.amount > left and not self.is_seed:
             message = f"refund of {money_text(request.amount)} exceeds what is left ({left})"
-            return Answer.error(400, message, decided=True)
+            return self.error(400, message, True, "amount_too_large")
         failed = self.mode.mode == "seed" and self.rng.random() < 0.10
         refund = Refund(
-            id=f"rf_{uuid.uuid4().hex}",
+            id=f"{'re' if self.is_stripe else 'rf'}_{uuid.uuid4().hex}",
             external_id=charge.id,
             amount=request.amount,
             status="refund_failed" if failed else "refunded",
             timestamp=now_iso(),
             idempotency_key=key,
+            metadata=request.metadata,
         )
         self.ledger.add_refund(refund)
         if not failed:
@@ -508,7 +643,47 @@ class Gateway:
             charge.status = "refunded" if self.is_seed else charge.status
         if self.notifier is not None:
             self.notifier.notify(refund_event(refund, charge))
+        if self.is_stripe:
+            return Answer(200, dumps(_stripe_refund(refund, charge)))
         return Answer(200, dumps(_refund_answer(refund, with_id=not self.is_seed)))
+
+    def intent_refund(self, request: IntentRefundRequest, key: str | None) -> Answer:
+        """``POST /v1/refunds``: its minor units read by the intent's currency (none: what
+        is left), then refunded as any refund is."""
+        charge = self.ledger.find(request.payment_intent, None)
+        if charge is None:
+            return self.error(404, f"No such payment_intent: '{request.payment_intent}'",
+                              True, "resource_missing")
+        left = charge.amount - charge.refunded
+        amount = left if request.minor is None else (
+            Decimal(request.minor).scaleb(-minor_exponent(charge.currency)))
+        if amount <= 0:
+            return self.error(400, "the charge is refunded already", True,
+                              "charge_already_refunded")
+        metadata = request.metadata
+        return self.refund(RefundRequest(charge.id, amount, metadata.get("reason"), metadata),
+                           key)
+
+    def intent_status(self, intent_id: str) -> Answer:
+        """``GET /v1/payment_intents/ID``."""
+        charge = self.ledger.find(intent_id, None)
+        if charge is None:
+            return self.error(404, f"No such payment_intent: '{intent_id}'",
+                              code="resource_missing")
+        return Answer(200, dumps(self.intent(charge)))
+
+    def search(self, query: str) -> Answer:
+        """``GET /v1/payment_intents/search``: the one query this gateway understands,
+        ``metadata['payment_id']:'P'`` (``\\`` escapes a quote), newest intent first."""
+        if not query.startswith(SEARCH_QUERY) or len(query) <= len(SEARCH_QUERY) + 1 \
+                or not query.endswith("'"):
+            return self.error(400, "the query must be metadata['payment_id']:'...'",
+                              code="parameter_invalid_string")
+        payment_id = re.sub(r"\\(.)", r"\1", query[len(SEARCH_QUERY):-1])
+        charge = self.ledger.find(None, payment_id)
+        return Answer(200, dumps({"object": "search_result", "has_more": False,
+                                  "url": "/v1/payment_intents/search",
+                                  "data": [] if charge is None else [self.intent(charge)]}))
 
     def _announce(self, charge: Charge) -> None:
         """Send a decided charge's outcome now, a pending one's when it settles."""
@@ -593,6 +768,45 @@ def _status_answer(charge: Charge, refunds: list[Refund]) -> dict[str, Any]:
             }
             for r in refunds
         ],
+    }
+
+
+def _unix(timestamp: str) -> int:
+    return int(datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp())
+
+
+def _intent(charge: Charge, refunds: list[Refund]) -> dict[str, Any]:
+    amount = to_minor(charge.amount, charge.currency)
+    return {
+        "id": charge.id,
+        "object": "payment_intent",
+        "amount": amount,
+        "amount_received": amount if charge.status == "approved" else 0,
+        "currency": charge.currency.lower(),
+        "status": INTENT_STATUSES[charge.status],
+        "created": _unix(charge.timestamp),
+        "metadata": charge.metadata or {"payment_id": charge.payment_id},
+        "last_payment_error": DECLINE if charge.status == "declined" else None,
+        "latest_charge": {
+            "id": "ch_" + charge.id.removeprefix("pi_"),
+            "object": "charge",
+            "amount_refunded": to_minor(charge.refunded, charge.currency),
+            "refunds": {"object": "list", "data": [_stripe_refund(r, charge) for r in refunds]},
+        },
+    }
+
+
+def _stripe_refund(refund: Refund, charge: Charge) -> dict[str, Any]:
+    return {
+        "id": refund.id,
+        "object": "refund",
+        "amount": to_minor(refund.amount, charge.currency),
+        "currency": charge.currency.lower(),
+        "payment_intent": charge.id,
+        "status": STRIPE_REFUND_STATUSES[refund.status],
+        "failure_reason": "unknown" if refund.status == "refund_failed" else None,
+        "metadata": refund.metadata or {},
+        "created": _unix(refund.timestamp),
     }
 
 
@@ -852,21 +1066,30 @@ class Endpoints:
         answer would be JSON); else None."""
         mode = self.gateway.mode
         if mode.mode == "down" or mode.take("flaky"):
-            return Answer.error(503, "gateway unavailable").response()
-        unauthorized = self._unauthorized(request.headers.get("x-api-key", ""))
+            return self.gateway.error(503, "gateway unavailable").response()
+        unauthorized = self._unauthorized(self._given_key(request))
         if unauthorized is not None:
             return unauthorized
         if mode.mode == "malformed" and answers_json:
             return Response(MALFORMED_BODY, 200, media_type="application/json")
         return None
 
+    def _given_key(self, request: Request) -> str:
+        """The key a call carries: ``X-API-Key``, or under ``stripe`` the bearer token."""
+        if not self.gateway.is_stripe:
+            return request.headers.get("x-api-key", "")
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        return token if scheme == "Bearer" else ""
+
     def _unauthorized(self, given: str) -> Response | None:
         """The seed's gateway takes any non-empty key and refuses in plain text; the full
-        protocol wants the configured key."""
+        and stripe protocols want the configured key."""
         if self.gateway.is_seed:
             return None if given else PlainTextResponse("Unauthorized\n", 401)
         if not hmac.compare_digest(given.encode(), self.api_key.encode()):
-            return Answer.error(401, "missing or wrong X-API-Key").response()
+            where = "bearer API key" if self.gateway.is_stripe else "X-API-Key"
+            return self.gateway.error(401, f"missing or wrong {where}",
+                                      code="api_key_invalid").response()
         return None
 
     async def _patient(self, request: Request) -> bool:
@@ -880,6 +1103,24 @@ class Endpoints:
 
     async def refund(self, request: Request) -> Response:
         return await self._post(request, parse_refund, self.gateway.refund)
+
+    async def create_intent(self, request: Request) -> Response:
+        return await self._post(request, parse_intent, self.gateway.charge)
+
+    async def create_refund(self, request: Request) -> Response:
+        return await self._post(request, parse_intent_refund, self.gateway.intent_refund)
+
+    async def intent(self, request: Request) -> Response:
+        refusal = self._refusal(request)
+        if refusal is not None:
+            return refusal
+        return self.gateway.intent_status(request.path_params["intent_id"]).response()
+
+    async def search(self, request: Request) -> Response:
+        refusal = self._refusal(request)
+        if refusal is not None:
+            return refusal
+        return self.gateway.search(request.query_params.get("query", "")).response()
 
     async def status(self, request: Request) -> Response:
         refusal = self._refusal(request)
@@ -911,15 +1152,16 @@ class Endpoints:
         return DropConnection() if drop else answer.response()
 
     async def _answer_post(self, request: Request, parse: Parser, act: Action) -> Answer | None:
+        read, shape = (parse_form, "a form") if self.gateway.is_stripe else (parse_json, "JSON")
         try:
-            body = parse_json(await request.body())
+            body = read(await request.body())
         except ClientDisconnect:
             return None  # the client gave up before its body arrived: nothing to answer
         except ValueError as exc:
-            return Answer.error(400, f"body is not JSON: {exc}")
+            return self.gateway.error(400, f"body is not {shape}: {exc}")
         parsed = parse(body)
         if isinstance(parsed, str):
-            return Answer.error(400, parsed)
+            return self.gateway.error(400, parsed, code="parameter_invalid")
         key = request.headers.get("idempotency-key") or None
         if key is None or self.gateway.is_seed:
             # The seed's gateway never acts on the key: it is only noted on the record.
@@ -929,6 +1171,10 @@ class Endpoints:
         ).hexdigest()
         async with self.gateway.locks.hold(key):
             stored = self.gateway.ledger.answers.get(key)
+            if stored is not None and self.gateway.is_stripe and stored.fingerprint != fingerprint:
+                return self.gateway.error(409, "Keys for idempotent requests can only be used "
+                                          "with the same parameters they were first used with",
+                                          code="idempotency_key_reused")
             if stored is not None:
                 return stored.replay(fingerprint)
             return await self._act(request, act, parsed, key, fingerprint)
@@ -1068,12 +1314,22 @@ def create_app(
     endpoints = Endpoints(gateway, api_key)
     routes = [
         Route("/health", endpoints.health),
-        Route("/payment/process", endpoints.process, methods=["POST"]),
-        Route("/payment/status", endpoints.status, methods=["GET"]),
-        Route("/payment/refund", endpoints.refund, methods=["POST"]),
         Route("/reports/settlement", endpoints.settlement, methods=["GET"]),
     ]
-    if protocol == "full":  # the seed's gateway had no admin API
+    if protocol == "stripe":
+        routes += [
+            Route("/v1/payment_intents", endpoints.create_intent, methods=["POST"]),
+            Route("/v1/payment_intents/search", endpoints.search, methods=["GET"]),
+            Route("/v1/payment_intents/{intent_id}", endpoints.intent, methods=["GET"]),
+            Route("/v1/refunds", endpoints.create_refund, methods=["POST"]),
+        ]
+    else:
+        routes += [
+            Route("/payment/process", endpoints.process, methods=["POST"]),
+            Route("/payment/status", endpoints.status, methods=["GET"]),
+            Route("/payment/refund", endpoints.refund, methods=["POST"]),
+        ]
+    if protocol != "seed":  # the seed's gateway had no admin API
         routes += [
             Route("/admin/mode", endpoints.get_mode, methods=["GET"]),
             Route("/admin/mode", endpoints.set_mode, methods=["POST"]),
@@ -1126,8 +1382,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--protocol",
         choices=PROTOCOLS,
         default="full",
-        help="full (look-up by paymentId, idempotency, admin API) or seed (exactly the seed "
-        "system's gateway); default %(default)s",
+        help="full (look-up by paymentId, idempotency, admin API), seed (exactly the seed "
+        "system's gateway) or stripe (Stripe-shaped PaymentIntents, admin API); default "
+        "%(default)s",
     )
     parser.add_argument("--seed", type=int, default=None, help="seed for the seed mode's draws")
     parser.add_argument("--state", default=None, help="keep charges in this JSON file")

@@ -18,7 +18,8 @@ Invariants:
   restarted child appends to it.
 - `start` returns only once `/health` answers; `stop` ends the child (killing it if it
   lingers) and may be called more than once.
-- Under `full` every method answers from the admin API, exactly as the mock sees it.
+- Under `full` and `stripe` every method answers from the admin API, exactly as the mock
+  sees it (amounts in major units under both: the stripe mock converts minor units).
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ class MockGatewayProcess:
 
     `args` are passed on to `mock_gateway.py` (`--mode seed`, `--latency-ms 200`,
     `--seed 42`, `--state FILE`, `--verbose`, `--protocol seed`); `protocol="seed"` is the
-    same as `--protocol seed`.
+    same as `--protocol seed`, `protocol="stripe"` starts the Stripe-shaped mock.
     """
 
     def __init__(self, api_key: str, *args: str, protocol: str | None = None) -> None:
@@ -86,6 +87,12 @@ class MockGatewayProcess:
     def is_seed(self) -> bool:
         """Whether the child speaks the seed's protocol (no admin API)."""
         return self.protocol == "seed"
+
+    def credentials(self) -> dict[str, str]:
+        """The header that carries the API key in the child's protocol."""
+        if self.protocol == "stripe":
+            return {"Authorization": f"Bearer {self.api_key}"}
+        return {"X-API-Key": self.api_key}
 
     def _command(self) -> list[str]:
         args = [*self.args]
@@ -254,9 +261,10 @@ class MockGatewayProcess:
 
     def settlement_report(self) -> str:
         """The mock's settlement report, CSV text (`GET /reports/settlement`, a protocol
-        call like any other: it needs the key and is counted)."""
+        call like any other: it needs the key, as a bearer token under stripe, and is
+        counted)."""
         assert self._admin is not None, "the mock gateway is not running"
-        response = self._admin.get("/reports/settlement", headers={"X-API-Key": self.api_key})
+        response = self._admin.get("/reports/settlement", headers=self.credentials())
         response.raise_for_status()
         return response.text
 

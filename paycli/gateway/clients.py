@@ -1,5 +1,6 @@
 """The client that speaks a gateway's protocol: `paycli` (the full protocol) and `seed`
-(the seed's own gateway, whose quirks `HttpGateway` tolerates) share `HttpGateway`."""
+(the seed's own gateway, whose quirks `HttpGateway` tolerates) share `HttpGateway`;
+`stripe` (PaymentIntents) is `StripeGateway`, which inherits its plumbing."""
 
 from __future__ import annotations
 
@@ -8,13 +9,19 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from paycli.gateway.http import HttpGateway
 
-PROTOCOLS = ("paycli", "seed")
+PROTOCOLS = ("paycli", "seed", "stripe")
 
 
 def client(protocol: str, base_url: str, api_key: str, timeout_s: float) -> HttpGateway:
-    """A client for the gateway at `base_url` speaking `protocol` (one of `PROTOCOLS`)."""
+    """A client for the gateway at `base_url` speaking `protocol` (one of `PROTOCOLS`);
+    every one is an `HttpGateway` (the `Gateway` calls and `settlement_report`)."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown gateway protocol {protocol!r}")
+    if protocol == "stripe":
+        # Imported here, as HttpGateway below: httpx and the models cost start-up.
+        from paycli.gateway.stripe import StripeGateway
+
+        return StripeGateway(base_url, api_key, timeout_s)
     # Imported here: httpx costs start-up, and a replayed or refused payment never needs it.
     from paycli.gateway.http import HttpGateway
 

@@ -1,10 +1,11 @@
 """The card gateway over HTTP (httpx): one attempt of each protocol call.
 
-The only module of paycli that touches the network (the bench's raw httpx baseline and the
-mock gateway's admin client in `devtools` are the named exceptions: they drive or measure
-the network themselves). It classifies what happened on one attempt and leaves retries and
-the breaker to `resilience`. The API key travels only in the `X-API-Key` header and is cut
-out of every answer on arrival, so it is never part of a message, a log line or the ledger.
+With `stripe`, which inherits this client, the only modules of paycli that touch the
+network (the bench's raw httpx baseline and the mock gateway's admin client in `devtools`
+are the named exceptions: they drive or measure the network themselves). It classifies
+what happened on one attempt and leaves retries and the breaker to `resilience`. The API
+key travels only in the header `credentials` names (`X-API-Key` here) and is cut out of
+every answer on arrival, so it is never part of a message, a log line or the ledger.
 
 A refusal of paycli's configuration is told apart from the gateway's answers here, and
 raises `GatewayConfigError`: 401/403 refuse the API key; 405, and a 404 that is not the
@@ -28,7 +29,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from paycli.errors import GatewayConfigError, GatewayUnavailable
 from paycli.gateway.protocol import (
@@ -85,12 +86,15 @@ def in_words(exc: httpx.TransportError) -> str:
 class HttpGateway:
     """The gateway protocol over HTTP, one attempt per call."""
 
+    # What a request body is written as (the Stripe-shaped protocol's form sets its own).
+    content_type = "application/json"
+
     def __init__(self, base_url: str, api_key: str, timeout_s: float,
                  transport: httpx.BaseTransport | None = None) -> None:
         timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0))
         self._client = httpx.Client(
             base_url=base_url, timeout=timeout, transport=transport,
-            headers={"X-API-Key": api_key, "User-Agent": "paycli"},
+            headers={**self.credentials(api_key), "User-Agent": "paycli"},
             limits=httpx.Limits(max_keepalive_connections=16, max_connections=32),
         )
         # A gateway that echoes the key (in an error message, say) must not get it into
@@ -100,13 +104,18 @@ class HttpGateway:
         self._secret = (re.compile(rb"(?<![\w-])" + re.escape(api_key.encode()) + rb"(?![\w-])")
                         if api_key else None)
 
+    @staticmethod
+    def credentials(api_key: str) -> dict[str, str]:
+        """The header that carries the API key on every call."""
+        return {"X-API-Key": api_key}
+
     def close(self) -> None:
         """Close the connection pool."""
         self._client.close()
 
     def _send(self, method: str, path: str, *, params: dict[str, str] | None = None,
               body: bytes | None = None, key: str | None = None) -> tuple[int, bytes]:
-        headers = {"Content-Type": "application/json"} if body is not None else {}
+        headers = {"Content-Type": self.content_type} if body is not None else {}
         if key is not None:
             headers["Idempotency-Key"] = key
         request = self._client.build_request(method, path, params=params, content=body,
@@ -144,7 +153,7 @@ class HttpGateway:
         return b"".join(chunks)
 
     @staticmethod
-    def _parse(model: type[Answer] | type[RefundAnswer], body: bytes) -> Any:
+    def _parse(model: type[BaseModel], body: bytes) -> Any:
         try:
             return model.model_validate_json(body)
         except ValidationError as exc:
