@@ -275,6 +275,36 @@ class TestFailuresAndConfiguration:
             stripe.charge(request("pay_nobody", "1.00"))
         assert failed.value.sent is False
 
+    @pytest.mark.parametrize(("intent", "why"), [
+        ({"id": "pi_1", "status": "requires_action", "amount": 100, "currency": "usd"},
+         "status 'requires_action'"),
+        ({"id": "pi_1", "status": "succeeded", "amount": 100, "currency": "zzz"}, "currency"),
+        ({"id": "pi_1", "status": "succeeded", "amount": "100", "currency": "usd"}, "amount")])
+    def test_an_intent_paycli_cannot_read_is_malformed(self, intent: dict[str, object],
+                                                       why: str) -> None:
+        """A status paycli cannot act on, a currency it has no exponent for, an amount
+        that is not an integer: a failure after the request arrived, nothing guessed."""
+        stripe = StripeGateway("http://gateway.test", KEY, 1.0, transport=httpx.MockTransport(
+            lambda sent: httpx.Response(200, json=intent)))
+        with closing(stripe), pytest.raises(GatewayFailure, match="malformed") as failed:
+            stripe.charge(request("pay_odd", "1.00"))
+        assert failed.value.sent is True and why in failed.value.reason
+
+    def test_a_pending_refund_is_not_an_answer_yet(self) -> None:
+        """A refund Stripe still processes: uncertain (sent), to be looked up later."""
+        def handler(sent: httpx.Request) -> httpx.Response:
+            if sent.method == "GET":
+                return httpx.Response(200, json={"id": "pi_1", "status": "succeeded",
+                                                 "amount": 100, "currency": "usd"})
+            return httpx.Response(200, json={"id": "re_1", "status": "pending",
+                                             "amount": 100, "payment_intent": "pi_1"})
+
+        stripe = StripeGateway("http://gateway.test", KEY, 1.0,
+                               transport=httpx.MockTransport(handler))
+        with closing(stripe), pytest.raises(GatewayFailure, match="pending") as failed:
+            stripe.refund("pi_1", "1.00", "r", "rf-pending")
+        assert failed.value.sent is True
+
     def test_the_key_never_appears_in_what_is_returned(self) -> None:
         """A gateway that echoes the key in a decline, a rejection and an error: the
         client's answers say `[redacted]`."""

@@ -36,7 +36,7 @@ from decimal import Decimal
 from typing import Literal
 from urllib.parse import quote, urlencode
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from paycli.gateway.http import HttpGateway
 from paycli.gateway.protocol import (
@@ -82,7 +82,7 @@ def to_major(minor: int, code: str) -> Decimal:
 class StripeError(BaseModel):
     """Stripe's error object (the `error` of an error body, or `last_payment_error`)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     type: str | None = None
     code: str | None = None
@@ -100,7 +100,7 @@ class StripeError(BaseModel):
 class StripeRefund(BaseModel):
     """A Refund object."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     id: str
     status: str
@@ -111,7 +111,7 @@ class StripeRefund(BaseModel):
 
 
 class RefundList(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     data: list[StripeRefund] = []
 
@@ -119,7 +119,7 @@ class RefundList(BaseModel):
 class LatestCharge(BaseModel):
     """The intent's charge, where its refunds are (`expand[]=latest_charge`)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     amount_refunded: int = 0
     refunds: RefundList | None = None
@@ -128,7 +128,7 @@ class LatestCharge(BaseModel):
 class Intent(BaseModel):
     """A PaymentIntent: the fields paycli reads."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     id: str
     status: str
@@ -137,9 +137,17 @@ class Intent(BaseModel):
     last_payment_error: StripeError | None = None
     latest_charge: LatestCharge | str | None = None
 
+    @field_validator("currency")
+    @classmethod
+    def _known(cls, code: str) -> str:
+        """A currency paycli has no exponent for is a malformed answer (the error a
+        ValueError, which pydantic reports), never money read at a guessed scale."""
+        currency(code)
+        return code
+
 
 class SearchResult(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     data: list[Intent]
 
@@ -148,7 +156,7 @@ StripeError.model_rebuild()  # its `payment_intent` is an Intent, defined after 
 
 
 class ErrorBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     error: StripeError
 
@@ -199,10 +207,15 @@ class StripeGateway(HttpGateway):
                 return self._read(error.payment_intent, error)
         return self._intent_answer(status, data)
 
+    def _failure(self, status: int, data: bytes) -> GatewayFailure:
+        """A 5xx: the gateway answered that it failed (so, as `HttpGateway` reads it, it
+        decided nothing)."""
+        return GatewayFailure(f"gateway error (HTTP {status}: {self._message(data)})",
+                              sent=False)
+
     def _intent_answer(self, status: int, data: bytes) -> Answer | Rejected:
         if status >= 500:
-            raise GatewayFailure(f"gateway error (HTTP {status}: {self._message(data)})",
-                                 sent=False)
+            raise self._failure(status, data)
         if status >= 400:
             return Rejected(status, self._message(data))
         intent: Intent = self._parse(Intent, data)
@@ -258,7 +271,7 @@ class StripeGateway(HttpGateway):
         if 400 <= status < 500:
             raise LookupUnsupported(f"HTTP {status}")
         if status >= 500:
-            self._intent_answer(status, data)  # raises the gateway failure
+            raise self._failure(status, data)
         found: SearchResult = self._parse(SearchResult, data)
         return self._read(found.data[0]) if found.data else None
 
@@ -267,9 +280,10 @@ class StripeGateway(HttpGateway):
         """`POST /v1/refunds` for `amount` of the intent, once (after reading the intent's
         currency, which a refund's amount in minor units needs)."""
         status, data = self._intent(external_id)
-        if status >= 400 and status < 500:
+        if 400 <= status < 500:
             return Rejected(status, self._message(data))
-        self._intent_answer(status, data)  # raises on a 5xx: nothing was sent
+        if status >= 500:
+            raise self._failure(status, data)  # the refund itself was not sent
         intent: Intent = self._parse(Intent, data)
         form = urlencode([("payment_intent", external_id),
                           ("amount", str(to_minor(amount, intent.currency))),
@@ -278,8 +292,7 @@ class StripeGateway(HttpGateway):
         status, data = self._call("POST", REFUNDS, may_answer_404=True, body=form.encode(),
                                   key=idempotency_key)
         if status >= 500:
-            raise GatewayFailure(f"gateway error (HTTP {status}: {self._message(data)})",
-                                 sent=False)
+            raise self._failure(status, data)
         if status >= 400:
             return Rejected(status, self._message(data))
         return self._refund_answer(external_id, self._parse(StripeRefund, data))
