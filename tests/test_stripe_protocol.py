@@ -14,6 +14,7 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import closing
+from pathlib import Path
 
 import httpx
 import pytest
@@ -371,3 +372,36 @@ class TestTheMockAndTheClients:
         empty = httpx.get(url, params={"query": "metadata['payment_id']:'pay_none'"},
                           headers=headers)
         assert empty.status_code == 200 and empty.json()["data"] == []
+
+
+class TestTheMockKeepsItsWord:
+    def test_a_replayed_refund_is_the_same_refund(self, mock: MockGatewayProcess,
+                                                  gateway: StripeGateway) -> None:
+        """A refund sent twice with one `Idempotency-Key` is one refund at the gateway."""
+        charge = approved(gateway.charge(request("pay_rf_twice", "5.00")))
+        first = gateway.refund(charge.externalId, "1.00", "r", "rf-twice")
+        again = gateway.refund(charge.externalId, "1.00", "r", "rf-twice")
+        assert isinstance(first, RefundAnswer) and isinstance(again, RefundAnswer)
+        assert first.refundId == again.refundId and len(mock.refunds()) == 1
+
+    def test_its_settlement_report_through_the_process_manager(
+            self, mock: MockGatewayProcess, gateway: StripeGateway) -> None:
+        """`MockGatewayProcess.settlement_report` sends the bearer key a stripe mock wants."""
+        approved(gateway.charge(request("pay_pm", "2.50")))
+        report = mock.settlement_report().splitlines()
+        assert report[0].startswith("external_id,payment_id") and ",pay_pm,charge," in report[1]
+
+    def test_its_state_file_keeps_intents_and_refunds(self, tmp_path: Path) -> None:
+        """Restarted on its `--state` file, the mock still knows the intent, its
+        metadata and its refunds."""
+        state = tmp_path / "stripe-state.json"
+        with MockGatewayProcess(KEY, "--state", str(state), protocol="stripe") as first, \
+                closing(StripeGateway(first.url, KEY, 2.0)) as stripe:
+            charge = approved(stripe.charge(request("pay_kept", "1.234", "KWD")))
+            stripe.refund(charge.externalId, "0.234", "r", "rf-kept")
+        with MockGatewayProcess(KEY, "--state", str(state), protocol="stripe") as second, \
+                closing(StripeGateway(second.url, KEY, 2.0)) as stripe:
+            found = stripe.find_payment("pay_kept")
+        assert found is not None and found.externalId == charge.externalId
+        assert found.refundedAmount == to_major(234, "KWD")
+        assert [r.idempotencyKey for r in found.refunds or []] == ["rf-kept"]
