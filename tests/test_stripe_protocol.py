@@ -6,7 +6,7 @@ searching its metadata, partial then full refunds, a wrong key refused as config
 (exit 11), amounts exact through minor units (JPY 0 decimals, KWD 3, USD 2; an amount finer
 than its currency refused), an idempotent retry answered with the same intent, failures
 told apart by whether the request could have arrived, and the API key never in anything
-the client returns."""
+the client returns. Then paycli's own pay and refund sagas, unchanged, over it."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import closing
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -24,7 +25,17 @@ from paycli.errors import GatewayConfigError
 from paycli.gateway.clients import PROTOCOLS, client
 from paycli.gateway.http import HttpGateway
 from paycli.gateway.protocol import Answer, ChargeRequest, GatewayFailure, RefundAnswer, Rejected
+from paycli.gateway.resilience import Resilience
 from paycli.gateway.stripe import StripeGateway, to_major, to_minor
+from paycli.ledger import wallet
+from paycli.money import parse_amount
+from paycli.records import PaymentStatus, RefundStatus
+from paycli.results.payments import PayResult, RefundResult
+from paycli.saga import pay as saga
+from paycli.saga import refund as refunds
+from paycli.saga.core import SagaEnv
+from paycli.saga.steps import SilentReporter
+from paycli.store import BreakerStore, Store
 
 KEY = "sk_test_stripe_4eC39HqLyjWD"
 
@@ -405,3 +416,76 @@ class TestTheMockKeepsItsWord:
         assert found is not None and found.externalId == charge.externalId
         assert found.refundedAmount == to_major(234, "KWD")
         assert [r.idempotencyKey for r in found.refunds or []] == ["rf-kept"]
+
+
+@pytest.fixture
+def saga_env(store: Store, mock: MockGatewayProcess) -> Iterator[SagaEnv]:
+    """The real sagas on the test's ledger, their gateway the Stripe client at the mock:
+    3 attempts, no backoff."""
+    env = SagaEnv(store, gateway=lambda: client("stripe", mock.url, KEY, 2.0),
+                  resilience=lambda: Resilience(BreakerStore(store), failures=5, reset_s=30.0,
+                                                attempts=3, attempt_timeout_s=2.0,
+                                                backoff_s=0.0, max_backoff_s=0.0))
+    yield env
+    env.close()
+
+
+def pay(env: SagaEnv, amount: str, currency: str) -> PayResult:
+    """The pay saga for alice, not waiting on a pending charge."""
+    outcome = saga.pay(env, saga.PayRequest("alice", parse_amount(amount, currency),
+                                            wait_s=0.0), SilentReporter())
+    assert isinstance(outcome.result, PayResult)
+    return outcome.result
+
+
+def refund(env: SagaEnv, payment_id: str, amount: str | None) -> RefundResult:
+    """The refund saga, for `amount` (None: what is left)."""
+    outcome = refunds.refund(env, refunds.RefundRequest(payment_id, amount, "returned"),
+                             SilentReporter(), 1_000_000)
+    assert isinstance(outcome.result, RefundResult)
+    return outcome.result
+
+
+class TestTheSagasOverStripe:
+    """paycli's own pay and refund sagas, unchanged, over the Stripe-shaped protocol."""
+
+    @pytest.mark.parametrize(("amount", "part", "currency"), [("1234", "234", "JPY"),
+                                                              ("1.234", "0.234", "KWD")])
+    def test_a_payment_and_its_refunds_are_exact(
+            self, store: Store, saga_env: SagaEnv, mock: MockGatewayProcess, amount: str,
+            part: str, currency: str) -> None:
+        """Paid, refunded in part, then in full: COMPLETED then REFUNDED, the gateway's
+        records in the same exact amounts, the wallet whole again."""
+        wallet.credit(store, "alice", parse_amount("5000", currency))
+        paid = pay(saga_env, amount, currency)
+        assert paid.status == PaymentStatus.COMPLETED and paid.payment_id is not None
+        assert paid.gateway_ref == mock.charges()[0]["id"]
+        first = refund(saga_env, paid.payment_id, part)
+        rest = refund(saga_env, paid.payment_id, None)
+        assert (first.status, rest.status) == (RefundStatus.COMPLETED, RefundStatus.COMPLETED)
+        assert rest.payment_status == PaymentStatus.REFUNDED
+        assert [r["amount"] for r in mock.refunds()] == [
+            part, str(Decimal(amount) - Decimal(part))]
+        assert rest.balance == parse_amount("5000", currency).text
+
+    def test_answers_lost_on_every_attempt_are_found_by_metadata(
+            self, store: Store, saga_env: SagaEnv, mock: MockGatewayProcess) -> None:
+        """Every attempt's answer lost (a retried POST would be lost too): only the search
+        by the payment id's metadata can tell the saga the outcome, and it completes the
+        payment, charged once."""
+        wallet.credit(store, "alice", parse_amount("100", "USD"))
+        mock.set_mode("lost-response", count=3)
+        paid = pay(saga_env, "12.34", "USD")
+        assert paid.status == PaymentStatus.COMPLETED
+        [charge] = mock.charges()
+        assert (charge["id"], charge["amount"]) == (paid.gateway_ref, "12.34")
+
+    def test_a_decline_fails_the_payment_with_stripes_words(
+            self, store: Store, saga_env: SagaEnv, mock: MockGatewayProcess) -> None:
+        """402 `card_error`: FAILED, the decline's message kept, the hold released."""
+        wallet.credit(store, "alice", parse_amount("100", "USD"))
+        mock.set_mode("decline")
+        paid = pay(saga_env, "10.00", "USD")
+        assert paid.status == PaymentStatus.FAILED and paid.error is not None
+        assert "Your card was declined. (generic_decline)" in paid.error.message
+        assert paid.balance == "100.00"
