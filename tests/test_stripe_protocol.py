@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from decimal import Decimal
 from pathlib import Path
@@ -394,6 +395,20 @@ class TestTheMockKeepsItsWord:
         again = gateway.refund(charge.externalId, "1.00", "r", "rf-twice")
         assert isinstance(first, RefundAnswer) and isinstance(again, RefundAnswer)
         assert first.refundId == again.refundId and len(mock.refunds()) == 1
+
+    def test_it_announces_its_protocol(self, mock: MockGatewayProcess) -> None:
+        """The ready line names the protocol, as for the others."""
+        assert f"listening on {mock.url} (mode ok, protocol stripe)" in mock.stderr_text()
+
+    def test_concurrent_requests_with_one_key_make_one_intent(
+            self, mock: MockGatewayProcess, gateway: StripeGateway) -> None:
+        """20 charges at once under one `Idempotency-Key`: one intent, every answer it."""
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            answers = list(pool.map(lambda _: gateway.charge(request("pay_race", "8.00")),
+                                    range(20)))
+        assert {approved(answer).externalId for answer in answers} == {
+            charge["id"] for charge in mock.charges()}
+        assert len(mock.charges()) == 1
 
     def test_its_settlement_report_through_the_process_manager(
             self, mock: MockGatewayProcess, gateway: StripeGateway) -> None:
