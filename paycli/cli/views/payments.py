@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import shlex
+
 from rich.markup import escape
 
-from paycli.cli.views.base import Column, console, escaped, print_table, status_markup, when
+from paycli.cli.views.base import (
+    Column,
+    console,
+    escaped,
+    print_table,
+    status_markup,
+    when,
+)
 from paycli.cli.views.units import duration, local_time
 from paycli.records import PaymentStatus
 from paycli.results.base import StepRecord
@@ -50,22 +59,25 @@ def _already_paid(result: PayResult) -> None:
 
 def _not_paid(result: PayResult) -> None:
     """A repeated order whose earlier payment failed or is still under way: say so, and
-    what the operator can do, without calling it paid."""
+    what the operator can do, without calling it paid. Each command is on a line of its
+    own, never folded by paycli (the terminal wraps it, so it copies whole)."""
     order = escape(result.order_id) if result.order_id else "this request"
     console().print(f"[bold]not paid:[/] {order} was tried before as {result.payment_id}, "
                     f"which is [bold]{result.status}[/]; no new charge was sent")
-    console().print(f"  next: {_next_step(result)}")
+    for label, command in _next_steps(result):
+        console().print(f"  {label + ':':<15}{command}", markup=False, soft_wrap=True)
 
 
-def _next_step(result: PayResult) -> str:
-    show = f"`paycli payments show {result.payment_id}`"
-    if result.status == PaymentStatus.FAILED:
-        retry = (f"`paycli pay --user {escape(result.user)} --amount {result.amount} "
-                 f"--currency {result.currency} --order-id {escape(result.order_id)} --retry` "
-                 "tries again"
-                 if result.order_id else "a new request tries again")
-        return f"{retry}; {show} says why it failed"
-    return f"`paycli recover` finishes it; {show} shows where it stands"
+def _next_steps(result: PayResult) -> list[tuple[str, str]]:
+    show = f"paycli payments show {result.payment_id}"
+    if result.status != PaymentStatus.FAILED:
+        return [("to finish it", "paycli recover"), ("to see it", show)]
+    if result.order_id is None:
+        return [("to try again", "the same command with a new --idempotency-key"),
+                ("to see why", show)]
+    retry = (f"paycli pay --user {shlex.quote(result.user)} --amount {result.amount} "
+             f"--currency {result.currency} --order-id {shlex.quote(result.order_id)} --retry")
+    return [("to try again", retry), ("to see why", show)]
 
 
 PAYMENT_COLUMNS = (
