@@ -53,10 +53,17 @@ class TestRepeatedDeclinedOrder:
         assert "already paid" not in seen and "alice paid" not in seen
         assert "not paid: order-002 was tried before as pay_" in seen
         assert "no new charge was sent" in seen
-        # The command to copy is one line as paycli wrote it (the terminal wraps it).
-        lines = text(screen).splitlines()
-        assert any(line.strip().startswith("to try again:") and line.endswith("--retry")
-                   for line in lines), lines
+        # The command to copy: folded only between options, each break a shell's ` \`,
+        # so the lines paste as one command; none wider than the terminal.
+        lines = [line.rstrip() for line in text(screen).splitlines()]
+        first = next(i for i, line in enumerate(lines) if "to try again:" in line)
+        last = next(i for i in range(first, len(lines)) if lines[i].endswith("--retry"))
+        assert all(line.endswith(" \\") for line in lines[first:last]), lines
+        pasted = " ".join(line.removesuffix(" \\").split("to try again:")[-1].strip()
+                          for line in lines[first:last + 1])
+        assert pasted == ("paycli pay --user alice --amount 20.00 --currency USD "
+                          "--order-id order-002 --retry"), pasted
+        assert all(len(line) <= columns for line in lines[first:last + 1]), lines
 
 
 class TestRepeatedProcessingOrder:

@@ -59,24 +59,42 @@ def _already_paid(result: PayResult) -> None:
 
 def _not_paid(result: PayResult) -> None:
     """A repeated order whose earlier payment failed or is still under way: say so, and
-    what the operator can do, without calling it paid. Each command is on a line of its
-    own, never folded by paycli (the terminal wraps it, so it copies whole)."""
+    what the operator can do, without calling it paid. Each command is on lines of its
+    own, folded (if the terminal is narrow) only between options, with a shell's ` \\`
+    at each break, so it pastes as one command."""
     order = escape(result.order_id) if result.order_id else "this request"
     console().print(f"[bold]not paid:[/] {order} was tried before as {result.payment_id}, "
                     f"which is [bold]{result.status}[/]; no new charge was sent")
+    width = console().width
     for label, command in _next_steps(result):
-        console().print(f"  {label + ':':<15}{command}", markup=False, soft_wrap=True)
+        lines = shell_lines(command, width - 17)
+        console().print(f"  {label + ':':<15}" + "\n                 ".join(lines),
+                        markup=False, soft_wrap=True)
 
 
-def _next_steps(result: PayResult) -> list[tuple[str, str]]:
-    show = f"paycli payments show {result.payment_id}"
+def shell_lines(parts: list[str], width: int) -> list[str]:
+    """A command's parts (`--option value` kept together) on as few lines of `width` as
+    they fit, each line but the last ending in ` \\` (one longer than the line keeps
+    its own line)."""
+    lines = [parts[0]]
+    for part in parts[1:]:
+        if len(lines[-1]) + 1 + len(part) + 2 <= width:
+            lines[-1] += " " + part
+        else:
+            lines.append(part)
+    return [line + " \\" for line in lines[:-1]] + lines[-1:]
+
+
+def _next_steps(result: PayResult) -> list[tuple[str, list[str]]]:
+    show = ["paycli payments show", str(result.payment_id)]
     if result.status != PaymentStatus.FAILED:
-        return [("to finish it", "paycli recover"), ("to see it", show)]
+        return [("to finish it", ["paycli recover"]), ("to see it", show)]
     if result.order_id is None:
-        return [("to try again", "the same command with a new --idempotency-key"),
+        return [("to try again", ["the same command with a new --idempotency-key"]),
                 ("to see why", show)]
-    retry = (f"paycli pay --user {shlex.quote(result.user)} --amount {result.amount} "
-             f"--currency {result.currency} --order-id {shlex.quote(result.order_id)} --retry")
+    retry = ["paycli pay", f"--user {shlex.quote(result.user)}",
+             f"--amount {result.amount}", f"--currency {result.currency}",
+             f"--order-id {shlex.quote(result.order_id)}", "--retry"]
     return [("to try again", retry), ("to see why", show)]
 
 
