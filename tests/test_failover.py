@@ -115,12 +115,13 @@ class TestPrimaryDownForTheMiddleThird:
             primary.set_mode(mode)
             if number == 2:
                 time.sleep(1.2)  # the primary's breaker may probe again
-            rows = billing_file(tmp_path / f"run{number}.csv", number * third, third)
+            count = third if number < 2 else PAYMENTS - 2 * third
+            rows = billing_file(tmp_path / f"run{number}.csv", number * third, count)
             done = run(db_path, "batch", str(rows), "--json", env=env, timeout=600)
             assert done.returncode in (0, 5), done.stderr
         found = assert_no_double_charge(db_path, mocks)
         payments = found["payments"]
-        assert len(payments) == 3 * third
+        assert len(payments) == PAYMENTS
         assert all(p.status in (PaymentStatus.COMPLETED, PaymentStatus.FAILED)
                    for p in payments)
         assert all(p.error_type for p in payments if p.status == PaymentStatus.FAILED)
