@@ -25,6 +25,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from helpers import paycli_env, run, run_json, spawn
 
@@ -288,3 +289,34 @@ class TestKilledDuringFailover:
         assert all(p.is_final for p in found["payments"])
         with Store(str(db_path)) as store:
             assert all(a.held == 0 for a in store.read.accounts())
+
+
+class TestReconcileEveryGateway:
+    def test_every_gateways_report_is_read_and_each_break_named(
+            self, db_path: Path, mocks: tuple[MockGatewayProcess, MockGatewayProcess]
+            ) -> None:
+        """One payment at each gateway match their own reports; a charge the backup took
+        for nobody is `missing_in_ledger`, named `backup`, with its line in backup's own
+        report; --gateway NAME reads that one report against that gateway's payments."""
+        primary, backup = mocks
+        env = two_env(mocks)
+        fund(db_path, env, "10")
+        for name in ("primary", "backup"):
+            assert run_json(db_path, "pay", "--user", "alice", "--amount", "1",
+                            "--gateway", name, env=env)[0] == 0
+        stranger = "pay_" + "f" * 24
+        answer = httpx.post(f"{backup.url}/payment/process", headers={"X-API-Key": API_KEY},
+                            json={"paymentId": stranger, "amount": 2, "currency": "USD",
+                                  "userId": "bob", "correlationId": stranger,
+                                  "metadata": {}})
+        assert answer.status_code == 200
+        code, out = run_json(db_path, "reconcile", "--from-gateway", env=env)
+        assert code == 8 and out["matched"] == 2
+        [found] = out["breaks"]
+        assert (found["kind"], found["payment_id"], found["gateway"]) == (
+            "missing_in_ledger", stranger, "backup")
+        assert found["line"] == 3  # the header, then the backup's own payment, then this
+        code, out = run_json(db_path, "reconcile", "--from-gateway", "--gateway", "primary",
+                             env=env)
+        assert code == 0 and out["matched"] == 1 and out["breaks"] == []
+        assert primary.requests() >= 2

@@ -19,6 +19,7 @@ to finish one that is stuck: resolve by hand, reconcile with the gateway's repor
     interrupt  what an interrupted saga (Ctrl-C) left behind, said for the operator
     resolve    settling by hand
     reconcile  settling from the gateway's settlement report
+    gatewayreports  several gateways' settlement reports read as one, each break named
     inbound    settling from the gateway's webhooks, each webhook id acted on once
     wiring     a saga environment from settings
 
