@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 from conftest import CliCall
+from helpers import paycli_env, run_json
 
 from paycli.config import BUILTIN_API_KEY, Settings
+from paycli.devtools.mock_process import MockGatewayProcess
 from paycli.errors import GatewayConfigError, UsageError
 from paycli.gateway.routes import Route, api_key, route_named, routes
 from paycli.store import BreakerStore, Store
@@ -143,3 +145,26 @@ class TestStatusAndReset:
         assert done.exit_code == 2 and "unknown protocol 'soap'" in done.output
         with Store(str(db_path)) as store:
             assert store.read.payments() == []
+
+
+class TestAPaymentsGatewayMustStayConfigured:
+    def test_recover_leaves_a_payment_of_an_unlisted_gateway_unresolved_and_says_why(
+            self, db_path: Path, gateway: MockGatewayProcess) -> None:
+        """A payment left PROCESSING at `default`, then a list without `default`: recover
+        asks nobody, leaves it held and names the missing gateway (exit 10); listed again
+        under that name, it settles."""
+        env = paycli_env(gateway.url)
+        assert run_json(db_path, "wallet", "credit", "--user", "a", "--amount", "5",
+                        env=env)[0] == 0
+        gateway.set_mode("pending", latency_ms=1500)
+        code, out = run_json(db_path, "pay", "--user", "a", "--amount", "2", "--wait", "0",
+                             env=env)
+        assert code == 10 and out["status"] == "PROCESSING"
+        gateway.set_mode("ok")
+        moved = {**env, "PAYCLI_GATEWAYS": f"primary={gateway.url}"}
+        code, out = run_json(db_path, "recover", env=moved)
+        assert code == 10 and "'default' is not configured" in out["unresolved"][0]["reason"]
+        time.sleep(1.6)  # the charge settles at the gateway
+        listed = {**env, "PAYCLI_GATEWAYS": f"default={gateway.url}"}
+        code, out = run_json(db_path, "recover", env=listed)
+        assert code == 0 and out["resolved"][0]["status"] == "COMPLETED"

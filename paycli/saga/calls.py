@@ -364,7 +364,11 @@ def refund(env: SagaEnv, found: Refund, step: Step) -> Verdict:
 
     On success the step's detail is its final text, as `charge` leaves it. Sent to the
     payment's own gateway, with its breaker."""
-    env = at_payments_gateway(env, found)
+    try:
+        env = at_payments_gateway(env, found)
+    except GatewayConfigError as exc:  # its gateway is no longer configured: nothing sent
+        return Verdict(Decision.UNAVAILABLE, None, exc.type, {
+            "code": "gateway_config", "error": exc.message, "nothing": "refunded_released"})
     attempts = _RefundAttempts(env, found, step)
     try:
         answer = env.resilience.call(attempts, lambda notice: show_retry(step, notice))

@@ -64,8 +64,8 @@ def refund_verdict(answer: RefundAnswer | Rejected) -> Verdict:
 def ask_about_payment(env: SagaEnv, payment: Payment) -> Verdict:
     """What the payment's own gateway knows of its charge (by its reference, else by
     paycli's payment id), as a verdict."""
-    env = env.at(payment.gateway)
     try:
+        env = env.at(payment.gateway)
         if payment.gateway_ref:
             found = env.gateway.status(payment.gateway_ref)
         else:
@@ -84,7 +84,10 @@ def ask_about_payment(env: SagaEnv, payment: Payment) -> Verdict:
 def ask_about_refund(env: SagaEnv, found: Refund) -> Verdict | None:
     """What the gateway's status of the charge says of this refund; None if it shows that
     the refund did not go through. Asked of the payment's own gateway."""
-    env = at_payments_gateway(env, found)
+    try:
+        env = at_payments_gateway(env, found)
+    except GatewayConfigError as exc:  # its gateway is no longer configured
+        return unknown({"code": "not_asked_config", "error": exc.message}, kept=REFUND_KEPT)
     if not found.gateway_ref:
         return unknown({"code": "no_gateway_ref"}, kept=REFUND_KEPT)
     try:
