@@ -3,6 +3,8 @@
     protocol    the answers, failures and calls of the gateway protocol (`Gateway`)
     http        `HttpGateway`: the protocol over httpx, one attempt per call
     clients     the client that speaks a gateway's protocol (`paycli`, `seed`)
+    routes      the configured gateways in priority order (`PAYCLI_GATEWAYS`), their keys
+                and breaker rows
     resilience  retries (tenacity) and the circuit breaker (pybreaker) whose state is
                 the ledger's breaker row, shared by every process
     inprocess   an in-process gateway that approves everything (the bench's)
