@@ -144,6 +144,13 @@ class Settings:
             return self._file[name]
         return DEFAULTS.get(name)
 
+    def file_value(self, name: str) -> Any:
+        """`name` as `paycli.toml` sets it (None when it does not): for settings that only
+        a file can give whole, such as the `[gateways.NAME]` tables."""
+        if self._file is None:
+            self._file = _read_file(self.data_dir / "paycli.toml") if self.data_dir else {}
+        return self._file.get(name)
+
     def _number(self, name: str, kind: Callable[[Any], T], low: float) -> T:
         value = self.raw(name)
         try:

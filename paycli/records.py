@@ -144,6 +144,7 @@ class Payment(NamedTuple):
     owner: str | None
     created_at: str
     updated_at: str
+    gateway: str = "default"  # the configured gateway its charge goes to
 
     @property
     def is_final(self) -> bool:

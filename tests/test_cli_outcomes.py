@@ -207,7 +207,9 @@ class TestBreakerView:
         human = cli("gateway", "status").stdout
         assert "next probe allowed in" in human and "paycli gateway reset" in human
         reset = json.loads(cli("gateway", "reset", "--json").stdout)
-        assert reset == {"state": "closed", "failures": 0, "opened_at": None, "probe_at": None}
+        closed = {"state": "closed", "failures": 0, "opened_at": None, "probe_at": None}
+        assert reset == {**closed, "gateways": [{"name": "default", "protocol": "paycli",
+                                                 "url": "http://127.0.0.1:3000", **closed}]}
 
 
 class TestActor:

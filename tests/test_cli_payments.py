@@ -14,7 +14,7 @@ from history import ORDER_ID, History
 
 SHOW_FIELDS = {"payment_id", "status", "user", "amount", "currency", "order_id", "gateway_ref",
                "refunded_amount", "refundable_amount", "error", "created_at", "updated_at",
-               "refunds", "steps", "events", "attempts"}
+               "refunds", "steps", "events", "attempts", "gateway"}
 UNKNOWN = "pay_" + "0" * 24
 
 

@@ -36,8 +36,9 @@ class TestRepeatedDeclinedOrder:
         assert "already paid" not in out and "alice paid" not in out
         assert "not paid: order-002 was tried before as pay_" in out
         assert "FAILED; no new charge was sent" in out
-        assert "--order-id order-002 --retry` tries again" in out
-        assert "paycli payments show pay_" in out
+        assert "to try again: paycli pay --user alice --amount 20.00 --currency USD " \
+            "--order-id order-002 --retry" in out
+        assert "to see why: paycli payments show pay_" in out
 
     @pytest.mark.parametrize("columns", [60, 80, 120])
     def test_the_terminal_says_it_was_not_paid(
@@ -51,7 +52,18 @@ class TestRepeatedDeclinedOrder:
         seen = " ".join(text(screen).split())
         assert "already paid" not in seen and "alice paid" not in seen
         assert "not paid: order-002 was tried before as pay_" in seen
-        assert "no new charge was sent" in seen and "--retry" in seen
+        assert "no new charge was sent" in seen
+        # The command to copy: folded only between options, each break a shell's ` \`,
+        # so the lines paste as one command; none wider than the terminal.
+        lines = [line.rstrip() for line in text(screen).splitlines()]
+        first = next(i for i, line in enumerate(lines) if "to try again:" in line)
+        last = next(i for i in range(first, len(lines)) if lines[i].endswith("--retry"))
+        assert all(line.endswith(" \\") for line in lines[first:last]), lines
+        pasted = " ".join(line.removesuffix(" \\").split("to try again:")[-1].strip()
+                          for line in lines[first:last + 1])
+        assert pasted == ("paycli pay --user alice --amount 20.00 --currency USD "
+                          "--order-id order-002 --retry"), pasted
+        assert all(len(line) <= columns for line in lines[first:last + 1]), lines
 
 
 class TestRepeatedProcessingOrder:
@@ -76,4 +88,4 @@ class TestRepeatedProcessingOrder:
         assert "already paid" not in out and "alice paid" not in out
         assert "not paid: order-009 was tried before as pay_" in out
         assert "PROCESSING; no new charge was sent" in out
-        assert "`paycli recover` finishes it" in out
+        assert "to finish it: paycli recover" in out

@@ -78,6 +78,25 @@ class TestIdsWhole:
         assert "left out" not in shown(cli, 200, "payments", "list")
 
 
+    @pytest.mark.parametrize("columns", [60, 80, 120])
+    def test_webhook_deliveries_and_limits_keep_ids_and_statuses_whole(
+            self, cli: CliCall, columns: int) -> None:
+        """`webhooks deliveries` (a delivery to an endpoint that refuses) and `limits
+        show` go through the same table: ids and statuses whole, no line too wide."""
+        assert cli("webhooks", "add", "http://127.0.0.1:9/hook", "--allow-private").exit_code == 0
+        assert cli("wallet", "credit", "--user", "alice", "--amount", "5").exit_code == 0
+        cli("webhooks", "deliver")  # refused: the delivery is `failed`, retried later
+        assert cli("limits", "set", "--user", "alice", "--max-amount", "100").exit_code == 0
+        body = json.loads(cli("webhooks", "deliveries", "--json").stdout)
+        screen = shown(cli, columns, "webhooks", "deliveries")
+        for entry in body["deliveries"]:
+            assert entry["delivery_id"] in screen and entry["status"] in screen, screen
+        limits = shown(cli, columns, "limits", "show")
+        assert "alice" in limits and "100.00" in limits, limits
+        for seen in (screen, limits):
+            assert all(len(line) <= columns for line in seen.splitlines()), seen
+
+
 class TestPiped:
     @pytest.mark.parametrize("command", [("refunds", "list"), ("payments", "list"),
                                          ("wallet", "history", "--user", "alice")])

@@ -59,3 +59,13 @@ class TestWrappedError:
         url = "http://" + "x" * 70 + ".example:3000"
         assert wrapped_error(f"Error: cannot reach {url} (connection refused)", 60) \
             .split("\n") == ["Error: cannot reach", f"       {url}", "       (connection refused)"]
+
+    def test_a_command_to_run_is_never_split(self) -> None:
+        """A `command` the message tells the operator to run moves to the next line whole
+        (its spaces are not places to fold); the words around it fold as usual."""
+        folded = wrapped_error("Error: the payment is PROCESSING with its funds held; "
+                               "`paycli reconcile --apply --report settle.csv` settles it", 50)
+        lines = folded.split("\n")
+        assert any("`paycli reconcile --apply --report settle.csv`" in line for line in lines), \
+            lines
+        assert all(line.startswith("       ") for line in lines[1:]), lines

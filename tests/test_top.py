@@ -72,3 +72,32 @@ def test_ctrl_c_and_sigterm_leave_cleanly(funded: Path, env: dict[str, str],
     code, screen = _ended(child)
     assert code == 0
     assert LEAVE_ALT_SCREEN in screen[-200:] and "Traceback" not in screen
+
+
+@pytest.mark.parametrize(("rows", "columns"), [(24, 80), (40, 120)])
+def test_shows_a_billing_run_and_payers_in_flight(funded: Path, env: dict[str, str],
+                                                  gateway: Any, tmp_path: Path, rows: int,
+                                                  columns: int) -> None:
+    """While a billing run and 4 paying processes wait on a slow gateway, `top` counts
+    their payments in flight and then their settled throughput; both finish (exit 0)
+    under it, and `q` leaves it cleanly."""
+    gateway.reset()
+    gateway.set_mode("slow", latency_ms=300)
+    run_file = tmp_path / "run.csv"
+    run_file.write_text("user,amount,currency,order_id\n" + "".join(
+        f"alice,0.10,USD,top-{number}\n" for number in range(80)))
+    child = _top(funded, env, rows, columns)
+    others = [spawn(funded, "batch", str(run_file), "--concurrency", "4", "--json", env=env),
+              *(spawn(funded, "pay", "--user", "alice", "--amount", "1", "--json", env=env)
+                for _ in range(4))]
+    try:
+        child.expect(r"in flight [1-9]")
+        child.expect(r"[1-9][0-9]*\.[0-9] payments/s")
+        for other in others:
+            other.communicate(timeout=90)
+            assert other.returncode == 0
+    finally:
+        child.send("q")
+    code, screen = _ended(child)
+    assert code == 0 and LEAVE_ALT_SCREEN in screen[-200:]
+    assert "Traceback" not in screen

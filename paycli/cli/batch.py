@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from paycli.cli import inputs
-from paycli.cli.common import JsonOption, command, open_store, state_of, usage
+from paycli.cli.common import GatewayOption, JsonOption, command, open_store, state_of, usage
 from paycli.cli.views import batch as views
 from paycli.errors import PaycliError
+from paycli.gateway.routes import route_named
 from paycli.ledger.batchfile import file_format, read_rows, write_rows
 from paycli.ledger.postings import new_id
 from paycli.results.batch import BatchFailure, BatchReport
@@ -54,6 +55,7 @@ def batch(
     retry_failed: Annotated[bool, typer.Option(
         "--retry-failed", help="A new attempt for each row whose order's every attempt "
                                "FAILED (never one PROCESSING or COMPLETED).")] = False,
+    gateway: GatewayOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Pay every row of a file: a billing run. Each row has the guarantees of `pay
@@ -75,13 +77,15 @@ def batch(
     """
     concurrency = inputs.positive_int(concurrency, "--concurrency", 256)
     settings = state_of(ctx).settings
+    if gateway is not None:
+        route_named(settings, gateway)  # an unknown name: exit 2 before anything is written
     try:
         handle = file.open("rb")
     except OSError as exc:
         usage(f"cannot read {file}: {exc.strerror or exc}")
     with handle, open_store(ctx) as store, _failure_file(failures) as kept:
         run = _Run(file, handle, kept, json_output)
-        report, error = run.go(store, settings, concurrency, retry_failed)
+        report, error = run.go(store, settings, concurrency, retry_failed, gateway)
     views.batch_summary(report, error, json_output)
 
 
@@ -98,10 +102,10 @@ class _Run:
         self.listed: list[dict[str, Any]] = []
         self.worst: PaycliError | None = None
 
-    def go(self, store: Any, settings: Any, concurrency: int, retry_failed: bool
-           ) -> tuple[BatchReport, PaycliError | None]:
+    def go(self, store: Any, settings: Any, concurrency: int, retry_failed: bool,
+           gateway: str | None = None) -> tuple[BatchReport, PaycliError | None]:
         batch_id = new_id("bat")
-        env = saga_env(store, settings)
+        env = saga_env(store, settings, only=gateway)
         started = time.perf_counter()
         interrupted = False
         with views.batch_progress(self._total(), not self.as_json) as progress:

@@ -32,6 +32,9 @@ UserOption = Annotated[
     str, typer.Option("--user", help="The user id (1-64 of A-Z a-z 0-9 _ . : -).")
 ]
 CurrencyOption = Annotated[str, typer.Option("--currency", help="ISO 4217 code.")]
+GatewayOption = Annotated[str | None, typer.Option(
+    "--gateway", metavar="NAME", help="Send new payments to this configured gateway only "
+                                      "(default: the first whose breaker lets a call through).")]
 KeyOption = Annotated[
     str | None,
     typer.Option("--idempotency-key", help="Repeat-safe key: the same key and arguments act once."),

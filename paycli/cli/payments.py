@@ -11,6 +11,7 @@ from paycli.cli import completion, inputs, live
 from paycli.cli.common import (
     AmountOption,
     CurrencyOption,
+    GatewayOption,
     JsonOption,
     KeyOption,
     UserOption,
@@ -26,6 +27,7 @@ from paycli.cli.views import gateway as gateway_views
 from paycli.cli.views import payments as views
 from paycli.cli.views.base import print_error, print_json
 from paycli.errors import BreakerOpen
+from paycli.gateway.routes import route_named
 from paycli.ledger import queries
 from paycli.ledger.queries import resolved_payment
 from paycli.saga import pay as saga
@@ -89,6 +91,7 @@ def pay(
     retry: Annotated[bool, typer.Option(
         "--retry", help="With --order-id: a new attempt if every attempt of the order FAILED "
                         "(never for one PROCESSING or COMPLETED).")] = False,
+    gateway: GatewayOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Pay from a wallet through the card gateway, showing each step live.
@@ -102,9 +105,16 @@ def pay(
     order:ID#N); an order with a PROCESSING (exit 10) or COMPLETED (exit 0) attempt is
     never charged again. `payments show` lists an order's attempts.
 
+    With several gateways (PAYCLI_GATEWAYS) the payment goes to the first whose breaker
+    lets a call through, or to --gateway NAME; it moves to the next one only when nothing
+    could have reached its own (connection refused, breaker open), never once a charge may
+    have arrived. The ProcessPayment step names the gateway that took the charge.
+
     Example: paycli pay --user alice --amount 50 --order-id order-001 [--retry]
     """
     settings = state_of(ctx).settings
+    if gateway is not None:
+        route_named(settings, gateway)  # an unknown name: exit 2 before anything is written
     code = inputs.currency_code(currency)
     request = saga.PayRequest(
         user=inputs.user_id(user), money=inputs.amount(amount, code, settings.max_amount),
@@ -112,7 +122,7 @@ def pay(
         wait_s=inputs.seconds(wait, "--wait"), retry=_retry(retry, order_id, idempotency_key),
     )
     with open_writable(ctx) as store, live.reporter_for("Payment", json_output) as reporter:
-        env = saga_env(store, settings)
+        env = saga_env(store, settings, only=gateway)
         try:
             outcome = saga.pay(env, request, reporter)
         except KeyboardInterrupt:
@@ -187,6 +197,8 @@ def payments_list(
         str | None, typer.Option("--until", help="Created before (a bare date: to its end).")
     ] = None,
     limit: Annotated[int, typer.Option("--limit", help="How many, newest first.")] = 50,
+    gateway: Annotated[str | None, typer.Option(
+        "--gateway", metavar="NAME", help="Only payments charged at this gateway.")] = None,
     json_output: JsonOption = False,
 ) -> None:
     """List payments, newest first, with their refunds.
@@ -203,7 +215,7 @@ def payments_list(
     limit = inputs.positive_int(limit, "--limit")
     with open_existing(ctx) as store, store.snapshot() as reader:
         result = queries.list_payments(reader, user=user, status=status, currency=currency,
-                                       since=since, until=until, limit=limit)
+                                       since=since, until=until, limit=limit, gateway=gateway)
     emit(result, json_output, views.payments_list)
 
 

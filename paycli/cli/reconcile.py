@@ -15,7 +15,9 @@ from paycli.cli.views import units
 from paycli.cli.views.base import print_error
 from paycli.config import Settings
 from paycli.errors import ReconcileBreaks
+from paycli.gateway.routes import Route, route_named, routes
 from paycli.ledger.report import decoded
+from paycli.saga.gatewayreports import Combined, named
 from paycli.saga.reconcile import reconcile as run_reconcile
 from paycli.saga.wiring import saga_env, settlement_report
 from paycli.store.inbound import webhook_breaks
@@ -45,6 +47,9 @@ def reconcile(
         bool, typer.Option("--apply", help="Settle the PROCESSING payments and refunds whose "
                                            "final outcome the report states.")
     ] = False,
+    gateway: Annotated[str | None, typer.Option(
+        "--gateway", metavar="NAME", help="Only this gateway: its report, its payments "
+                                          "(default: every configured gateway's).")] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Match every payment and refund against the gateway's settlement report and list the
@@ -58,15 +63,24 @@ def reconcile(
     each with an event citing its report line; a final state is never changed, and a
     second run has nothing to do. Exits 0 when no break is left, 8 otherwise.
 
+    With several gateways (PAYCLI_GATEWAYS), --from-gateway reads every gateway's report
+    (or only --gateway NAME's, compared with that gateway's payments only), and each break
+    names its gateway (its report line's, else the payment's).
+
     Example: paycli reconcile --from-gateway --apply
     """
     settings = state_of(ctx).settings
     if (report is None) == (not from_gateway):
         usage("give exactly one of --report FILE or --from-gateway")
-    with open_existing(ctx) as store, _report_lines(report, settings) as (source, lines):
+    chosen = [route_named(settings, gateway)] if gateway is not None else (
+        routes(settings) if from_gateway else [])
+    combined = Combined() if from_gateway else None
+    with open_existing(ctx) as store, _report_lines(report, settings, chosen, combined) as (
+            source, lines):
         env = saga_env(store, settings, calls_gateway=from_gateway)
         try:
-            run = run_reconcile(env, lines, source, apply)
+            run = run_reconcile(env, lines, source, apply, named(store.read, combined, gateway),
+                                gateway)
         finally:
             env.close()
         contradicted = webhook_breaks(store.read)
@@ -95,13 +109,14 @@ def _breaks_left(run: Reconciliation) -> ReconcileBreaks | None:
 
 
 @contextlib.contextmanager
-def _report_lines(report: Path | None, settings: Settings
-                  ) -> Iterator[tuple[str, Iterator[str]]]:
+def _report_lines(report: Path | None, settings: Settings, chosen: list[Route],
+                  combined: Combined | None) -> Iterator[tuple[str, Iterator[str]]]:
     """The report's name (for errors and events) and its text lines, from the file or the
-    gateway."""
+    `chosen` gateways (one after the other, as one report: `combined`)."""
     if report is None:
-        with settlement_report(settings) as lines:
-            yield f"{settings.gateway_url.rstrip('/')}/reports/settlement", lines
+        assert combined is not None
+        yield (", ".join(f"{route.url}/reports/settlement" for route in chosen),
+               _every_report(settings, chosen, combined))
         return
     try:
         handle = report.open("rb")
@@ -109,3 +124,11 @@ def _report_lines(report: Path | None, settings: Settings
         usage(f"cannot read the report {report}: {exc.strerror or exc}")
     with handle:
         yield str(report), decoded(handle, str(report))
+
+
+def _every_report(settings: Settings, chosen: list[Route], combined: Combined
+                  ) -> Iterator[str]:
+    """Each chosen gateway's report in turn, streamed."""
+    for route in chosen:
+        with settlement_report(settings, route) as lines:
+            yield from combined.lines(route.name, lines)

@@ -5,6 +5,8 @@
     stripe      `StripeGateway`: the protocol spoken as Stripe's PaymentIntents (form
                 bodies, minor units, bearer key), on `HttpGateway`'s plumbing
     clients     the client that speaks a gateway's protocol (`paycli`, `seed`, `stripe`)
+    routes      the configured gateways in priority order (`PAYCLI_GATEWAYS`), their keys
+                and breaker rows
     resilience  retries (tenacity) and the circuit breaker (pybreaker) whose state is
                 the ledger's breaker row, shared by every process
     inprocess   an in-process gateway that approves everything (the bench's)

@@ -124,7 +124,7 @@ class HttpGateway:
             response = self._client.send(request, stream=True)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise GatewayFailure(f"cannot connect to the gateway at {self._where()} "
-                                 f"({in_words(exc)})", sent=False) from None
+                                 f"({in_words(exc)})", sent=False, unreached=True) from None
         except httpx.TransportError as exc:
             raise GatewayFailure(f"no answer from the gateway at {self._where()} "
                                  f"({in_words(exc)})", sent=True) from None

@@ -81,12 +81,19 @@ class Rejected:
 
 
 class GatewayFailure(Exception):
-    """One attempt failed; `sent` is True when the gateway may have acted on it."""
+    """One attempt failed; `sent` is True when the gateway may have acted on it.
 
-    def __init__(self, reason: str, *, sent: bool) -> None:
+    `unreached` is True only when the request certainly never reached the gateway (no
+    connection was made): the one failure after which a charge may go to another gateway.
+    A 5xx is `sent=False` (the gateway says it did nothing: retried there) but reached: a
+    proxy's 5xx may follow a charge made behind it, so it never moves a charge elsewhere.
+    """
+
+    def __init__(self, reason: str, *, sent: bool, unreached: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.sent = sent
+        self.unreached = unreached and not sent
 
 
 class LookupUnsupported(Exception):

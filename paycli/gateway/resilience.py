@@ -149,6 +149,7 @@ class Resilience:
                  attempts: int, attempt_timeout_s: float,
                  backoff_s: float = 0.1, max_backoff_s: float = 2.0) -> None:
         lease_s = probe_lease(reset_s, attempt_timeout_s)
+        self._shared, self._reset_s = shared, reset_s
         self.breaker = pybreaker.CircuitBreaker(
             fail_max=failures, reset_timeout=reset_s,
             state_storage=_LedgerStorage(shared, reset_s, lease_s),
@@ -174,6 +175,16 @@ class Resilience:
         reason = error.reason if isinstance(error, GatewayFailure) else str(error)
         self._on_retry(RetryNotice(state.attempt_number, self.attempts,
                                    state.next_action.sleep, reason))
+
+    def lets_through(self, now: float | None = None) -> bool:
+        """Whether the shared breaker would let a call through now: closed, or open for
+        its whole reset time (a probe may go). Half-open (another process probes) is no."""
+        stored = self._shared.read()
+        if stored.state == BreakerStatus.CLOSED:
+            return True
+        opened = stored.opened_at
+        return (stored.state == BreakerStatus.OPEN and opened is not None and
+                opened + self._reset_s <= (now or time.time()))
 
     def call(self, attempt: Callable[[int], T],
              on_retry: Callable[[RetryNotice], None] | None = None) -> T:

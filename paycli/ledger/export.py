@@ -24,6 +24,8 @@ column that does not apply to it is empty in CSV and null in JSON lines:
                  refund's credit, the idempotency key of a credit)
     error_type   payment or refund: why it failed, if it did
     actor        who made the record's last change (the actor of its newest event)
+    gateway      payment: the configured gateway its charge went to (`default` before
+                 several gateways existed)
 
 Order: every payment, then every refund, then every transfer, each oldest first (then by
 id), all read from one snapshot of the ledger.
@@ -56,7 +58,7 @@ from paycli.store import Reader, Store
 FORMATS = ("csv", "jsonl")
 COLUMNS = ("record", "id", "created_at", "updated_at", "kind", "status", "user", "currency",
            "amount", "refunded", "payment_id", "order_id", "reason", "gateway_ref",
-           "transfer_id", "debit", "credit", "reference", "error_type", "actor")
+           "transfer_id", "debit", "credit", "reference", "error_type", "actor", "gateway")
 SECTIONS = ("payments", "refunds", "transfers")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 PROGRESS_EVERY = 1000
@@ -95,7 +97,7 @@ def _payment(row: dict[str, Any]) -> dict[str, Any]:
             "currency": currency, "amount": format_minor(row["amount"], currency),
             "refunded": format_minor(row["refunded"], currency), "order_id": row["order_id"],
             "gateway_ref": row["gateway_ref"], "transfer_id": row["hold_id"],
-            "error_type": row["error_type"]}
+            "error_type": row["error_type"], "gateway": row["gateway"]}
 
 
 def _refund(row: dict[str, Any]) -> dict[str, Any]:

@@ -44,10 +44,11 @@ AMOUNT_KEYS = frozenset({"amount", "refunded", "refund_reserved"})
 
 def list_payments(reader: Reader, *, user: str | None = None, status: str | None = None,
                   currency: str | None = None, since: str | None = None,
-                  until: str | None = None, limit: int = 50) -> PaymentsList:
+                  until: str | None = None, limit: int = 50, gateway: str | None = None
+                  ) -> PaymentsList:
     """Payments matching every filter given, newest first (`since` <= created < `until`)."""
     found = reader.payments(user_id=user, status=status, currency=currency, since=since,
-                            until=until, limit=limit)
+                            until=until, limit=limit, gateway=gateway)
     return PaymentsList(payments=[payment_fields(reader, payment) for payment in found])
 
 
@@ -120,7 +121,7 @@ def payment_fields(reader: Reader, payment: Payment) -> PaymentFields:
     return PaymentFields(
         payment_id=payment.id, status=payment.status, user=payment.user_id,
         amount=format_minor(payment.amount, currency), currency=currency,
-        order_id=payment.order_id, gateway_ref=payment.gateway_ref,
+        order_id=payment.order_id, gateway_ref=payment.gateway_ref, gateway=payment.gateway,
         refunded_amount=format_minor(payment.refunded, currency),
         refundable_amount=format_minor(payment.refundable, currency),
         error=_error(payment.error_type, payment.error_message),

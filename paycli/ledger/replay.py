@@ -170,7 +170,8 @@ def _voided(replay: ReplayStore, p: dict[str, Any]) -> None:
 
 
 def _payment_created(replay: ReplayStore, p: dict[str, Any]) -> None:
-    replay.add_payment(p["id"], p["user"], p["currency"], p["amount"])
+    replay.add_payment(p["id"], p["user"], p["currency"], p["amount"],
+                       p.get("gateway", "default"))  # events before v9 name no gateway
 
 
 def _refund_created(replay: ReplayStore, p: dict[str, Any]) -> None:

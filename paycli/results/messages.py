@@ -89,7 +89,19 @@ def _succeeded(reason: Reason) -> str:
         text += " after " + ", ".join(f"{count} {TIMES} {why}" for why, count in failures)
     if pending_s is not None:
         text += f"{', then' if failures else ' after'} {pending_s:.1f} s pending"
+    if reason.get("gateway"):
+        text += f" at {reason['gateway']}"
+    if reason.get("moved_from"):
+        text += f" (failed over from {', '.join(reason['moved_from'])})"
     return text
+
+
+def _failover(reason: Reason) -> str:
+    """`primary unavailable (breaker open): failing over to backup, nothing charged`."""
+    why = reason.get("why") or {}
+    cause = "breaker open" if why.get("code") == "breaker_open" else why.get("failure", "down")
+    return (f"{reason['from']} unavailable ({cause}), nothing charged there: failing over "
+            f"to {reason['to']}")
 
 
 _STEPS: dict[str, Callable[[Reason], str]] = {
@@ -108,6 +120,7 @@ _STEPS: dict[str, Callable[[Reason], str]] = {
                            f"retrying in {r['wait_s']:.2f}s"),
     "approved": _succeeded,
     "refunded": _succeeded,
+    "failover": _failover,
     "pending_wait": lambda r: (f"pending at the gateway ({r['gateway_ref']}): waiting up to "
                                f"{r['wait_s']:.0f} s"),
     "pending_poll": lambda r: (f"pending at the gateway ({r['gateway_ref']}): poll {r['poll']}, "

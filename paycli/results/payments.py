@@ -65,6 +65,7 @@ class PaymentFields(Result):
     currency: str
     order_id: str | None
     gateway_ref: str | None
+    gateway: str  # the configured gateway that holds (or was asked for) its charge
     refunded_amount: str
     refundable_amount: str
     error: ErrorInfo | None

@@ -21,6 +21,7 @@ class ReconcileBreak(Result):
     gateway_amount: str | None
     currency: str | None
     line: int | None
+    gateway: str | None = None  # the gateway of its report line, else the payment's
 
 
 class ReconcileResolved(Result):

@@ -6,6 +6,7 @@ to finish one that is stuck: resolve by hand, reconcile with the gateway's repor
     steps      named, timed steps told to a `Reporter` (the terminal draws them)
     owner      which process owns a saga in flight, and waiting for it
     calls      the conversations with the gateway: charge and refund
+    routing    which gateway a new payment goes to, and moving it before any charge left
     lookups    what the gateway's answers and look-ups mean, as verdicts
     settle     the one settle path: a verdict applied to a payment or a refund
     pay        the pay saga
@@ -18,6 +19,7 @@ to finish one that is stuck: resolve by hand, reconcile with the gateway's repor
     interrupt  what an interrupted saga (Ctrl-C) left behind, said for the operator
     resolve    settling by hand
     reconcile  settling from the gateway's settlement report
+    gatewayreports  several gateways' settlement reports read as one, each break named
     inbound    settling from the gateway's webhooks, each webhook id acted on once
     wiring     a saga environment from settings
 

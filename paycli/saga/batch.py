@@ -49,7 +49,7 @@ from paycli.errors import (
 from paycli.ledger import orders
 from paycli.ledger.batchfile import BatchRow, Row, RowProblem
 from paycli.records import Payment, PaymentStatus, StepStatus
-from paycli.saga import calls, lookups, recover
+from paycli.saga import calls, lookups, recover, routing
 from paycli.saga import pay as paying
 from paycli.saga.core import (
     Decision,
@@ -248,8 +248,8 @@ class Batch:
                 opening = open_group(tx, [PayRequest(user=row.user, money=row.money,
                                                      order_id=row.order_id,
                                                      retry=self.options.retry_failed)
-                                          for row in rows],
-                                     self.env.owner, batch=self.batch_id)
+                                          for row in rows], self.env.owner,
+                                     batch=self.batch_id, gateway=routing.choose(self.env))
             steps = _opening_steps(opening, started)
             for row, result in zip(rows, opening.opened(), strict=True):
                 if isinstance(result, Payment):

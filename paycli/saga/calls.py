@@ -36,11 +36,19 @@ from paycli.gateway.resilience import RetryNotice
 from paycli.money import format_minor
 from paycli.records import Payment, Refund, StepStatus
 from paycli.results import messages
+from paycli.saga import routing
 from paycli.saga.core import Decision, SagaEnv, Verdict, set_payment, unknown
-from paycli.saga.lookups import REFUND_KEPT, ask_about_refund, charge_verdict, refund_verdict
+from paycli.saga.lookups import (
+    REFUND_KEPT,
+    ask_about_refund,
+    at_payments_gateway,
+    charge_verdict,
+    refund_verdict,
+)
 from paycli.saga.steps import Step
 
 NOTHING_CHARGED = "charged"  # what a failed call did not do, as its reason records it
+MOVABLE = frozenset({"breaker_open", "gateway_unavailable"})  # failures that may move
 NOTHING_REFUNDED = "refunded"
 
 
@@ -61,6 +69,7 @@ class _Tries:
         self.made = 0  # attempts the breaker let through
         self.failures: list[str] = []
         self.uncertain = False
+        self.reached = False  # an attempt may have reached the gateway (see `movable`)
 
     def begin(self, number: int) -> None:
         """Attempt `number` is about to go out."""
@@ -74,6 +83,7 @@ class _Tries:
         """An attempt failed; if its request may have arrived, the outcome is uncertain."""
         self.failures.append(exc.reason)
         self.uncertain = self.uncertain or exc.sent
+        self.reached = self.reached or not exc.unreached
 
     def success(self, outcome: str, gateway_ref: str | None, pending_s: float | None = None
                 ) -> dict[str, Any]:
@@ -106,17 +116,34 @@ class _Tries:
 
 
 class _Attempts(_Tries):
-    """One charge's attempts: the request, and what each attempt did."""
+    """One charge's attempts at one gateway: the request, and what each attempt did."""
 
-    def __init__(self, env: SagaEnv, payment: Payment, step: Step) -> None:
+    def __init__(self, env: SagaEnv, payment: Payment, step: Step,
+                 moved_from: list[str] | None = None) -> None:
         super().__init__(env, step)
         self.payment = payment
+        self.moved_from = moved_from or []
         self.request = ChargeRequest(
             payment_id=payment.id, amount=format_minor(payment.amount, payment.currency),
             currency=payment.currency, user_id=payment.user_id, correlation_id=payment.id,
             idempotency_key=payment.gateway_key,
             metadata={"orderId": payment.order_id or "", "source": "paycli"},
         )
+
+    def movable(self, verdict: Verdict) -> bool:
+        """Whether the payment may go to another gateway: nothing was done here, and no
+        attempt could have reached this gateway (none connected, or the breaker refused)."""
+        return (verdict.decision == Decision.UNAVAILABLE and not self.uncertain
+                and not self.reached and verdict.error_type in MOVABLE)
+
+    def success(self, outcome: str, gateway_ref: str | None, pending_s: float | None = None
+                ) -> dict[str, Any]:
+        """`_Tries.success`, and with several gateways the one that took the charge and
+        the ones the payment failed over from."""
+        detail = super().success(outcome, gateway_ref, pending_s)
+        if self.env.gateways is not None and len(self.env.gateways.names) > 1:
+            detail.update(gateway=self.env.route, moved_from=self.moved_from or None)
+        return detail
 
     def __call__(self, number: int) -> Answer | Rejected:
         self.begin(number)
@@ -150,13 +177,32 @@ class _Attempts(_Tries):
 
 
 def charge(env: SagaEnv, payment: Payment, step: Step, wait_s: float) -> Verdict:
-    """Charge the gateway for `payment`, deciding only on what the gateway says.
+    """Charge `payment` at its gateway, deciding only on what the gateway says; moved to
+    the next gateway (`routing`) only when nothing sent could have reached its own.
 
     On success the step's detail is its final text, already shown (`_Tries.success`: the
-    attempt that succeeded, the failures before it, how long the charge was pending), and
-    its status is no longer PENDING: the saga only has to leave both as they are.
+    attempt that succeeded, the failures before it, how long the charge was pending, the
+    gateway and the ones it failed over from), and its status is no longer PENDING: the
+    saga only has to leave both as they are.
     """
-    attempts = _Attempts(env, payment, step)
+    moved_from: list[str] = []
+    while True:
+        attempts = _Attempts(env.at(payment.gateway), payment, step, moved_from)
+        verdict = _charge_at(attempts, wait_s)
+        following = routing.after(env, payment)
+        if not (attempts.movable(verdict) and following):
+            return verdict
+        step.show(StepStatus.RETRY, {"code": "failover", "from": payment.gateway,
+                                     "to": following[0], "why": verdict.reason})
+        moved_from.append(payment.gateway)
+        payment = routing.move(env, payment, following[0], verdict.reason or {})
+        if payment.gateway != following[0]:
+            return verdict  # changed under us (never while we own it): charge nothing
+
+
+def _charge_at(attempts: _Attempts, wait_s: float) -> Verdict:
+    """One gateway's charge of the payment (its client, retries and breaker)."""
+    env, payment, step = attempts.env, attempts.payment, attempts.step
     try:
         answer = env.resilience.call(attempts, lambda notice: show_retry(step, notice))
     except LookupUnsupported:
@@ -316,7 +362,13 @@ class _RefundAttempts(_Tries):
 def refund(env: SagaEnv, found: Refund, step: Step) -> Verdict:
     """Refund at the gateway, deciding only on what the gateway says.
 
-    On success the step's detail is its final text, as `charge` leaves it."""
+    On success the step's detail is its final text, as `charge` leaves it. Sent to the
+    payment's own gateway, with its breaker."""
+    try:
+        env = at_payments_gateway(env, found)
+    except GatewayConfigError as exc:  # its gateway is no longer configured: nothing sent
+        return Verdict(Decision.UNAVAILABLE, None, exc.type, {
+            "code": "gateway_config", "error": exc.message, "nothing": "refunded_released"})
     attempts = _RefundAttempts(env, found, step)
     try:
         answer = env.resilience.call(attempts, lambda notice: show_retry(step, notice))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from paycli.errors import PaycliError
+from paycli.errors import GatewayConfigError, PaycliError
 from paycli.gateway.protocol import Gateway
 from paycli.gateway.resilience import Resilience
 from paycli.logs import JsonLog
@@ -25,12 +25,28 @@ from paycli.saga.owner import owner_alive, this_owner
 from paycli.store import Store, Tx
 
 
+@dataclass(frozen=True)
+class Gateways:
+    """Several configured gateways, in priority order: how each one's client and its
+    retries with its own shared breaker are made (`wiring` builds this from settings)."""
+
+    names: tuple[str, ...]
+    client: Callable[[str], Gateway]
+    resilience: Callable[[str, Store], Resilience]
+
+
 class SagaEnv:
-    """What a saga runs against: the ledger, the gateway, the breaker, the log."""
+    """What a saga runs against: the ledger, the gateway, the breaker, the log.
+
+    `gateway` and `resilience` are those of the environment's gateway, `route` (`default`
+    when only one is configured); `at(name)` is the same environment at another configured
+    gateway, and `choices` the gateways a new payment may go to, in priority order."""
 
     def __init__(self, store: Store, gateway: Callable[[], Gateway],
                  resilience: Callable[[], Resilience], log: JsonLog | None = None,
-                 resilience_for: Callable[[Store], Resilience] | None = None) -> None:
+                 resilience_for: Callable[[Store], Resilience] | None = None, *,
+                 gateways: Gateways | None = None, route: str = "default",
+                 choices: tuple[str, ...] | None = None) -> None:
         self.store = store
         self._gateway_factory = gateway
         self._resilience_factory = resilience
@@ -39,6 +55,28 @@ class SagaEnv:
         self._resilience: Resilience | None = None
         self.log = log or JsonLog(None)
         self.owner = this_owner()
+        self.gateways, self.route = gateways, route
+        self.choices = choices or (gateways.names if gateways else (route,))
+        self._twins: dict[str, SagaEnv] = {route: self}
+
+    def at(self, name: str) -> SagaEnv:
+        """This environment at gateway `name` (made once, closed with this one). With one
+        gateway given as an object (tests, the bench), every name is that gateway."""
+        if name in self._twins:
+            return self._twins[name]
+        if self.gateways is None:
+            return self
+        if name not in self.gateways.names:
+            raise GatewayConfigError(
+                f"gateway {name!r} is not configured (configured: "
+                f"{', '.join(self.gateways.names)}); add it to PAYCLI_GATEWAYS")
+        gateways, store = self.gateways, self.store
+        twin = SagaEnv(store, gateway=lambda: gateways.client(name),
+                       resilience=lambda: gateways.resilience(name, store), log=self.log,
+                       gateways=gateways, route=name, choices=self.choices)
+        twin.owner = self.owner
+        self._twins[name] = twin
+        return twin
 
     @property
     def gateway(self) -> Gateway:
@@ -68,7 +106,8 @@ class SagaEnv:
         environment was handed (see `opened_gateway`)."""
         own = store or self.store
         twin = SagaEnv(own, gateway=self._gateway_factory,
-                       resilience=lambda: self._resilience_factory_for(own), log=self.log)
+                       resilience=lambda: self._resilience_factory_for(own), log=self.log,
+                       gateways=self.gateways, route=self.route, choices=self.choices)
         twin.owner = self.owner
         return twin
 
@@ -78,7 +117,12 @@ class SagaEnv:
         return self._resilience_for(store)
 
     def close(self) -> None:
-        """Close the gateway client if one was opened."""
+        """Close the gateway clients that were opened (this one's and its twins')."""
+        for name, twin in list(self._twins.items()):
+            if twin is not self:
+                twin.close()
+            del self._twins[name]
+        self._twins[self.route] = self
         if self._gateway is not None:
             self._gateway.close()
 

@@ -10,7 +10,8 @@ caller holds, phase by phase (each phase is the pay saga's step of that name):
                         wallet's limits and day's usage read once and counted on
                         (InsufficientFunds, LimitExceeded)
     CreatePayment       each accepted row's payment and its `payment.created` event, its
-                        gateway idempotency key fixed before anything leaves the process
+                        gateway and that gateway's idempotency key fixed before anything
+                        leaves the process
     ReserveFunds        each one's hold (`transfer.held`), `payment.funds_reserved` and
                         `payment.processing`; then the group's payments (PROCESSING, held,
                         owned by the caller's process), keys, holds, accounts and statement
@@ -66,16 +67,16 @@ def request_key(request: PayRequest) -> tuple[str | None, str]:
     })
 
 
-def new_payment(request: PayRequest, payment_id: str, key: str | None, owner: str, at: str
-                ) -> Payment:
-    """A PENDING payment of `request`, created at `at`."""
+def new_payment(request: PayRequest, payment_id: str, key: str | None, owner: str, at: str,
+                gateway: str = "default") -> Payment:
+    """A PENDING payment of `request`, created at `at`, to be charged at `gateway`."""
     money = request.money
     return Payment(
         id=payment_id, user_id=request.user, currency=money.currency, amount=money.minor,
         order_id=request.order_id, idempotency_key=key, gateway_key=f"paycli-{payment_id}",
         status=PaymentStatus.PENDING, gateway_ref=None, hold_id=None, refunded=0,
         refund_reserved=0, error_type=None, error_message=None, owner=owner,
-        created_at=at, updated_at=at,
+        created_at=at, updated_at=at, gateway=gateway,
     )
 
 
@@ -84,7 +85,7 @@ def created_event(payment: Payment, **extra: Any) -> dict[str, Any]:
     return {"id": payment.id, "user": payment.user_id, "currency": payment.currency,
             "amount": payment.amount, "order_id": payment.order_id,
             "idempotency_key": payment.idempotency_key, "gateway_key": payment.gateway_key,
-            **extra}
+            "gateway": payment.gateway, **extra}
 
 
 @dataclass
@@ -102,8 +103,10 @@ class Opening:
     docstring): `check`, `create`, `reserve`, in that order."""
 
     def __init__(self, tx: Tx, requests: list[PayRequest], owner: str,
-                 ids: list[str] | None = None, **created: Any) -> None:
+                 ids: list[str] | None = None, gateway: str = "default", **created: Any
+                 ) -> None:
         self.tx, self.requests, self.owner = tx, requests, owner
+        self.gateway = gateway  # where the new payments' charges go (`routing.choose`)
         self.ids = ids  # the new payments' ids (made here if not given)
         self.created = created  # what each `payment.created` event carries besides
         self.moves = Postings(tx)
@@ -142,7 +145,8 @@ class Opening:
                     self.rows.append(refused)
                     continue
                 payment_id = next(ids, None) or postings.new_id("pay")
-                payment = new_payment(request, payment_id, key, self.owner, self.tx.at)
+                payment = new_payment(request, payment_id, key, self.owner, self.tx.at,
+                                      self.gateway)
                 if key is not None:
                     used[key] = {"command": "pay", "fingerprint": digest,
                                  "entity_id": payment.id}

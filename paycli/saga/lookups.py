@@ -62,9 +62,10 @@ def refund_verdict(answer: RefundAnswer | Rejected) -> Verdict:
 
 
 def ask_about_payment(env: SagaEnv, payment: Payment) -> Verdict:
-    """What the gateway knows of a payment's charge (by its reference, else by paycli's
-    payment id), as a verdict."""
+    """What the payment's own gateway knows of its charge (by its reference, else by
+    paycli's payment id), as a verdict."""
     try:
+        env = env.at(payment.gateway)
         if payment.gateway_ref:
             found = env.gateway.status(payment.gateway_ref)
         else:
@@ -82,7 +83,11 @@ def ask_about_payment(env: SagaEnv, payment: Payment) -> Verdict:
 
 def ask_about_refund(env: SagaEnv, found: Refund) -> Verdict | None:
     """What the gateway's status of the charge says of this refund; None if it shows that
-    the refund did not go through."""
+    the refund did not go through. Asked of the payment's own gateway."""
+    try:
+        env = at_payments_gateway(env, found)
+    except GatewayConfigError as exc:  # its gateway is no longer configured
+        return unknown({"code": "not_asked_config", "error": exc.message}, kept=REFUND_KEPT)
     if not found.gateway_ref:
         return unknown({"code": "no_gateway_ref"}, kept=REFUND_KEPT)
     try:
@@ -99,6 +104,12 @@ def ask_about_refund(env: SagaEnv, found: Refund) -> Verdict | None:
         return _refunded_charge(env, charge_state, found)
     return unknown({"code": "answer_lost_no_refund_list", "gateway_status": charge_state.status},
                    kept=REFUND_KEPT)
+
+
+def at_payments_gateway(env: SagaEnv, found: Refund) -> SagaEnv:
+    """`env` at the gateway of the refund's payment (the one that holds its charge)."""
+    payment = env.store.read.payment(found.payment_id)
+    return env.at(payment.gateway) if payment is not None else env
 
 
 def _listed(charge_state: Answer, found: Refund) -> Verdict | None:

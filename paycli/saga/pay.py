@@ -40,7 +40,7 @@ from paycli.records import Account, Payment, PaymentStatus, StepStatus
 from paycli.results import messages
 from paycli.results.base import ErrorInfo, StepRecord
 from paycli.results.payments import PayResult
-from paycli.saga import calls
+from paycli.saga import calls, routing
 from paycli.saga.core import Decision, Outcome, SagaEnv, Verdict, read_payment
 from paycli.saga.group import Opening
 from paycli.saga.group import PayRequest as PayRequest
@@ -147,9 +147,10 @@ def open_payment(env: SagaEnv, request: PayRequest, payment_id: str, steps: Step
     transaction committed as ReserveFunds ends (so that step is shown done only once the
     payment is durable): the PROCESSING payment, or the id of the payment its key already
     names. A refusal is raised from its step and writes nothing."""
+    gateway = routing.choose(env)  # before the transaction: it reads the breakers
     with contextlib.ExitStack() as transaction:
         tx = transaction.enter_context(env.store.transaction(payment_id))
-        opening = Opening(tx, [request], env.owner, ids=[payment_id])
+        opening = Opening(tx, [request], env.owner, ids=[payment_id], gateway=gateway)
         with steps.run("CheckWalletBalance") as step:
             [row] = opening.check()
             step.update.reason = _available(opening, request, row)

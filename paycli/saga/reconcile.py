@@ -20,7 +20,7 @@ in lists.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +36,7 @@ from paycli.store.spool import RESOLVED, ReportSpool
 CHARGE_VERDICTS = {"approved": Decision.SUCCEEDED, "refunded": Decision.SUCCEEDED,
                    "declined": Decision.REFUSED}
 REFUND_VERDICTS = {"refunded": Decision.SUCCEEDED, "refund_failed": Decision.REFUSED}
+Namer = Callable[[ReconcileBreak], ReconcileBreak]  # names a break's gateway
 
 
 @dataclass
@@ -71,15 +72,16 @@ class Reconciliation:
         self.spool.close()
 
 
-def reconcile(env: SagaEnv, text_lines: Iterable[str], source: str, apply: bool
-              ) -> Reconciliation:
+def reconcile(env: SagaEnv, text_lines: Iterable[str], source: str, apply: bool,
+              name: Namer | None = None, only: str | None = None) -> Reconciliation:
     """Compare the ledger with the report in `text_lines` (named `source` in errors and
-    events), and with `apply` settle what the report resolves. Close the result."""
+    events), and with `apply` settle what the report resolves. Close the result. `only`
+    compares only the payments of that gateway; `name` names each break's gateway."""
     spool = ReportSpool(ReconcileBreak.model_validate_json,
                         ReconcileResolved.model_validate_json)
     try:
         count = spool.add_lines(read_report(text_lines, source))
-        matched = _compare(env, spool)
+        matched = _compare(env, spool, name, only)
         run = Reconciliation(source, count, apply, matched, spool)
         if apply:
             agreed, run.settled_elsewhere = _apply(env, spool, source)
@@ -90,19 +92,22 @@ def reconcile(env: SagaEnv, text_lines: Iterable[str], source: str, apply: bool
     return run
 
 
-def _compare(env: SagaEnv, spool: ReportSpool[ReconcileBreak, ReconcileResolved]) -> int:
+def _compare(env: SagaEnv, spool: ReportSpool[ReconcileBreak, ReconcileResolved],
+             name: Namer | None = None, only: str | None = None) -> int:
     """Compare, keeping the breaks in the spool; returns how many agree."""
     matched = 0
+    payments = env.store.read.payments_with_refunds()
+    if only is not None:
+        payments = ((payment, refunds) for payment, refunds in payments
+                    if payment.gateway == only)
 
     def breaks() -> Iterable[ReconcileBreak]:
         nonlocal matched
-        findings = ledger.compare(env.store.read.payments_with_refunds(),
-                                  spool.lines_by_payment())
-        for found in findings:
+        for found in ledger.compare(payments, spool.lines_by_payment()):
             if found.kind is None:
                 matched += 1
             else:
-                yield found.as_break()
+                yield found.as_break() if name is None else name(found.as_break())
 
     spool.add_breaks(breaks())
     return matched
@@ -116,6 +121,8 @@ def _apply(env: SagaEnv, spool: ReportSpool[ReconcileBreak, ReconcileResolved], 
     for seq, found in spool.resolvable():
         cited = {"source": source, "line": found.line, "external_id": found.external_id,
                  "gateway_status": found.gateway_status}
+        if found.gateway is not None:
+            cited["gateway"] = found.gateway
         try:
             status = _settle(env, found, cited)
         except RefusedInState:

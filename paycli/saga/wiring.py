@@ -1,5 +1,5 @@
-"""Wiring: a saga environment from settings (HTTP gateway, shared breaker, JSON log), and
-the breaker's state as the operator sees it."""
+"""Wiring: a saga environment from settings (every configured gateway, each with its own
+shared breaker, a JSON log), and the breakers' state as the operator sees it."""
 
 from __future__ import annotations
 
@@ -11,22 +11,26 @@ from paycli.config import Settings
 from paycli.gateway.clients import client
 from paycli.gateway.protocol import Gateway
 from paycli.gateway.resilience import Resilience, next_probe_at, probe_lease
+from paycli.gateway.routes import Route, api_key, route_named, routes
 from paycli.logs import JsonLog
-from paycli.results.gateway import GatewayStatus
-from paycli.saga.core import SagaEnv
+from paycli.results.gateway import GatewayBreaker, GatewayStatus
+from paycli.saga.core import Gateways, SagaEnv
 from paycli.store import BreakerStore, Store
 
 
-def http_gateway(settings: Settings) -> Gateway:
-    """The HTTP gateway client the settings describe."""
-    return client("paycli", settings.gateway_url, settings.gateway_api_key,
+def http_gateway(settings: Settings, route: Route | None = None) -> Gateway:
+    """The client of gateway `route` (the first configured one if not given)."""
+    route = route or routes(settings)[0]
+    return client(route.protocol, route.url, api_key(settings, route),
                   settings.gateway_timeout)
 
 
 @contextlib.contextmanager
-def settlement_report(settings: Settings) -> Iterator[Iterator[str]]:
-    """The gateway's settlement report, streamed line by line from `--gateway-url`."""
-    gateway = client("paycli", settings.gateway_url, settings.gateway_api_key,
+def settlement_report(settings: Settings, route: Route | None = None
+                      ) -> Iterator[Iterator[str]]:
+    """A gateway's settlement report (the first one's if not named), line by line."""
+    route = route or routes(settings)[0]
+    gateway = client(route.protocol, route.url, api_key(settings, route),
                      settings.gateway_timeout)
     try:
         with gateway.settlement_report() as lines:
@@ -35,35 +39,53 @@ def settlement_report(settings: Settings) -> Iterator[Iterator[str]]:
         gateway.close()
 
 
-def resilience(store: Store, settings: Settings) -> Resilience:
-    """Retries and the shared breaker as the settings configure them."""
+def resilience(store: Store, settings: Settings, route: Route | None = None) -> Resilience:
+    """Retries and gateway `route`'s shared breaker (the first one's if not named)."""
+    route = route or routes(settings)[0]
     return Resilience(
-        BreakerStore(store), failures=settings.breaker_failures,
+        BreakerStore(store, route.breaker), failures=settings.breaker_failures,
         reset_s=settings.breaker_reset_seconds, attempts=settings.retry_attempts,
         attempt_timeout_s=settings.gateway_timeout,
     )
 
 
 def saga_env(store: Store, settings: Settings, gateway: Gateway | None = None, *,
-             calls_gateway: bool = True) -> SagaEnv:
-    """Everything a saga needs, with the gateway created only when first used.
+             calls_gateway: bool = True, only: str | None = None) -> SagaEnv:
+    """Everything a saga needs, with each gateway's client created only when first used.
 
     `calls_gateway=False` is for work that never calls it (reconciling from a report
-    file): its gateway settings are not checked, so they cannot stop it."""
-    if calls_gateway:
-        # Every gateway setting is checked now, before anything runs: read lazily, a bad
-        # one would stop the saga after its payment and hold were written (exit 2, funds
-        # held).
-        for name in ("gateway_url", "gateway_api_key", "gateway_timeout", "retry_attempts",
-                     "breaker_failures", "breaker_reset_seconds"):
-            getattr(settings, name)
-    return SagaEnv(
-        store,
-        gateway=(lambda: gateway) if gateway is not None else (lambda: http_gateway(settings)),
-        resilience=lambda: resilience(store, settings),
-        log=JsonLog(settings.log_file),
-        resilience_for=lambda other: resilience(other, settings),
-    )
+    file): its gateway settings are not checked, so they cannot stop it. `only` names the
+    one gateway new payments go to (`--gateway NAME`; a usage error if unknown)."""
+    log = JsonLog(settings.log_file)
+    configured = _checked(settings) if calls_gateway else []
+    if gateway is not None or not calls_gateway:
+        made = gateway
+        return SagaEnv(store, gateway=lambda: made or http_gateway(settings),
+                       resilience=lambda: resilience(store, settings), log=log,
+                       resilience_for=lambda other: resilience(other, settings))
+    choices = (route_named(settings, only).name,) if only is not None else None
+    by_name = {route.name: route for route in configured}
+    gateways = Gateways(
+        names=tuple(by_name),
+        client=lambda name: http_gateway(settings, by_name[name]),
+        resilience=lambda name, other: resilience(other, settings, by_name[name]))
+    first = configured[0].name
+    return SagaEnv(store, gateway=lambda: gateways.client(first),
+                   resilience=lambda: gateways.resilience(first, store),
+                   log=log, resilience_for=lambda other: gateways.resilience(first, other),
+                   gateways=gateways, route=first, choices=choices)
+
+
+def _checked(settings: Settings) -> list[Route]:
+    """Every gateway setting, checked now, before anything runs: read lazily, a bad one
+    would stop the saga after its payment and hold were written (exit 2, funds held)."""
+    configured = routes(settings)
+    for route in configured:
+        api_key(settings, route)
+    for name in ("gateway_timeout", "retry_attempts", "breaker_failures",
+                 "breaker_reset_seconds"):
+        getattr(settings, name)
+    return configured
 
 
 def _iso(epoch: float | None) -> str | None:
@@ -73,10 +95,25 @@ def _iso(epoch: float | None) -> str | None:
 
 
 def breaker_status(store: Store, settings: Settings) -> GatewayStatus:
-    """The shared circuit breaker: its state, failures, when it opened, when it may probe."""
-    state = BreakerStore(store).read()
+    """Every gateway's shared circuit breaker (state, failures, when it opened, when it may
+    probe); the first gateway's also at the top, as the single gateway's was."""
     reset_s = settings.breaker_reset_seconds
     lease_s = probe_lease(reset_s, settings.gateway_timeout)
-    return GatewayStatus(state=state.state, failures=state.failures,
-                         opened_at=_iso(state.opened_at),
-                         probe_at=_iso(next_probe_at(state, reset_s, lease_s)))
+    listed = []
+    for route in routes(settings):
+        state = BreakerStore(store, route.breaker).read()
+        listed.append(GatewayBreaker(
+            name=route.name, url=route.url, protocol=route.protocol, state=state.state,
+            failures=state.failures, opened_at=_iso(state.opened_at),
+            probe_at=_iso(next_probe_at(state, reset_s, lease_s))))
+    first = listed[0]
+    return GatewayStatus(state=first.state, failures=first.failures,
+                         opened_at=first.opened_at, probe_at=first.probe_at,
+                         gateways=listed)
+
+
+def reset_breakers(store: Store, settings: Settings, name: str | None) -> None:
+    """Close gateway `name`'s breaker by hand (every gateway's when no name is given)."""
+    chosen = [route_named(settings, name)] if name is not None else routes(settings)
+    for route in chosen:
+        BreakerStore(store, route.breaker).close()

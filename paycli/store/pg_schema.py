@@ -148,7 +148,12 @@ CREATE TABLE gateway_webhooks (
 CREATE INDEX gateway_webhooks_outcome ON gateway_webhooks (outcome, received_at);
 """
 
-MIGRATIONS: dict[int, str] = {2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7, 8: _V8}
+_V9 = """
+ALTER TABLE payments ADD COLUMN gateway TEXT NOT NULL DEFAULT 'default';
+"""
+
+MIGRATIONS: dict[int, str] = {2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7, 8: _V8,
+                              9: _V9}
 assert max(MIGRATIONS) == SCHEMA_VERSION, "PostgreSQL and SQLite schemas move in step"
 
 

@@ -26,7 +26,7 @@ from paycli.store.sql import Connection
 PAYMENT_COLUMNS = (
     "id, user_id, currency, amount, order_id, idempotency_key, gateway_key, status, "
     "gateway_ref, hold_id, refunded, refund_reserved, error_type, error_message, owner, "
-    "created_at, updated_at"
+    "created_at, updated_at, gateway"
 )
 REFUND_COLUMNS = (
     "id, payment_id, currency, amount, reason, idempotency_key, gateway_key, status, "
@@ -34,7 +34,7 @@ REFUND_COLUMNS = (
 )
 UPDATABLE = {
     "payments": frozenset({"status", "gateway_ref", "hold_id", "refunded", "refund_reserved",
-                           "error_type", "error_message", "owner"}),
+                           "error_type", "error_message", "owner", "gateway"}),
     "refunds": frozenset({"status", "gateway_ref", "transfer_id", "error_type",
                           "error_message", "owner"}),
 }
@@ -197,11 +197,12 @@ class Reader:
 
     def payments(self, *, user_id: str | None = None, status: str | None = None,
                  currency: str | None = None, since: str | None = None,
-                 until: str | None = None, limit: int | None = None) -> list[Payment]:
+                 until: str | None = None, limit: int | None = None,
+                 gateway: str | None = None) -> list[Payment]:
         """Payments matching every filter given, newest first."""
         rows = self._where("payments", PAYMENT_COLUMNS, [
             ("user_id", "=", user_id), ("status", "=", status), ("currency", "=", currency),
-            ("created_at", ">=", since), ("created_at", "<", until)],
+            ("created_at", ">=", since), ("created_at", "<", until), ("gateway", "=", gateway)],
             "created_at DESC, id DESC", limit)
         return [Payment(**row) for row in rows]
 

@@ -174,12 +174,13 @@ class ReplayStore:
         if cursor.rowcount != 1:
             raise NotApplicable(f"no pending transfer {transfer_id}")
 
-    def add_payment(self, payment_id: str, user: str, currency: str, amount: int) -> None:
-        """A new PENDING payment."""
+    def add_payment(self, payment_id: str, user: str, currency: str, amount: int,
+                    gateway: str = "default") -> None:
+        """A new PENDING payment, at its gateway."""
         self._run(
             "INSERT INTO payments (id, user_id, currency, amount, status, refunded, "
-            "refund_reserved) VALUES (?, ?, ?, ?, 'PENDING', 0, 0)",
-            (payment_id, user, currency, amount),
+            "refund_reserved, gateway) VALUES (?, ?, ?, ?, 'PENDING', 0, 0, ?)",
+            (payment_id, user, currency, amount, gateway),
         )
 
     def add_refund(self, refund_id: str, payment_id: str, currency: str, amount: int) -> None:

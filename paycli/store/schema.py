@@ -154,7 +154,13 @@ CREATE TABLE gateway_webhooks (
 CREATE INDEX gateway_webhooks_outcome ON gateway_webhooks (outcome, received_at);
 """
 
-MIGRATIONS: dict[int, str] = {2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7, 8: _V8}
+# Each payment names its gateway; every earlier payment went to the single one, `default`.
+_V9 = """
+ALTER TABLE payments ADD COLUMN gateway TEXT NOT NULL DEFAULT 'default';
+"""
+
+MIGRATIONS: dict[int, str] = {2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7, 8: _V8,
+                              9: _V9}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 

@@ -150,6 +150,9 @@ PAYMENTS = Table(
         Column("owner"),
         Column("created_at", not_null=True, ordered=True),
         Column("updated_at", not_null=True),
+        # The gateway the charge goes to (v9): fixed before the charge leaves, moved only
+        # by a failover before any charge could have been made (`payment.gateway_changed`).
+        Column("gateway", not_null=True, default="'default'", compared=True, changed=True),
     ),
     checks=(Check("refunded + refund_reserved <= amount"),),
     indexes=(Index("payments_created", ("created_at",)),

@@ -189,4 +189,4 @@ _ADD_ENTRY = ("INSERT INTO entries (account_id, transfer_id, type, amount, balan
 _PUT_IDEMPOTENCY = ("INSERT INTO idempotency (key, command, fingerprint, entity_id, result, "
                     "exit_code, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
 # A Payment is a tuple of its columns, in this order.
-_INSERT_PAYMENT = f"INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES ({', '.join('?' * 17)})"
+_INSERT_PAYMENT = f"INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES ({', '.join('?' * 18)})"

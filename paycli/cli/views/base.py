@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 import textwrap
@@ -208,16 +209,37 @@ def stderr_columns() -> int:
 
 
 def wrapped_error(line: str, width: int) -> str:
-    """`Error: …` folded at `width` on word boundaries, each further line indented under
-    the message, so the terminal never breaks a word; a word longer than a line (a path,
-    a URL) stays whole, to be copied."""
-    return textwrap.fill(line, width=max(width, 20), subsequent_indent=" " * len("Error: "),
-                         break_long_words=False, break_on_hyphens=False)
+    """`Error: …` folded at `width` (see `fold`), each further line indented under the
+    message."""
+    return fold(line, width, "", " " * len("Error: "))
+
+
+# Inside a `command` a space is not a place to fold (textwrap folds only at ASCII
+# whitespace, so a no-break space holds the command together until it is put back).
+_COMMAND = re.compile(r"`[^`\n]+`")
+_HOLD = "\u00a0"
+
+
+def fold(text: str, width: int, first: str = "", rest: str = "") -> str:
+    """`text` folded at `width` on word boundaries, never inside a word or a `command`
+    (one the operator is told to run stays on one line, to be copied; one longer than the
+    line, like a long path or URL, overflows rather than breaks)."""
+    held = _COMMAND.sub(lambda found: found.group(0).replace(" ", _HOLD), text)
+    return textwrap.fill(held, width=max(width, 20), initial_indent=first,
+                         subsequent_indent=rest, break_long_words=False,
+                         break_on_hyphens=False).replace(_HOLD, " ")
+
+
+def print_note(text: str, first: str = "  ", rest: str = "    ") -> None:
+    """A line of plain text (not markup) under a summary, folded by `fold` at the
+    terminal's width: the commands it names are never split across lines."""
+    width = console().width
+    console().print(fold(text, width, first, rest), markup=False, soft_wrap=True)
 
 
 def new_table(title: str | None = None) -> Any:
-    """A bare Rich table: `limits` and `recover` still draw theirs with it; new views use
-    `print_table`."""
+    """A bare Rich table, for `stats`' figures (no id or status to keep whole); every list
+    of rows uses `print_table`."""
     from rich.table import Table  # late: Rich on the first thing drawn (see above)
 
     return Table(title=title, title_justify="left", header_style="bold")

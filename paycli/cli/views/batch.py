@@ -18,7 +18,15 @@ from rich.progress import (
 )
 
 from paycli.cli.echo import control_echo_off
-from paycli.cli.views.base import Column, console, escaped, print_error, print_json, print_table
+from paycli.cli.views.base import (
+    Column,
+    console,
+    escaped,
+    print_error,
+    print_json,
+    print_note,
+    print_table,
+)
 from paycli.cli.views.units import count, duration
 
 if TYPE_CHECKING:
@@ -164,8 +172,8 @@ def _human(report: BatchReport) -> None:
         console().print(f"  {report.retried:,} retried: a new attempt for an order whose "
                         "earlier attempts FAILED")
     if report.unknown:
-        console().print(f"  {report.unknown:,} are PROCESSING with their funds held: run the "
-                        "file again, `paycli recover`, or `paycli reconcile --apply`")
+        print_note(f"{report.unknown:,} are PROCESSING with their funds held: run the file "
+                   "again, `paycli recover`, or `paycli reconcile --apply`")
     if report.failures:
         _failures(report)
     if report.failures_file:

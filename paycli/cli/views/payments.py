@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import shlex
+
 from rich.markup import escape
 
-from paycli.cli.views.base import Column, console, escaped, print_table, status_markup, when
+from paycli.cli.views.base import (
+    Column,
+    console,
+    escaped,
+    print_table,
+    status_markup,
+    when,
+)
 from paycli.cli.views.units import duration, local_time
 from paycli.records import PaymentStatus
 from paycli.results.base import StepRecord
@@ -50,22 +59,43 @@ def _already_paid(result: PayResult) -> None:
 
 def _not_paid(result: PayResult) -> None:
     """A repeated order whose earlier payment failed or is still under way: say so, and
-    what the operator can do, without calling it paid."""
+    what the operator can do, without calling it paid. Each command is on lines of its
+    own, folded (if the terminal is narrow) only between options, with a shell's ` \\`
+    at each break, so it pastes as one command."""
     order = escape(result.order_id) if result.order_id else "this request"
     console().print(f"[bold]not paid:[/] {order} was tried before as {result.payment_id}, "
                     f"which is [bold]{result.status}[/]; no new charge was sent")
-    console().print(f"  next: {_next_step(result)}")
+    width = console().width
+    for label, command in _next_steps(result):
+        lines = shell_lines(command, width - 17)
+        console().print(f"  {label + ':':<15}" + "\n                 ".join(lines),
+                        markup=False, soft_wrap=True)
 
 
-def _next_step(result: PayResult) -> str:
-    show = f"`paycli payments show {result.payment_id}`"
-    if result.status == PaymentStatus.FAILED:
-        retry = (f"`paycli pay --user {escape(result.user)} --amount {result.amount} "
-                 f"--currency {result.currency} --order-id {escape(result.order_id)} --retry` "
-                 "tries again"
-                 if result.order_id else "a new request tries again")
-        return f"{retry}; {show} says why it failed"
-    return f"`paycli recover` finishes it; {show} shows where it stands"
+def shell_lines(parts: list[str], width: int) -> list[str]:
+    """A command's parts (`--option value` kept together) on as few lines of `width` as
+    they fit, each line but the last ending in ` \\` (one longer than the line keeps
+    its own line)."""
+    lines = [parts[0]]
+    for part in parts[1:]:
+        if len(lines[-1]) + 1 + len(part) + 2 <= width:
+            lines[-1] += " " + part
+        else:
+            lines.append(part)
+    return [line + " \\" for line in lines[:-1]] + lines[-1:]
+
+
+def _next_steps(result: PayResult) -> list[tuple[str, list[str]]]:
+    show = ["paycli payments show", str(result.payment_id)]
+    if result.status != PaymentStatus.FAILED:
+        return [("to finish it", ["paycli recover"]), ("to see it", show)]
+    if result.order_id is None:
+        return [("to try again", ["the same command with a new --idempotency-key"]),
+                ("to see why", show)]
+    retry = ["paycli pay", f"--user {shlex.quote(result.user)}",
+             f"--amount {result.amount}", f"--currency {result.currency}",
+             f"--order-id {shlex.quote(result.order_id)}", "--retry"]
+    return [("to try again", retry), ("to see why", show)]
 
 
 PAYMENT_COLUMNS = (
@@ -104,7 +134,8 @@ def _payment_card(result: PaymentShow) -> None:
         ("Amount", f"{result.amount} {currency}"),
         ("Refunded", f"{result.refunded_amount} {currency}"),
         ("Refundable", f"{result.refundable_amount} {currency}"),
-        ("Order", result.order_id), ("Gateway ref", result.gateway_ref),
+        ("Order", result.order_id), ("Gateway", result.gateway),
+        ("Gateway ref", result.gateway_ref),
         ("Created", when(result.created_at)), ("Updated", when(result.updated_at)),
         ("Error", f"{error.type}: {error.message}" if error else ""),
         ("Attempts", _attempts(result)),

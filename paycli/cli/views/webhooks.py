@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from paycli.cli.views.base import console, escaped, new_table, when
+from paycli.cli.views.base import Column, console, escaped, print_table, when
 from paycli.results.webhooks import (
     DeliveriesList,
     DeliverResult,
@@ -25,14 +25,14 @@ def endpoints_listed(result: EndpointsList) -> None:
     if not result.endpoints:
         console().print("No webhook endpoints.")
         return
-    table = new_table("Webhook endpoints")
-    for name in ("Endpoint", "URL", "Events", "Cursor", "Added"):  # an id is never wrapped
-        table.add_column(name, justify="right" if name == "Cursor" else "left",
-                         no_wrap=name == "Endpoint")
-    for entry in result.endpoints:
-        table.add_row(entry.endpoint_id, escaped(entry.url), escaped(", ".join(entry.events)),
-                      str(entry.cursor), when(entry.created_at))
-    console().print(table)
+    print_table("Webhook endpoints", ENDPOINT_COLUMNS, [
+        (entry.endpoint_id, entry.url, ", ".join(entry.events), str(entry.cursor),
+         when(entry.created_at)) for entry in result.endpoints])
+
+
+ENDPOINT_COLUMNS = (Column("Endpoint", whole=True), Column("URL", whole_words=True),
+                    Column("Events"), Column("Cursor", right=True, drop=2),
+                    Column("Added", whole=True, drop=1))
 
 
 def endpoint_removed(result: EndpointRemoved) -> None:
@@ -52,14 +52,14 @@ def deliveries_listed(result: DeliveriesList) -> None:
     if not result.deliveries:
         console().print("No deliveries.")
         return
-    table = new_table("Webhook deliveries (newest event first)")
-    for name in ("Delivery", "Endpoint", "Event", "Type", "Status", "Attempts", "HTTP",
-                 "Next try"):
-        table.add_column(name, justify="right" if name in ("Attempts", "HTTP") else "left",
-                         no_wrap=name == "Delivery")
-    for entry in result.deliveries:
-        table.add_row(entry.delivery_id, entry.endpoint_id, entry.event_id, entry.type,
-                      entry.status.value, str(entry.attempts),
-                      "—" if entry.last_status is None else str(entry.last_status),
-                      when(entry.next_at) if entry.next_at else "—")
-    console().print(table)
+    print_table("Webhook deliveries (newest event first)", DELIVERY_COLUMNS, [
+        (entry.delivery_id, entry.endpoint_id, entry.event_id, entry.type,
+         entry.status.value, str(entry.attempts),
+         "—" if entry.last_status is None else str(entry.last_status),
+         when(entry.next_at) if entry.next_at else "—") for entry in result.deliveries])
+
+
+DELIVERY_COLUMNS = (Column("Delivery", whole=True), Column("Endpoint", whole=True, drop=3),
+                    Column("Event", whole=True, drop=2), Column("Type", whole=True),
+                    Column("Status", whole=True), Column("Attempts", right=True),
+                    Column("HTTP", right=True, drop=4), Column("Next try", drop=1))
