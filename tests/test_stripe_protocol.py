@@ -6,10 +6,12 @@ searching its metadata, partial then full refunds, a wrong key refused as config
 (exit 11), amounts exact through minor units (JPY 0 decimals, KWD 3, USD 2; an amount finer
 than its currency refused), an idempotent retry answered with the same intent, failures
 told apart by whether the request could have arrived, and the API key never in anything
-the client returns. Then paycli's own pay and refund sagas, unchanged, over it."""
+the client returns. Then paycli's own pay and refund sagas, unchanged, over it, and `paycli`
+itself as processes with a `stripe` gateway in `PAYCLI_GATEWAYS` (those marked slow)."""
 
 from __future__ import annotations
 
+import json
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from helpers import paycli_env, run, run_json
 
 from paycli.devtools.mock_process import MockGatewayProcess, free_port
 from paycli.errors import GatewayConfigError
@@ -504,3 +507,48 @@ class TestTheSagasOverStripe:
         assert paid.status == PaymentStatus.FAILED and paid.error is not None
         assert "Your card was declined. (generic_decline)" in paid.error.message
         assert paid.balance == "100.00"
+
+
+def stripe_env(mock: MockGatewayProcess, key: str = KEY) -> dict[str, str]:
+    """A paycli environment with one gateway, `card`, speaking the Stripe-shaped protocol."""
+    return paycli_env(None, PAYCLI_GATEWAYS=f"card={mock.url}|stripe",
+                      PAYCLI_GATEWAY_CARD_API_KEY=key)
+
+
+@pytest.mark.slow
+class TestPaycliOverStripe:
+    """`paycli` itself, as processes, configured with a `stripe` gateway."""
+
+    def test_pay_then_refund_in_part_and_in_full(self, db_path: Path,
+                                                 mock: MockGatewayProcess) -> None:
+        """1234 JPY paid, 234 then the rest refunded: exit 0 each, the payment REFUNDED at
+        gateway `card`, the mock holding the same yen, and reconcile finding no break."""
+        env = stripe_env(mock)
+        assert run_json(db_path, "wallet", "credit", "--user", "alice", "--amount", "5000",
+                        "--currency", "JPY", env=env)[0] == 0
+        code, paid = run_json(db_path, "pay", "--user", "alice", "--amount", "1234",
+                              "--currency", "JPY", env=env)
+        assert code == 0 and paid["status"] == "COMPLETED"
+        assert paid["gateway_ref"] == mock.charges()[0]["id"]
+        for amount in (["--amount", "234"], []):
+            code, refunded = run_json(db_path, "refund", paid["payment_id"], *amount, env=env)
+            assert code == 0 and refunded["status"] == "COMPLETED", refunded
+        code, shown = run_json(db_path, "payments", "show", paid["payment_id"], env=env)
+        assert (shown["status"], shown["gateway"], shown["refunded_amount"]) == (
+            "REFUNDED", "card", "1234")
+        assert [r["amount"] for r in mock.refunds()] == ["234", "1000"]
+        done = run(db_path, "reconcile", "--from-gateway", env=env)
+        assert done.returncode == 0 and "no break left" in done.stdout
+
+    def test_a_wrong_key_is_exit_11(self, db_path: Path, mock: MockGatewayProcess) -> None:
+        """The gateway's 401: exit 11, `gateway_config`, the hold released, nothing charged,
+        the wrong key nowhere in the output."""
+        wrong = "sk_test_wrong_key_0000"
+        env = stripe_env(mock, wrong)
+        run_json(db_path, "wallet", "credit", "--user", "alice", "--amount", "100", env=env)
+        done = run(db_path, "pay", "--user", "alice", "--amount", "10", "--json", env=env)
+        out = json.loads(done.stdout)
+        assert done.returncode == 11 and out["error"]["type"] == "gateway_config"
+        assert "refused paycli's API key (HTTP 401" in out["error"]["message"]
+        assert wrong not in done.stdout + done.stderr
+        assert out["balance"] == "100.00" and mock.charges() == []
