@@ -7,7 +7,8 @@ searching its metadata, partial then full refunds, a wrong key refused as config
 than its currency refused), an idempotent retry answered with the same intent, failures
 told apart by whether the request could have arrived, and the API key never in anything
 the client returns. Then paycli's own pay and refund sagas, unchanged, over it, and `paycli`
-itself as processes with a `stripe` gateway in `PAYCLI_GATEWAYS` (those marked slow)."""
+itself as processes with a `stripe` gateway in `PAYCLI_GATEWAYS`, alone and beside a
+full-protocol one that fails over to it or takes its traffic (those marked slow)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 from helpers import paycli_env, run, run_json
+from test_failover import assert_no_double_charge, billing_file, fund
 
 from paycli.devtools.mock_process import MockGatewayProcess, free_port
 from paycli.errors import GatewayConfigError
@@ -42,6 +44,7 @@ from paycli.saga.steps import SilentReporter
 from paycli.store import BreakerStore, Store
 
 KEY = "sk_test_stripe_4eC39HqLyjWD"
+FULL_KEY = "test-api-key"  # the full-protocol mock's, when a test runs both
 
 
 def request(payment_id: str, amount: str, currency: str = "USD",
@@ -552,3 +555,33 @@ class TestPaycliOverStripe:
         assert "refused paycli's API key (HTTP 401" in out["error"]["message"]
         assert wrong not in done.stdout + done.stderr
         assert out["balance"] == "100.00" and mock.charges() == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stripe_is", ["backup", "primary"])
+def test_failover_between_the_two_protocols(db_path: Path, tmp_path: Path,
+                                            stripe_is: str) -> None:
+    """A full-protocol and a Stripe-shaped gateway, either first; the primary `down` for
+    the middle of three billing runs: every payment completed at one gateway or failed
+    with its reason, none charged at both, both gateways' charges adding up to the
+    ledger's COMPLETED total."""
+    stripe = MockGatewayProcess(KEY, protocol="stripe")
+    full = MockGatewayProcess(FULL_KEY)
+    primary, backup = (full, stripe) if stripe_is == "backup" else (stripe, full)
+    with primary, backup:
+        listed = ",".join(f"{name}={mock.url}{'|stripe' if mock is stripe else ''}"
+                          for name, mock in (("primary", primary), ("backup", backup)))
+        env = paycli_env(PAYCLI_GATEWAYS=listed, PAYCLI_BREAKER_RESET_SECONDS="1",
+                         PAYCLI_GATEWAY_TIMEOUT="1", PAYCLI_GATEWAY_PRIMARY_API_KEY=primary.api_key,
+                         PAYCLI_GATEWAY_BACKUP_API_KEY=backup.api_key)
+        fund(db_path, env, "30")
+        for number, mode in enumerate(("ok", "down", "ok")):
+            primary.set_mode(mode)
+            if number == 2:
+                time.sleep(1.2)  # the primary's breaker may probe again
+            rows = billing_file(tmp_path / f"run{number}.csv", number * 10, 10)
+            done = run(db_path, "batch", str(rows), "--json", env=env, timeout=300)
+            assert done.returncode in (0, 5), done.stderr
+        found = assert_no_double_charge(db_path, (primary, backup))
+    assert len(found["payments"]) == 30 and found["primary"] >= 10 and found["backup"] >= 1
+    assert all(p.error_type for p in found["payments"] if p.status == PaymentStatus.FAILED)
