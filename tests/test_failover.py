@@ -132,6 +132,11 @@ class TestPrimaryDownForTheMiddleThird:
         assert found["primary"] >= third and found["backup"] >= third // 2
         status = run_json(db_path, "gateway", "status", env=env)[1]
         assert [g["state"] for g in status["gateways"]] == ["closed", "closed"]
+        # `stats --by gateway` counts each payment at the gateway that took its charge.
+        code, stats = run_json(db_path, "stats", "--by", "gateway", env=env)
+        completed = {group["key"]: group["completed"] for group in stats["groups"]}
+        assert code == 0 and completed == {"primary": found["primary"],
+                                           "backup": found["backup"]}, stats["groups"]
         print(f"\n{len(payments)} payments: {found['primary']} at the primary, "
               f"{found['backup']} at the backup, "
               f"{sum(p.status == 'FAILED' for p in payments)} failed")

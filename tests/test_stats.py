@@ -82,6 +82,8 @@ def test_grouped_by_currency_and_status_add_up(cli: Any, history: History) -> No
         code, stats = _json(cli, "--by", by)
         assert code == 0 and stats["by"] == by
         assert sum(group["payments"] for group in stats["groups"]) == whole["payments"]
+    _, by_gateway = _json(cli, "--by", "gateway")
+    assert [group["key"] for group in by_gateway["groups"]] == ["default"]
     _, by_currency = _json(cli, "--by", "currency")
     assert {g["key"]: g["volume"] for g in by_currency["groups"]} == {
         "JPY": {"JPY": "1200"}, "USD": {"USD": "350.75"}}

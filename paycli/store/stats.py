@@ -14,13 +14,13 @@ from typing import Any
 
 from paycli.store.sql import Connection
 
-# The grouping columns `--by` may name, as SQL over the payments table. Payments record
-# no gateway of their own yet: every one went through the single shared gateway.
+# The grouping columns `--by` may name, as SQL over the payments table (each payment
+# records the gateway that took its charge; older ones read `default`).
 GROUPINGS = {
     "currency": "currency",
     "status": "status",
     "hour": "substr(created_at, 1, 13)",
-    "gateway": "'gateway'",
+    "gateway": "gateway",
 }
 
 
