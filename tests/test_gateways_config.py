@@ -168,3 +168,16 @@ class TestAPaymentsGatewayMustStayConfigured:
         listed = {**env, "PAYCLI_GATEWAYS": f"default={gateway.url}"}
         code, out = run_json(db_path, "recover", env=listed)
         assert code == 0 and out["resolved"][0]["status"] == "COMPLETED"
+
+    def test_a_refused_key_names_that_gateways_own_setting(
+            self, db_path: Path, gateway: MockGatewayProcess) -> None:
+        """A listed gateway that refuses its key (401): exit 11, the message names
+        PAYCLI_GATEWAY_<NAME>_API_KEY (where that key is set), not the single gateway's."""
+        env = {**paycli_env(gateway.url), "PAYCLI_GATEWAYS": f"card={gateway.url}",
+               "PAYCLI_GATEWAY_CARD_API_KEY": "not-the-mocks-key"}
+        assert run_json(db_path, "wallet", "credit", "--user", "a", "--amount", "5",
+                        env=env)[0] == 0
+        code, out = run_json(db_path, "pay", "--user", "a", "--amount", "2", env=env)
+        assert code == 11, out
+        assert "check PAYCLI_GATEWAY_CARD_API_KEY" in out["error"]["message"], out
+        assert "not-the-mocks-key" not in json.dumps(out)

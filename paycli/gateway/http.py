@@ -86,6 +86,8 @@ def in_words(exc: httpx.TransportError) -> str:
 class HttpGateway:
     """The gateway protocol over HTTP, one attempt per call."""
 
+    key_setting = KEY_SETTING  # where its key is set, named when the gateway refuses it
+
     # What a request body is written as (the Stripe-shaped protocol's form sets its own).
     content_type = "application/json"
 
@@ -199,7 +201,7 @@ class HttpGateway:
             detail = self._message(data)
             raise GatewayConfigError(
                 f"the gateway refused paycli's API key (HTTP {status}"
-                f"{': ' + detail if detail else ''}); check {KEY_SETTING}")
+                f"{': ' + detail if detail else ''}); check {self.key_setting}")
         unknown_charge = status == 404 and may_answer_404 and self._is_gateway_error(data)
         if status in (404, 405) and not unknown_charge:
             raise GatewayConfigError(

@@ -22,7 +22,7 @@ def http_gateway(settings: Settings, route: Route | None = None) -> Gateway:
     """The client of gateway `route` (the first configured one if not given)."""
     route = route or routes(settings)[0]
     return client(route.protocol, route.url, api_key(settings, route),
-                  settings.gateway_timeout)
+                  settings.gateway_timeout, route.key_env)
 
 
 @contextlib.contextmanager
@@ -31,7 +31,7 @@ def settlement_report(settings: Settings, route: Route | None = None
     """A gateway's settlement report (the first one's if not named), line by line."""
     route = route or routes(settings)[0]
     gateway = client(route.protocol, route.url, api_key(settings, route),
-                     settings.gateway_timeout)
+                     settings.gateway_timeout, route.key_env)
     try:
         with gateway.settlement_report() as lines:
             yield lines
