@@ -49,10 +49,11 @@ pytestmark = pytest.mark.parametrize("backend", ["sqlite", pytest.param(
 
 @pytest.fixture
 def mocks(tmp_path: Path) -> Iterator[tuple[MockGatewayProcess, MockGatewayProcess]]:
-    """Two fresh full-protocol mocks; the primary keeps its charges in a state file, so
-    that it can be stopped and started again with what it holds."""
+    """Two fresh mocks, one of each protocol: the primary speaks paycli's, the backup the
+    Stripe-shaped one. The primary keeps its charges in a state file, so that it can be
+    stopped and started again with what it holds."""
     primary = MockGatewayProcess(API_KEY, "--state", str(tmp_path / "primary.json"))
-    backup = MockGatewayProcess(API_KEY)
+    backup = MockGatewayProcess(API_KEY, "--protocol", "stripe")
     with primary, backup:
         yield primary, backup
 
@@ -61,7 +62,7 @@ def two_env(mocks: tuple[MockGatewayProcess, MockGatewayProcess], **extra: str
             ) -> dict[str, str]:
     """paycli's environment with both mocks listed, primary first; a short breaker reset."""
     primary, backup = mocks
-    return paycli_env(PAYCLI_GATEWAYS=f"primary={primary.url},backup={backup.url}",
+    return paycli_env(PAYCLI_GATEWAYS=f"primary={primary.url},backup={backup.url}|stripe",
                       PAYCLI_BREAKER_RESET_SECONDS="1", PAYCLI_GATEWAY_TIMEOUT="1", **extra)
 
 
@@ -310,10 +311,10 @@ class TestReconcileEveryGateway:
             assert run_json(db_path, "pay", "--user", "alice", "--amount", "1",
                             "--gateway", name, env=env)[0] == 0
         stranger = "pay_" + "f" * 24
-        answer = httpx.post(f"{backup.url}/payment/process", headers={"X-API-Key": API_KEY},
-                            json={"paymentId": stranger, "amount": 2, "currency": "USD",
-                                  "userId": "bob", "correlationId": stranger,
-                                  "metadata": {}})
+        answer = httpx.post(f"{backup.url}/v1/payment_intents",  # the Stripe-shaped API
+                            headers={"Authorization": f"Bearer {API_KEY}"},
+                            data={"amount": "200", "currency": "usd", "confirm": "true",
+                                  "metadata[payment_id]": stranger})
         assert answer.status_code == 200
         code, out = run_json(db_path, "reconcile", "--from-gateway", env=env)
         assert code == 8 and out["matched"] == 2
