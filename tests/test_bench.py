@@ -73,6 +73,27 @@ class TestBench:
         assert result["baseline_throughput"] == result["baselines"]["network"]
         assert result["baselines"]["storage"] > 0
 
+    @pytest.mark.slow
+    def test_failover_bench_moves_payments_and_loses_none(self, tmp_path: Path) -> None:
+        """`--failover`: the first gateway killed half way, the rest complete at the
+        second (Stripe-shaped); every payment is accounted for, none lost or charged at
+        both, and the time to the first payment at the second gateway is measured."""
+        done = run(tmp_path / "unused.db", "bench", "--payments", "60", "--concurrency", "2",
+                   "--gateway", "http", "--failover", "--no-startup", "--json", timeout=300)
+        assert done.returncode == 0, done.stderr
+        moved = json.loads(done.stdout)["failover"]
+        assert moved["at_primary"] + moved["at_backup"] + moved["failed"] + moved["held"] == 60
+        assert moved["at_backup"] > 0 and moved["failover_ms"] is not None
+        assert (moved["lost"], moved["charged_twice"]) == (0, 0), moved
+        target = json.loads(done.stdout)["targets"][-1]
+        assert target["name"].startswith("failover") and target["met"]
+
+    @pytest.mark.slow
+    def test_failover_needs_the_http_gateway(self, tmp_path: Path) -> None:
+        """`--failover` in process (no gateways to kill) is a usage error."""
+        done = run(tmp_path / "unused.db", "bench", "--failover")
+        assert done.returncode == 2 and "--failover needs --gateway http" in done.stderr
+
     def test_prefill_leaves_a_consistent_ledger(self, tmp_path: Path) -> None:
         """Pre-filled payments are real ledger history: balances sum to zero and the
         chain verifies."""

@@ -40,6 +40,11 @@ def bench(
         str, typer.Option("--mode", help="single (one saga per payment) or batch (the "
                                          "billing run's engine: group commit).")
     ] = "single",
+    failover: Annotated[
+        bool, typer.Option("--failover", help="With --gateway http: then two gateways (the "
+                           "second Stripe-shaped), the first killed half way: the time "
+                           "to the first payment at the second, and payments lost.")
+    ] = False,
     startup: Annotated[
         bool, typer.Option("--startup/--no-startup", help="Also time paycli's start-up "
                            "(--help, wallet balance) beside a bare Typer app.")
@@ -63,11 +68,13 @@ def bench(
         usage(f"--gateway must be inprocess or http, got {gateway!r}")
     if mode not in ("single", "batch"):
         usage(f"--mode must be single or batch, got {mode!r}")
+    if failover and (gateway != "http" or mode != "single"):
+        usage("--failover needs --gateway http and --mode single")
     options = bench_mod.BenchOptions(
         payments=inputs.positive_int(payments, "--payments", 10_000_000),
         concurrency=inputs.positive_int(concurrency, "--concurrency", 64),
         gateway=gateway, mode=mode, prefill=inputs.count(prefill, "--prefill", 10_000_000),
-        server=_bench_server(ctx), startup=startup,
+        server=_bench_server(ctx), startup=startup, failover=failover,
     )
     if json_output or not sys.stdout.isatty():
         result = bench_mod.run(options)

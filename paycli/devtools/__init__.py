@@ -2,16 +2,18 @@
 loading fixtures (a known set of wallets, payments and refunds), and the mock gateway run as
 a child process.
 
-    bench         `paycli bench`: payments per second and latency through the real saga
-    batchbench    `paycli bench --mode batch`: the billing run's engine, measured alike
-    baselines     the raw limits the bench measures paycli against (raw SQLite, httpx,
-                  psycopg)
-    startup       paycli's start-up beside a bare Typer app
-    commits       a store that counts its committed write transactions, for the bench
-    report        the bench's report: its models (`BenchReport` and its parts)
-    demo          `paycli demo`: the seed system's scenarios with a verdict each
-    fixtures      `paycli fixtures load`: wallets, payments and refunds from a file
-    mock_process  the mock card gateway run as a child process, and driven
+    bench          `paycli bench`: payments per second and latency through the real saga
+    batchbench     `paycli bench --mode batch`: the billing run's engine, measured alike
+    failoverbench  `paycli bench --gateway http --failover`: two gateways, the first
+                   killed half way: the time to move, and nothing lost
+    baselines      the raw limits the bench measures paycli against (raw SQLite, httpx,
+                   psycopg)
+    startup        paycli's start-up beside a bare Typer app
+    commits        a store that counts its committed write transactions, for the bench
+    report         the bench's report: its models (`BenchReport` and its parts)
+    demo           `paycli demo`: the seed system's scenarios with a verdict each
+    fixtures       `paycli fixtures load`: wallets, payments and refunds from a file
+    mock_process   the mock card gateway run as a child process, and driven
 
 Invariants: these drive paycli through the same sagas and ledger as the commands do; the
 two named exceptions to the store's "only place with SQL" and the gateway client's "only

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from paycli.config import Settings
-from paycli.devtools import baselines, batchbench
+from paycli.devtools import baselines, batchbench, failoverbench
 from paycli.devtools import startup as startup_times
 from paycli.devtools.commits import CountedStore
 from paycli.devtools.mock_process import MockGatewayProcess
@@ -74,6 +74,7 @@ class BenchOptions:
     prefill: int = 0
     server: str | None = None  # a postgresql:// URL: bench a ledger on that server
     startup: bool = True  # also time paycli's start-up beside a bare Typer app
+    failover: bool = False  # then two gateways, the first killed half way (`failoverbench`)
 
 
 def percentiles(samples: Sequence[float]) -> dict[str, float]:
@@ -222,10 +223,14 @@ def _run_in(workdir: Path, db: Path | str, options: BenchOptions,
     with Store(str(db)) as store:
         prefill(store, options.prefill, tick("prefill", options.prefill))
     _fund(db, options)
-    if options.gateway == "http":
-        with MockGatewayProcess(API_KEY) as mock:
-            return _measure(workdir, db, options, mock.url, tick)
-    return _measure(workdir, db, options, None, tick)
+    if options.gateway != "http":
+        return _measure(workdir, db, options, None, tick)
+    with MockGatewayProcess(API_KEY) as mock:
+        report = _measure(workdir, db, options, mock.url, tick)
+    if not options.failover:
+        return report
+    return failoverbench.with_failover(report, workdir, db, AMOUNT, API_KEY,
+                                       tick("failover", options.payments))
 
 
 def _measure(workdir: Path, db: Path | str, options: BenchOptions, url: str | None,
@@ -324,7 +329,8 @@ def _report(options: BenchOptions, run: Run, storage: float, network: float | No
     return BenchReport(
         payments=options.payments, gateway=options.gateway, mode=options.mode,
         concurrency=options.concurrency, prefill=options.prefill,
-        throughput=round(throughput, 1), **cuts,
+        throughput=round(throughput, 1), p50_ms=cuts["p50_ms"], p95_ms=cuts["p95_ms"],
+        p99_ms=cuts["p99_ms"],
         baseline_throughput=round(baseline, 1), ratio=round(throughput / baseline, 3),
         baselines=Baselines(storage=round(storage, 1),
                             network=None if network is None else round(network, 1)),

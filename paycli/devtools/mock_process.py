@@ -158,6 +158,11 @@ class MockGatewayProcess:
         self._end_child()
         self._workdir.cleanup()
 
+    def kill(self) -> None:
+        """SIGKILL the child, as a crash ends it; `start` brings it back on the same port
+        (with what it holds, given `--state FILE`)."""
+        self._end_child(at_once=True)
+
     def __enter__(self) -> MockGatewayProcess:
         return self.start()
 

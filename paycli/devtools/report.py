@@ -83,6 +83,22 @@ class Target(Result):
     met: bool
 
 
+class Failover(Result):
+    """`--failover`: payments through two gateways, the first killed half way: where they
+    completed, how many failed, how many were held (in flight at the first as it died:
+    PROCESSING, funds held, for `recover`), lost (COMPLETED with no approved charge at
+    their gateway, or FAILED with one) or charged at both, and the time from the kill to
+    the first payment completed at the second (None if none moved)."""
+
+    at_primary: int
+    at_backup: int
+    failed: int
+    held: int
+    lost: int
+    charged_twice: int
+    failover_ms: float | None
+
+
 class BenchReport(Result):
     """`bench`: paycli against the raw limits of this machine, in one run."""
 
@@ -108,5 +124,6 @@ class BenchReport(Result):
     peak_rss_mb: float  # the bench process's, ledger and baselines included
     growth: Growth | None
     startup: Startup | None
+    failover: Failover | None = None
     targets: list[Target]
     machine: Machine

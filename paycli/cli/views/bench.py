@@ -58,6 +58,13 @@ def bench_result(result: BenchReport) -> None:
     if result.stats_ms is not None:
         rows.append(("stats, last 24 h",
                      f"{result.stats_ms:.1f} ms (target < 1000 ms over 1M payments)"))
+    if (moved := result.failover) is not None:
+        after = "none moved" if moved.failover_ms is None else f"{moved.failover_ms:.0f} ms"
+        rows += [("failover: first payment at the second gateway after the kill", after),
+                 ("failover: completed at first / second, failed",
+                  f"{moved.at_primary:,} / {moved.at_backup:,}, {moved.failed:,}"),
+                 ("failover: held for recover, lost, charged twice",
+                  f"{moved.held}, {moved.lost}, {moved.charged_twice}")]
     print_table(f"paycli bench: {count(result.payments, 'payment')}, gateway "
                 f"{result.gateway}, concurrency {result.concurrency}, prefill "
                 f"{result.prefill:,}", (Column("Measure"), Column("Value", right=True)), rows)
