@@ -101,18 +101,19 @@ def _next_steps(result: PayResult) -> list[tuple[str, list[str]]]:
 PAYMENT_COLUMNS = (
     Column("Created", whole=True, drop=2), Column("Payment", whole=True), Column("User"),
     Column("Amount", whole=True, right=True), Column("Status", whole=True, status=True),
-    Column("Refunded", drop=1, right=True))
+    Column("Refunded", drop=1, right=True), Column("Gateway", drop=3))
 
 
 def payments_list(result: PaymentsList) -> None:
     """After `payments list`: ids, amounts and statuses whole; on a narrow terminal the
-    refunded amount, then the creation time, make room (and a long user id folds)."""
+    gateway, then the refunded amount, then the creation time, make room (and a long user
+    id folds)."""
     if not result.payments:
         console().print("No payments match.")
         return
     print_table("Payments, newest first", PAYMENT_COLUMNS, [
         (local_time(p.created_at, seconds=False), p.payment_id, p.user,
-         f"{p.amount} {p.currency}", str(p.status), p.refunded_amount)
+         f"{p.amount} {p.currency}", str(p.status), p.refunded_amount, p.gateway)
         for p in result.payments])
 
 
