@@ -214,7 +214,10 @@ class TestBreaker:
         first = run_json(funded, "pay", "--user", "alice", "--amount", "1", env=env)
         assert first[0] == 5 and first[1]["error"]["type"] == "gateway_unavailable"
         status = run_json(funded, "gateway", "status", env=env)[1]
-        assert status == {"state": "closed", "failures": 3, "opened_at": None, "probe_at": None}
+        breaker = {"state": "closed", "failures": 3, "opened_at": None, "probe_at": None}
+        [only] = status.pop("gateways")  # the one gateway, `default`, listed with its breaker
+        assert status == breaker and only == {**breaker, "name": "default",
+                                              "url": gateway.url, "protocol": "paycli"}
         second = run_json(funded, "pay", "--user", "alice", "--amount", "1", env=env)
         assert second[0] == 5 and second[1]["error"]["type"] == "breaker_open"
         assert gateway.requests() == 5
