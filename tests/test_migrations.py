@@ -14,10 +14,12 @@ from typing import Any
 
 import psycopg
 import pytest
+from helpers import run
 from old_ledgers import postgres_ledger, sqlite_ledger
 from pg_server import Server
 from sqlite_utils import Database
 
+from paycli.errors import LedgerCorrupt
 from paycli.store import Store, schema
 from paycli.store.schema import APPLICATION_ID, SCHEMA_VERSION
 
@@ -195,3 +197,44 @@ class TestEveryVersionEndsAsANewLedger:
         Store(str(old)).close()
         assert sqlite_schema(old)["pragmas"] == sqlite_schema(new)["pragmas"]
         assert sqlite_schema(old) != sqlite_schema(new)
+
+
+TWIN_ROWS = [("pay_" + "a" * 24, "2026-01-01T00:00:00+00:00"),
+             ("pay_" + "b" * 24, "2026-01-01T00:00:01+00:00")]
+TWIN = ("INSERT INTO payments (id, user_id, currency, amount, order_id, gateway_key, status, "
+        "created_at, updated_at) VALUES ({mark}, 'alice', 'USD', 100, 'o-1', {mark}, "
+        "'COMPLETED', {mark}, {mark})")
+
+
+class TestTwoLiveAttemptsOfOneOrder:
+    """Before schema 6 two live payments of one order could exist (two hand-given keys);
+    the migration then refuses in words, changing nothing, instead of failing on the
+    unique index."""
+
+    def test_sqlite(self, tmp_path: Path) -> None:
+        old = tmp_path / "old.db"
+        sqlite_ledger(old, 5)
+        with sqlite3.connect(old) as conn:
+            for payment_id, at in TWIN_ROWS:
+                conn.execute(TWIN.format(mark="?"), (payment_id, payment_id, at, at))
+        with pytest.raises(LedgerCorrupt) as refused:
+            Store(str(old))
+        assert "order o-1 has 2 payments that are not FAILED" in refused.value.message
+        assert all(payment_id in refused.value.message for payment_id, _ in TWIN_ROWS)
+        with sqlite3.connect(old) as conn:
+            assert conn.execute("PRAGMA user_version").fetchone()[0] == 5  # nothing changed
+        done = run(old, "wallet", "balance", "--user", "alice")
+        assert done.returncode == 2 and "payments resolve" in done.stderr, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
+
+    def test_postgresql(self, databases: tuple[str, str]) -> None:
+        _, old = databases
+        postgres_ledger(old, 5)
+        with psycopg.connect(old) as conn:
+            for payment_id, at in TWIN_ROWS:
+                conn.execute(TWIN.format(mark="%s"), (payment_id, payment_id, at, at))
+        with pytest.raises(LedgerCorrupt) as refused:
+            Store(old)
+        assert "order o-1 has 2 payments that are not FAILED" in refused.value.message
+        with psycopg.connect(old) as conn:
+            assert conn.execute("SELECT schema_version FROM paycli_ledger").fetchone()[0] == 5

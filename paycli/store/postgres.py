@@ -43,7 +43,7 @@ from paycli.errors import LedgerCorrupt, UsageError
 from paycli.store.base import Store
 from paycli.store.pg_schema import LEDGER_LOCK, MARK, MARKER_TABLE, upgrade
 from paycli.store.reads import Reader
-from paycli.store.schema import APPLICATION_ID, SCHEMA_VERSION
+from paycli.store.schema import APPLICATION_ID, SCHEMA_VERSION, refuse_live_twins
 from paycli.store.sql import Cursor
 from paycli.store.writes import Tx
 
@@ -189,6 +189,7 @@ class PostgresStore(Store):
                 raise LedgerCorrupt(
                     f"--db {self.name}: schema version {version} is newer than this paycli "
                     f"({SCHEMA_VERSION}); upgrade paycli")
+            refuse_live_twins(self.conn, version, self.name)
             for script in upgrade(version):
                 self.conn.execute(script)
             self.conn.execute(MARK)

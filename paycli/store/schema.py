@@ -18,7 +18,9 @@ same step in `pg_schema`; the comparison test shows whether they agree.
 from __future__ import annotations
 
 import functools
+from typing import Any
 
+from paycli.errors import LedgerCorrupt
 from paycli.store.describe import APPEND_ONLY, Dialect, Table, create_index, create_table
 from paycli.store.tables import TABLES
 
@@ -162,6 +164,36 @@ ALTER TABLE payments ADD COLUMN gateway TEXT NOT NULL DEFAULT 'default';
 MIGRATIONS: dict[int, str] = {2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7, 8: _V8,
                               9: _V9}
 SCHEMA_VERSION = max(MIGRATIONS)
+
+
+# Before schema 6 nothing stopped two live payments for one order (two hand-given keys
+# could make them); its unique index cannot be built over such a ledger.
+_LIVE_TWINS = """
+SELECT order_id, id FROM payments
+WHERE status <> 'FAILED' AND order_id IN (
+    SELECT order_id FROM payments WHERE order_id IS NOT NULL AND status <> 'FAILED'
+    GROUP BY order_id HAVING count(*) > 1)
+ORDER BY order_id, created_at
+"""
+
+
+def refuse_live_twins(conn: Any, version: int, where: str) -> None:
+    """Before migrating a ledger older than schema 6: a clear refusal (nothing changed)
+    if an order has more than one payment that is not FAILED, naming them and what to do,
+    rather than the unique index's integrity error."""
+    if version == 0 or version >= 6:
+        return
+    twins: dict[str, list[str]] = {}
+    for order_id, payment_id in conn.execute(_LIVE_TWINS).fetchall():
+        twins.setdefault(str(order_id), []).append(str(payment_id))
+    if twins:
+        order, ids = next(iter(twins.items()))
+        more = f" (and {len(twins) - 1} more orders like it)" if len(twins) > 1 else ""
+        raise LedgerCorrupt(
+            f"--db {where}: cannot upgrade this ledger to schema {SCHEMA_VERSION}: order "
+            f"{order} has {len(ids)} payments that are not FAILED ({', '.join(ids)}){more}, "
+            "and an order may have one live attempt; settle the extra ones with the paycli "
+            "that made them (`paycli payments resolve`), then open the ledger again")
 
 
 def upgrade(version: int) -> list[str]:

@@ -22,7 +22,7 @@ from paycli.errors import LedgerCorrupt
 from paycli.store.base import Store
 from paycli.store.connection import connect, retry_busy, write_lock
 from paycli.store.reads import Reader
-from paycli.store.schema import APPLICATION_ID, SCHEMA_VERSION, upgrade
+from paycli.store.schema import APPLICATION_ID, SCHEMA_VERSION, refuse_live_twins, upgrade
 from paycli.store.writes import Tx
 
 
@@ -72,6 +72,7 @@ class SqliteStore(Store):
                     f"--db {self.path}: schema version {version} is newer than this paycli "
                     f"({SCHEMA_VERSION}); upgrade paycli"
                 )
+            refuse_live_twins(self.conn, version, self.path)
             for script in upgrade(version):
                 run_script(self.conn, script)
             self.conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
