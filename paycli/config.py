@@ -210,35 +210,9 @@ class Settings:
 
     @property
     def gateway_api_key(self) -> str:
-        """The gateway's API key (a secret: never print it); empty is a usage error, and
-        none at all is the built-in test key for a loopback gateway only."""
-        value = self.raw("gateway_api_key")
-        if value is None:
-            return self._builtin_api_key()
-        key = str(value)
-        if not key.strip():
-            # A usage error, not a gateway answer: sent empty, every call would only come
-            # back 401, and a saga reads its settings before it writes anything.
-            raise UsageError(f"{ENV['gateway_api_key']} is empty: set the gateway's API key "
-                             "in the environment or in paycli.toml")
-        if len(key) < MIN_API_KEY_LENGTH:
-            # A gateway would refuse it; and a key that short is no secret, so cutting it
-            # out of the gateway's words would mangle them (`missing or [redacted] ...`).
-            raise GatewayConfigError(
-                f"{ENV['gateway_api_key']} is {len(key)} characters, too short to be a "
-                f"gateway's API key (at least {MIN_API_KEY_LENGTH}); nothing was sent")
-        return key
-
-    def _builtin_api_key(self) -> str:
-        """The built-in key, if the gateway is on this machine; otherwise a configuration
-        error (exit 11), raised when the saga reads its settings, before it writes."""
-        host = urlsplit(self.gateway_url).hostname or ""
-        if not is_loopback(host):
-            raise GatewayConfigError(
-                f"{ENV['gateway_api_key']} is not set: the built-in test key is sent only to "
-                f"a gateway on this machine, not to {host}; set the gateway's API key in the "
-                "environment or in paycli.toml")
-        return BUILTIN_API_KEY
+        """The gateway's API key (a secret: never print it), by `checked_api_key`'s rules."""
+        return checked_api_key(self.raw("gateway_api_key"), ENV["gateway_api_key"],
+                               self.gateway_url)
 
     @property
     def webhook_secret(self) -> str:
@@ -275,3 +249,33 @@ class Settings:
     def max_amount(self) -> int:
         """The largest single amount, in major units."""
         return self._number("max_amount", int, 1)
+
+
+def checked_api_key(value: object | None, setting: str, url: str,
+                    whose: str = "the gateway's") -> str:
+    """A gateway's API key as `setting` gives it (`value`; a secret: never print it), by
+    the one set of rules every gateway's key follows: none at all is the built-in test key
+    for a gateway on this machine only (elsewhere exit 11); empty is a usage error; shorter
+    than `MIN_API_KEY_LENGTH` is refused (exit 11). Each is raised when the saga reads its
+    settings, before it writes anything."""
+    if value is None:
+        host = urlsplit(url).hostname or ""
+        if not is_loopback(host):
+            raise GatewayConfigError(
+                f"{setting} is not set: the built-in test key is sent only to a gateway on "
+                f"this machine, not to {host}; set {whose} API key in the environment or in "
+                "paycli.toml")
+        return BUILTIN_API_KEY
+    key = str(value)
+    if not key.strip():
+        # A usage error, not a gateway answer: sent empty, every call would only come
+        # back 401.
+        raise UsageError(f"{setting} is empty: set {whose} API key in the environment or "
+                         "in paycli.toml")
+    if len(key) < MIN_API_KEY_LENGTH:
+        # A gateway would refuse it; and a key that short is no secret, so cutting it out
+        # of the gateway's words would mangle them (`missing or [redacted] ...`).
+        raise GatewayConfigError(
+            f"{setting} is {len(key)} characters, too short to be a gateway's API key (at "
+            f"least {MIN_API_KEY_LENGTH}); nothing was sent")
+    return key

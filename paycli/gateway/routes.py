@@ -26,14 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from paycli.config import (
-    BUILTIN_API_KEY,
-    ENV,
-    MIN_API_KEY_LENGTH,
-    Settings,
-    is_loopback,
-)
-from paycli.errors import GatewayConfigError, UsageError
+from paycli.config import ENV, Settings, checked_api_key
+from paycli.errors import UsageError
 
 DEFAULT = "default"
 LIST_ENV = "PAYCLI_GATEWAYS"
@@ -154,24 +148,4 @@ def api_key(settings: Settings, route: Route) -> str:
         table = settings.file_value("gateways")
         entry = table.get(route.name) if isinstance(table, dict) else None
         value = entry.get("api_key") if isinstance(entry, dict) else None
-    if value is None:
-        return _builtin_key(route)
-    key = str(value)
-    if not key.strip():
-        raise UsageError(f"{route.key_env} is empty: set gateway {route.name}'s API key in "
-                         "the environment or in paycli.toml")
-    if len(key) < MIN_API_KEY_LENGTH:
-        raise GatewayConfigError(
-            f"{route.key_env} is {len(key)} characters, too short to be a gateway's API key "
-            f"(at least {MIN_API_KEY_LENGTH}); nothing was sent")
-    return key
-
-
-def _builtin_key(route: Route) -> str:
-    host = urlsplit(route.url).hostname or ""
-    if not is_loopback(host):
-        raise GatewayConfigError(
-            f"{route.key_env} is not set: the built-in test key is sent only to a gateway "
-            f"on this machine, not to {host}; set gateway {route.name}'s API key in the "
-            "environment or in paycli.toml")
-    return BUILTIN_API_KEY
+    return checked_api_key(value, route.key_env, route.url, f"gateway {route.name}'s")
