@@ -26,6 +26,12 @@ class JsonLog:
                 raise UsageError(f"--log-file {path}: cannot open it ({exc.strerror})") from None
             self._handle = os.fdopen(fd, "a", encoding="utf-8")
 
+    @property
+    def enabled(self) -> bool:
+        """Whether lines are written (a file is configured): callers skip building them
+        otherwise."""
+        return self._handle is not None
+
     def __call__(self, event: str, **fields: Any) -> None:
         """Write one line: `{"at": ..., "event": event, **fields}`."""
         if self._handle is None:

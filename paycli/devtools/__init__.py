@@ -8,6 +8,8 @@ a child process.
                    killed half way: the time to move, and nothing lost
     baselines      the raw limits the bench measures paycli against (raw SQLite, httpx,
                    psycopg)
+    targets        the performance targets a run measures, met or missed, per engine
+    profile        where a run's time went, for a missed target: cProfile in every thread
     startup        paycli's start-up beside a bare Typer app
     commits        a store that counts its committed write transactions, for the bench
     report         the bench's report: its models (`BenchReport` and its parts)

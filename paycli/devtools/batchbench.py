@@ -36,16 +36,18 @@ GROUP = 256
 
 def run_batch(db: Path | str, settings: Settings, url: str | None, payments: int,
               concurrency: int, amount: Money, tick: Callable[[int], None] | None,
-              finished: array[float]) -> tuple[float, array[float], int, int]:
-    """Pay `payments` rows of `amount` through the batch engine; (seconds, latencies in
-    ms, failed rows, commits made). Each row's end time goes into `finished`."""
+              finished: array[float], prefix: str = "bench"
+              ) -> tuple[float, array[float], int, int]:
+    """Pay `payments` rows of `amount` through the batch engine, orders `PREFIX-N`;
+    (seconds, latencies in ms, failed rows, commits made). Each row's end time goes into
+    `finished`."""
     opened: dict[str, float] = {}
     latencies: array[float] = array("d")  # 8 bytes a row, for a million rows
     failed = 0
 
     def rows() -> Iterator[BatchRow]:
         for number in range(payments):
-            order = f"bench-{number}"
+            order = f"{prefix}-{number}"
             opened[order] = time.perf_counter()
             yield BatchRow(number + 2, f"bench_{number % concurrency + 1}", amount, order, None)
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import platform
-import resource
 import shutil
 import sqlite3
 import statistics
@@ -22,13 +21,14 @@ import time
 from array import array
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from paycli.config import Settings
-from paycli.devtools import baselines, batchbench, failoverbench
+from paycli.devtools import baselines, batchbench, failoverbench, profile
 from paycli.devtools import startup as startup_times
+from paycli.devtools import targets as judge
 from paycli.devtools.commits import CountedStore
 from paycli.devtools.mock_process import MockGatewayProcess
 from paycli.devtools.report import (
@@ -40,7 +40,6 @@ from paycli.devtools.report import (
     ReplayTiming,
     Startup,
     StepTimes,
-    Target,
 )
 from paycli.gateway.inprocess import InProcessGateway
 from paycli.gateway.protocol import Gateway
@@ -61,6 +60,7 @@ from paycli.store import Store, postgres
 AMOUNT = Money(100, "USD")
 PREFILL_USERS = 1000
 API_KEY = "bench-api-key"
+PROFILED = 2000  # payments run again under the profiler when a throughput target is missed
 
 
 @dataclass(frozen=True)
@@ -258,8 +258,36 @@ def _measure(workdir: Path, db: Path | str, options: BenchOptions, url: str | No
             url, API_KEY, options.payments, options.concurrency)
     growth = _growth(options, started, finished)
     startup = startup_times.measure(str(db), "bench_1") if options.startup else None
-    return _report(options, Run(elapsed, latencies, failed, steps, per_payment), storage,
-                   network, db, growth, startup)
+    report = _report(options, Run(elapsed, latencies, failed, steps, per_payment), storage,
+                     network, db, growth, startup)
+    return _with_profile(report, db, options, settings, url)
+
+
+def _with_profile(report: BenchReport, db: Path | str, options: BenchOptions,
+                  settings: Settings, url: str | None) -> BenchReport:
+    """The report with, on each missed throughput target, the profile of the same work
+    run again on the same ledger, shorter (`PROFILED` payments), in every thread."""
+    missed = {target.name for target in judge.throughput(_judged(report, db))
+              if not target.met}
+    if not missed:
+        return report
+    short = replace(options, payments=min(options.payments, PROFILED))
+    _fund(db, short)
+    with profile.every_thread() as profiles:
+        if options.mode == "batch":
+            batchbench.run_batch(db, settings, url, short.payments, short.concurrency, AMOUNT,
+                                 None, array("d"), prefix="profiled")
+        else:
+            workers = _Workers(db, settings, _gateway_maker(settings, url))
+            try:
+                _run_payments(workers, short, None, array("d"))
+            finally:
+                workers.close()
+    lines = profile.top(profiles)
+    return report.model_copy(update={"targets": [
+        target.model_copy(update={"profile": lines})
+        if target.name in missed else target
+        for target in report.targets]})
 
 
 @dataclass(frozen=True)
@@ -292,11 +320,7 @@ def _single(workdir: Path, db: Path | str, options: BenchOptions, settings: Sett
             url: str | None, tick: Callable[[str, int], Callable[[int], None] | None],
             finished: array[float]) -> tuple[float, list[Any], float, float]:
     """The single saga from `concurrency` threads, and its raw storage limit."""
-    if url is None:
-        shared = InProcessGateway()
-        workers = _Workers(db, settings, lambda: shared)
-    else:
-        workers = _Workers(db, settings, lambda: http_gateway(settings))
+    workers = _Workers(db, settings, _gateway_maker(settings, url))
     try:
         elapsed, samples = _run_payments(workers, options, tick("payments", options.payments),
                                          finished)
@@ -311,6 +335,19 @@ def _single(workdir: Path, db: Path | str, options: BenchOptions, settings: Sett
         storage = baselines.storage(workdir / "baseline.db", options.payments, per_payment,
                                     options.concurrency)
     return elapsed, samples, per_payment, storage
+
+
+def _gateway_maker(settings: Settings, url: str | None) -> Callable[[], Gateway]:
+    """Each worker's gateway: one in-process gateway shared by all, or its own client."""
+    if url is None:
+        shared = InProcessGateway()
+        return lambda: shared
+    return lambda: http_gateway(settings)
+
+
+def _judged(report: BenchReport, db: Path | str) -> judge.Run:
+    return judge.Run(report.mode, report.concurrency, isinstance(db, str), report.throughput,
+                     report.p99_ms, report.baselines.storage, report.baselines.network)
 
 
 def _step_percentiles(samples: list[Any]) -> dict[str, StepTimes]:
@@ -342,54 +379,11 @@ def _report(options: BenchOptions, run: Run, storage: float, network: float | No
         wallet_balance_ms=round(_time_balance(db), 4),
         stats_ms=round(_time_stats(db), 1),
         replay=_time_replay(db),
-        peak_rss_mb=round(peak_rss_mb(), 1),
+        peak_rss_mb=round(judge.peak_rss_mb(), 1),
         growth=growth, startup=startup,
-        targets=targets(options, throughput, cuts["p99_ms"], storage, network, growth,
-                        startup),
+        targets=[*judge.throughput(judge.Run(
+            options.mode, options.concurrency, isinstance(db, str), throughput,
+            cuts["p99_ms"], storage, network)), *judge.others(growth, startup)],
         machine=Machine(cpus=os.cpu_count(), python=platform.python_version(),
                         sqlite=sqlite3.sqlite_version, platform=platform.platform()),
     )
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident memory so far, in MiB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def targets(options: BenchOptions, throughput: float, p99_ms: float, storage: float,
-            network: float | None, growth: Growth | None, startup: Startup | None
-            ) -> list[Target]:
-    """The performance targets this run measures, each with its baseline and ratio."""
-    found: list[Target] = []
-
-    def add(name: str, measured: str, baseline: str | None, ratio: float | None, goal: str,
-            met: bool) -> None:
-        found.append(Target(name=name, measured=measured, baseline=baseline,
-                            ratio=None if ratio is None else round(ratio, 3), goal=goal,
-                            met=met))
-
-    rate = f"{throughput:.1f} /s"
-    if options.mode == "batch" and network is None:
-        add("batch, in-process gateway", rate, f"raw batched storage {storage:.1f} /s",
-            throughput / storage, ">= 10000 payments/s", throughput >= 10_000)
-    elif options.mode == "batch" and network is not None:
-        add(f"batch over HTTP, concurrency {options.concurrency}", rate,
-            f"raw httpx {network:.1f} /s", throughput / network, ">= 0.8 x raw httpx",
-            throughput / network >= 0.8)
-    elif network is None and options.concurrency == 1:
-        add("single payment, in process, one thread", rate, f"raw storage {storage:.1f} /s",
-            throughput / storage, ">= 0.5 x raw storage", throughput / storage >= 0.5)
-        add("single payment p99", f"{p99_ms:.2f} ms", None, None, "< 5 ms", p99_ms < 5)
-    if growth is not None:
-        add(f"growth, ledger {growth.ledger_from} to {growth.ledger_to} payments",
-            f"last tenth {growth.last_per_s:.1f} /s", f"first tenth {growth.first_per_s:.1f} /s",
-            growth.ratio, "flat (last / first >= 0.9)", growth.ratio >= 0.9)
-    if startup is not None:
-        bare = f"bare Typer app {startup.bare_typer_ms:.0f} ms"
-        add("start-up, paycli --help", f"{startup.help_ms:.0f} ms", bare, startup.help_ratio,
-            "<= 1.3 x bare Typer app", startup.help_ratio <= 1.3)
-        add("start-up, paycli wallet balance", f"{startup.balance_ms:.0f} ms", bare,
-            startup.balance_ratio, "<= 1.3 x bare Typer app", startup.balance_ratio <= 1.3)
-    add("peak memory of this bench process", f"{peak_rss_mb():.0f} MiB", None, None,
-        "< 200 MiB", peak_rss_mb() < 200)
-    return found

@@ -72,8 +72,19 @@ class Startup(Result):
     balance_ratio: float
 
 
+class ProfileLine(Result):
+    """One function of a profiled run (`devtools.profile`): its calls, its own time
+    (not counting what it called) and that time's share of the whole run's."""
+
+    function: str
+    calls: int
+    own_ms: float
+    share: float
+
+
 class Target(Result):
-    """One of the performance targets, as this run measured it."""
+    """One of the performance targets, as this run measured it; a missed throughput
+    target carries the profile of a shorter run of the same work."""
 
     name: str
     measured: str
@@ -81,6 +92,7 @@ class Target(Result):
     ratio: float | None
     goal: str
     met: bool
+    profile: list[ProfileLine] | None = None
 
 
 class Failover(Result):

@@ -59,13 +59,15 @@ class _LedgerStorage(pybreaker.CircuitBreakerStorage):
         self._reset_s = reset_s
         self._lease_s = lease_s
         self._probing = False
+        self._failures_seen = 1  # as the last read of the row found them (1: not read yet)
 
     @property
     def state(self) -> str:
-        stored = self._shared.read().state
-        if stored == pybreaker.STATE_HALF_OPEN and not self._probing:
+        row = self._shared.read()
+        self._failures_seen = row.failures
+        if row.state == pybreaker.STATE_HALF_OPEN and not self._probing:
             return pybreaker.STATE_OPEN
-        return stored
+        return row.state
 
     @state.setter
     def state(self, state: str) -> None:
@@ -84,7 +86,11 @@ class _LedgerStorage(pybreaker.CircuitBreakerStorage):
         self._shared.add_failure()
 
     def reset_counter(self) -> None:
-        self._shared.reset_failures()
+        # pybreaker reads `state` before every call: when that read found no failures,
+        # a success has none to reset, and the row is not read a second time per call
+        if self._failures_seen:
+            self._shared.reset_failures()
+            self._failures_seen = 0
 
     def increment_success_counter(self) -> None:
         """Successes in half-open are not counted: one success closes the breaker."""

@@ -10,12 +10,11 @@ fraction of its commits (group commit).
             payment created, its funds held and it marked PROCESSING: the saga's
             CheckWalletBalance, CreatePayment and ReserveFunds.
     charge  each payment of the group charged, by `concurrency` threads, each with its own
-            HTTP client and keep-alive connection (no thread waits on another's
-            connection pool), its own ledger connection and handle on the shared breaker
-            (retries, the shared breaker, the payment's own idempotency
-            key); never before its group's commit. A charge answered `pending` (its
-            reference stored) frees its thread: all of them are asked about together, once
-            a second, once the file is done, for up to `wait_s`.
+            HTTP client and keep-alive connection, ledger connection and handle on the
+            shared breaker (retries, the payment's own idempotency key); never before its
+            group's commit. A charge answered `pending` (its reference stored) frees its
+            thread: all of them are asked about together, once a second, once the file is
+            done, for up to `wait_s`.
     settle  whatever charges have finished, settled together in ONE transaction through
             the one settle path (`settle.settle_payments_in`, one statement per table); a
             slow charge holds up nobody but itself.
@@ -41,11 +40,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from paycli.errors import (
-    OutcomeUnknown,
-    PaycliError,
-    UsageError,
-)
+from paycli.errors import OutcomeUnknown, PaycliError, UsageError
 from paycli.ledger import orders
 from paycli.ledger.batchfile import BatchRow, Row, RowProblem
 from paycli.records import Payment, PaymentStatus, StepStatus
@@ -175,7 +170,7 @@ class Batch:
                     group = list(itertools.islice(source, min(room, self.options.group)))
                     exhausted = not group
                     for charge in self._open(group):
-                        in_flight[pool.submit(self._charge, charge)] = charge
+                        in_flight[self._send(charge, pool)] = charge
                     continue
                 self._settle(self._finished(in_flight))
         except KeyboardInterrupt:
@@ -292,6 +287,16 @@ class Batch:
 
     # -- charge --------------------------------------------------------------------------
 
+    def _send(self, charge: _Charge, pool: ThreadPoolExecutor
+              ) -> Future[tuple[Verdict, list[dict[str, Any]]]]:
+        """Charge on a worker thread; or at once, here, with a gateway that answers within
+        the process (`answers_at_once`): a thread would only add hand-overs to it."""
+        if not getattr(self.env.gateway, "answers_at_once", False):
+            return pool.submit(self._charge, charge)
+        done: Future[tuple[Verdict, list[dict[str, Any]]]] = Future()
+        done.set_result(self._charge(charge))
+        return done
+
     def _charge(self, charge: _Charge) -> tuple[Verdict, list[dict[str, Any]]]:
         """Charge one payment (in a worker thread); its verdict and step records."""
         steps = Steps(SilentReporter(), self.env.log, charge.payment.id)
@@ -391,8 +396,3 @@ def _opening_steps(opening: Opening, started: float) -> list[dict[str, Any]]:
 def _record(name: str, duration_ms: float = 0.0) -> dict[str, Any]:
     return {"name": name, "status": str(StepStatus.SUCCESS), "attempts": 1,
             "duration_ms": duration_ms}
-
-
-def _groups(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
-    while group := list(itertools.islice(rows, size)):
-        yield group

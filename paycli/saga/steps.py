@@ -155,8 +155,9 @@ class Steps:
         step.show()
         record = self._record(update, update.status, update.duration_ms)
         self.records.append(record)
-        # the log is read by people too: the detail in words, as the live view shows it
-        self.log("step", correlation_id=self.correlation_id, **{**record, "detail": update.detail})
+        if self.log.enabled:  # read by people too: the detail in words, as the view shows it
+            self.log("step", correlation_id=self.correlation_id,
+                     **{**record, "detail": update.detail})
 
 
 def _since(started: float) -> float:

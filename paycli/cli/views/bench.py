@@ -8,7 +8,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 
 from paycli.cli.views.base import Column, console, print_table
 from paycli.cli.views.units import count
-from paycli.devtools.report import BenchReport
+from paycli.devtools.report import BenchReport, Target
 
 
 class _BenchProgress:
@@ -88,3 +88,15 @@ def _targets_table(result: BenchReport) -> None:
         (target.name, target.measured, target.baseline,
          "" if target.ratio is None else f"{target.ratio}", target.goal,
          "met" if target.met else "missed") for target in result.targets])
+    for target in result.targets:
+        if target.profile:
+            _profile_table(target)
+
+
+def _profile_table(target: Target) -> None:  # called only when it has a profile
+    """Where the time of a missed target went: a shorter run of it, profiled."""
+    print_table(f"Missed: {target.name}; where a profiled run's time went", (
+        Column("Function"), Column("Calls", whole=True, right=True),
+        Column("Own ms", whole=True, right=True), Column("Share", whole=True, right=True)), [
+        (line.function, f"{line.calls:,}", f"{line.own_ms:.1f}", f"{line.share:.0%}")
+        for line in target.profile or []])
