@@ -166,7 +166,8 @@ class TestSettling:
 
     def test_reconcile_lists_the_break(self, client: AppClient, store: Store, stuck: str,
                                        cli: CliCall, tmp_path: Path) -> None:
-        """`reconcile` shows the webhook break beside the report's breaks."""
+        """`reconcile` shows the webhook break beside the report's breaks, and lists it
+        in `--json` (`webhook_breaks`)."""
         deliver(client, charge_event(stuck, "charge.declined"), "msg_d")
         deliver(client, charge_event(stuck), "msg_contra")
         report = tmp_path / "report.csv"
@@ -174,6 +175,12 @@ class TestSettling:
         result = cli("reconcile", "--report", str(report))
         assert "webhook breaks (1)" in result.stdout and "msg_contra" in result.stdout
         assert stuck in result.stdout
+        listed = json.loads(cli("reconcile", "--report", str(report), "--json").stdout)
+        [only] = listed["webhook_breaks"]
+        assert only == {"webhook_id": "msg_contra", "type": "charge.approved",
+                        "entity_id": stuck, "ledger_status": "FAILED",
+                        "gateway_status": "approved", "received_at": only["received_at"]}
+        assert listed["breaks"] == [] and only["received_at"]
 
     def test_an_unknown_payment_is_ignored(self, client: AppClient, store: Store) -> None:
         """Nothing of this ledger's: 200 ignored, nothing written but the id."""

@@ -20,7 +20,6 @@ from paycli.ledger.report import decoded
 from paycli.saga.gatewayreports import Combined, named
 from paycli.saga.reconcile import reconcile as run_reconcile
 from paycli.saga.wiring import saga_env, settlement_report
-from paycli.store.inbound import webhook_breaks
 
 if TYPE_CHECKING:
     from paycli.errors import ReconcileBreaks
@@ -83,12 +82,11 @@ def reconcile(
                                 gateway)
         finally:
             env.close()
-        contradicted = webhook_breaks(store.read)
     try:
         error = _breaks_left(run)
         views.reconciled(run, error, json_output)
         if not json_output:
-            views.webhook_breaks(contradicted)
+            views.webhook_breaks(run.webhook_breaks)
     finally:
         run.close()
     if error is not None:

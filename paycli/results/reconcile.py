@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from paycli.records import BreakKind
 from paycli.results.base import Result
 
@@ -33,6 +35,20 @@ class ReconcileResolved(Result):
     line: int
 
 
+class WebhookBreak(Result):
+    """A gateway webhook that contradicted a final state (kept by `listen`, never applied):
+    its `webhook_id`, event `type`, the payment or refund it is about, each side's status
+    and when it was received. Listed by `reconcile`, which cannot settle it: the ledger's
+    final state stands, and the gateway's own records decide."""
+
+    webhook_id: str
+    type: str
+    entity_id: str | None
+    ledger_status: str | None
+    gateway_status: str | None
+    received_at: str
+
+
 class ReconcileReport(Result):
     """`reconcile`: `matched` counts the payments and refunds on which ledger and report
     agree; `counts` the breaks by kind; `lines` the report lines read from `source`."""
@@ -45,3 +61,4 @@ class ReconcileReport(Result):
     breaks: list[ReconcileBreak]
     counts: dict[str, int]
     settled_elsewhere: int = 0  # resolvable, but settled by another process meanwhile
+    webhook_breaks: list[WebhookBreak] = Field(default_factory=list)  # contradicting webhooks

@@ -3,7 +3,8 @@
     read     the report, line by line, into a spool on disk sorted by payment id
              (`ledger.report`; a malformed line stops the run before anything is settled)
     compare  the ledger's payments and refunds against it (`ledger.reconcile`), keeping
-             every break in the spool
+             every break in the spool; and the webhooks `listen` kept as breaks (an
+             event that contradicted a final state), listed beside them
     apply    (with `--apply`) settle each `resolvable` break through the one settle path
              (`settle`): a PROCESSING payment posts or voids its hold, a PROCESSING refund
              credits the wallet or releases its reservation; the settle event cites the
@@ -21,16 +22,22 @@ in lists.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from paycli.errors import RefusedInState
 from paycli.ledger import reconcile as ledger
 from paycli.ledger.report import read_report
 from paycli.records import BreakKind, PaymentStatus, RefundStatus
-from paycli.results.reconcile import ReconcileBreak, ReconcileReport, ReconcileResolved
+from paycli.results.reconcile import (
+    ReconcileBreak,
+    ReconcileReport,
+    ReconcileResolved,
+    WebhookBreak,
+)
 from paycli.saga.core import Decision, SagaEnv, Verdict
 from paycli.saga.settle import settle_payment, settle_refund
+from paycli.store.inbound import webhook_breaks
 from paycli.store.spool import RESOLVED, ReportSpool
 
 CHARGE_VERDICTS = {"approved": Decision.SUCCEEDED, "refunded": Decision.SUCCEEDED,
@@ -49,6 +56,7 @@ class Reconciliation:
     matched: int
     spool: ReportSpool[ReconcileBreak, ReconcileResolved]
     settled_elsewhere: int = 0  # resolvable breaks another process settled meanwhile
+    webhook_breaks: list[WebhookBreak] = field(default_factory=list)  # kept by `listen`
 
     def counts(self) -> dict[str, int]:
         """The breaks left, by kind."""
@@ -65,7 +73,8 @@ class Reconciliation:
         return ReconcileReport(
             source=self.source, lines=self.lines, applied=self.applied, matched=self.matched,
             resolved=list(self.spool.resolved(limit)), breaks=list(self.spool.breaks(None, limit)),
-            counts=self.counts(), settled_elsewhere=self.settled_elsewhere)
+            counts=self.counts(), settled_elsewhere=self.settled_elsewhere,
+            webhook_breaks=self.webhook_breaks)
 
     def close(self) -> None:
         """Remove the spool."""
@@ -86,6 +95,10 @@ def reconcile(env: SagaEnv, text_lines: Iterable[str], source: str, apply: bool,
         if apply:
             agreed, run.settled_elsewhere = _apply(env, spool, source)
             run.matched += agreed
+        run.webhook_breaks = [WebhookBreak(
+            webhook_id=found.id, type=found.type, entity_id=found.entity_id,
+            ledger_status=found.ledger_status, gateway_status=found.gateway_status,
+            received_at=found.received_at) for found in webhook_breaks(env.store.read)]
     except BaseException:
         spool.close()
         raise

@@ -18,9 +18,8 @@ from paycli.records import BreakKind
 if TYPE_CHECKING:
     from paycli.errors import PaycliError
     from paycli.results.base import Result
-    from paycli.results.reconcile import ReconcileBreak
+    from paycli.results.reconcile import ReconcileBreak, WebhookBreak
     from paycli.saga.reconcile import Reconciliation
-    from paycli.store.inbound import ReceivedWebhook
 
 SHOWN = 20  # rows of each kind in the human view; --json lists every one
 ADVICE = {
@@ -139,7 +138,7 @@ def _more(count: int) -> None:
         console().print(f"  … and {count - SHOWN:,} more: `--json` lists them all")
 
 
-def webhook_breaks(breaks: list[ReceivedWebhook]) -> None:
+def webhook_breaks(breaks: list[WebhookBreak]) -> None:
     """The gateway's webhooks that contradicted a final state (kept by `listen`), one line
     each (ids whole at any width)."""
     if not breaks:
@@ -148,6 +147,7 @@ def webhook_breaks(breaks: list[ReceivedWebhook]) -> None:
     out.print(f"\n[bold]webhook breaks ({len(breaks)})[/]: the gateway's event contradicts a "
               "final state, which paycli never rewrites; check the gateway's dashboard")
     for found in breaks:
-        out.print(f"  {escaped(found.id)}: the gateway says {escaped(found.gateway_status)} "
-                  f"for {escaped(found.entity_id)}, which the ledger holds "
+        out.print(f"  {escaped(found.webhook_id)}: the gateway says "
+                  f"{escaped(found.gateway_status)} for {escaped(found.entity_id)}, "
+                  f"which the ledger holds "
                   f"{escaped(found.ledger_status)} (received {escaped(found.received_at)})")
