@@ -82,6 +82,7 @@ class TestBench:
         result = json.loads(done.stdout)
         names = {target["name"]: target for target in result["targets"]}
         single = names["single payment, in process, one thread, SQLite"]
+        assert result["engine"] == "sqlite"
         assert single["ratio"] == pytest.approx(result["ratios"]["storage"], abs=0.002)
         assert single["met"] == (single["ratio"] >= 0.5)
         assert_profiled_if_missed(single)
@@ -155,6 +156,7 @@ class TestBench:
         assert done.returncode == 0, done.stderr
         result = json.loads(done.stdout)
         assert result["failed"] == 0 and result["replay"]["consistent"]
+        assert result["engine"] == "postgresql"
         names = {target["name"]: target for target in result["targets"]}
         single = names["single payment, in process, one thread, PostgreSQL"]
         assert single["goal"] == ">= 0.4 x raw PostgreSQL"

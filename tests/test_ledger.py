@@ -585,3 +585,40 @@ class TestLedgerProperties:
             LedgerMachine,
             settings=settings(max_examples=100, stateful_step_count=30, deadline=None),
         )
+
+
+class TestPostgresRowsAtOnce:
+    """On PostgreSQL a plain INSERT of many rows is one COPY stream; anything COPY cannot
+    say (a conflict clause, RETURNING, an UPDATE) stays one statement per row."""
+
+    @pytest.mark.parametrize(("sql", "copy"), [
+        ("INSERT INTO entries (account_id, amount) VALUES (?, ?)",
+         "COPY entries (account_id, amount) FROM STDIN"),
+        ("INSERT INTO idempotency (key) VALUES (?) ON CONFLICT (key) DO NOTHING", None),
+        ("INSERT INTO payments (id) VALUES (?) RETURNING id", None),
+        ("UPDATE accounts SET balance = ? WHERE id = ?", None),
+        ("INSERT INTO stored.events SELECT * FROM events", None),
+    ])
+    def test_which_statements_are_copied(self, sql: str, copy: str | None) -> None:
+        from paycli.store.postgres import _copy_of  # the rule itself, without a server
+        assert _copy_of(sql) == copy
+
+    def test_copied_rows_keep_their_order_values_and_constraints(self, store: Store) -> None:
+        """Rows with NULLs, quotes, tabs and backslashes arrive exactly, in order; a row
+        breaking a constraint fails the whole write, as row-by-row inserts would."""
+        at = "2026-01-01T00:00:00.000000+00:00"
+        rows = [(f"k{n}", "pay", "fp", None, 'a\t"b"\\c\nd', n, at) for n in range(5)]
+        with store.transaction("test") as tx:
+            tx.conn.executemany("INSERT INTO idempotency (key, command, fingerprint, "
+                                "entity_id, result, exit_code, created_at) "
+                                "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        got = store.read.conn.execute(
+            "SELECT key, command, fingerprint, entity_id, result, exit_code, created_at "
+            "FROM idempotency ORDER BY key").fetchall()
+        assert [tuple(row) for row in got] == rows
+        with pytest.raises(Exception, match="(?i)unique|duplicate"), \
+                store.transaction("test") as tx:
+            tx.conn.executemany("INSERT INTO idempotency (key, command, fingerprint, "
+                                "exit_code, created_at) VALUES (?, ?, ?, ?, ?)",
+                                [("new", "pay", "fp", 0, at), ("k1", "pay", "fp", 0, at)])
+        assert store.read.idempotency("new") is None  # nothing of the failed write stayed

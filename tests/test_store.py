@@ -198,3 +198,4 @@ class TestCanonicalJson:
     def test_what_json_cannot_hold_is_refused(self) -> None:
         with pytest.raises(TypeError):
             canonical_json({"when": object()})
+

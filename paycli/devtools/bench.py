@@ -363,8 +363,11 @@ def _report(options: BenchOptions, run: Run, storage: float, network: float | No
     throughput = options.payments / run.elapsed
     baseline = network if network is not None else storage
     cuts = percentiles(run.latencies)
+    measured = judge.Run(options.mode, options.concurrency, isinstance(db, str), throughput,
+                         cuts["p99_ms"], storage, network)
     return BenchReport(
         payments=options.payments, gateway=options.gateway, mode=options.mode,
+        engine="postgresql" if isinstance(db, str) else "sqlite",
         concurrency=options.concurrency, prefill=options.prefill,
         throughput=round(throughput, 1), p50_ms=cuts["p50_ms"], p95_ms=cuts["p95_ms"],
         p99_ms=cuts["p99_ms"],
@@ -381,9 +384,8 @@ def _report(options: BenchOptions, run: Run, storage: float, network: float | No
         replay=_time_replay(db),
         peak_rss_mb=round(judge.peak_rss_mb(), 1),
         growth=growth, startup=startup,
-        targets=[*judge.throughput(judge.Run(
-            options.mode, options.concurrency, isinstance(db, str), throughput,
-            cuts["p99_ms"], storage, network)), *judge.others(growth, startup)],
+        targets=[*judge.throughput(measured), *judge.latency(measured),
+                 *judge.others(growth, startup)],
         machine=Machine(cpus=os.cpu_count(), python=platform.python_version(),
                         sqlite=sqlite3.sqlite_version, platform=platform.platform()),
     )

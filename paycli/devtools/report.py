@@ -117,6 +117,7 @@ class BenchReport(Result):
     payments: int
     gateway: str
     mode: str
+    engine: str = "sqlite"  # the ledger's: sqlite, or postgresql (`--db postgresql://...`)
     concurrency: int
     prefill: int
     throughput: float

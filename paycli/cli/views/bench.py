@@ -32,6 +32,9 @@ class _BenchProgress:
         self.progress.stop()
 
 
+ENGINES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+
+
 def bench_progress() -> _BenchProgress:
     """The bench's progress bars (a context manager and a callback)."""
     return _BenchProgress()
@@ -45,7 +48,8 @@ def bench_result(result: BenchReport) -> None:
         ("paycli throughput", f"{result.throughput:,.1f} payments/s"),
         ("latency p50 / p95 / p99",
          f"{result.p50_ms:.2f} / {result.p95_ms:.2f} / {result.p99_ms:.2f} ms"),
-        (f"storage limit (raw SQLite, {result.commits_per_payment} commits/payment)",
+        (f"storage limit (raw {ENGINES.get(result.engine, result.engine)}, "
+         f"{result.commits_per_payment} commits/payment)",
          f"{result.baselines.storage:,.1f} /s  (ratio {result.ratios.storage})")]
     if result.baselines.network is not None:
         rows.append(("network limit (raw httpx)",
