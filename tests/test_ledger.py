@@ -616,7 +616,7 @@ class TestPostgresRowsAtOnce:
             "SELECT key, command, fingerprint, entity_id, result, exit_code, created_at "
             "FROM idempotency ORDER BY key").fetchall()
         assert [tuple(row) for row in got] == rows
-        with pytest.raises(Exception, match="(?i)unique|duplicate"), \
+        with pytest.raises(Exception, match=r"(?i)unique|duplicate"), \
                 store.transaction("test") as tx:
             tx.conn.executemany("INSERT INTO idempotency (key, command, fingerprint, "
                                 "exit_code, created_at) VALUES (?, ?, ?, ?, ?)",
