@@ -13,6 +13,7 @@ from typing import Any
 import pexpect
 import pytest
 from helpers import ROOT, run_json, spawn
+from test_terminal import CUT_SHORT
 
 pytestmark = pytest.mark.slow
 
@@ -23,6 +24,7 @@ def _top(db: Path, env: dict[str, str], rows: int, columns: int) -> pexpect.spaw
     child = pexpect.spawn(sys.executable, ["-m", "paycli", "--db", str(db), "top"],
                           env={**env, "TERM": "xterm-256color"}, cwd=str(ROOT),
                           dimensions=(rows, columns), encoding="utf-8", timeout=30,
+                          codec_errors=CUT_SHORT,
                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     child.logfile_read = io.StringIO()
     child.expect("paycli top")
