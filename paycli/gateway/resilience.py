@@ -182,6 +182,11 @@ class Resilience:
         self._on_retry(RetryNotice(state.attempt_number, self.attempts,
                                    state.next_action.sleep, reason))
 
+    def reuse_breaker_reads(self, seconds: float) -> None:
+        """Let a read of the shared breaker answer again for `seconds` (see
+        `BreakerStore.reuse_s`): another process's opening is seen that much later."""
+        self._shared.reuse_s = seconds
+
     def lets_through(self, now: float | None = None) -> bool:
         """Whether the shared breaker would let a call through now: closed, or open for
         its whole reset time (a probe may go). Half-open (another process probes) is no."""

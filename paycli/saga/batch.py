@@ -63,6 +63,7 @@ from paycli.store import Store
 POLL_EVERY_S = 1.0  # how often pending charges are asked about, all at once
 SETTLE_LINGER_S = 0.005  # after one charge ends, how long to gather others to settle with it
 POLL_S = 0.005  # how often a wait for charges looks at them again
+BREAKER_REUSE_S = 0.05  # a charging thread's read of the shared breaker, reused this long
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,7 @@ class Batch:
         if env is None:
             store = Store(self.env.store.path, actor=self.env.store.actor)
             env = self._local.env = self.env.for_another_thread(store)
+            env.breaker_reuse_s = BREAKER_REUSE_S
             with self._lock:
                 self._stores.append(store)
                 self._twins.append(env)

@@ -58,6 +58,7 @@ class SagaEnv:
         self.gateways, self.route = gateways, route
         self.choices = choices or (gateways.names if gateways else (route,))
         self._twins: dict[str, SagaEnv] = {route: self}
+        self.breaker_reuse_s = 0.0  # see `Resilience.reuse_breaker_reads`; twins inherit it
 
     def at(self, name: str) -> SagaEnv:
         """This environment at gateway `name` (made once, closed with this one). With one
@@ -74,7 +75,7 @@ class SagaEnv:
         twin = SagaEnv(store, gateway=lambda: gateways.client(name),
                        resilience=lambda: gateways.resilience(name, store), log=self.log,
                        gateways=gateways, route=name, choices=self.choices)
-        twin.owner = self.owner
+        twin.owner, twin.breaker_reuse_s = self.owner, self.breaker_reuse_s
         self._twins[name] = twin
         return twin
 
@@ -95,6 +96,7 @@ class SagaEnv:
         """Retries and the shared breaker, created on first use."""
         if self._resilience is None:
             self._resilience = self._resilience_factory()
+            self._resilience.reuse_breaker_reads(self.breaker_reuse_s)
         return self._resilience
 
     def for_another_thread(self, store: Store | None = None) -> SagaEnv:

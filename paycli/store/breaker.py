@@ -8,6 +8,7 @@ conditional UPDATE whose row count says who won), so exactly one process gets it
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from paycli.records import BreakerState
@@ -24,12 +25,23 @@ class BreakerStore:
     def __init__(self, store: Store, name: str = "gateway") -> None:
         self.store = store
         self.name = name
+        # How long a read of the row may be answered again without asking the ledger: 0
+        # (always ask) but for a billing run's charging threads, which call the gateway
+        # hundreds of times a second; this object's own writes forget it at once.
+        self.reuse_s = 0.0
+        self._kept: tuple[float, BreakerState] | None = None
 
     def read(self) -> BreakerState:
-        """The breaker as stored now."""
-        return self.store.read.breaker(self.name)
+        """The breaker as stored now (or as read less than `reuse_s` ago)."""
+        now = time.monotonic()
+        if self._kept is not None and now - self._kept[0] < self.reuse_s:
+            return self._kept[1]
+        row = self.store.read.breaker(self.name)
+        self._kept = (now, row) if self.reuse_s > 0 else None
+        return row
 
     def _write(self, sql: str, args: tuple[Any, ...]) -> int:
+        self._kept = None
         with self.store.transaction() as tx:
             tx.conn.execute(
                 "INSERT INTO breaker (name, state, failures) VALUES (?, 'closed', 0) "
@@ -40,6 +52,7 @@ class BreakerStore:
 
     def add_failure(self) -> int:
         """Count one more consecutive failure; returns the new count."""
+        self._kept = None
         with self.store.transaction() as tx:
             row = tx.conn.execute(
                 "INSERT INTO breaker (name, state, failures) VALUES (?, 'closed', 1) "
