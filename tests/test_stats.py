@@ -6,19 +6,30 @@ from __future__ import annotations
 
 import json
 import math
+import sqlite3
 import time
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from doubles import ScriptedGateway, saga_env
-from history import History, pay
+from history import History, credit, pay
+from old_ledgers import postgres_ledger, sqlite_ledger
 
+from paycli.ledger.replay import replay_events
+from paycli.ledger.stats import Window, stats
+from paycli.saga.core import Decision, Verdict
+from paycli.saga.settle import settle_payment
 from paycli.store import Store
 
 CAPTURED = {"COMPLETED", "PARTIALLY_REFUNDED", "REFUNDED"}
+SETTLE_EVENTS = ("payment.completed", "payment.failed", "payment.unresolved")
+CHARGE_COLUMNS = ("SELECT id, charge_ms, charged_at, (SELECT at FROM events e WHERE "
+                  "e.entity_id = payments.id AND e.type = 'payment.created') FROM payments "
+                  "ORDER BY id")
 
 
 def _json(cli: Any, *args: str) -> tuple[int, dict[str, Any]]:
@@ -38,13 +49,16 @@ def _nearest_rank(values: list[float], p: int) -> float:
 
 
 def _charge_times(store: Store) -> list[float]:
-    """The ProcessPayment step of every settle event, read straight from the log."""
-    times = []
+    """Each payment's charge time, read straight from the log: the ProcessPayment step of
+    its first settle event that carries one."""
+    times: dict[str, float] = {}
     for event in store.read.events():
-        if event.type in ("payment.completed", "payment.failed", "payment.unresolved"):
+        if event.type in SETTLE_EVENTS and event.entity_id not in times:
             steps = json.loads(event.payload).get("steps", [])
-            times += [s["duration_ms"] for s in steps if s["name"] == "ProcessPayment"]
-    return times
+            found = [s["duration_ms"] for s in steps if s["name"] == "ProcessPayment"]
+            if found:
+                times[event.entity_id] = found[0]
+    return list(times.values())
 
 
 def test_figures_equal_those_recomputed_from_export(cli: Any, store: Store,
@@ -146,3 +160,89 @@ def test_hour_chart_and_table_are_drawn(cli: Any, history: History) -> None:
     assert "Payments by hour" in result.stdout and "█" in result.stdout
     for label in ("approval rate", "volume USD", "gateway p99 ms", "declined: declined"):
         assert label in result.stdout
+
+
+def _charge_columns(conn: Any) -> list[tuple[Any, ...]]:
+    return [tuple(row) for row in conn.execute(CHARGE_COLUMNS).fetchall()]
+
+
+class TestChargeTimesOnThePayments:
+    """Each payment keeps its charge time as columns (schema 10), written by the settle,
+    rebuilt by replay and back-filled from the log by the migration."""
+
+    def test_the_settle_writes_the_first_charge_time(self, store: Store) -> None:
+        """A payment left PROCESSING keeps its charge time when a later settle (a poll,
+        timed 0) completes it; stats counts it once."""
+        credit(store, "alice", "100")
+        gateway = ScriptedGateway(settle_after=None)
+        env = saga_env(store, gateway)
+        gateway.set_mode("pending")
+        payment_id = str(pay(env, "alice", "5").result.payment_id)
+        first = store.read.conn.execute(
+            "SELECT charge_ms, charged_at FROM payments WHERE id = ?", (payment_id,)).fetchone()
+        assert first[0] is not None and first[0] >= 0 and first[1] is not None
+        polled = [{"name": "ProcessPayment", "status": "SUCCESS", "attempts": 1,
+                   "duration_ms": 0.0}]
+        settle_payment(env, payment_id, Verdict(Decision.SUCCEEDED, "ch_1"), polled)
+        after = store.read.conn.execute(
+            "SELECT charge_ms, charged_at, status FROM payments WHERE id = ?",
+            (payment_id,)).fetchone()
+        assert tuple(after) == (first[0], first[1], "COMPLETED")
+        latency = stats(store, Window.last(3600)).gateway_latency_ms
+        assert (latency.count, latency.p99) == (1, first[0])
+        assert replay_events(store).consistent
+
+    def test_a_version_nine_ledger_is_back_filled_from_its_events(
+            self, store: Store, history: History, tmp_path: Path,
+            request: pytest.FixtureRequest) -> None:
+        """The same payments and events in a schema-9 ledger, opened, gain the very charge
+        columns the settle path wrote; the copy then replays consistently."""
+        written = _charge_columns(store.read.conn)
+        assert sum(row[1] is not None for row in written) >= 5
+        old = _version_nine_copy(store, tmp_path, request)
+        with Store(old) as migrated:
+            assert _charge_columns(migrated.read.conn) == written
+            assert replay_events(migrated).consistent
+
+
+V9_PAYMENTS = ("id, user_id, currency, amount, order_id, idempotency_key, gateway_key, "
+               "status, gateway_ref, hold_id, refunded, refund_reserved, error_type, "
+               "error_message, owner, created_at, updated_at, gateway")
+V9_EVENTS = "seq, type, entity_id, payload, at, correlation_id, prev_hash, hash, actor"
+V9_PARENTS = {"accounts": "id, kind, user_id, currency, balance, held, updated_at",
+              "transfers": None, "entries": None}
+V9_CHILDREN = ("refunds", "idempotency")
+
+
+def _version_nine_copy(store: Store, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A schema-9 ledger holding `store`'s payments, refunds, transfers and events."""
+    tables = {**{table: columns or ", ".join(_columns(store, table))
+                 for table, columns in V9_PARENTS.items()}, "payments": V9_PAYMENTS,
+              **{table: ", ".join(_columns(store, table)) for table in V9_CHILDREN},
+              "events": V9_EVENTS}
+    if store.backend == "sqlite":
+        old = tmp_path / "v9.db"
+        sqlite_ledger(old, 9)
+        with sqlite3.connect(old) as conn:
+            _fill(store, tables, conn, "?")
+        return str(old)
+    server = request.getfixturevalue("pg")
+    url = str(server.create())
+    request.addfinalizer(lambda: server.drop(url))
+    postgres_ledger(url, 9)
+    with psycopg.connect(url) as conn:
+        _fill(store, tables, conn, "%s")
+    return url
+
+
+def _columns(store: Store, table: str) -> list[str]:
+    cursor = store.read.conn.execute(f"SELECT * FROM {table} LIMIT 1")
+    return [d[0] for d in cursor.description]
+
+
+def _fill(store: Store, tables: dict[str, str], conn: Any, mark: str) -> None:
+    for table, columns in tables.items():
+        rows = store.read.conn.execute(f"SELECT {columns} FROM {table}").fetchall()
+        marks = ", ".join(mark for _ in columns.split(","))
+        conn.cursor().executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})",
+                         [tuple(row) for row in rows])

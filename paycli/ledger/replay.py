@@ -32,7 +32,8 @@ How each event type rebuilds state (payloads as documented in `postings` and the
     transfer.voided     the pending transfer is voided: the hold goes
     payment.created     a PENDING payment; refund.created: a PENDING refund that starts
                         with its payment's gateway reference
-    payment.* refund.*  `changes` applied to the row's columns
+    payment.* refund.*  `changes` applied to the row's columns; a settle event's
+                        charge step also gives the payment its `charge_ms`, `charged_at`
     webhook.*           merchant endpoints and deliveries: checked to name their entity,
                         nothing rebuilt (bookkeeping of notifications moves no money)
 """
@@ -60,6 +61,7 @@ from paycli.store.backup import private_copy, publish
 from paycli.store.comparisons import COMPARISONS, Difference
 from paycli.store.copy import copy_ledger
 from paycli.store.replay import NotApplicable, ReplayStore
+from paycli.store.stats import SETTLE_EVENTS, charge_ms
 
 AMOUNT_FIELDS = frozenset({"balance", "held", "amount", "refunded", "refund_reserved"})
 PROGRESS_EVERY = 5000
@@ -129,6 +131,9 @@ def apply(replay: ReplayStore, event: Event) -> None:
             handler(replay, payload)
         else:
             replay.change(_changed_table(event.type), payload["id"], payload["changes"])
+            took = charge_ms(payload.get("steps")) if event.type in SETTLE_EVENTS else None
+            if took is not None:
+                replay.charged(payload["id"], took, event.at)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise NotApplicable(f"malformed payload ({type(exc).__name__}: {exc})") from None
 

@@ -2,9 +2,9 @@
 volume per currency, gateway latency percentiles, declines, breaker openings, refunds and
 webhook breaks; and `--by` groups.
 
-Counts and sums are grouped queries (`store.stats`); latency is the ProcessPayment step's
-`duration_ms`, which every settle event already stores with the saga's steps, read from
-the window's settle events only (found by sequence number, not by scanning the log).
+Counts and sums are grouped queries (`store.stats`); latency is each payment's charge
+time (the ProcessPayment step's `duration_ms`), recorded on the payment when it settles,
+in the window by when it was recorded; its percentiles are ranked by the database.
 """
 
 from __future__ import annotations
@@ -23,9 +23,8 @@ from paycli.store import Store
 from paycli.store import stats as queries
 
 BY = tuple(queries.GROUPINGS)
-SETTLE_EVENTS = ("payment.completed", "payment.failed", "payment.unresolved")
-# What `listen` will write for a gateway event that contradicts a final state.
-CHARGE_STEP = "ProcessPayment"
+SETTLE_EVENTS = queries.SETTLE_EVENTS
+PERCENTILES = (50, 95, 99)
 
 
 @dataclass(frozen=True)
@@ -56,21 +55,21 @@ def stats(store: Store, window: Window, by: str | None = None) -> Stats:
         declines = queries.declines(conn, window.start)
         refunds = queries.refund_outcomes(conn, window.start)
         opens = queries.breakers_opened(conn, window.since.timestamp())
-        latencies = _charge_durations(conn, window.start)
+        latencies = _latency(conn, window.start)
         breaks = queries.webhook_breaks(conn, window.start)
     figures = _figures(rows)
     return Stats(
         since=window.start, until=window.until.isoformat(), **figures,
         failed_rate=_rate(figures["failed"], figures["completed"] + figures["failed"]),
-        gateway_latency_ms=latency(latencies), declines=declines, breaker_opens=opens,
+        gateway_latency_ms=latencies, declines=declines, breaker_opens=opens,
         refunds=_refunds(refunds), webhook_breaks=breaks, by=by,
         groups=_groups(grouped) if by else [])
 
 
 def charge_durations(store: Store, window: Window) -> list[float]:
-    """The gateway call time (ms) of every charge settled in `window`, oldest first."""
+    """The gateway call time (ms) of every charge timed in `window`, smallest first."""
     with store.snapshot() as read:
-        return _charge_durations(read.conn, window.start)
+        return queries.charge_times(read.conn, window.start)
 
 
 def stuck(store: Store, older_than_s: float, now: datetime | None = None) -> int:
@@ -84,32 +83,30 @@ def latency(values: list[float]) -> Latency:
     """p50, p95 and p99 of `values` by nearest rank (the smallest value with at least p %
     of them at or below it)."""
     ordered = sorted(values)
-
-    def rank(p: int) -> float | None:
-        return ordered[max(math.ceil(p / 100 * len(ordered)), 1) - 1] if ordered else None
-
-    return Latency(p50=rank(50), p95=rank(95), p99=rank(99), count=len(ordered))
+    ranks = {p: ordered[_rank(p, len(ordered)) - 1] for p in PERCENTILES} if ordered else {}
+    return _percentiles(ranks, len(ordered))
 
 
-def _charge_durations(conn: Any, start: str) -> list[float]:
-    """The charge durations among the settle events since `start`."""
-    first = queries.first_seq_since(conn, start)
-    durations: list[float] = []
-    for _, _, payload, at in queries.events_of_types(conn, first, SETTLE_EVENTS):
-        if at < start:
-            continue  # written by another host whose clock ran behind: before the window
-        if (took := charge_ms(payload)) is not None:
-            durations.append(took)
-    return durations
+def _latency(conn: Any, start: str) -> Latency:
+    """`latency` of the charges timed since `start`, each percentile one indexed read."""
+    count = queries.charges_since(conn, start)
+    ranks = {p: queries.charge_ranked(conn, start, _rank(p, count)) for p in PERCENTILES
+             } if count else {}
+    return _percentiles(ranks, count)
+
+
+def _rank(p: int, count: int) -> int:
+    """The nearest rank (from 1) of percentile `p` among `count` values."""
+    return max(math.ceil(p / 100 * count), 1)
+
+
+def _percentiles(ranks: dict[int, float], count: int) -> Latency:
+    return Latency(p50=ranks.get(50), p95=ranks.get(95), p99=ranks.get(99), count=count)
 
 
 def charge_ms(payload: str) -> float | None:
-    """The ProcessPayment step's duration in a settle event's steps, if it ran."""
-    data = json.loads(payload)
-    for step in data.get("steps") or ():
-        if step.get("name") == CHARGE_STEP and step.get("duration_ms") is not None:
-            return float(step["duration_ms"])
-    return None
+    """The ProcessPayment step's duration in a settle event's payload, if it ran."""
+    return queries.charge_ms(json.loads(payload).get("steps"))
 
 
 def _figures(rows: Iterable[tuple[Any, ...]]) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from paycli.saga.core import (
     set_refund,
 )
 from paycli.store import Tx
+from paycli.store.stats import charge_ms
 
 _PAYMENT_EVENTS = {
     Decision.SUCCEEDED: ("payment.completed", PaymentStatus.COMPLETED),
@@ -95,8 +96,9 @@ def settle_payments_in(tx: Tx, verdicts: list[tuple[str, Verdict, list[dict[str,
                    "error_type": verdict.error_type, "error_message": verdict.detail}
         tx.append_event(event, payment_id, change_event(payment_id, changes, steps=steps,
                                                         **extra))
+        took = charge_ms(steps)
         changed.append((status, verdict.gateway_ref, verdict.error_type, verdict.detail,
-                        None, payment_id))
+                        None, took, tx.at if took is not None else None, payment_id))
         found[payment_id] = payment._replace(
             status=status, gateway_ref=verdict.gateway_ref, error_type=verdict.error_type,
             error_message=verdict.detail, owner=None, updated_at=tx.at)
@@ -108,7 +110,9 @@ def settle_payments_in(tx: Tx, verdicts: list[tuple[str, Verdict, list[dict[str,
     return found
 
 
-_SETTLED_COLUMNS = ("status", "gateway_ref", "error_type", "error_message", "owner")
+# The charge's time goes with the settle that first carries it (`stats` reads it).
+_SETTLED_COLUMNS = ("status", "gateway_ref", "error_type", "error_message", "owner",
+                    "charge_ms", "charged_at")
 
 
 def _check(row: Payment | Refund, require: str | None) -> None:

@@ -152,8 +152,27 @@ _V9 = """
 ALTER TABLE payments ADD COLUMN gateway TEXT NOT NULL DEFAULT 'default';
 """
 
+_V10 = """
+ALTER TABLE payments ADD COLUMN charge_ms DOUBLE PRECISION;
+ALTER TABLE payments ADD COLUMN charged_at TEXT COLLATE "C";
+UPDATE payments SET charge_ms = charged.ms, charged_at = charged.at FROM (
+    SELECT DISTINCT ON (e.entity_id) e.entity_id AS id,
+           (step.value ->> 'duration_ms')::double precision AS ms, e.at AS at
+    FROM events e CROSS JOIN LATERAL jsonb_array_elements(
+        CASE WHEN jsonb_typeof(e.payload::jsonb -> 'steps') = 'array'
+             THEN e.payload::jsonb -> 'steps' ELSE '[]'::jsonb END
+    ) WITH ORDINALITY AS step (value, place)
+    WHERE e.type IN ('payment.completed', 'payment.failed', 'payment.unresolved')
+      AND step.value ->> 'name' = 'ProcessPayment'
+      AND jsonb_typeof(step.value -> 'duration_ms') = 'number'
+    ORDER BY e.entity_id, e.seq, step.place
+) AS charged
+WHERE payments.id = charged.id;
+CREATE INDEX payments_charge ON payments (charge_ms, charged_at) WHERE charge_ms IS NOT NULL;
+"""
+
 MIGRATIONS: dict[int, str] = {2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7, 8: _V8,
-                              9: _V9}
+                              9: _V9, 10: _V10}
 assert max(MIGRATIONS) == SCHEMA_VERSION, "PostgreSQL and SQLite schemas move in step"
 
 

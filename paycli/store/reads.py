@@ -34,7 +34,8 @@ REFUND_COLUMNS = (
 )
 UPDATABLE = {
     "payments": frozenset({"status", "gateway_ref", "hold_id", "refunded", "refund_reserved",
-                           "error_type", "error_message", "owner", "gateway"}),
+                           "error_type", "error_message", "owner", "gateway", "charge_ms",
+                           "charged_at"}),
     "refunds": frozenset({"status", "gateway_ref", "transfer_id", "error_type",
                           "error_message", "owner"}),
 }

@@ -210,6 +210,13 @@ class ReplayStore:
         if cursor.rowcount != 1:
             raise NotApplicable(f"no {table[:-1]} {row_id}")
 
+    def charged(self, payment_id: str, took_ms: float, at: str) -> None:
+        """A payment's charge time, from a settle event: the first one stands, as the
+        ledger's own settle writes it (`store.writes.KEPT`)."""
+        self._run("UPDATE payments SET charge_ms = coalesce(charge_ms, ?), "
+                  "charged_at = coalesce(charged_at, ?) WHERE id = ?",
+                  (took_ms, at, payment_id))
+
     def _run(self, sql: str, args: tuple[Any, ...]) -> sqlite3.Cursor:
         try:
             return self.conn.execute(sql, args)

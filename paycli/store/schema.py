@@ -161,8 +161,27 @@ _V9 = """
 ALTER TABLE payments ADD COLUMN gateway TEXT NOT NULL DEFAULT 'default';
 """
 
+# Each payment's charge time and when it was recorded (see `tables.PAYMENTS`), filled
+# from the settle events already written: the ProcessPayment step of the first one that
+# carries a duration, as `replay-events` derives it.
+_V10 = """
+ALTER TABLE payments ADD COLUMN charge_ms REAL;
+ALTER TABLE payments ADD COLUMN charged_at TEXT;
+UPDATE payments SET charge_ms = charged.ms, charged_at = charged.at FROM (
+    SELECT e.entity_id AS id, json_extract(step.value, '$.duration_ms') AS ms, e.at AS at,
+           row_number() OVER (PARTITION BY e.entity_id ORDER BY e.seq, step.key) AS n
+    FROM events e, json_each(e.payload, '$.steps') step
+    WHERE e.type IN ('payment.completed', 'payment.failed', 'payment.unresolved')
+      AND json_type(e.payload, '$.steps') = 'array'
+      AND json_extract(step.value, '$.name') = 'ProcessPayment'
+      AND json_type(step.value, '$.duration_ms') IN ('integer', 'real')
+) AS charged
+WHERE charged.n = 1 AND payments.id = charged.id;
+CREATE INDEX payments_charge ON payments (charge_ms, charged_at) WHERE charge_ms IS NOT NULL;
+"""
+
 MIGRATIONS: dict[int, str] = {2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7, 8: _V8,
-                              9: _V9}
+                              9: _V9, 10: _V10}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 

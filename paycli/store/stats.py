@@ -5,11 +5,16 @@ Every figure of a window is one grouped query over an index: payments by their c
 time (`payments_created`), stuck ones by status (`payments_status`), events by their
 sequence number (the primary key). The events carry no index on time, so the first event
 of a window is found by bisecting the sequence numbers, whose times grow with them.
+
+Gateway latency is each payment's `charge_ms`, recorded when it settles (`charge_ms`
+below is the rule, shared by the settle path, replay and migration 10's SQL). A
+percentile is one read along `payments_charge` in duration order (`LIMIT 1 OFFSET k`):
+the window's charges are counted and ranked by the database, never loaded.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from paycli.store.sql import Connection
@@ -22,6 +27,44 @@ GROUPINGS = {
     "hour": "substr(created_at, 1, 13)",
     "gateway": "gateway",
 }
+
+
+SETTLE_EVENTS = ("payment.completed", "payment.failed", "payment.unresolved")
+CHARGE_STEP = "ProcessPayment"
+
+
+def charge_ms(steps: Sequence[Any] | None) -> float | None:
+    """The charge step's duration among a settle's step records, if it ran (the first
+    one named so that has a duration)."""
+    for step in steps or ():
+        if isinstance(step, dict) and step.get("name") == CHARGE_STEP:
+            took = step.get("duration_ms")
+            if isinstance(took, int | float) and not isinstance(took, bool):
+                return float(took)
+    return None
+
+
+def charges_since(conn: Connection, since: str) -> int:
+    """How many payments had their charge timed at or after `since`."""
+    row = conn.execute("SELECT count(*) FROM payments WHERE charge_ms IS NOT NULL "
+                       "AND charged_at >= ?", (since,)).fetchone()
+    return int(row[0])
+
+
+def charge_ranked(conn: Connection, since: str, rank: int) -> float:
+    """The `rank`-th smallest (from 1) charge time of those timed since `since`."""
+    row = conn.execute(
+        "SELECT charge_ms FROM payments WHERE charge_ms IS NOT NULL AND charged_at >= ? "
+        "ORDER BY charge_ms LIMIT 1 OFFSET ?", (since, rank - 1)).fetchone()
+    return float(row[0])
+
+
+def charge_times(conn: Connection, since: str) -> list[float]:
+    """Every charge time recorded since `since`, smallest first."""
+    rows = conn.execute(
+        "SELECT charge_ms FROM payments WHERE charge_ms IS NOT NULL AND charged_at >= ? "
+        "ORDER BY charge_ms", (since,)).fetchall()
+    return [float(took) for took, in rows]
 
 
 def outcomes(conn: Connection, since: str, by: str | None = None

@@ -23,6 +23,9 @@ from paycli.store.reads import (
 )
 from paycli.store.sql import Connection
 
+# Columns written once: a later update passing a value leaves the first one standing.
+KEPT = frozenset({"charge_ms", "charged_at"})
+
 
 class Tx(Reader):
     """The writes of one transaction. Every state change goes with its event."""
@@ -144,7 +147,8 @@ class Tx(Reader):
         unknown = set(columns) - UPDATABLE[table]
         if unknown:
             raise ValueError(f"cannot update {sorted(unknown)} of {table}")
-        assignments = ", ".join(f"{column} = ?" for column in columns)
+        assignments = ", ".join(f"{column} = coalesce({column}, ?)" if column in KEPT
+                                else f"{column} = ?" for column in columns)
         at = self.at
         self.conn.executemany(f"UPDATE {table} SET {assignments}, updated_at = ? WHERE id = ?",
                               [(*row[:-1], at, row[-1]) for row in rows])
