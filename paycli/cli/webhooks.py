@@ -14,7 +14,7 @@ from paycli.cli.views import webhooks as views
 from paycli.errors import DeliveriesFailed, UsageError
 from paycli.records import DeliveryStatus
 from paycli.webhooks import endpoints, repair
-from paycli.webhooks.deliver import Deliverer, system_clock
+from paycli.webhooks.deliver import Deliverer, batch_for, system_clock
 from paycli.webhooks.sender import TIMEOUT, client
 
 webhooks_app = typer.Typer(help="Signed notifications of payments and refunds to the "
@@ -119,7 +119,7 @@ def webhooks_deliver(
     if wait <= 0:
         raise UsageError("--timeout must be more than 0 seconds")
     with open_store(ctx) as store, client(workers, timeout=wait) as http:
-        result = Deliverer(store, http, concurrency=workers, batch=workers * 2,
+        result = Deliverer(store, http, concurrency=workers, batch=batch_for(workers),
                            timeout=wait).run(follow)
     if result.failed or result.dead:
         fail(result, DeliveriesFailed(f"{result.failed} deliveries failed (retried later), "

@@ -113,6 +113,15 @@ def endpoint(reader: Reader, endpoint_id: str) -> EndpointRow | None:
     return EndpointRow(*row) if row else None
 
 
+def unread_after(reader: Reader, cursor: int) -> tuple[bool, int]:
+    """Whether an event other than the webhooks' own follows `cursor`, and how many
+    events do in all: a reading cheap enough to make before each batch."""
+    row = reader.conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM events WHERE seq > ? AND type NOT LIKE 'webhook.%'), "
+        "(SELECT coalesce(max(seq), 0) FROM events)", (cursor,)).fetchone()
+    return bool(row[0]), int(row[1]) - cursor
+
+
 def add_deliveries(tx: Tx, endpoint_id: str, cursor: int, new: list[NewDelivery],
                    now: str) -> None:
     """Create deliveries due `now` and move the endpoint's cursor to `cursor`."""
@@ -130,7 +139,8 @@ def add_deliveries(tx: Tx, endpoint_id: str, cursor: int, new: list[NewDelivery]
 
 
 _CLAIMABLE = f"""
-SELECT d.id FROM webhook_deliveries d
+SELECT {", ".join(f"d.{c.strip()}" for c in DELIVERY_COLUMNS.split(","))}, e.url, e.secret
+FROM webhook_deliveries d
 JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.removed_at IS NULL
 WHERE d.status IN ('{OPEN[0]}', '{OPEN[1]}') AND d.next_at <= ?
   AND (d.lease_until IS NULL OR d.lease_until < ?)
@@ -142,21 +152,14 @@ ORDER BY d.next_at, d.event_seq LIMIT ?
 
 
 def claim(tx: Tx, owner: str, now: str, until: str, limit: int) -> list[Claimed]:
-    """Lease up to `limit` due deliveries to `owner` until `until`, and return them."""
-    ids = [row[0] for row in tx.conn.execute(_CLAIMABLE, (now, now, limit)).fetchall()]
-    if not ids:
+    """Lease up to `limit` due deliveries to `owner` until `until`, and return them (one
+    read and one batched write, whatever their number)."""
+    found = tx.conn.execute(_CLAIMABLE, (now, now, limit)).fetchall()
+    if not found:
         return []
     tx.conn.executemany("UPDATE webhook_deliveries SET lease_owner = ?, lease_until = ? "
-                        "WHERE id = ?", [(owner, until, delivery_id) for delivery_id in ids])
-    columns = ", ".join(f"d.{c.strip()}" for c in DELIVERY_COLUMNS.split(","))
-    claimed = []
-    for delivery_id in ids:
-        row = tx.conn.execute(
-            f"SELECT {columns}, e.url, e.secret FROM webhook_deliveries d "
-            "JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.id = ?",
-            (delivery_id,)).fetchone()
-        claimed.append(Claimed(DeliveryRow(*row[:-2]), row[-2], row[-1]))
-    return claimed
+                        "WHERE id = ?", [(owner, until, row[0]) for row in found])
+    return [Claimed(DeliveryRow(*row[:-2]), row[-2], row[-1]) for row in found]
 
 
 def record_outcome(tx: Tx, delivery_id: str, owner: str, changes: dict[str, Any],

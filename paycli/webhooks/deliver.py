@@ -1,12 +1,13 @@
 """`webhooks deliver`: turn new events into deliveries, lease the due ones, send them with
 bounded concurrency, record each outcome.
 
-One round: every active endpoint's events after its cursor become deliveries (cursor
+One batch: every active endpoint's events after its cursor become deliveries (cursor
 moved in the same transaction, so two processes never queue one event twice); up to
-`batch` due deliveries are leased to this process; a thread pool of `concurrency`
-workers sends them over one pooled client (a slow endpoint holds one worker, never the
-others); each outcome is written by the lease's holder, with its event. `run` repeats
-rounds until none is due (or forever, following).
+`batch` due deliveries are leased to this process in one transaction; a thread pool of
+`concurrency` workers sends them over one pooled keep-alive client (a slow endpoint
+holds one worker, never the others); the outcomes are written by the lease's holder, with
+their events, in one transaction. `run` starts the next batch before recording the one
+before, until none is due (or forever, following).
 
 Invariants: the clock is a parameter (tests pass a fake one: it decides what is due and
 when a retry is scheduled); the lease outlasts the longest attempt, so no delivery is
@@ -22,9 +23,10 @@ import secrets
 import socket
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 import httpx
 
@@ -38,6 +40,12 @@ from paycli.webhooks.endpoints import patterns_of
 Clock = Callable[[], datetime]
 QUEUE_BATCH = 1000  # events read per endpoint and transaction
 LEASE_MARGIN = 5.0  # seconds of a lease beyond its batch's longest sending
+
+
+def batch_for(concurrency: int) -> int:
+    """How many deliveries one process leases at once: enough to keep its workers busy
+    between two of its commits."""
+    return concurrency * 2
 
 
 def system_clock() -> datetime:
@@ -65,15 +73,19 @@ class Deliverer:
 
     @property
     def lease(self) -> timedelta:
-        """How long a claimed batch is this process's: every worker's share of it sent
-        one after the other, each up to the timeout, plus a margin."""
-        rounds = -(-self.batch // self.concurrency) + 1
+        """How long a claimed batch is this process's: every worker's share of it and of
+        the batch before it (two are under way at once) sent one after the other, each up
+        to the timeout, plus a margin."""
+        rounds = -(-2 * self.batch // self.concurrency) + 1
         return timedelta(seconds=self.timeout * rounds + LEASE_MARGIN)
 
     def queue(self) -> int:
         """Turn every endpoint's new events into deliveries; returns how many."""
         made = 0
         for endpoint in rows.endpoints(self.store.read):
+            news, behind = rows.unread_after(self.store.read, endpoint.cursor)
+            if not news and behind < QUEUE_BATCH:
+                continue  # only webhook events since: no write, until a batch of them
             while (count := self._queue_one(endpoint.id)) is not None:
                 made += count
         return made
@@ -94,22 +106,26 @@ class Deliverer:
             rows.add_deliveries(tx, endpoint_id, batch[-1].seq, new, stamp(self.clock()))
         return len(new)
 
-    def round(self, pool: ThreadPoolExecutor, tally: DeliverResult) -> DeliverResult | None:
-        """Queue, lease and send one batch; None when nothing was due."""
+    def start(self, pool: ThreadPoolExecutor) -> Batch | None:
+        """Queue new events, lease one batch and hand its sends to the pool; None when
+        nothing was due."""
         self.queue()
         now = self.clock()
+        until = now + self.lease
         with self.store.transaction() as tx:
-            claimed = rows.claim(tx, self.owner, stamp(now), stamp(now + self.lease),
-                                 self.batch)
+            claimed = rows.claim(tx, self.owner, stamp(now), stamp(until), self.batch)
         if not claimed:
             return None
         with self.store.snapshot() as reader:  # here: the store's connection is not shared
             bodies = [_body(reader, one.delivery.event_seq) for one in claimed]
-        until = now + self.lease
-        outcomes = list(pool.map(self._send, claimed, bodies, [until] * len(claimed)))
-        return _added(tally, self._record(
-            (one, outcome) for one, outcome in zip(claimed, outcomes, strict=True)
-            if outcome is not None))
+        return Batch(claimed, [pool.submit(self._send, one, body, until)
+                               for one, body in zip(claimed, bodies, strict=True)])
+
+    def finish(self, batch: Batch) -> DeliverResult:
+        """Wait for a batch's answers and record them, in one transaction."""
+        outcomes = [future.result() for future in batch.sending]
+        return self._record((one, outcome) for one, outcome in
+                            zip(batch.claimed, outcomes, strict=True) if outcome is not None)
 
     def _send(self, claimed: rows.Claimed, body: bytes | None, until: datetime
               ) -> sender.Outcome | None:
@@ -138,17 +154,31 @@ class Deliverer:
 
     def run(self, follow: bool = False, poll: float = 0.5,
             sleep: Callable[[float], None] = time.sleep) -> DeliverResult:
-        """Rounds until nothing is due (following: forever, polling every `poll` s)."""
+        """Batches until nothing is due (following: forever, polling every `poll` s).
+
+        Two batches at most are under way: the next is leased and sending while the one
+        before is waited for and recorded, so the pool never idles on the ledger's
+        commits. The next batch never holds a later event of a payment still being sent
+        (`claim` leases none whose earlier delivery is open): order per payment holds."""
         tally = DeliverResult(sent=0, delivered=0, failed=0, dead=0)
+        in_flight: Batch | None = None
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="deliver") as pool:
             while True:
-                after = self.round(pool, tally)
-                if after is not None:
-                    tally = after
-                elif follow:
+                started = self.start(pool)
+                if in_flight is not None:
+                    tally = _added(tally, self.finish(in_flight))
+                elif started is None:
+                    if not follow:
+                        return tally
                     sleep(poll)
-                else:
-                    return tally
+                in_flight = started
+
+
+class Batch(NamedTuple):
+    """Leased deliveries and their sends under way, in the same order."""
+
+    claimed: list[rows.Claimed]
+    sending: list[Future[sender.Outcome | None]]
 
 
 def _body(reader: Reader, seq: int) -> bytes | None:
