@@ -125,11 +125,14 @@ class Receiver:
             self._waiting.append((event, at, done))
             start, self._draining = not self._draining, True
         if start:
-            loop.run_in_executor(self._worker, self._drain, loop)
+            loop.run_in_executor(self._worker, self._drain)
         return done
 
-    def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
-        """On the ledger thread: apply what waits, a group at a time, until nothing does."""
+    def _drain(self) -> None:
+        """On the ledger thread: apply what waits, a group at a time, until nothing does.
+
+        Each outcome goes to its own request's loop: a drain may outlive the loop of the
+        request that started it (the test client runs a loop per request)."""
         while True:
             with self._lock:
                 group, self._waiting = self._waiting[:GROUP], self._waiting[GROUP:]
@@ -142,7 +145,7 @@ class Receiver:
                 results = [exc] * len(group)
             for (_, _, done), result in zip(group, results, strict=True):
                 with contextlib.suppress(RuntimeError):  # its loop closed: nobody waits
-                    loop.call_soon_threadsafe(_resolve, done, result)
+                    done.get_loop().call_soon_threadsafe(_resolve, done, result)
 
     def _answer(self, line: dict[str, Any], status: int, **fields: Any) -> Response:
         line = {**line, "status": status, **fields}
