@@ -105,6 +105,7 @@ REPORT_CHUNK_LINES = 500
 WEBHOOK_MODES = ("ok", "duplicate", "reorder", "delay", "drop", "bad-signature")
 WEBHOOK_ATTEMPTS = 6
 WEBHOOK_FIRST_BACKOFF_S = 0.2
+WEBHOOK_MAX_BACKOFF_S = 5.0  # the doubling stops here (a long schedule stays quick)
 WEBHOOK_DELAY_S = 2.0  # how late a ``delay`` delivery arrives
 WEBHOOK_HOLD_S = 1.0  # how long a ``reorder`` delivery waits for a later one to overtake it
 MESSAGES = {
@@ -962,12 +963,15 @@ def _event(kind: str, charge: Charge, status: str, amount: Decimal,
 class Notifier:
     """Sends every final outcome to ``url``, signed, each delivery a task of its own (so
     the gateway's answers never wait for it), retried on a non-2xx or no answer (0.2 s,
-    then doubling, 6 attempts). ``faults`` (``/admin/webhooks``) makes the next
+    then doubling up to 5 s, 6 attempts; ``--webhook-backoff-ms`` and
+    ``--webhook-attempts`` change both). ``faults`` (``/admin/webhooks``) makes the next
     ``count`` deliveries arrive twice, out of order, late, never, or first with a bad
     signature (its retry is signed right)."""
 
-    def __init__(self, url: str, secret: str) -> None:
+    def __init__(self, url: str, secret: str, attempts: int = WEBHOOK_ATTEMPTS,
+                 first_backoff_s: float = WEBHOOK_FIRST_BACKOFF_S) -> None:
         self.url, self.key = url, webhook_key(secret)
+        self.attempts, self.first_backoff_s = attempts, first_backoff_s
         self.faults = ModeState("ok", None, 0)
         self.sent = 0  # deliveries answered 2xx
         self._tasks: set[asyncio.Task[None]] = set()
@@ -1013,13 +1017,13 @@ class Notifier:
                        forged: bool = False, then_held: bool = False) -> None:
         await asyncio.sleep(delay)
         body = dumps(event).encode()
-        wait = WEBHOOK_FIRST_BACKOFF_S
-        for attempt in range(WEBHOOK_ATTEMPTS):
+        wait = self.first_backoff_s
+        for attempt in range(self.attempts):
             if await self._post(event["id"], body, forged and attempt == 0):
                 self.sent += 1
                 break
             await asyncio.sleep(wait)
-            wait *= 2
+            wait = min(wait * 2, WEBHOOK_MAX_BACKOFF_S)
         if then_held:
             await self._release_held(0)
 
@@ -1299,6 +1303,8 @@ def create_app(
     protocol: str = "full",
     webhook_url: str | None = None,
     webhook_secret: str | None = None,
+    webhook_attempts: int = WEBHOOK_ATTEMPTS,
+    webhook_backoff_ms: int = round(WEBHOOK_FIRST_BACKOFF_S * 1000),
 ) -> ASGIApp:
     """The mock gateway as an ASGI app (meant to run under uvicorn)."""
     if mode not in MODES:
@@ -1310,7 +1316,8 @@ def create_app(
     ledger = Ledger(Path(state_file) if state_file is not None else None)
     gateway = Gateway(ModeState(mode, count, latency_ms), seed, ledger, protocol)
     if webhook_url is not None:
-        gateway.notifier = Notifier(webhook_url, webhook_secret or "")
+        gateway.notifier = Notifier(webhook_url, webhook_secret or "", webhook_attempts,
+                                    webhook_backoff_ms / 1000)
     endpoints = Endpoints(gateway, api_key)
     routes = [
         Route("/health", endpoints.health),
@@ -1361,6 +1368,13 @@ def _non_negative(text: str) -> int:
     return value
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
+    return value
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Mock card gateway for paycli's tests.")
     parser.add_argument("--host", default="127.0.0.1")
@@ -1398,6 +1412,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--webhook-url", default=None,
         help="send every final outcome there as a signed gateway event (secret: "
         "$PAYCLI_WEBHOOK_SECRET)",
+    )
+    parser.add_argument(
+        "--webhook-attempts", type=_positive, default=WEBHOOK_ATTEMPTS,
+        help="tries per webhook delivery before it is given up (default %(default)s)",
+    )
+    parser.add_argument(
+        "--webhook-backoff-ms", type=_non_negative,
+        default=round(WEBHOOK_FIRST_BACKOFF_S * 1000),
+        help="wait before a delivery's first retry, then doubling up to "
+        f"{WEBHOOK_MAX_BACKOFF_S:g} s (default %(default)s)",
     )
     args = parser.parse_args(argv)
     args.webhook_secret = os.environ.get("PAYCLI_WEBHOOK_SECRET")
@@ -1444,7 +1468,8 @@ def main(argv: list[str] | None = None) -> None:
         app = create_app(
             args.mode, args.latency_ms, args.seed, args.state, args.api_key, args.verbose,
             count=args.count, protocol=args.protocol, webhook_url=args.webhook_url,
-            webhook_secret=args.webhook_secret,
+            webhook_secret=args.webhook_secret, webhook_attempts=args.webhook_attempts,
+            webhook_backoff_ms=args.webhook_backoff_ms,
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         sys.exit(f"mock_gateway: cannot load state file {args.state}: {exc!r}")

@@ -2,9 +2,12 @@
 
 One path, `POST /webhooks/gateway`: the body is read up to 64 KiB (413 beyond, counted
 as it arrives), verified (`gateway.webhook`: 401, 400) and applied
-(`saga.inbound.apply_event`); the answer is 2xx only once the ledger has committed, so a
+(`saga.inbound.apply_events`); the answer is 2xx only once the ledger has committed, so a
 crash before then leaves the event to the gateway's retry. The ledger work runs on one
 thread of its own, which owns the store's connection: writers are one at a time anyway.
+Deliveries that arrive while it commits wait together and are applied in the next
+transaction, up to `GROUP` of them (a group commit: one fsync for many, each still answered
+only after the commit that holds it).
 
 Ctrl-C or SIGTERM (how a service manager stops it) lets the request in hand finish, then
 exits 130.
@@ -15,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any
@@ -30,12 +35,15 @@ from paycli.cli.common import JsonOption, command, state_of
 from paycli.cli.views import listen as views
 from paycli.errors import PaycliError, UsageError
 from paycli.gateway.webhook import MAX_BODY, GatewayEvent, Refused, Verifier
-from paycli.saga.inbound import Applied, NotReady, apply_event
+from paycli.saga.inbound import Applied, NotReady, apply_events
 from paycli.store import Store
 from paycli.store.hashing import utc_now
 
 ACTOR = "webhook"
 PATH = "/webhooks/gateway"
+GROUP = 256  # deliveries applied in one transaction at most
+
+Waiting = tuple[GatewayEvent, str, "asyncio.Future[Applied]"]
 
 
 def register(app: typer.Typer) -> None:
@@ -81,6 +89,9 @@ class Receiver:
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
         # Opened (made, migrated) before the socket is: a bad --db stops it at once.
         self._store = self._worker.submit(Store, db, actor=ACTOR).result()
+        self._lock = threading.Lock()  # guards the two below, shared with the worker
+        self._waiting: list[Waiting] = []
+        self._draining = False
 
     def app(self) -> Starlette:
         """The ASGI app: `POST /webhooks/gateway`, nothing else."""
@@ -88,12 +99,12 @@ class Receiver:
 
     async def receive(self, request: Request) -> Response:
         """Answer one delivery (see the module)."""
+        received = time.perf_counter()
         line: dict[str, Any] = {"at": utc_now(), "webhook_id": request.headers.get("webhook-id")}
         try:
             event = self.verifier.verify(request.headers, await _body(request))
             line.update(type=event.type)
-            loop = asyncio.get_running_loop()
-            applied = await loop.run_in_executor(self._worker, self._apply, event, line["at"])
+            applied = await self._apply(event, line["at"])
         except Refused as refused:
             return self._answer(line, refused.status, reason=refused.reason)
         except ClientDisconnect:  # the sender left mid-body: nothing done, it will retry
@@ -103,10 +114,38 @@ class Receiver:
         except PaycliError as exc:
             return self._answer(line, 500, reason=exc.type)
         return self._answer(line, 200, outcome=applied.outcome, entity_id=applied.entity_id,
-                            ledger_status=applied.ledger_status)
+                            ledger_status=applied.ledger_status,
+                            ms=round((time.perf_counter() - received) * 1000, 3))
 
-    def _apply(self, event: GatewayEvent, at: str) -> Applied:
-        return apply_event(self._store, event, at)
+    def _apply(self, event: GatewayEvent, at: str) -> asyncio.Future[Applied]:
+        """The event queued for the ledger thread; resolved once its group committed."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Applied] = loop.create_future()
+        with self._lock:
+            self._waiting.append((event, at, done))
+            start, self._draining = not self._draining, True
+        if start:
+            loop.run_in_executor(self._worker, self._drain)
+        return done
+
+    def _drain(self) -> None:
+        """On the ledger thread: apply what waits, a group at a time, until nothing does.
+
+        Each outcome goes to its own request's loop: a drain may outlive the loop of the
+        request that started it (the test client runs a loop per request)."""
+        while True:
+            with self._lock:
+                group, self._waiting = self._waiting[:GROUP], self._waiting[GROUP:]
+                if not group:
+                    self._draining = False
+                    return
+            try:
+                results: list[Any] = apply_events(self._store, [(e, at) for e, at, _ in group])
+            except BaseException as exc:  # a bug or a lost database: each request fails
+                results = [exc] * len(group)
+            for (_, _, done), result in zip(group, results, strict=True):
+                with contextlib.suppress(RuntimeError):  # its loop closed: nobody waits
+                    done.get_loop().call_soon_threadsafe(_resolve, done, result)
 
     def _answer(self, line: dict[str, Any], status: int, **fields: Any) -> Response:
         line = {**line, "status": status, **fields}
@@ -118,6 +157,16 @@ class Receiver:
         """Close the ledger (on its own thread) and stop that thread."""
         self._worker.submit(self._store.close).result()
         self._worker.shutdown()
+
+
+def _resolve(done: asyncio.Future[Applied], result: Applied | BaseException) -> None:
+    """Hand a delivery its outcome (on the event loop's thread)."""
+    if done.cancelled():  # the request was given up meanwhile
+        return
+    if isinstance(result, BaseException):
+        done.set_exception(result)
+    else:
+        done.set_result(result)
 
 
 async def _body(request: Request) -> bytes:

@@ -10,10 +10,16 @@ Invariants: a final state is never rewritten: an event that agrees with it chang
 nothing, one that contradicts it is kept as a break; a payment or refund still PENDING
 (its saga has not heard the gateway's answer yet) is left alone and the id not taken
 (`NotReady`), so the gateway's retry finds it PROCESSING or final.
+
+`apply_events` acts on several events in one transaction (one commit, one fsync, for as
+many deliveries as arrived together), each exactly as `apply_event` would: an event that is
+`NotReady` is found before anything of it is written, so it is left out alone; any other
+error rolls the group back and each event is tried again in a transaction of its own.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from paycli.errors import PaycliError
@@ -54,16 +60,48 @@ class Applied(NamedTuple):
 def apply_event(store: Store, event: GatewayEvent, received_at: str) -> Applied:
     """Act on a verified gateway event once, in one transaction (see the module)."""
     with store.transaction(event.webhook_id) as tx:
-        target = _refund_of(tx, event) if event.is_refund else tx.payment(event.payment_id)
-        applied = _judge(event, target)
-        row = ReceivedWebhook(event.webhook_id, event.type, applied.entity_id,
-                              applied.outcome, applied.ledger_status, event.status,
-                              received_at)
-        if not take_webhook(tx, row):
-            return applied._replace(outcome="duplicate")
-        if applied.outcome == "applied" and target is not None:
-            _settle(tx, event, target)
-        return applied
+        return _apply_in(tx, event, received_at)
+
+
+def apply_events(store: Store, events: Sequence[tuple[GatewayEvent, str]]
+                 ) -> list[Applied | PaycliError]:
+    """Act on each `(event, received_at)` once, all in one transaction when they can be;
+    for each, what became of it or the error that left it to the gateway's retry."""
+    if len(events) > 1:
+        first = events[0][0].webhook_id
+        try:
+            with store.transaction(f"webhooks:{first}") as tx:
+                return [_settled_or_not_ready(tx, event, at) for event, at in events]
+        except PaycliError:
+            pass  # rolled back: one at a time, so that one bad event fails alone
+    return [_alone(store, event, at) for event, at in events]
+
+
+def _settled_or_not_ready(tx: Tx, event: GatewayEvent, received_at: str
+                          ) -> Applied | PaycliError:
+    try:
+        return _apply_in(tx, event, received_at)
+    except NotReady as exc:  # raised before anything of this event was written
+        return exc
+
+
+def _alone(store: Store, event: GatewayEvent, received_at: str) -> Applied | PaycliError:
+    try:
+        return apply_event(store, event, received_at)
+    except PaycliError as exc:
+        return exc
+
+
+def _apply_in(tx: Tx, event: GatewayEvent, received_at: str) -> Applied:
+    target = _refund_of(tx, event) if event.is_refund else tx.payment(event.payment_id)
+    applied = _judge(event, target)
+    row = ReceivedWebhook(event.webhook_id, event.type, applied.entity_id,
+                          applied.outcome, applied.ledger_status, event.status, received_at)
+    if not take_webhook(tx, row):
+        return applied._replace(outcome="duplicate")
+    if applied.outcome == "applied" and target is not None:
+        _settle(tx, event, target)
+    return applied
 
 
 def _judge(event: GatewayEvent, target: Payment | Refund | None) -> Applied:

@@ -13,7 +13,8 @@ _STYLES = {"applied": "green", "agreed": "cyan", "duplicate": "cyan", "break": "
 
 def delivery_line(delivery: dict[str, Any], as_json: bool) -> None:
     """Print one delivery: `{at, status, outcome, webhook_id, type, entity_id,
-    ledger_status}` (a refused one has a `reason` and no outcome)."""
+    ledger_status, ms}` (`ms`: from receipt to the ledger's commit; a refused one has a
+    `reason` and no outcome)."""
     if as_json or not sys.stdout.isatty():
         print_json(delivery)
         return
