@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import signal
@@ -28,11 +29,15 @@ from standardwebhooks import Webhook
 from test_resolve import CannotTell, env_for
 
 from paycli.cli.listen import Receiver
+from paycli.devtools.mock_process import free_port
+from paycli.gateway.protocol import Answer
 from paycli.gateway.webhook import Verifier
 from paycli.ledger import wallet
+from paycli.ledger.batchfile import BatchRow
 from paycli.money import Money
 from paycli.saga import pay as saga
 from paycli.saga import refund as refunds
+from paycli.saga.batch import Batch, BatchOptions
 from paycli.saga.steps import SilentReporter
 from paycli.store import Store
 from paycli.store.inbound import webhook_breaks
@@ -51,12 +56,13 @@ def signed(event: dict[str, Any], webhook_id: str, *, secret: str = SECRET,
                  "webhook-signature": signature, "content-type": "application/json"}
 
 
-def charge_event(payment_id: str, kind: str = "charge.approved") -> dict[str, Any]:
-    """The contract's gateway event for a charge of 10.00 USD."""
+def charge_event(payment_id: str, kind: str = "charge.approved", amount: str = "10.00"
+                 ) -> dict[str, Any]:
+    """The contract's gateway event for a charge of `amount` USD."""
     status = "approved" if kind == "charge.approved" else "declined"
     return {"type": kind, "id": f"evt_{payment_id}", "timestamp": "2026-01-01T00:00:00Z",
             "data": {"externalId": f"ext_{payment_id}", "paymentId": payment_id,
-                     "status": status, "amount": "10.00", "currency": "USD",
+                     "status": status, "amount": amount, "currency": "USD",
                      "refundId": None}}
 
 
@@ -98,7 +104,7 @@ def stuck(store: Store) -> str:
     return str(outcome.result.payment_id)
 
 
-def deliver(client: AppClient, event: dict[str, Any], webhook_id: str,
+def deliver(client: AppClient | ProcessClient, event: dict[str, Any], webhook_id: str,
             **how: Any) -> httpx.Response:
     """POST one signed delivery; the response."""
     body, headers = signed(event, webhook_id, **how)
@@ -164,6 +170,21 @@ class TestSettling:
         assert (kept.id, kept.entity_id, kept.ledger_status, kept.gateway_status) == (
             "msg_7", stuck, "FAILED", "approved")
 
+    @pytest.mark.parametrize("amount, currency", [("1.00", "USD"), ("10.00", "EUR")])
+    def test_a_charge_event_for_other_money_is_a_break(
+            self, client: AppClient, store: Store, stuck: str, amount: str,
+            currency: str) -> None:
+        """Approved, but for another amount or currency than the payment's 10.00 USD:
+        nothing settled (still PROCESSING, the hold kept), kept as a break."""
+        event = charge_event(stuck, amount=amount)
+        event["data"]["currency"] = currency
+        answer = deliver(client, event, "msg_other_money")
+        assert answer.status_code == 200 and answer.json() == {"outcome": "break"}
+        assert status_of(store, stuck) == "PROCESSING"
+        account = store.read.account("wallet", "alice", "USD")
+        assert account is not None and (account.balance, account.held) == (100_00, 10_00)
+        assert [kept.id for kept in webhook_breaks(store.read)] == ["msg_other_money"]
+
     def test_reconcile_lists_the_break(self, client: AppClient, store: Store, stuck: str,
                                        cli: CliCall, tmp_path: Path) -> None:
         """`reconcile` shows the webhook break beside the report's breaks, and lists it
@@ -206,11 +227,46 @@ class TestSettling:
         assert account is not None and account.balance == 34_00
 
 
-def at_once(clients: list[AppClient], event: dict[str, Any], webhook_id: str) -> list[str]:
+class ProcessClient:
+    """Requests to a running `paycli listen` process over HTTP (as `AppClient`'s)."""
+
+    def __init__(self, port: int) -> None:
+        self.base = f"http://127.0.0.1:{port}"
+
+    def post(self, path: str, **how: Any) -> httpx.Response:
+        return httpx.post(self.base + path, timeout=30, **how)
+
+
+@contextlib.contextmanager
+def listening(db: Path, count: int) -> Iterator[list[ProcessClient]]:
+    """`count` `paycli listen` processes on the ledger `db` (on PostgreSQL: as on several
+    hosts), each ready; stopped (Ctrl-C, exit 130) at the end."""
+    processes, clients = [], []
+    try:
+        for _ in range(count):
+            port = free_port()
+            process = subprocess.Popen(
+                [*paycli_command(None), "--db", str(db), "listen", "--port", str(port),
+                 "--json"], env=paycli_env(PAYCLI_WEBHOOK_SECRET=SECRET), text=True,
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            processes.append(process)
+            assert process.stderr is not None and "listening" in process.stderr.readline()
+            clients.append(ProcessClient(port))
+        yield clients
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGINT)
+        for process in processes:
+            process.communicate(timeout=30)
+            assert process.returncode == 130
+
+
+def at_once(clients: list[AppClient] | list[ProcessClient], event: dict[str, Any],
+            webhook_id: str) -> list[str]:
     """The same delivery sent to every client at the same moment; their outcomes."""
     outcomes: list[str] = []
 
-    def send(to: AppClient) -> None:
+    def send(to: AppClient | ProcessClient) -> None:
         outcomes.append(deliver(to, event, webhook_id).json()["outcome"])
 
     threads = [threading.Thread(target=send, args=(to,)) for to in clients]
@@ -235,7 +291,7 @@ class TestTwoListeners:
         answers: list[str] = []
         try:
             for number, payment_id in enumerate(ids):
-                answers += at_once([client, other], charge_event(payment_id),
+                answers += at_once([client, other], charge_event(payment_id, amount="1.00"),
                                    f"msg_two_{number}")
         finally:
             second.close()
@@ -243,6 +299,29 @@ class TestTwoListeners:
         assert {status_of(store, i) for i in ids} == {"COMPLETED"}
         account = store.read.account("wallet", "alice", "USD")
         assert account is not None and (account.balance, account.held) == (95_00, 0)
+
+
+    def test_two_listen_processes_apply_each_event_once(
+            self, store: Store, db_path: Path) -> None:
+        """Two `paycli listen` processes on one ledger (on PostgreSQL, two hosts' worth),
+        every event sent to both at the same moment: each applied once, the other
+        answer `duplicate`, every payment COMPLETED by one settle, balance exact."""
+        wallet.credit(store, "alice", Money(100_00, "USD"))
+        env = env_for(store, CannotTell(pending=True))
+        ids = [str(saga.pay(env, saga.PayRequest("alice", Money(1_00, "USD"), wait_s=0),
+                            SilentReporter()).result.payment_id) for _ in range(20)]
+        with listening(db_path, 2) as clients:
+            answers = [outcome for number, payment_id in enumerate(ids)
+                       for outcome in at_once(clients, charge_event(payment_id,
+                                                                    amount="1.00"),
+                                              f"msg_proc_{number}")]
+        assert sorted(answers) == sorted(["applied", "duplicate"] * 20)
+        for payment_id in ids:
+            settled = [e.actor for e in store.read.events_of(payment_id)
+                       if e.type in ("payment.completed", "payment.failed")]
+            assert settled == ["webhook"], payment_id
+        account = store.read.account("wallet", "alice", "USD")
+        assert account is not None and (account.balance, account.held) == (80_00, 0)
 
 
 class TestPayWatchesTheLedger:
@@ -273,6 +352,57 @@ class TestPayWatchesTheLedger:
         assert outcome.result.status == "COMPLETED" and outcome.error is None
         account = store.read.account("wallet", "alice", "USD")
         assert account is not None and (account.balance, account.held) == (90_00, 0)
+
+
+class CountingLookups(CannotTell):
+    """`CannotTell(pending=True)`, counting the look-ups made of it."""
+
+    def __init__(self) -> None:
+        super().__init__(pending=True)
+        self.lookups = 0
+
+    def status(self, external_id: str) -> Answer | None:
+        self.lookups += 1
+        return super().status(external_id)
+
+
+class TestBatchWatchesTheLedger:
+    def test_pending_rows_end_when_their_webhooks_land(
+            self, client: AppClient, store: Store) -> None:
+        """A billing run whose charges the gateway calls pending forever: each row ends
+        COMPLETED (this run's) once its webhook is applied, settled by `webhook`, long
+        before the run's 30 s wait, the gateway asked at most once per row."""
+        wallet.credit(store, "alice", Money(100_00, "USD"))
+        rows = [BatchRow(line, "alice", Money(10_00, "USD"), f"o-{line}", None)
+                for line in range(2, 7)]
+
+        def webhooks_land() -> None:
+            deadline, sent = time.monotonic() + 10, set()
+            while time.monotonic() < deadline and len(sent) < len(rows):
+                for payment in store.read.payments(status="PROCESSING"):
+                    if payment.gateway_ref and payment.id not in sent:
+                        deliver(client, charge_event(payment.id), f"msg_{payment.id}")
+                        sent.add(payment.id)
+                time.sleep(0.05)
+
+        gateway, outcomes = CountingLookups(), []
+        lander = threading.Thread(target=webhooks_land)
+        lander.start()
+        started = time.monotonic()
+        with Store(str(store.path)) as own:
+            Batch(env_for(own, gateway), "bat_watch", BatchOptions(concurrency=2, wait_s=30),
+                  outcomes.append).run(rows)
+        lander.join()
+        assert time.monotonic() - started < 10
+        assert sorted((o.line, o.status) for o in outcomes) == [(n, "completed")
+                                                                  for n in range(2, 7)]
+        assert gateway.lookups <= len(rows)
+        for outcome in outcomes:
+            settled = [e.actor for e in store.read.events_of(str(outcome.payment_id))
+                       if e.type in ("payment.completed", "payment.failed")]
+            assert settled == ["webhook"]
+        account = store.read.account("wallet", "alice", "USD")
+        assert account is not None and (account.balance, account.held) == (50_00, 0)
 
 
 class TestHostileInput:

@@ -43,7 +43,7 @@ def processing(store: Store, count: int) -> list[str]:
 
 def event(payment_id: str, webhook_id: str) -> GatewayEvent:
     """A verified `charge.approved` for the payment, as the verifier hands it on."""
-    body, headers = signed(charge_event(payment_id), webhook_id)
+    body, headers = signed(charge_event(payment_id, amount="1.00"), webhook_id)
     return Verifier(SECRET).verify(headers, body)
 
 
@@ -138,7 +138,8 @@ class TestReceiverGroups:
         seen: list[str] = []
 
         async def send(http: httpx.AsyncClient, number: int, payment_id: str) -> None:
-            body, headers = signed(charge_event(payment_id), f"msg_r{number}")
+            body, headers = signed(charge_event(payment_id, amount="1.00"),
+                                   f"msg_r{number}")
             answer = await http.post(PATH, content=body, headers=headers)
             assert answer.status_code == 200 and answer.json() == {"outcome": "applied"}
             seen.append(status_of(store, payment_id))  # read the moment the answer lands

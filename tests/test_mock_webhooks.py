@@ -10,7 +10,9 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import random
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -174,6 +176,65 @@ def test_200_pending_payments_complete_from_webhooks_alone(
         assert rig.mock.requests() == 200
         applied = [line for line in lines(rig) if line.get("outcome") == "applied"]
         assert sorted(line["entity_id"] for line in applied) == sorted(ids)
+
+
+class Restarts:
+    """A `paycli listen` on `port`, killed with SIGKILL at random moments and started
+    again at once, from another thread, until `stop`: the kills counted."""
+
+    def __init__(self, db: Path, port: int, seed: int) -> None:
+        self.db, self.port, self.random = db, port, random.Random(seed)
+        self.listener = start_listener(db, port, stdout=subprocess.DEVNULL)
+        self.kills = 0
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._kill_and_restart)
+
+    def _kill_and_restart(self) -> None:
+        while not self.stopping.wait(self.random.uniform(0.2, 1.2)):
+            self.listener.kill()
+            self.listener.communicate(timeout=30)
+            self.kills += 1
+            self.listener = start_listener(self.db, self.port, stdout=subprocess.DEVNULL)
+
+    def stop(self) -> None:
+        """No more kills; the listener last started keeps running."""
+        self.stopping.set()
+        if self.thread.ident is not None:  # started
+            self.thread.join()
+
+
+@pytest.mark.slow
+def test_listen_killed_again_and_again_settles_each_payment_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """500 payments left pending while `listen` is killed with SIGKILL at random moments
+    (at least 10 times, started again each time) as their webhooks arrive: the mock's
+    retries cover each gap, and every payment is COMPLETED by exactly one webhook settle,
+    nothing lost, balances exact, the ledger replays consistent."""
+    monkeypatch.setenv("PAYCLI_WEBHOOK_SECRET", SECRET)
+    db, port = tmp_path / "ledger.db", free_port()
+    restarts = Restarts(db, port, seed=23)
+    mock = MockGatewayProcess("test-api-key", "--mode", "pending", "--latency-ms",
+                              str(SETTLE_MS), "--webhook-attempts", "12",
+                              "--webhook-backoff-ms", "100", "--webhook-url",
+                              f"http://127.0.0.1:{port}/webhooks/gateway").start()
+    rig = Rig(db, paycli_env(mock.url), mock, restarts.listener)
+    try:
+        assert run_json(db, "wallet", "credit", "--user", "alice", "--amount", "600",
+                        env=rig.env)[0] == 0
+        restarts.thread.start()
+        ids = pay_in_process(rig, 500)
+        while restarts.kills < 10:
+            time.sleep(0.1)
+        restarts.stop()
+        settle_times(db, ids, 60)
+        print(f"listen killed {restarts.kills} times")
+        assert_settled_once(rig, ids, "100.00")
+        assert mock.requests() == 500  # the charges: paycli asked nothing more
+    finally:
+        restarts.stop()
+        mock.stop()
+        restarts.listener.terminate()
+        restarts.listener.communicate(timeout=30)
 
 
 @pytest.mark.parametrize("fault", ["duplicate", "reorder", "delay", "bad-signature"])

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from paycli.errors import PaycliError
     from paycli.ledger.batchfile import Row
     from paycli.results.batch import BatchReport
-    from paycli.saga.batch import RowOutcome
+    from paycli.saga.batchrows import RowOutcome
 
 KEPT_FAILURES = 1000  # failures listed in the summary; --failures FILE has every one
 # The order in which a run's row outcomes decide its exit code: money left held first.

@@ -13,6 +13,7 @@ to finish one that is stuck: resolve by hand, reconcile with the gateway's repor
     group      opening payments (check, create, hold) in one transaction: a billing
                run's group, or `pay`'s group of one
     batch      billing runs: many payments per commit (group commit), charged concurrently
+    batchrows  how each row of a billing run ended, and the step records kept with it
     presses    Ctrl-C during a billing run, counted and acted on where stopping is safe
     refund     the refund saga
     recover    finishing orphans

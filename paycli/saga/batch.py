@@ -40,12 +40,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from paycli.errors import OutcomeUnknown, PaycliError, UsageError
-from paycli.ledger import orders
+from paycli.errors import OutcomeUnknown, UsageError
 from paycli.ledger.batchfile import BatchRow, Row, RowProblem
 from paycli.records import Payment, PaymentStatus, StepStatus
 from paycli.saga import calls, lookups, recover, routing
-from paycli.saga import pay as paying
+from paycli.saga.batchrows import RowOutcome, ended, opening_steps, step_record
 from paycli.saga.core import (
     Decision,
     SagaEnv,
@@ -54,7 +53,7 @@ from paycli.saga.core import (
     read_payment,
     unknown,
 )
-from paycli.saga.group import PHASES, Opening, PayRequest, open_group
+from paycli.saga.group import PayRequest, open_group
 from paycli.saga.presses import Presses
 from paycli.saga.settle import settle_payments_in
 from paycli.saga.steps import SilentReporter, Steps
@@ -66,21 +65,6 @@ POLL_S = 0.005  # how often a wait for charges looks at them again
 BREAKER_REUSE_S = 0.05  # a charging thread's read of the shared breaker, reused this long
 
 
-@dataclass(frozen=True)
-class RowOutcome:
-    """How one row of the file ended: `completed`, `failed`, `unknown` (PROCESSING, its
-    funds held) or `skipped` (done by an earlier run)."""
-
-    line: int
-    order_id: str | None
-    status: str
-    error: PaycliError | None
-    raw: Any
-    payment_id: str | None = None
-    attempt: int = 1  # which attempt of its order the payment is (`orders`)
-    earlier: bool = False  # the row's payment ended before this run (or in another run)
-
-
 @dataclass
 class _Charge:
     """A payment of an open group, on its way to the gateway."""
@@ -89,6 +73,7 @@ class _Charge:
     payment: Payment
     opening: list[dict[str, Any]]  # its opening steps: the group's, shared out
     polled: bool = False  # asked for the last time: whatever it is now, it is settled
+    ours: bool = True  # opened by this run (not taken over): however it settles, it is ours
 
 
 @dataclass(frozen=True)
@@ -247,7 +232,7 @@ class Batch:
                                                      retry=self.options.retry_failed)
                                           for row in rows], self.env.owner,
                                      batch=self.batch_id, gateway=routing.choose(self.env))
-            steps = _opening_steps(opening, started)
+            steps = opening_steps(opening, started)
             for row, result in zip(rows, opening.opened(), strict=True):
                 if isinstance(result, Payment):
                     opened.append(_Charge(row, result, steps))
@@ -271,20 +256,20 @@ class Batch:
         Only what this run's own commits settle counts as this run's."""
         payment = read_payment(self.env, payment_id)
         if payment.is_final:
-            self.on_row(_ended(row, payment, here=False))
+            self.on_row(ended(row, payment, here=False))
             return None
         if payment.status != PaymentStatus.PROCESSING or not claim_orphan(
                 self.env, "payments", payment):
             # PENDING, or another live owner's (another run of the file): waited for
             where, _ = recover.recover_payment(self.env, payment)
-            self.on_row(_ended(row, read_payment(self.env, payment_id),
-                               here=where == "resolved"))
+            self.on_row(ended(row, read_payment(self.env, payment_id),
+                              here=where == "resolved"))
             return None
-        charge = _Charge(row, read_payment(self.env, payment_id), [])
+        charge = _Charge(row, read_payment(self.env, payment_id), [], ours=False)
         verdict = lookups.ask_about_payment(self.env, charge.payment)
         if verdict.error_type == lookups.NOT_CHARGED:
             return charge  # the gateway never got it: charge it as if new
-        self._settle([(charge, (verdict, [_record("ProcessPayment")]))])
+        self._settle([(charge, (verdict, [step_record("ProcessPayment")]))])
         return None
 
     # -- charge --------------------------------------------------------------------------
@@ -324,7 +309,7 @@ class Batch:
         with self.env.store.transaction(f"batch:{self.batch_id}") as tx:
             settled = settle_payments_in(tx, [
                 (charge.payment.id, verdict,
-                 [*charge.opening, *records, _record("SettlePayment")])
+                 [*charge.opening, *records, step_record("SettlePayment")])
                 for charge, (verdict, records) in finished], settled_here=here)
         for charge, _ in finished:
             payment = settled[charge.payment.id]
@@ -332,7 +317,8 @@ class Batch:
                 charge.payment = payment
                 self.pending.append(charge)  # pending at the gateway: asked again later
             else:
-                outcomes.append(_ended(charge.row, payment, here=payment.id in here))
+                outcomes.append(ended(charge.row, payment,
+                                      here=charge.ours or payment.id in here))
         for outcome in outcomes:
             self.on_row(outcome)
 
@@ -345,7 +331,7 @@ class Batch:
             if self.presses.count:
                 self._tell(1, 0, 0)  # those pending stay PROCESSING (`run`)
                 return
-            asking, self.pending = self.pending, []
+            asking, self.pending = self._unsettled(self.pending), []
             answers = list(pool.map(self._ask, asking))
             decided = [(charge, answer) for charge, answer in zip(asking, answers, strict=True)
                        if answer[0].decision != Decision.UNKNOWN]
@@ -355,11 +341,21 @@ class Batch:
             still = [charge for charge in asking if not charge.polled]
             if time.monotonic() >= deadline:
                 for left in still:
-                    self.on_row(_ended(left.row, read_payment(self.env, left.payment.id),
-                                       here=False))
+                    self.on_row(ended(left.row, read_payment(self.env, left.payment.id),
+                                      here=False))
                 return
             self.pending = still
             self._nap(min(POLL_EVERY_S, max(deadline - time.monotonic(), 0.0)))
+
+    def _unsettled(self, charges: list[_Charge]) -> list[_Charge]:
+        """The charges whose payments are still PROCESSING in the ledger; a row settled
+        meanwhile by another process (`listen`, from the gateway's webhook) ends as the
+        ledger has it, without a question to the gateway."""
+        found = self.env.store.read.payments_by_id([charge.payment.id for charge in charges])
+        for charge in charges:
+            if found[charge.payment.id].is_final:
+                self.on_row(ended(charge.row, found[charge.payment.id], here=charge.ours))
+        return [charge for charge in charges if not found[charge.payment.id].is_final]
 
     def _nap(self, seconds: float) -> None:
         """Sleep, but wake at a Ctrl-C."""
@@ -370,31 +366,4 @@ class Batch:
     def _ask(self, charge: _Charge) -> tuple[Verdict, list[dict[str, Any]]]:
         """What the gateway now says of a pending charge (in a worker thread)."""
         verdict = lookups.ask_about_payment(self._thread_env(), charge.payment)
-        return verdict, [_record("ProcessPayment")]
-
-
-def _ended(row: BatchRow, payment: Payment, here: bool = True) -> RowOutcome:
-    """How a row ended, by its payment: `completed` only if this run's commit completed
-    it (`here`), else `skipped`; a FAILED one is `failed` whoever failed it (the order is
-    not paid: `--retry-failed` tries it again)."""
-    error = paying.exit_error(payment)
-    status = ("unknown" if isinstance(error, OutcomeUnknown) else "failed" if error else
-              "completed" if here else "skipped")
-    return RowOutcome(row.line, row.order_id, status, error, row.raw, payment.id,
-                      orders.number_of(payment), earlier=not here)
-
-
-def _opening_steps(opening: Opening, started: float) -> list[dict[str, Any]]:
-    """Each opened payment's CheckWalletBalance, CreatePayment and ReserveFunds: the time
-    the group's phase took shared out among its payments (the transaction's begin and
-    commit counted in ReserveFunds, as `pay` counts its commit)."""
-    share = max(len(opening.accepted), 1)
-    whole = (time.perf_counter() - started) * 1000
-    phases = {name: opening.timings.get(name, 0.0) for name in PHASES}
-    phases["ReserveFunds"] += max(whole - sum(phases.values()), 0.0)
-    return [_record(name, round(ms / share, 3)) for name, ms in phases.items()]
-
-
-def _record(name: str, duration_ms: float = 0.0) -> dict[str, Any]:
-    return {"name": name, "status": str(StepStatus.SUCCESS), "attempts": 1,
-            "duration_ms": duration_ms}
+        return verdict, [step_record("ProcessPayment")]

@@ -7,7 +7,8 @@ citing the webhook id; the actor is the listener's (`webhook`). The webhook's id
 listeners receive it, and a crash before the commit leaves it to the gateway's retry.
 
 Invariants: a final state is never rewritten: an event that agrees with it changes
-nothing, one that contradicts it is kept as a break; a payment or refund still PENDING
+nothing, one that contradicts it is kept as a break (so is one whose amount or currency is
+not the payment's or refund's, whatever its state); a payment or refund still PENDING
 (its saga has not heard the gateway's answer yet) is left alone and the id not taken
 (`NotReady`), so the gateway's retry finds it PROCESSING or final.
 
@@ -109,6 +110,8 @@ def _judge(event: GatewayEvent, target: Payment | Refund | None) -> Applied:
         return Applied("ignored", None, None)
     if target.status == PaymentStatus.PENDING:  # the same word for a refund
         raise NotReady(f"{target.id} is PENDING")
+    if not _same_money(event, target):  # never settled by a word about other money
+        return Applied("break", target.id, target.status)
     if target.status == PaymentStatus.PROCESSING:
         return Applied("applied", target.id, target.status)
     agrees = target.status in _AGREEING[event.type]
@@ -144,7 +147,15 @@ def _refund_of(tx: Tx, event: GatewayEvent) -> Refund | None:
     return None
 
 
-def _same_amount(event: GatewayEvent, found: Refund) -> bool:
+def _same_amount(event: GatewayEvent, found: Payment | Refund) -> bool:
     if event.amount is None:
         return True
     return decimal_to_minor(event.amount, found.currency) == found.amount
+
+
+def _same_money(event: GatewayEvent, found: Payment | Refund) -> bool:
+    """Whether the event's amount and currency (where it gives them) are the payment's
+    or refund's: a charge event for other money is a break, whatever its status says."""
+    if event.currency is not None and event.currency.upper() != found.currency:
+        return False
+    return _same_amount(event, found)
