@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pexpect
 import pytest
 from conftest import CliCall
 from helpers import paycli_command, paycli_env
@@ -300,7 +301,6 @@ class TestTwoListeners:
         account = store.read.account("wallet", "alice", "USD")
         assert account is not None and (account.balance, account.held) == (95_00, 0)
 
-
     def test_two_listen_processes_apply_each_event_once(
             self, store: Store, db_path: Path) -> None:
         """Two `paycli listen` processes on one ledger (on PostgreSQL, two hosts' worth),
@@ -415,6 +415,21 @@ class TestHostileInput:
         assert status_of(store, stuck) == "PROCESSING"
         assert deliver(client, charge_event(stuck), "msg_f").json() == {"outcome": "applied"}
 
+    def test_during_a_rotation_one_matching_signature_of_several_is_enough(
+            self, client: AppClient, store: Store, stuck: str) -> None:
+        """A header with the retired secret's signature and the current one's (a rotation
+        under way): applied. The retired secret's alone: 401, nothing changed."""
+        retired = "whsec_" + base64.b64encode(b"r" * 24).decode()
+        now = time.time()
+        body, headers = signed(charge_event(stuck), "msg_rot", secret=retired, at=now)
+        answer = client.post(PATH, content=body, headers=headers)
+        assert answer.status_code == 401 and status_of(store, stuck) == "PROCESSING"
+        _, current = signed(charge_event(stuck), "msg_rot", at=now)
+        both = f"{headers['webhook-signature']} {current['webhook-signature']}"
+        answer = client.post(PATH, content=body, headers={**headers, "webhook-signature": both})
+        assert answer.status_code == 200 and answer.json() == {"outcome": "applied"}
+        assert status_of(store, stuck) == "COMPLETED"
+
     def test_missing_signature_headers_are_401(self, client: AppClient, stuck: str) -> None:
         """No headers at all: 401."""
         answer = client.post(PATH, content=json.dumps(charge_event(stuck)).encode())
@@ -476,6 +491,40 @@ class TestCommand:
                                "listen", "--port", "0"], env=paycli_env(),
                               capture_output=True, text=True, timeout=30)
         assert done.returncode == 2 and "PAYCLI_WEBHOOK_SECRET" in done.stderr
+
+    def test_one_line_per_delivery_on_a_terminal(self, db_path: Path, stuck: str) -> None:
+        """On a terminal: a line per delivery (outcome, type, payment), not JSON; Ctrl-C
+        exits 130."""
+        port = free_port()
+        child = pexpect.spawn(
+            paycli_command(None)[0], [*paycli_command(None)[1:], "--db", str(db_path),
+                                      "listen", "--port", str(port)],
+            env={**paycli_env(PAYCLI_WEBHOOK_SECRET=SECRET), "TERM": "xterm-256color"},
+            dimensions=(40, 120), encoding="utf-8", codec_errors="replace", timeout=30,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        child.expect("listening")
+        assert deliver(ProcessClient(port), charge_event(stuck), "msg_tty").status_code == 200
+        child.expect(r"applied.*charge\.approved.*" + stuck)
+        assert "{" not in child.after
+        child.sendintr()
+        child.expect(pexpect.EOF)
+        child.close()
+        assert child.exitstatus == 130
+
+    def test_json_lines_when_piped(self, db_path: Path, stuck: str) -> None:
+        """Piped, without --json: each delivery one JSON line."""
+        port = free_port()
+        process = subprocess.Popen(
+            [*paycli_command(None), "--db", str(db_path), "listen", "--port", str(port)],
+            env=paycli_env(PAYCLI_WEBHOOK_SECRET=SECRET), text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert process.stderr is not None and "listening" in process.stderr.readline()
+        assert deliver(ProcessClient(port), charge_event(stuck), "msg_pipe").status_code == 200
+        process.send_signal(signal.SIGINT)
+        out, _ = process.communicate(timeout=30)
+        [line] = [json.loads(text) for text in out.splitlines()]
+        assert (line["webhook_id"], line["outcome"], line["entity_id"]) == (
+            "msg_pipe", "applied", stuck)
 
     @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
     def test_a_signal_exits_130(self, tmp_path: Path, stop: signal.Signals) -> None:

@@ -253,6 +253,24 @@ def test_faults_still_settle_each_payment_once(rig: Rig, fault: str) -> None:
         assert sum(1 for line in seen if line["status"] == 401) == 2
 
 
+def test_a_charge_whose_answer_was_lost_is_announced(rig: Rig) -> None:
+    """The mock commits an approved charge and drops the connection (paycli makes one
+    attempt): its webhook still comes, applied (or agreeing, had paycli's look-up settled
+    the payment first), and the payment ends COMPLETED by one settle."""
+    rig.mock.set_mode("lost-response", count=1)
+    code, out = run_json(rig.db, "pay", "--user", "alice", "--amount", "1", "--wait", "0",
+                         env={**rig.env, "PAYCLI_RETRY_ATTEMPTS": "1"})
+    assert code in (0, 10), out
+    [payment_id] = [out["payment_id"]]
+    assert wait_for(rig, [payment_id])[payment_id] == "COMPLETED"
+    seen = [line for line in lines(rig) if line.get("entity_id") == payment_id]
+    assert [line["outcome"] for line in seen] in (["applied"], ["agreed"])
+    with Store(str(rig.db)) as store:
+        settled = [e for e in store.read.events_of(payment_id)
+                   if e.type in ("payment.completed", "payment.failed")]
+    assert len(settled) == 1
+
+
 def test_a_dropped_webhook_is_found_by_reconcile(rig: Rig) -> None:
     """Never delivered: the payment stays PROCESSING, and reconcile's report finds it."""
     rig.mock._call("POST", "/admin/webhooks", {"mode": "drop", "count": 1})
