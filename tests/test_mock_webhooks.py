@@ -223,9 +223,10 @@ def test_listen_killed_again_and_again_settles_each_payment_once(
                         env=rig.env)[0] == 0
         restarts.thread.start()
         ids = pay_in_process(rig, 500)
-        while restarts.kills < 10:
+        while restarts.kills < 10 and restarts.thread.is_alive():  # it dies on a failure
             time.sleep(0.1)
         restarts.stop()
+        assert restarts.kills >= 10, "a listener did not start again"
         settle_times(db, ids, 60)
         print(f"listen killed {restarts.kills} times")
         assert_settled_once(rig, ids, "100.00")
