@@ -3,11 +3,13 @@ that verifies every request's signature with the `standardwebhooks` verifier, re
 what it received, and answers as its `policy` says (ok, fail with a status, time out).
 
 It also tracks the requests in flight per `webhook-id`, so a test can prove that no
-delivery was ever sent twice at the same time.
+delivery was ever sent twice at the same time, and when each 2xx answer was given
+(`time.monotonic()`), so a test can tell which duplicates followed a sender's death.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +32,7 @@ class Receiver:
     policy: Policy = lambda _id: OK
     hang_s: float = 1.0
     received: list[dict[str, Any]] = field(default_factory=list)  # answered 2xx
+    answered_at: dict[str, list[float]] = field(default_factory=dict)  # id -> 2xx times
     attempts: dict[str, int] = field(default_factory=dict)
     bad_signatures: int = 0
     overlaps: int = 0
@@ -69,6 +72,7 @@ class Receiver:
             return 500
         with self.lock:
             self.received.append(payload)
+            self.answered_at.setdefault(event_id, []).append(time.monotonic())
         return 200
 
 
@@ -92,6 +96,11 @@ def serve(receiver: Receiver) -> ThreadingHTTPServer:
 
     class Server(ThreadingHTTPServer):
         request_queue_size = 128  # the default 5 drops the connects of a busy sender
+
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            if not isinstance(sys.exc_info()[1], ConnectionError):
+                super().handle_error(request, client_address)
+            # else a sender killed mid-request reset its connection: expected, not news
 
     server = Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
