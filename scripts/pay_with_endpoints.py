@@ -45,12 +45,12 @@ ENDPOINTS = 3
 
 
 def payments_per_second(store: Store, count: int) -> float:
-    """`count` payments through the saga, one after the other; payments per second."""
+    """`count` payments through the saga, one after the other (the wallet credited
+    before); payments per second."""
     settings = Settings(overrides={"gateway_url": "http://127.0.0.1:9"},
                         env={"PAYCLI_GATEWAY_API_KEY": "bench-api-key"})
     gateway = InProcessGateway()
     env = SagaEnv(store, lambda: gateway, lambda: resilience(store, settings))
-    wallet.credit(store, "shopper", Money(AMOUNT.minor * count, "USD"))
     reporter = SilentReporter()
     started = time.perf_counter()
     for _ in range(count):
@@ -66,6 +66,15 @@ def sender(db: Path) -> subprocess.Popen[bytes]:
                              "deliver", "--follow"], env=env, stdout=subprocess.DEVNULL)
 
 
+def delivered(store: Store, count: int, seconds: float = 60.0) -> None:
+    """Until `count` deliveries were made."""
+    deadline = time.monotonic() + seconds
+    while len(rows.deliveries(store.read, status="delivered", limit=count)) < count:
+        if time.monotonic() > deadline:
+            raise SystemExit("deliver --follow sent nothing within a minute")
+        time.sleep(0.05)
+
+
 def one_case(case: str, url: str, count: int) -> tuple[float, int | None]:
     """Payments per second in one case, and deliveries made meanwhile (following)."""
     with tempfile.TemporaryDirectory() as workdir:
@@ -73,17 +82,18 @@ def one_case(case: str, url: str, count: int) -> tuple[float, int | None]:
         with Store(str(db)) as store:
             for _ in range(0 if case == "none" else ENDPOINTS):
                 endpoints.add(store, url, ["*"])
+            wallet.credit(store, "shopper", Money(AMOUNT.minor * count, "USD"))
             following = sender(db) if case == "follow" else None
             try:
-                if following:
-                    time.sleep(1.5)  # its start-up, so that it sends during the payments
+                if following:  # sending (the credit's events) before the payments start
+                    delivered(store, ENDPOINTS)
                 rate = payments_per_second(store, count)
             finally:
                 if following:
                     following.terminate()
                     following.wait()
-            delivered = len(rows.deliveries(store.read, status="delivered", limit=10**6))
-        return rate, delivered if following else None
+            made = len(rows.deliveries(store.read, status="delivered", limit=10**6))
+        return rate, made if following else None
 
 
 def main() -> None:
