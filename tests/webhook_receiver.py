@@ -3,24 +3,34 @@ that verifies every request's signature with the `standardwebhooks` verifier, re
 what it received, and answers as its `policy` says (ok, fail with a status, time out).
 
 It also tracks the requests in flight per `webhook-id`, so a test can prove that no
-delivery was ever sent twice at the same time, and when each 2xx answer was given
-(`time.monotonic()`), so a test can tell which duplicates followed a sender's death.
+delivery was ever sent twice at the same time, and which connection each request came
+on, when (`time.monotonic()`), and when each connection ended: a sender keeps its
+connections open while it lives, so a test can tell which copies were sent by a sender
+that died before a copy came again.
 """
 
 from __future__ import annotations
 
+import itertools
 import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, NamedTuple
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 OK, FAIL, TIMEOUT = "ok", "fail", "timeout"
 Policy = Callable[[str], str]  # the webhook-id -> how to answer
+
+
+class Copy(NamedTuple):
+    """One request answered 2xx: the connection it came on, and when it arrived."""
+
+    connection: int
+    at: float
 
 
 @dataclass
@@ -32,7 +42,8 @@ class Receiver:
     policy: Policy = lambda _id: OK
     hang_s: float = 1.0
     received: list[dict[str, Any]] = field(default_factory=list)  # answered 2xx
-    answered_at: dict[str, list[float]] = field(default_factory=dict)  # id -> 2xx times
+    copies: dict[str, list[Copy]] = field(default_factory=dict)  # id -> each 2xx's
+    closed_at: dict[int, float] = field(default_factory=dict)  # connection -> its end
     attempts: dict[str, int] = field(default_factory=dict)
     bad_signatures: int = 0
     overlaps: int = 0
@@ -41,8 +52,9 @@ class Receiver:
     on_request: Callable[[str], None] | None = None
     url: str = ""
 
-    def handle(self, headers: dict[str, str], body: bytes) -> int:
-        """Verify, record and answer one request; returns the status to send."""
+    def handle(self, headers: dict[str, str], body: bytes, connection: int = 0) -> int:
+        """Verify, record and answer one request (that came on `connection`); returns
+        the status to send."""
         try:
             payload = Webhook(self.secret).verify(body, headers)
         except WebhookVerificationError:
@@ -51,17 +63,18 @@ class Receiver:
             return 401
         event_id = headers["webhook-id"]
         assert payload["id"] == event_id
+        arrived = Copy(connection, time.monotonic())
         with self.lock:
             self.overlaps += event_id in self.in_flight
             self.in_flight.add(event_id)
             self.attempts[event_id] = self.attempts.get(event_id, 0) + 1
         try:
-            return self._answer(event_id, payload)
+            return self._answer(event_id, payload, arrived)
         finally:
             with self.lock:
                 self.in_flight.discard(event_id)
 
-    def _answer(self, event_id: str, payload: dict[str, Any]) -> int:
+    def _answer(self, event_id: str, payload: dict[str, Any], arrived: Copy) -> int:
         if self.on_request is not None:
             self.on_request(event_id)
         how = self.policy(event_id)
@@ -72,7 +85,7 @@ class Receiver:
             return 500
         with self.lock:
             self.received.append(payload)
-            self.answered_at.setdefault(event_id, []).append(time.monotonic())
+            self.copies.setdefault(event_id, []).append(arrived)
         return 200
 
 
@@ -80,8 +93,18 @@ def serve(receiver: Receiver) -> ThreadingHTTPServer:
     """Start the receiver on a free port of 127.0.0.1 (its `url` set); stop with
     `shutdown()` and `server_close()`."""
 
+    serials = itertools.count(1)
+
     class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive: the sender's pool reuses connections
+        protocol_version = "HTTP/1.1"  # keep-alive: the sender's workers reuse connections
+
+        def handle(self) -> None:
+            self.serial = next(serials)
+            try:
+                super().handle()
+            finally:
+                with receiver.lock:
+                    receiver.closed_at[self.serial] = time.monotonic()
 
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length", 0))
@@ -91,7 +114,8 @@ def serve(receiver: Receiver) -> ThreadingHTTPServer:
                 # on), so nothing to verify or count
                 self.close_connection = True
                 return
-            status = receiver.handle({k.lower(): v for k, v in self.headers.items()}, body)
+            status = receiver.handle({k.lower(): v for k, v in self.headers.items()}, body,
+                                     self.serial)
             self.send_response(status)
             self.send_header("content-length", "2")
             self.end_headers()
