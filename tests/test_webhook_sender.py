@@ -16,7 +16,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from paycli.webhooks.endpoints import new_secret
-from paycli.webhooks.sender import BODY_PREFIX, READ_AT_MOST, Connections, client, send
+from paycli.webhooks.sender import BODY_PREFIX, READ_AT_MOST, Connections, send
 
 Answer = Callable[[BaseHTTPRequestHandler], None]
 
@@ -82,7 +82,7 @@ class TestSend:
             assert handler.path == "/hooks?shop=1"
             status(204, b"")(handler)
         answers.append(verify)
-        with client(4) as connections:
+        with Connections() as connections:
             assert post(connections, url) == (True, 204, "")
         Webhook(SECRET).verify(b'{"id": "evt_a"}', seen[0])
 
@@ -93,7 +93,7 @@ class TestSend:
         asked."""
         answers, ports, url = endpoint
         answers.append(status(code, b"nope"))
-        with client(4) as connections:
+        with Connections() as connections:
             assert post(connections, url) == (False, code, "nope")
         assert len(ports) == 1
 
@@ -102,7 +102,7 @@ class TestSend:
         its end, is replaced and the next request goes through."""
         answers, ports, url = endpoint
         answers.extend([status(500, b"x" * (READ_AT_MOST + 40_000)), status(200)])
-        with client(4) as connections:
+        with Connections() as connections:
             failed = post(connections, url)
             assert failed.status == 500 and failed.body == "x" * BODY_PREFIX
             assert post(connections, url).ok
@@ -118,7 +118,7 @@ class TestSend:
         with socket.socket() as unused:
             unused.bind(("127.0.0.1", 0))
             port = unused.getsockname()[1]
-        with client(4) as connections:
+        with Connections() as connections:
             assert post(connections, f"http://127.0.0.1:{port}/x") == (
                 False, None, "ConnectionRefusedError")
 
@@ -130,7 +130,7 @@ class TestConnections:
         """Ten requests from one thread use one connection."""
         answers, ports, url = endpoint
         answers.append(status(200))
-        with client(4) as connections:
+        with Connections() as connections:
             assert all(post(connections, url).ok for _ in range(10))
         assert len(set(ports)) == 1
 
@@ -139,7 +139,7 @@ class TestConnections:
         each next request goes through on a new connection, once each."""
         answers, ports, url = endpoint
         answers.append(status(200, close=True))
-        with client(4) as connections:
+        with Connections() as connections:
             for _ in range(3):
                 assert post(connections, url).ok
                 time.sleep(0.05)  # the server's close reaches the client first

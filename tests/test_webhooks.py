@@ -34,7 +34,7 @@ from paycli.store import webhooks as rows
 from paycli.webhooks import endpoints, repair, schedule
 from paycli.webhooks.deliver import Deliverer, stamp
 from paycli.webhooks.events import EVENT_TYPES
-from paycli.webhooks.sender import BODY_PREFIX, client
+from paycli.webhooks.sender import BODY_PREFIX, Connections
 
 
 class FakeClock:
@@ -115,7 +115,7 @@ def _order_key(body: dict[str, Any]) -> str:
 @contextlib.contextmanager
 def deliverer(store: Store, clock: Any = None, timeout: float = 5.0) -> Iterator[Deliverer]:
     """A deliverer on `store` with its pooled client, closed after."""
-    with client(8, timeout=timeout) as http:
+    with Connections(timeout) as http:
         yield Deliverer(store, http, **({"clock": clock} if clock else {}), concurrency=8,
                         timeout=timeout)
 

@@ -123,12 +123,6 @@ class Connections:
         self.close()
 
 
-def client(concurrency: int, timeout: float = TIMEOUT) -> Connections:
-    """The deliverer's connections (one per worker: `concurrency` at most per endpoint)."""
-    del concurrency  # each worker thread keeps its own: no pool to size
-    return Connections(timeout)
-
-
 def signed_headers(secret: str, event_id: str, body: bytes) -> dict[str, str]:
     """The Standard Webhooks headers of one request."""
     now = datetime.now(UTC)
