@@ -29,7 +29,7 @@ from paycli.devtools.bench import prefill
 from paycli.store import Store
 from paycli.webhooks import endpoints
 from paycli.webhooks.deliver import Deliverer, batch_for
-from paycli.webhooks.sender import client
+from paycli.webhooks.sender import Connections
 
 RESPONSE = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-type: application/json\r\n\r\n{}"
 
@@ -75,7 +75,7 @@ def one_run(url: str, payments: int, concurrency: int, batch: int, profile: str 
             Store(str(Path(workdir) / "load.db")) as store:
         endpoints.add(store, url, ["*"])
         prefill(store, payments)
-        with client(concurrency) as http:
+        with Connections() as http:
             deliverer = Deliverer(store, http, concurrency=concurrency, batch=batch)
             profiler = cProfile.Profile() if profile else None
             started = time.perf_counter()

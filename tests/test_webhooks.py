@@ -34,7 +34,7 @@ from paycli.store import webhooks as rows
 from paycli.webhooks import endpoints, repair, schedule
 from paycli.webhooks.deliver import Deliverer, stamp
 from paycli.webhooks.events import EVENT_TYPES
-from paycli.webhooks.sender import BODY_PREFIX, client
+from paycli.webhooks.sender import BODY_PREFIX, Connections
 
 
 class FakeClock:
@@ -115,7 +115,7 @@ def _order_key(body: dict[str, Any]) -> str:
 @contextlib.contextmanager
 def deliverer(store: Store, clock: Any = None, timeout: float = 5.0) -> Iterator[Deliverer]:
     """A deliverer on `store` with its pooled client, closed after."""
-    with client(8, timeout=timeout) as http:
+    with Connections(timeout) as http:
         yield Deliverer(store, http, **({"clock": clock} if clock else {}), concurrency=8,
                         timeout=timeout)
 
@@ -403,44 +403,6 @@ class TestSharing:
         with Store(str(db_path)) as store:
             assert received_order(receiver) == expected(store)
         assert sum(r["delivered"] for r in results) == len(receiver.attempts)
-
-    @pytest.mark.slow
-    @pytest.mark.sqlite_only
-    def test_kill_9_of_following_senders_loses_nothing(self, db_path: Path,
-                                                       receiver: Receiver) -> None:
-        """Two `deliver --follow` processes, one of them killed -9 at random moments 20
-        times (and started again): every event is delivered, no delivery is ever sent
-        twice at once, and a duplicate carries the same webhook-id."""
-        with Store(str(db_path)) as store:
-            subscribe(store, receiver)
-            for user in range(150):
-                credit(store, f"u{user}", "1")
-        receiver.on_request = lambda _id: threading.Event().wait(0.01)
-        env, draw = paycli_env(), random.Random(11)
-        args = ("webhooks", "deliver", "--follow", "--concurrency", "2", "--timeout", "1")
-        senders = [spawn(db_path, *args, env=env) for _ in range(2)]
-        try:
-            for _ in range(20):
-                threading.Event().wait(draw.uniform(0.3, 1.0))
-                victim = draw.randrange(2)
-                senders[victim].kill()
-                senders[victim].communicate()
-                senders[victim] = spawn(db_path, *args, env=env)
-            with Store(str(db_path)) as store:
-                for _ in range(1200):
-                    if len(rows.deliveries(store.read, status="delivered", limit=1000)) == 150:
-                        break
-                    threading.Event().wait(0.1)
-                assert {r.status for r in rows.deliveries(store.read, limit=1000)} == {
-                    "delivered"}
-                assert set(receiver.attempts) == {
-                    r.event_id for r in rows.deliveries(store.read, limit=1000)}
-        finally:
-            for one in senders:
-                one.kill()
-                one.communicate()
-        assert receiver.overlaps == 0 and receiver.bad_signatures == 0
-        assert len(receiver.attempts) == 150
 
     @pytest.mark.sqlite_only
     def test_a_dead_process_lease_runs_out_and_another_sends(self, store: Store,

@@ -15,7 +15,7 @@ from paycli.errors import DeliveriesFailed, UsageError
 from paycli.records import DeliveryStatus
 from paycli.webhooks import endpoints, repair
 from paycli.webhooks.deliver import Deliverer, batch_for, system_clock
-from paycli.webhooks.sender import TIMEOUT, client
+from paycli.webhooks.sender import TIMEOUT, Connections
 
 webhooks_app = typer.Typer(help="Signed notifications of payments and refunds to the "
                                 "merchant's endpoints, with retries.", no_args_is_help=True)
@@ -118,7 +118,7 @@ def webhooks_deliver(
     wait = inputs.seconds(timeout, "--timeout", maximum=60.0)
     if wait <= 0:
         raise UsageError("--timeout must be more than 0 seconds")
-    with open_store(ctx) as store, client(workers, timeout=wait) as http:
+    with open_store(ctx) as store, Connections(wait) as http:
         result = Deliverer(store, http, concurrency=workers, batch=batch_for(workers),
                            timeout=wait).run(follow)
     if result.failed or result.dead:

@@ -7,7 +7,8 @@ with retries and a dead-letter state.
                 built from the records (`payments show` / `refunds list` / `wallet credit`)
     schedule    when a failed delivery is tried again (tenacity's exponential wait with
                 jitter) and when it is given up on
-    sender      one signed HTTP POST (Standard Webhooks) over a pooled httpx client
+    sender      one signed HTTP POST (Standard Webhooks) over a worker's keep-alive
+                connection
     deliver     `webhooks deliver`: turn events into deliveries, lease due ones, send
                 them with bounded concurrency, record each outcome
     repair      `webhooks deliveries | retry`: what was tried, and sending again now

@@ -4,7 +4,7 @@ bounded concurrency, record each outcome.
 One batch: every active endpoint's events after its cursor become deliveries (cursor
 moved in the same transaction, so two processes never queue one event twice); up to
 `batch` due deliveries are leased to this process in one transaction; a thread pool of
-`concurrency` workers sends them over one pooled keep-alive client (a slow endpoint
+`concurrency` workers sends them, each over its own keep-alive connections (a slow endpoint
 holds one worker, never the others); the outcomes are written by the lease's holder, with
 their events, in one transaction. `run` starts the next batch before recording the one
 before, until none is due (or forever, following).
@@ -27,8 +27,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
-
-import httpx
 
 from paycli.records import DeliveryStatus, Event
 from paycli.results.webhooks import DeliverResult
@@ -60,10 +58,10 @@ def stamp(moment: datetime) -> str:
 
 @dataclass
 class Deliverer:
-    """One `deliver` process: its store, clock, client and worker pool."""
+    """One `deliver` process: its store, clock, connections and worker pool."""
 
     store: Store
-    http: httpx.Client
+    http: sender.Connections
     clock: Clock = system_clock
     concurrency: int = 16
     batch: int = 32
