@@ -11,7 +11,8 @@ percentile is found in before its exact value is read along `payments_charge`.
 Invariants:
 - A change of a payment is one row out (its old key, -1 and -amount) and one row in (its
   new key): the rows always equal a grouping of `payments`, which migration 11 filled
-  them with (tests/test_summaries.py checks it after every kind of write).
+  them with; `replay-events` checks it (`checks`), beside the payments' own comparison
+  with the replayed ones.
 - A key whose count came down to 0 keeps its row (the reads skip it): a write never
   deletes, so concurrent writers only ever add to a row.
 - The upsert statements are the same text on both engines (SQLite's trigger bodies,
@@ -19,6 +20,8 @@ Invariants:
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 from paycli.store.describe import Engine
 
@@ -73,3 +76,31 @@ def backfill(engine: Engine) -> str:
             "INSERT INTO charge_hours (hour, ms, charges) SELECT substr(charged_at, 1, 13), "
             f"{FLOOR[engine].format('charge_ms')}, count(*) FROM payments "
             "WHERE charge_ms IS NOT NULL AND charged_at IS NOT NULL GROUP BY 1, 2;\n")
+
+
+class Check(NamedTuple):
+    """One summary table checked against the payments it summarises: its key columns and
+    counted fields, the summary's rows and the same grouping made from the payments."""
+
+    entity: str
+    keys: tuple[str, ...]
+    fields: tuple[str, ...]
+    stored: str
+    derived: str
+
+
+def checks(prefix: str, engine: Engine) -> tuple[Check, ...]:
+    """Both summaries' checks, their tables named with `prefix` (`stored.` where the
+    ledger is attached beside the replay)."""
+    whole = FLOOR[engine].format("charge_ms")
+    return (
+        Check("payment_hour", PAYMENT_KEY, ("payments", "amount"),
+              f"SELECT {', '.join(PAYMENT_KEY)}, payments, amount FROM "
+              f"{prefix}payment_hours WHERE payments <> 0 OR amount <> 0",
+              f"SELECT substr(created_at, 1, 13), status, currency, gateway, {reason('')}, "
+              f"count(*), sum(amount) FROM {prefix}payments GROUP BY 1, 2, 3, 4, 5"),
+        Check("charge_hour", ("hour", "ms"), ("charges",),
+              f"SELECT hour, ms, charges FROM {prefix}charge_hours WHERE charges <> 0",
+              f"SELECT substr(charged_at, 1, 13), {whole}, count(*) FROM {prefix}payments "
+              "WHERE charge_ms IS NOT NULL AND charged_at IS NOT NULL GROUP BY 1, 2"),
+    )
