@@ -27,7 +27,8 @@ from paycli.devtools.commits import CountedStore
 from paycli.gateway.inprocess import InProcessGateway
 from paycli.ledger.batchfile import BatchRow
 from paycli.money import Money
-from paycli.saga.batch import Batch, BatchOptions, RowOutcome
+from paycli.saga.batch import Batch, BatchOptions
+from paycli.saga.batchrows import RowOutcome
 from paycli.saga.wiring import saga_env
 from paycli.store import Store
 

@@ -28,7 +28,8 @@ from paycli.money import Money
 from paycli.results.fixtures import FixtureFailure, FixturesLoaded
 from paycli.saga import pay as paying
 from paycli.saga import refund as refunding
-from paycli.saga.batch import Batch, BatchOptions, RowOutcome
+from paycli.saga.batch import Batch, BatchOptions
+from paycli.saga.batchrows import RowOutcome
 from paycli.saga.core import Outcome, SagaEnv
 from paycli.saga.steps import SilentReporter
 
