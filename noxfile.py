@@ -43,11 +43,14 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """paycli bench, single and batch, with both gateways, side by side with their raw
-    baselines; every target with its verdict."""
+    baselines, and `stats` and `top` over a million payments (once); every target with
+    its verdict."""
     session.install("-e", ".")
-    session.run("paycli", "bench", "--gateway", "inprocess", *session.posargs)
-    session.run("paycli", "bench", "--gateway", "http", "--no-startup", *session.posargs)
-    session.run("paycli", "bench", "--mode", "batch", "--payments", "20000", "--no-startup",
+    session.run("paycli", "bench", "--gateway", "inprocess", "--stats-payments", "1000000",
                 *session.posargs)
+    session.run("paycli", "bench", "--gateway", "http", "--no-startup", "--stats-payments",
+                "0", *session.posargs)
+    session.run("paycli", "bench", "--mode", "batch", "--payments", "20000", "--no-startup",
+                "--stats-payments", "0", *session.posargs)
     session.run("paycli", "bench", "--mode", "batch", "--gateway", "http", "--concurrency",
-                "16", "--no-startup", *session.posargs)
+                "16", "--no-startup", "--stats-payments", "0", *session.posargs)

@@ -35,7 +35,7 @@ from paycli.store.copy import copy_ledger
 BOTH_BACKENDS = frozenset({
     "test_ledger", "test_saga", "test_refunds", "test_crash", "test_bank", "test_stateful",
     "test_security", "test_multihost", "test_db_copy", "test_reconcile", "test_limits",
-    "test_batch", "test_group", "test_orders", "test_stats", "test_events",
+    "test_batch", "test_group", "test_orders", "test_stats", "test_summaries", "test_events",
     "test_metrics", "test_webhooks", "test_webhook_kills", "test_listen", "test_listen_group",
 })
 

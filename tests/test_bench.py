@@ -14,7 +14,7 @@ import pytest
 from helpers import run
 
 from paycli import money
-from paycli.devtools import bench, profile
+from paycli.devtools import bench, profile, statsbench
 
 
 def assert_profiled_if_missed(target: dict[str, Any]) -> None:
@@ -77,7 +77,7 @@ class TestBench:
     def test_single_thread_targets_are_judged(self, tmp_path: Path) -> None:
         """One thread in process: the ratio and p99 targets, each with its verdict."""
         done = run(tmp_path / "unused.db", "bench", "--payments", "120", "--no-startup",
-                   "--json")
+                   "--stats-payments", "0", "--json")
         assert done.returncode == 0, done.stderr
         result = json.loads(done.stdout)
         names = {target["name"]: target for target in result["targets"]}
@@ -97,7 +97,7 @@ class TestBench:
     def test_http_bench_measures_against_the_network_limit(self, tmp_path: Path) -> None:
         """Over HTTP the baseline is raw httpx to the same mock gateway."""
         done = run(tmp_path / "unused.db", "bench", "--payments", "30", "--gateway", "http",
-                   "--no-startup", "--json")
+                   "--no-startup", "--stats-payments", "0", "--json")
         assert done.returncode == 0, done.stderr
         result = json.loads(done.stdout)
         assert result["gateway"] == "http" and result["failed"] == 0
@@ -110,7 +110,8 @@ class TestBench:
         second (Stripe-shaped); every payment is accounted for, none lost or charged at
         both, and the time to the first payment at the second gateway is measured."""
         done = run(tmp_path / "unused.db", "bench", "--payments", "60", "--concurrency", "2",
-                   "--gateway", "http", "--failover", "--no-startup", "--json", timeout=300)
+                   "--gateway", "http", "--failover", "--no-startup", "--stats-payments", "0",
+                   "--json", timeout=300)
         assert done.returncode == 0, done.stderr
         moved = json.loads(done.stdout)["failover"]
         assert moved["at_primary"] + moved["at_backup"] + moved["failed"] + moved["held"] == 60
@@ -151,7 +152,7 @@ class TestBench:
         folder, and the scratch database is gone."""
         done = subprocess.run(
             [sys.executable, "-m", "paycli", "--db", pg.admin_url, "bench", "--payments",
-             "20", "--no-startup", "--json"],
+             "20", "--no-startup", "--stats-payments", "0", "--json"],
             capture_output=True, text=True, cwd=tmp_path, timeout=300)
         assert done.returncode == 0, done.stderr
         result = json.loads(done.stdout)
@@ -172,7 +173,7 @@ class TestBench:
         """`--mode batch` pays through the batch engine: every payment completed, fewer
         than one commit per payment, a batched raw baseline, a ledger that replays."""
         done = run(tmp_path / "unused.db", "bench", "--mode", "batch", "--payments", "600",
-                   "--no-startup", "--json")
+                   "--no-startup", "--stats-payments", "0", "--json")
         assert done.returncode == 0, done.stderr
         result = json.loads(done.stdout)
         assert (result["mode"], result["payments"], result["failed"]) == ("batch", 600, 0)
@@ -187,3 +188,49 @@ class TestBench:
         if batch["profile"]:  # the engine's own code is among where the time went
             assert any(line["function"].startswith("paycli/") for line in batch["profile"])
         assert result["growth"] is None  # 600 rows: too few groups for two tenths
+
+
+class TestStatsBench:
+    """`bench --stats-payments N`: `stats` and a `top` refresh over a big ledger, filled
+    in bulk, reported as two targets naming the engine (timings are not asserted)."""
+
+    def test_a_filled_ledger_is_measured_and_judged(self, tmp_path: Path) -> None:
+        """2,000 payments on SQLite: `stats` sees them all, and both targets are reported
+        with a verdict that matches the figure."""
+        from paycli.ledger import stats
+        from paycli.store import Store
+
+        found = statsbench.measure(tmp_path, None, 2000)
+        assert (found.engine, found.payments) == ("sqlite", 2000)
+        with Store(str(tmp_path / "stats-ledger.db")) as store:
+            figures = stats.stats(store, stats.Window.last(2 * 86400))
+        assert figures.payments == 2000 + 12  # and a second's payments for top's refresh
+        assert figures.gateway_latency_ms.count == figures.payments
+        names = {target.name: target for target in statsbench.targets(found)}
+        over = names["stats, 24 h window over 2,000 payments, SQLite"]
+        refresh = names["top refresh over 2,000 payments, SQLite"]
+        assert over.met == (found.stats_ms < 1000) and over.goal == "< 1000 ms"
+        assert refresh.met == (found.top_refresh_ms < 50) and refresh.goal == "< 50 ms"
+
+    @pytest.mark.postgresql
+    def test_a_postgresql_ledger_is_filled_by_copy(self, tmp_path: Path, pg: Any) -> None:
+        """On PostgreSQL the scratch ledger is a database of the server's own, dropped
+        afterwards; the targets name PostgreSQL."""
+        found = statsbench.measure(tmp_path, pg.admin_url, 2000)
+        assert (found.engine, found.payments) == ("postgresql", 2000)
+        names = [target.name for target in statsbench.targets(found)]
+        assert names == ["stats, 24 h window over 2,000 payments, PostgreSQL",
+                         "top refresh over 2,000 payments, PostgreSQL"]
+
+    @pytest.mark.slow
+    def test_bench_reports_the_stats_targets(self, tmp_path: Path) -> None:
+        """`bench --stats-payments 2000 --json` carries the figures and both targets."""
+        done = run(tmp_path / "unused.db", "bench", "--payments", "20", "--no-startup",
+                   "--stats-payments", "2000", "--json")
+        assert done.returncode == 0, done.stderr
+        result = json.loads(done.stdout)
+        assert result["stats_bench"]["payments"] == 2000
+        names = {target["name"]: target for target in result["targets"]}
+        assert names["stats, 24 h window over 2,000 payments, SQLite"]["met"] == (
+            result["stats_bench"]["stats_ms"] < 1000)
+        assert "top refresh over 2,000 payments, SQLite" in names

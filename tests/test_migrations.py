@@ -24,7 +24,8 @@ from paycli.store import Store, schema
 from paycli.store.schema import APPLICATION_ID, SCHEMA_VERSION
 
 TABLES = {"accounts", "transfers", "entries", "events", "idempotency", "payments", "refunds",
-          "breaker", "limits", "webhook_endpoints", "webhook_deliveries", "gateway_webhooks"}
+          "breaker", "limits", "webhook_endpoints", "webhook_deliveries", "gateway_webhooks",
+          "payment_hours", "charge_hours"}
 TRIGGERS = {"events_no_update", "events_no_delete", "events_no_replace"}
 
 
@@ -46,7 +47,7 @@ def version_one(db_path: Path) -> Path:
 
 class TestFreshLedger:
     def test_every_table_is_created_strict(self, store: Store, db_path: Path) -> None:
-        """The twelve tables exist, each STRICT (a wrong type is refused, not stored)."""
+        """The fourteen tables exist, each STRICT (a wrong type is refused, not stored)."""
         db = introspect(db_path)
         assert set(db.table_names()) == TABLES
         assert all(db[name].strict for name in TABLES)

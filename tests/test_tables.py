@@ -101,8 +101,12 @@ class TestOneEdit:
         assert "note" not in comparison_of(table).fields
 
     def test_db_copy_and_replay_follow_the_description(self) -> None:
-        """`db copy` copies every described column; the replay compares what is marked."""
-        assert {name: columns for name, columns, _ in COPIED} == DESCRIBED
+        """`db copy` copies every described column of every table but the derived ones
+        (the target's triggers make those); the replay compares what is marked."""
+        derived = {table.name for table in TABLES if table.derived}
+        assert derived == {"payment_hours", "charge_hours"}
+        assert {name: columns for name, columns, _ in COPIED} == {
+            name: columns for name, columns in DESCRIBED.items() if name not in derived}
         compared = {c.name for c in PAYMENTS.columns if c.compared}
         payment = next(c for c in COMPARISONS if c.entity == "payment")
         assert set(payment.fields) == compared and compared <= set(STORED["payments"])

@@ -45,6 +45,11 @@ def bench(
                            "second Stripe-shaped), the first killed half way: the time "
                            "to the first payment at the second, and payments lost.")
     ] = False,
+    stats_payments: Annotated[
+        int, typer.Option("--stats-payments", help="Then time `stats` (24 h window) and a "
+                          "`top` refresh over a scratch ledger of this many payments, "
+                          "filled in bulk (0: skip).")
+    ] = 100_000,
     startup: Annotated[
         bool, typer.Option("--startup/--no-startup", help="Also time paycli's start-up "
                            "(--help, wallet balance) beside a bare Typer app.")
@@ -60,7 +65,8 @@ def bench(
     postgresql://... the ledger is a throwaway database on that server (its user must be
     allowed to create one) and the storage limit is raw psycopg there. Every performance
     target the run measures is listed with its baseline, ratio and whether it was met:
-    throughput, p99, growth over the run, start-up and peak memory.
+    throughput, p99, growth over the run, start-up and peak memory; then `stats` over a
+    scratch ledger of --stats-payments payments (< 1 s) and a `top` refresh (< 50 ms).
 
     Example: paycli --db postgresql://ops@/postgres?host=/run/pg bench --concurrency 4
     """
@@ -75,6 +81,7 @@ def bench(
         concurrency=inputs.positive_int(concurrency, "--concurrency", 64),
         gateway=gateway, mode=mode, prefill=inputs.count(prefill, "--prefill", 10_000_000),
         server=_bench_server(ctx), startup=startup, failover=failover,
+        stats_payments=inputs.count(stats_payments, "--stats-payments", 10_000_000),
     )
     if json_output or not sys.stdout.isatty():
         result = bench_mod.run(options)

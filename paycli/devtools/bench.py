@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from paycli.config import Settings
-from paycli.devtools import baselines, batchbench, failoverbench, profile
+from paycli.devtools import baselines, batchbench, failoverbench, profile, statsbench
 from paycli.devtools import startup as startup_times
 from paycli.devtools import targets as judge
 from paycli.devtools.commits import CountedStore
@@ -75,6 +75,7 @@ class BenchOptions:
     server: str | None = None  # a postgresql:// URL: bench a ledger on that server
     startup: bool = True  # also time paycli's start-up beside a bare Typer app
     failover: bool = False  # then two gateways, the first killed half way (`failoverbench`)
+    stats_payments: int = 0  # then `stats` and `top` over a scratch ledger this big
 
 
 def percentiles(samples: Sequence[float]) -> dict[str, float]:
@@ -208,9 +209,14 @@ def run(options: BenchOptions, progress: Callable[[str, int, int], None] | None 
     workdir = Path(tempfile.mkdtemp(prefix="paycli-bench-"))
     try:
         if options.server is None:
-            return _run_in(workdir, workdir / "ledger.db", options, progress)
-        with baselines.scratch_database(options.server) as url:
-            return _run_in(workdir, url, options, progress)
+            report = _run_in(workdir, workdir / "ledger.db", options, progress)
+        else:
+            with baselines.scratch_database(options.server) as url:
+                report = _run_in(workdir, url, options, progress)
+        return statsbench.with_stats(report, workdir, options.server, options.stats_payments,
+                                     None if progress is None else
+                                     (lambda n: progress("stats ledger", n,
+                                                         options.stats_payments)))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

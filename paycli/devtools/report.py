@@ -111,6 +111,18 @@ class Failover(Result):
     failover_ms: float | None
 
 
+class StatsBench(Result):
+    """`bench --stats-payments N`: a ledger of N settled payments over the last 24 h, how
+    long filling it took, one `stats` of it, and `top`'s first look and a refresh."""
+
+    engine: str  # sqlite or postgresql, as the bench's own ledger
+    payments: int
+    fill_s: float
+    stats_ms: float
+    top_first_ms: float
+    top_refresh_ms: float
+
+
 class BenchReport(Result):
     """`bench`: paycli against the raw limits of this machine, in one run."""
 
@@ -138,5 +150,6 @@ class BenchReport(Result):
     growth: Growth | None
     startup: Startup | None
     failover: Failover | None = None
+    stats_bench: StatsBench | None = None
     targets: list[Target]
     machine: Machine

@@ -19,6 +19,9 @@ Invariants:
   `present` / `absent`. An event the replay cannot apply (malformed, unknown type, or not
   fitting the state rebuilt so far) is a mismatch of entity `event`, id its sequence
   number, field `apply`, `stored` its type and entity, `replayed` why it was refused.
+- The hourly summary rows `stats` reads are compared with a grouping of the stored
+  payments (themselves compared with the replayed ones): a summary row that is wrong is
+  a mismatch of entity `payment_hour` or `charge_hour`.
 - `consistent` is True only when no mismatch was found; `chain_ok` only when the chain
   holds from the first event to the last.
 - A backup that does not replay is removed and never published; a copy's source is never
@@ -82,8 +85,10 @@ def replay_events(store: Store, progress: Progress | None = None) -> ReplayRepor
         applied = _applying(replay, replay.events(), refused, total, progress)
         count, chain_break = verify_chain(applied)
         replay.derive_accounts()
-        mismatches = refused + [m for comparison in COMPARISONS
-                                for difference in replay.differences(comparison)
+        differences = [*(difference for comparison in COMPARISONS
+                         for difference in replay.differences(comparison)),
+                       *replay.summary_differences()]
+        mismatches = refused + [m for difference in differences
                                 for m in mismatches_of(difference)]
     return ReplayReport(
         events=count, chain_ok=chain_break is None, consistent=not mismatches,

@@ -2,9 +2,11 @@
 volume per currency, gateway latency percentiles, declines, breaker openings, refunds and
 webhook breaks; and `--by` groups.
 
-Counts and sums are grouped queries (`store.stats`); latency is each payment's charge
-time (the ProcessPayment step's `duration_ms`), recorded on the payment when it settles,
-in the window by when it was recorded; its percentiles are ranked by the database.
+Counts and sums are grouped queries (`store.stats`) over the hourly summary rows for the
+window's whole hours and over the payments for its first, partial hour; latency is each
+payment's charge time (the ProcessPayment step's `duration_ms`), recorded on the payment
+when it settles, in the window by when it was recorded; its percentiles are exact
+nearest ranks, found through an hourly histogram and read by the database.
 """
 
 from __future__ import annotations
@@ -88,10 +90,12 @@ def latency(values: list[float]) -> Latency:
 
 
 def _latency(conn: Any, start: str) -> Latency:
-    """`latency` of the charges timed since `start`, each percentile one indexed read."""
-    count = queries.charges_since(conn, start)
-    ranks = {p: queries.charge_ranked(conn, start, _rank(p, count)) for p in PERCENTILES
-             } if count else {}
+    """`latency` of the charges timed since `start`: counted from the hourly histogram,
+    each percentile one indexed read within its millisecond."""
+    bins = queries.charge_histogram(conn, start)
+    count = sum(bins.values())
+    ranks = {p: queries.charge_ranked(conn, start, _rank(p, count), bins)
+             for p in PERCENTILES} if count else {}
     return _percentiles(ranks, count)
 
 

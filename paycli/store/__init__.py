@@ -23,6 +23,7 @@
     backup      `backup`: SQLite's online copy into a private file, published by rename
     spool       `reconcile`'s scratch file: a report sorted by payment id, and its breaks
     stats       the grouped reads behind stats, metrics and events tail
+    summaries   the hourly summary rows of the payments, kept by triggers, stats reads
     webhooks    merchant endpoints, their deliveries and the lease one sender holds
     inbound     the gateway webhooks `listen` acted on: each id taken once, the breaks
 

@@ -68,6 +68,7 @@ class Table(NamedTuple):
     indexes: tuple[Index, ...] = ()
     append_only: bool = False  # no UPDATE, DELETE, REPLACE or TRUNCATE: see each engine
     replay: Replay | None = None
+    derived: bool = False  # rows kept by triggers from another table's: never copied
 
     @property
     def key(self) -> str:

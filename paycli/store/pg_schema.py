@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 
+from paycli.store import summaries
 from paycli.store.describe import APPEND_ONLY, Dialect, Table, create_index, create_table
 from paycli.store.schema import APPLICATION_ID, SCHEMA_VERSION
 from paycli.store.tables import TABLES
@@ -59,10 +60,31 @@ def _create(table: Table) -> str:
     return script + (_append_only(table) if table.append_only else "")
 
 
+def _summary_triggers() -> str:
+    """The triggers keeping `summaries`' rows in step with every write of a payment: one
+    function, the same upserts as SQLite's triggers (an UPDATE only when it changed what
+    a summary is made of)."""
+    sources = (*summaries.PAYMENT_SOURCES, *summaries.CHARGE_SOURCES)
+    out, into = summaries.count_payment("OLD", "-"), summaries.count_payment("NEW", "+")
+    gone = summaries.count_charge("OLD", "-", "postgresql")
+    made = summaries.count_charge("NEW", "+", "postgresql")
+    run = "FOR EACH ROW EXECUTE FUNCTION paycli_payment_summaries();\n"
+    return (
+        "CREATE FUNCTION paycli_payment_summaries() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+        f"BEGIN\nIF TG_OP <> 'INSERT' THEN {out}; {gone}; END IF;\n"
+        f"IF TG_OP <> 'DELETE' THEN {into}; {made}; END IF;\nRETURN NULL;\nEND $$;\n"
+        f"CREATE TRIGGER payments_summaries_insert AFTER INSERT ON payments\n{run}"
+        f"CREATE TRIGGER payments_summaries_update AFTER UPDATE OF {', '.join(sources)} "
+        f"ON payments\nFOR EACH ROW WHEN ({summaries.changed(sources, 'IS DISTINCT FROM')})\n"
+        "EXECUTE FUNCTION paycli_payment_summaries();\n"
+        f"CREATE TRIGGER payments_summaries_delete AFTER DELETE ON payments\n{run}")
+
+
 @functools.cache
 def create_script() -> str:
     """A new ledger's whole schema, at `SCHEMA_VERSION`, marker table included."""
-    return _PREAMBLE + "".join(_create(table) for table in TABLES)
+    return (_PREAMBLE + "".join(_create(table) for table in TABLES)
+            + _summary_triggers())
 
 
 # Version 1 created the tables (tests/old_ledgers.py keeps its script, to make such a
@@ -171,8 +193,29 @@ WHERE payments.id = charged.id;
 CREATE INDEX payments_charge ON payments (charge_ms, charged_at) WHERE charge_ms IS NOT NULL;
 """
 
+# Summary rows per UTC hour (see SQLite's v11 and `summaries`).
+_V11 = """
+CREATE TABLE payment_hours (
+    hour     TEXT COLLATE "C" NOT NULL,
+    status   TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    gateway  TEXT NOT NULL,
+    reason   TEXT NOT NULL,
+    payments BIGINT NOT NULL,
+    amount   BIGINT NOT NULL,
+    UNIQUE (hour, status, currency, gateway, reason)
+);
+CREATE TABLE charge_hours (
+    hour    TEXT COLLATE "C" NOT NULL,
+    ms      BIGINT NOT NULL,
+    charges BIGINT NOT NULL,
+    UNIQUE (hour, ms)
+);
+CREATE INDEX payments_charged ON payments (charged_at) WHERE charge_ms IS NOT NULL;
+""" + summaries.backfill("postgresql") + _summary_triggers()
+
 MIGRATIONS: dict[int, str] = {2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7, 8: _V8,
-                              9: _V9, 10: _V10}
+                              9: _V9, 10: _V10, 11: _V11}
 assert max(MIGRATIONS) == SCHEMA_VERSION, "PostgreSQL and SQLite schemas move in step"
 
 

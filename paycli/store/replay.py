@@ -39,6 +39,7 @@ from typing import Any
 
 from paycli.errors import UsageError
 from paycli.records import Event
+from paycli.store import summaries
 from paycli.store.base import Store
 from paycli.store.comparisons import (
     CHANGEABLE,
@@ -232,6 +233,23 @@ class ReplayStore:
         self.conn.execute("DELETE FROM accounts")
         self.conn.execute(_DERIVE_ACCOUNTS)
 
+    def summary_differences(self) -> Iterator[Difference]:
+        """The hourly summary rows that differ from a grouping of the stored payments
+        (`summaries.checks`), read in the same snapshot: a few rows a day, diffed here."""
+        if self.source is not None:
+            conn, checks = self.source.conn, summaries.checks("", "postgresql")
+        else:
+            conn, checks = self.conn, summaries.checks("stored.", "sqlite")
+        for check in checks:
+            stored, derived = (_keyed(conn.execute(sql).fetchall(), len(check.keys))
+                               for sql in (check.stored, check.derived))
+            columns = (*check.keys, *check.fields)
+            for key in sorted(stored.keys() | derived.keys()):
+                if stored.get(key) != derived.get(key):
+                    yield Difference(check.entity, key, *(
+                        dict(zip(columns, (*key, *side[key]), strict=True))
+                        if key in side else None for side in (stored, derived)))
+
     def differences(self, comparison: Comparison) -> Iterator[Difference]:
         """The entities of one kind whose stored and replayed rows differ or are missing."""
         columns = (*comparison.keys, *comparison.fields)
@@ -244,6 +262,12 @@ class ReplayStore:
                 dict(zip(columns, stored, strict=True)) if in_stored else None,
                 dict(zip(columns, replayed, strict=True)) if in_replay else None,
             )
+
+
+def _keyed(rows: list[Any], keys: int) -> dict[tuple[Any, ...], tuple[int, ...]]:
+    """Rows as {key columns: counted fields}, the counts as ints (PostgreSQL sums are
+    numeric)."""
+    return {tuple(row[:keys]): tuple(int(value) for value in row[keys:]) for row in rows}
 
 
 @functools.cache

@@ -21,6 +21,7 @@ import functools
 from typing import Any
 
 from paycli.errors import LedgerCorrupt
+from paycli.store import summaries
 from paycli.store.describe import APPEND_ONLY, Dialect, Table, create_index, create_table
 from paycli.store.tables import TABLES
 
@@ -54,10 +55,31 @@ def _create(table: Table) -> str:
     return script + (_append_only(table) if table.append_only else "")
 
 
+def _summary_triggers() -> str:
+    """The triggers keeping `summaries`' rows in step with every write of a payment (an
+    UPDATE only when it changed what a summary is made of)."""
+    payments, charges = summaries.PAYMENT_SOURCES, summaries.CHARGE_SOURCES
+    out, into = summaries.count_payment("OLD", "-"), summaries.count_payment("NEW", "+")
+    gone = summaries.count_charge("OLD", "-", "sqlite")
+    made = summaries.count_charge("NEW", "+", "sqlite")
+    return (f"CREATE TRIGGER payments_hours_insert AFTER INSERT ON payments\n"
+            f"BEGIN {into}; END;\n"
+            f"CREATE TRIGGER payments_charge_insert AFTER INSERT ON payments\n"
+            f"WHEN NEW.charge_ms IS NOT NULL BEGIN {made}; END;\n"
+            f"CREATE TRIGGER payments_hours_update AFTER UPDATE OF {', '.join(payments)} "
+            f"ON payments\nWHEN {summaries.changed(payments, 'IS NOT')}\n"
+            f"BEGIN {out}; {into}; END;\n"
+            f"CREATE TRIGGER payments_charge_update AFTER UPDATE OF {', '.join(charges)} "
+            f"ON payments\nWHEN {summaries.changed(charges, 'IS NOT')}\n"
+            f"BEGIN {gone}; {made}; END;\n"
+            f"CREATE TRIGGER payments_hours_delete AFTER DELETE ON payments\n"
+            f"BEGIN {out}; {gone}; END;\n")
+
+
 @functools.cache
 def create_script() -> str:
     """A new ledger's whole schema, at `SCHEMA_VERSION`."""
-    return "\n".join(_create(table) for table in TABLES)
+    return "\n".join(_create(table) for table in TABLES) + _summary_triggers()
 
 
 # Version 1 created the tables (tests/old_ledgers.py keeps its script, to make such a
@@ -180,8 +202,30 @@ WHERE charged.n = 1 AND payments.id = charged.id;
 CREATE INDEX payments_charge ON payments (charge_ms, charged_at) WHERE charge_ms IS NOT NULL;
 """
 
+# Summary rows per UTC hour that `stats` reads whole hours from (see `summaries`),
+# filled from the payments already there, then kept by triggers.
+_V11 = """
+CREATE TABLE payment_hours (
+    hour     TEXT NOT NULL,
+    status   TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    gateway  TEXT NOT NULL,
+    reason   TEXT NOT NULL,
+    payments INTEGER NOT NULL,
+    amount   INTEGER NOT NULL,
+    UNIQUE (hour, status, currency, gateway, reason)
+) STRICT;
+CREATE TABLE charge_hours (
+    hour    TEXT NOT NULL,
+    ms      INTEGER NOT NULL,
+    charges INTEGER NOT NULL,
+    UNIQUE (hour, ms)
+) STRICT;
+CREATE INDEX payments_charged ON payments (charged_at) WHERE charge_ms IS NOT NULL;
+""" + summaries.backfill("sqlite") + _summary_triggers()
+
 MIGRATIONS: dict[int, str] = {2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7, 8: _V8,
-                              9: _V9, 10: _V10}
+                              9: _V9, 10: _V10, 11: _V11}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 

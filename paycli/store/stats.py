@@ -1,20 +1,27 @@
 """The aggregate reads behind `stats`, `metrics` and `events tail`, in the SQL both
 engines share.
 
-Every figure of a window is one grouped query over an index: payments by their creation
-time (`payments_created`), stuck ones by status (`payments_status`), events by their
-sequence number (the primary key). The events carry no index on time, so the first event
-of a window is found by bisecting the sequence numbers, whose times grow with them.
+A window's payments are counted from the hourly summary rows (`summaries`: kept by
+triggers with every write) for its whole hours, and from the payments themselves, along
+`payments_created`, for its first, partial hour: a day's figures are a few dozen summary
+rows and at most an hour of payments, whatever the ledger's size. Stuck ones are read by
+status (`payments_status`); events by their sequence number (the primary key). The
+events carry no index on time, so the first event of a window is found by bisecting the
+sequence numbers, whose times grow with them.
 
 Gateway latency is each payment's `charge_ms`, recorded when it settles (`charge_ms`
 below is the rule, shared by the settle path, replay and migration 10's SQL). A
-percentile is one read along `payments_charge` in duration order (`LIMIT 1 OFFSET k`):
-the window's charges are counted and ranked by the database, never loaded.
+percentile's whole millisecond is found in the window's histogram (`charge_hours` for
+whole hours, the first hour's charges along `payments_charged`), then its exact value is
+one read along `payments_charge` among that millisecond's charges (`LIMIT 1 OFFSET k`):
+exact nearest ranks, never the window's charges loaded.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from paycli.store.sql import Connection
@@ -44,18 +51,34 @@ def charge_ms(steps: Sequence[Any] | None) -> float | None:
     return None
 
 
-def charges_since(conn: Connection, since: str) -> int:
-    """How many payments had their charge timed at or after `since`."""
-    row = conn.execute("SELECT count(*) FROM payments WHERE charge_ms IS NOT NULL "
-                       "AND charged_at >= ?", (since,)).fetchone()
-    return int(row[0])
+def charge_histogram(conn: Connection, since: str) -> dict[int, int]:
+    """How many charges timed at or after `since` took each whole number of ms: the
+    whole hours from `charge_hours`, the first, partial hour from the payments."""
+    hour, edge = _first_hour(since)
+    bins: dict[int, int] = {}
+    for ms, charges in conn.execute("SELECT ms, sum(charges) FROM charge_hours "
+                                    "WHERE hour > ? GROUP BY ms", (hour,)).fetchall():
+        bins[int(ms)] = bins.get(int(ms), 0) + int(charges)
+    for took, in conn.execute(
+            "SELECT charge_ms FROM payments WHERE charge_ms IS NOT NULL AND charged_at >= ? "
+            "AND charged_at < ?", (since, edge)).fetchall():
+        bins[math.floor(took)] = bins.get(math.floor(took), 0) + 1
+    return {ms: count for ms, count in bins.items() if count}
 
 
-def charge_ranked(conn: Connection, since: str, rank: int) -> float:
-    """The `rank`-th smallest (from 1) charge time of those timed since `since`."""
+def charge_ranked(conn: Connection, since: str, rank: int, bins: dict[int, int]) -> float:
+    """The `rank`-th smallest (from 1) charge time of those timed since `since`: its
+    whole ms found in `bins` (`charge_histogram`), its exact value read along
+    `payments_charge` among that millisecond's charges."""
+    below = 0
+    for ms in sorted(bins):
+        if below + bins[ms] >= rank:
+            break
+        below += bins[ms]
     row = conn.execute(
-        "SELECT charge_ms FROM payments WHERE charge_ms IS NOT NULL AND charged_at >= ? "
-        "ORDER BY charge_ms LIMIT 1 OFFSET ?", (since, rank - 1)).fetchone()
+        "SELECT charge_ms FROM payments WHERE charge_ms >= ? AND charge_ms < ? "
+        "AND charged_at >= ? ORDER BY charge_ms LIMIT 1 OFFSET ?",
+        (ms, ms + 1, since, rank - below - 1)).fetchone()
     return float(row[0])
 
 
@@ -70,19 +93,50 @@ def charge_times(conn: Connection, since: str) -> list[float]:
 def outcomes(conn: Connection, since: str, by: str | None = None
              ) -> list[tuple[Any, ...]]:
     """(group key, status, currency, count, amount) of the payments created since `since`;
-    the key is the status without `by`."""
-    key = GROUPINGS[by] if by else "status"
-    sql = (f"SELECT {key} AS grouped, status, currency, count(*), sum(amount) "
-           "FROM payments WHERE created_at >= ? GROUP BY grouped, status, currency")
-    return [tuple(row) for row in conn.execute(sql, (since,)).fetchall()]
+    the key is the status without `by`. Whole hours are read from `payment_hours`, the
+    first, partial hour from the payments."""
+    hour, edge = _first_hour(since)
+    key = by or "status"
+    rows = conn.execute(
+        f"SELECT {key}, status, currency, sum(payments), sum(amount) FROM payment_hours "
+        "WHERE hour > ? GROUP BY 1, 2, 3", (hour,)).fetchall()
+    rows += conn.execute(
+        f"SELECT {GROUPINGS[key]}, status, currency, count(*), sum(amount) FROM payments "
+        "WHERE created_at >= ? AND created_at < ? GROUP BY 1, 2, 3", (since, edge)).fetchall()
+    merged: dict[tuple[str, str, str], tuple[int, int]] = {}
+    for grouped, status, currency, count, amount in rows:
+        had = merged.get((str(grouped), str(status), str(currency)), (0, 0))
+        merged[str(grouped), str(status), str(currency)] = (had[0] + int(count),
+                                                             had[1] + int(amount or 0))
+    return [(*group, count, amount) for group, (count, amount) in merged.items() if count]
 
 
 def declines(conn: Connection, since: str) -> dict[str, int]:
-    """The failed payments created since `since`, counted by their reason code."""
+    """The failed payments created since `since`, counted by their reason code (whole
+    hours from `payment_hours`, the first, partial hour from the payments)."""
+    hour, edge = _first_hour(since)
     rows = conn.execute(
+        "SELECT reason, sum(payments) FROM payment_hours WHERE hour > ? "
+        "AND status = 'FAILED' GROUP BY 1", (hour,)).fetchall()
+    rows += conn.execute(
         "SELECT coalesce(error_type, 'unknown'), count(*) FROM payments "
-        "WHERE created_at >= ? AND status = 'FAILED' GROUP BY 1", (since,)).fetchall()
-    return {str(reason): int(count) for reason, count in rows}
+        "WHERE created_at >= ? AND created_at < ? AND status = 'FAILED' GROUP BY 1",
+        (since, edge)).fetchall()
+    found: dict[str, int] = {}
+    for reason, count in rows:
+        found[str(reason)] = found.get(str(reason), 0) + int(count)
+    return {reason: count for reason, count in found.items() if count}
+
+
+def _first_hour(since: str) -> tuple[str, str]:
+    """The summaries' key of the hour `since` falls in, and the start of the next hour as
+    the ledger writes times: the window's partial first hour is [since, that). From the
+    start of time (`since` empty) every hour is whole."""
+    if not since:
+        return "", ""
+    hour = since[:13]
+    start = datetime.fromisoformat(f"{hour}:00:00+00:00")
+    return hour, (start + timedelta(hours=1)).isoformat()
 
 
 def refund_outcomes(conn: Connection, since: str) -> list[tuple[str, str, int, int]]:

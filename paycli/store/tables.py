@@ -168,6 +168,8 @@ PAYMENTS = Table(
              # attempt is ever past FAILED: the ledger itself refuses a second live one.
              Index("payments_one_live_attempt", ("order_id",), unique=True,
                    where="order_id IS NOT NULL AND status <> 'FAILED'"),
+             # The charges of a window's first, partial hour (v11; `summaries`).
+             Index("payments_charged", ("charged_at",), where="charge_ms IS NOT NULL"),
              # Latency percentiles walk it in order (`LIMIT 1 OFFSET k`), the window's
              # bound read from the index itself, never sorting the window's charges.
              Index("payments_charge", ("charge_ms", "charged_at"),
@@ -297,6 +299,37 @@ GATEWAY_WEBHOOKS = Table(
     indexes=(Index("gateway_webhooks_outcome", ("outcome", "received_at")),),
 )
 
+# Summaries of the payments per UTC hour (v11), kept by triggers on `payments` in the
+# transaction of each write (`summaries`): `stats` reads a window's whole hours here and
+# only its first, partial hour from the payments. Derived rows: never copied by `db
+# copy` (the target's triggers make them).
+PAYMENT_HOURS = Table(
+    "payment_hours",
+    (
+        Column("hour", not_null=True, ordered=True),
+        Column("status", not_null=True),
+        Column("currency", not_null=True),
+        Column("gateway", not_null=True),
+        Column("reason", not_null=True),
+        Column("payments", "bigint", not_null=True),
+        Column("amount", "bigint", not_null=True),
+    ),
+    unique=(("hour", "status", "currency", "gateway", "reason"),),
+    derived=True,
+)
+
+# Charges timed per UTC hour, by whole milliseconds (v11): a latency histogram.
+CHARGE_HOURS = Table(
+    "charge_hours",
+    (
+        Column("hour", not_null=True, ordered=True),
+        Column("ms", "bigint", not_null=True),
+        Column("charges", "bigint", not_null=True),
+    ),
+    unique=(("hour", "ms"),),
+    derived=True,
+)
+
 TABLES: tuple[Table, ...] = (ACCOUNTS, TRANSFERS, ENTRIES, EVENTS, IDEMPOTENCY, PAYMENTS,
                              REFUNDS, BREAKER, LIMITS, WEBHOOK_ENDPOINTS, WEBHOOK_DELIVERIES,
-                             GATEWAY_WEBHOOKS)
+                             GATEWAY_WEBHOOKS, PAYMENT_HOURS, CHARGE_HOURS)
