@@ -162,6 +162,23 @@ def test_hour_chart_and_table_are_drawn(cli: Any, history: History) -> None:
         assert label in result.stdout
 
 
+def test_the_groups_keep_their_keys_whole_on_a_narrow_terminal(cli: Any,
+                                                                history: History) -> None:
+    """At 60 columns the group key and every count stay whole (`processing` leaves, said
+    so); piped, each table is tab-separated lines; the window names its zone once."""
+    narrow = cli("stats", "--by", "gateway", env={"COLUMNS": "60", "TZ": "UTC"})
+    assert narrow.exit_code == 0, narrow.output
+    lines = narrow.stdout.splitlines()
+    assert lines[0].count("UTC") == 2  # From <time> UTC to <time> UTC
+    row = next(line for line in lines if line.startswith("default "))
+    assert row.split()[:4] == ["default", "6", "4", "2"] and "…" not in narrow.stdout
+    assert "1 column left out: processing" in narrow.stdout
+    assert all(len(line) <= 60 for line in lines)
+    piped = cli("stats", "--by", "gateway", env={"COLUMNS": None})
+    assert "approval rate\t" in piped.stdout
+    assert "gateway\tpayments\tcompleted\tfailed\tprocessing\tapproval\tvolume" in piped.stdout
+
+
 def _charge_columns(conn: Any) -> list[tuple[Any, ...]]:
     return [tuple(row) for row in conn.execute(CHARGE_COLUMNS).fetchall()]
 

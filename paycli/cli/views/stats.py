@@ -3,7 +3,7 @@ chart, and the `--check` rules."""
 
 from __future__ import annotations
 
-from paycli.cli.views.base import console, escaped, new_table, when
+from paycli.cli.views.base import Column, console, escaped, print_table, when
 from paycli.results.stats import Group, Stats
 
 BAR_WIDTH = 40
@@ -11,13 +11,10 @@ BAR_WIDTH = 40
 
 def stats(result: Stats) -> None:
     """The window's figures, its groups, and how each rule fared."""
-    console().print(f"[bold]From {when(result.since)} to {when(result.until)} UTC[/]")
-    table = new_table()
-    table.add_column("figure")
-    table.add_column("value", justify="right")
-    for name, value in _rows(result):
-        table.add_row(name, escaped(value))
-    console().print(table)
+    console().print(f"[bold]From {when(result.since)} to {when(result.until)}[/]")
+    print_table(None, [Column("figure", whole_words=True), Column("value", whole=True,
+                                                                   right=True)],
+                _rows(result))
     if result.by == "hour":
         _hour_bars(result.groups)
     elif result.groups:
@@ -44,16 +41,18 @@ def _rows(result: Stats) -> list[tuple[str, str]]:
 
 
 def _group_table(by: str, groups: list[Group]) -> None:
-    table = new_table(f"By {by}")
-    for name in (by, "payments", "completed", "failed", "processing", "approval", "volume"):
-        table.add_column(name, justify="left" if name in (by, "volume") else "right",
-                         no_wrap=name == "volume")
-    for group in groups:
-        volume = ", ".join(f"{amount} {code}" for code, amount in group.volume.items())
-        table.add_row(escaped(group.key), str(group.payments), str(group.completed),
-                      str(group.failed), str(group.processing),
-                      _percent(group.approval_rate), escaped(volume))
-    console().print(table)
+    """The groups through `print_table`: the key, counts and volume never cut; on a narrow
+    terminal `processing`, then `failed`, then `completed` leave first."""
+    columns = [Column(by, whole=True), Column("payments", whole=True, right=True),
+               Column("completed", whole=True, right=True, drop=3),
+               Column("failed", whole=True, right=True, drop=2),
+               Column("processing", whole=True, right=True, drop=1),
+               Column("approval", whole=True, right=True), Column("volume", whole_words=True)]
+    rows = [[group.key, str(group.payments), str(group.completed), str(group.failed),
+             str(group.processing), _percent(group.approval_rate),
+             ", ".join(f"{amount} {code}" for code, amount in group.volume.items())]
+            for group in groups]
+    print_table(f"By {by}", columns, rows)
 
 
 def _hour_bars(groups: list[Group]) -> None:
