@@ -50,7 +50,7 @@ def payments_per_second(store: Store, count: int) -> float:
     settings = Settings(overrides={"gateway_url": "http://127.0.0.1:9"},
                         env={"PAYCLI_GATEWAY_API_KEY": "bench-api-key"})
     gateway = InProcessGateway()
-    env = SagaEnv(store, lambda: gateway, lambda: resilience(store, settings))
+    env = SagaEnv(store, lambda: gateway, lambda on: resilience(on, settings))
     reporter = SilentReporter()
     started = time.perf_counter()
     for _ in range(count):

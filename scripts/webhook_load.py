@@ -65,8 +65,8 @@ def open_payments(db: str, count: int) -> list[str]:
     gateway = Pending()
     with Store(db) as store:
         wallet.credit(store, "load", Money(count * 100, "USD"))
-        env = SagaEnv(store, lambda: gateway, lambda: Resilience(
-            BreakerStore(store), failures=100, reset_s=30, attempts=1, attempt_timeout_s=1,
+        env = SagaEnv(store, lambda: gateway, lambda on: Resilience(
+            BreakerStore(on), failures=100, reset_s=30, attempts=1, attempt_timeout_s=1,
             backoff_s=0))
         request = saga.PayRequest("load", Money(1_00, "USD"), wait_s=0)
         return [str(saga.pay(env, request, SilentReporter()).result.payment_id)

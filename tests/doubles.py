@@ -259,6 +259,6 @@ class ScriptedGateway:
 def saga_env(store: Store, gateway: ScriptedGateway, attempts: int = 2) -> SagaEnv:
     """A saga environment on `store` with `gateway`: a breaker that never opens, `attempts`
     tries per call and no backoff."""
-    return SagaEnv(store, gateway=lambda: gateway, resilience=lambda: Resilience(
-        BreakerStore(store), failures=1000, reset_s=30.0, attempts=attempts,
+    return SagaEnv(store, gateway=lambda: gateway, resilience=lambda on: Resilience(
+        BreakerStore(on), failures=1000, reset_s=30.0, attempts=attempts,
         attempt_timeout_s=1.0, backoff_s=0.0, max_backoff_s=0.0))

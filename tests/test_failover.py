@@ -187,7 +187,7 @@ class TestALostAnswerStaysWithItsGateway:
 
             gateways = Gateways(real.names, client, real.resilience)
             env_two = SagaEnv(store, lambda: client("primary"),
-                              lambda: real.resilience("primary", store),
+                              lambda on: real.resilience("primary", on),
                               gateways=gateways, route="primary")
             first = saga.pay(env_two, saga.PayRequest("alice", parse_amount("3", "USD")),
                              SilentReporter())

@@ -151,8 +151,8 @@ def payment_record() -> Payment:
 
 def env_with(store: Store, gateway: HttpGateway) -> SagaEnv:
     """A saga environment on `store` whose gateway is `gateway`."""
-    return SagaEnv(store, gateway=lambda: gateway, resilience=lambda: Resilience(
-        BreakerStore(store), failures=5, reset_s=30.0, attempts=3, attempt_timeout_s=1.0,
+    return SagaEnv(store, gateway=lambda: gateway, resilience=lambda on: Resilience(
+        BreakerStore(on), failures=5, reset_s=30.0, attempts=3, attempt_timeout_s=1.0,
         backoff_s=0.0, max_backoff_s=0.0))
 
 

@@ -96,8 +96,8 @@ class TestStoredInTheLedger:
     def test_a_refused_refund_is_stored_without_the_newline(self, store: Store) -> None:
         """A refund the gateway refuses in plain text is stored FAILED with its reason: the
         HTTP status and the gateway's words intact, shown on one line."""
-        env = SagaEnv(store, gateway=lambda: client(seed_like), resilience=lambda: Resilience(
-            BreakerStore(store), failures=5, reset_s=30.0, attempts=1, attempt_timeout_s=1.0))
+        env = SagaEnv(store, gateway=lambda: client(seed_like), resilience=lambda on: Resilience(
+            BreakerStore(on), failures=5, reset_s=30.0, attempts=1, attempt_timeout_s=1.0))
         wallet.credit(store, "alice", parse_amount("50", "USD"))
         paid = saga.pay(env, saga.PayRequest("alice", parse_amount("5", "USD"), wait_s=0.0),
                         SilentReporter())

@@ -71,7 +71,7 @@ def environment(store: Store, gateway: MockGatewayProcess, failures: int) -> Sag
     """A saga environment whose breaker opens after `failures` failed attempts."""
     return SagaEnv(
         store, gateway=lambda: HttpGateway(gateway.url, API_KEY, 2.0),
-        resilience=lambda: Resilience(BreakerStore(store), failures=failures, reset_s=30.0,
+        resilience=lambda on: Resilience(BreakerStore(on), failures=failures, reset_s=30.0,
                                       attempts=3, attempt_timeout_s=2.0, backoff_s=0.0,
                                       max_backoff_s=0.0))
 

@@ -73,7 +73,7 @@ def saga_env(store: Store) -> SagaEnv:
     """A saga environment on `store` whose gateway approves everything."""
     settings = Settings(overrides={"gateway_url": "http://127.0.0.1:9"},
                         env={"PAYCLI_GATEWAY_API_KEY": "k"})
-    return SagaEnv(store, Approving, lambda: resilience(store, settings))
+    return SagaEnv(store, Approving, lambda on: resilience(on, settings))
 
 
 def written(store: Store, order: str) -> tuple[list[Payment], dict[str, Any] | None, int]:

@@ -51,7 +51,7 @@ def status_env(store: Store, answer: Answer) -> saga.SagaEnv:
     """A saga environment whose gateway answers every look-up with `answer`."""
     double = saga_env(store, ScriptedGateway())
     return saga.SagaEnv(store, gateway=lambda: StatusOnly(answer),  # type: ignore[arg-type,return-value]
-                        resilience=lambda: double.resilience)
+                        resilience=lambda _: double.resilience)
 
 
 class TestARefundWhoseAnswerWasLost:

@@ -58,8 +58,8 @@ class CannotTell:
 
 def env_for(store: Store, gateway: CannotTell) -> SagaEnv:
     """A saga environment on `store` with `gateway`, one attempt, no backoff."""
-    return SagaEnv(store, lambda: gateway, lambda: Resilience(
-        BreakerStore(store), failures=100, reset_s=30, attempts=1, attempt_timeout_s=1,
+    return SagaEnv(store, lambda: gateway, lambda on: Resilience(
+        BreakerStore(on), failures=100, reset_s=30, attempts=1, attempt_timeout_s=1,
         backoff_s=0))
 
 

@@ -477,8 +477,8 @@ class TestHostileGatewayAnswers:
 
 def saga_env(store: Store, handler: Handler) -> saga.SagaEnv:
     """A saga environment whose gateway is the HTTP client over `handler`."""
-    return saga.SagaEnv(store, gateway=lambda: client(handler), resilience=lambda: Resilience(
-        BreakerStore(store), failures=10, reset_s=30, attempts=3, attempt_timeout_s=1,
+    return saga.SagaEnv(store, gateway=lambda: client(handler), resilience=lambda on: Resilience(
+        BreakerStore(on), failures=10, reset_s=30, attempts=3, attempt_timeout_s=1,
         backoff_s=0.001, max_backoff_s=0.002))
 
 

@@ -103,8 +103,8 @@ class PaycliMachine(RuleBasedStateMachine):
         widens the retry deadline, for the same reason.
         """
         return saga.SagaEnv(self.store, gateway=lambda: self.gateway,
-                            resilience=lambda: Resilience(
-                                BreakerStore(self.store), failures=1_000_000, reset_s=30,
+                            resilience=lambda on: Resilience(
+                                BreakerStore(on), failures=1_000_000, reset_s=30,
                                 attempts=3, attempt_timeout_s=5,
                                 backoff_s=0.001, max_backoff_s=0.002))
 

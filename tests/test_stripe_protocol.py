@@ -444,7 +444,7 @@ def saga_env(store: Store, mock: MockGatewayProcess) -> Iterator[SagaEnv]:
     """The real sagas on the test's ledger, their gateway the Stripe client at the mock:
     3 attempts, no backoff."""
     env = SagaEnv(store, gateway=lambda: client("stripe", mock.url, KEY, 2.0),
-                  resilience=lambda: Resilience(BreakerStore(store), failures=5, reset_s=30.0,
+                  resilience=lambda on: Resilience(BreakerStore(on), failures=5, reset_s=30.0,
                                                 attempts=3, attempt_timeout_s=2.0,
                                                 backoff_s=0.0, max_backoff_s=0.0))
     yield env

@@ -132,7 +132,7 @@ class _Workers:
                 self.stores.append(store)
             self.local.user = f"bench_{len(self.stores)}"
             self.local.env = SagaEnv(store, self.gateway,
-                                          lambda: resilience(store, self.settings))
+                                          lambda on: resilience(on, self.settings))
         return self.local.env  # type: ignore[no-any-return]
 
     def commits(self) -> int:

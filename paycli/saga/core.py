@@ -40,17 +40,17 @@ class SagaEnv:
 
     `gateway` and `resilience` are those of the environment's gateway, `route` (`default`
     when only one is configured); `at(name)` is the same environment at another configured
-    gateway, and `choices` the gateways a new payment may go to, in priority order."""
+    gateway, and `choices` the gateways a new payment may go to, in priority order.
+    `resilience(store)` makes the retries and a handle on the shared breaker over the
+    ledger connection `store` (this one's, or a worker thread's own)."""
 
     def __init__(self, store: Store, gateway: Callable[[], Gateway],
-                 resilience: Callable[[], Resilience], log: JsonLog | None = None,
-                 resilience_for: Callable[[Store], Resilience] | None = None, *,
+                 resilience: Callable[[Store], Resilience], log: JsonLog | None = None, *,
                  gateways: Gateways | None = None, route: str = "default",
                  choices: tuple[str, ...] | None = None) -> None:
         self.store = store
         self._gateway_factory = gateway
         self._resilience_factory = resilience
-        self._resilience_for = resilience_for  # the same retries and breaker on another store
         self._gateway: Gateway | None = None
         self._resilience: Resilience | None = None
         self.log = log or JsonLog(None)
@@ -73,7 +73,7 @@ class SagaEnv:
                 f"{', '.join(self.gateways.names)}); add it to PAYCLI_GATEWAYS")
         gateways, store = self.gateways, self.store
         twin = SagaEnv(store, gateway=lambda: gateways.client(name),
-                       resilience=lambda: gateways.resilience(name, store), log=self.log,
+                       resilience=lambda own: gateways.resilience(name, own), log=self.log,
                        gateways=gateways, route=name, choices=self.choices)
         twin.owner, twin.breaker_reuse_s = self.owner, self.breaker_reuse_s
         self._twins[name] = twin
@@ -95,7 +95,7 @@ class SagaEnv:
     def resilience(self) -> Resilience:
         """Retries and the shared breaker, created on first use."""
         if self._resilience is None:
-            self._resilience = self._resilience_factory()
+            self._resilience = self._resilience_factory(self.store)
             self._resilience.reuse_breaker_reads(self.breaker_reuse_s)
         return self._resilience
 
@@ -107,16 +107,11 @@ class SagaEnv:
         its own HTTP client (closed by closing the twin), or the very object this
         environment was handed (see `opened_gateway`)."""
         own = store or self.store
-        twin = SagaEnv(own, gateway=self._gateway_factory,
-                       resilience=lambda: self._resilience_factory_for(own), log=self.log,
-                       gateways=self.gateways, route=self.route, choices=self.choices)
+        twin = SagaEnv(own, gateway=self._gateway_factory, resilience=self._resilience_factory,
+                       log=self.log, gateways=self.gateways, route=self.route,
+                       choices=self.choices)
         twin.owner = self.owner
         return twin
-
-    def _resilience_factory_for(self, store: Store) -> Resilience:
-        if self._resilience_for is None or store is self.store:
-            return self._resilience_factory()
-        return self._resilience_for(store)
 
     def close(self) -> None:
         """Close the gateway clients that were opened (this one's and its twins')."""

@@ -61,8 +61,7 @@ def saga_env(store: Store, settings: Settings, gateway: Gateway | None = None, *
     if gateway is not None or not calls_gateway:
         made = gateway
         return SagaEnv(store, gateway=lambda: made or http_gateway(settings),
-                       resilience=lambda: resilience(store, settings), log=log,
-                       resilience_for=lambda other: resilience(other, settings))
+                       resilience=lambda on: resilience(on, settings), log=log)
     choices = (route_named(settings, only).name,) if only is not None else None
     by_name = {route.name: route for route in configured}
     gateways = Gateways(
@@ -71,8 +70,7 @@ def saga_env(store: Store, settings: Settings, gateway: Gateway | None = None, *
         resilience=lambda name, other: resilience(other, settings, by_name[name]))
     first = configured[0].name
     return SagaEnv(store, gateway=lambda: gateways.client(first),
-                   resilience=lambda: gateways.resilience(first, store),
-                   log=log, resilience_for=lambda other: gateways.resilience(first, other),
+                   resilience=lambda on: gateways.resilience(first, on), log=log,
                    gateways=gateways, route=first, choices=choices)
 
 
