@@ -15,6 +15,7 @@ from pathlib import Path
 import psycopg
 
 from paycli.store import pg_schema, schema
+from paycli.store.identity import APPLICATION_ID
 from paycli.store.sqlite import run_script
 
 SQLITE_V1 = """
@@ -272,7 +273,7 @@ def sqlite_ledger(path: Path, version: int) -> None:
         run_script(conn, SQLITE_V1)
         for step in range(2, version + 1):
             run_script(conn, schema.MIGRATIONS[step])
-        conn.execute(f"PRAGMA application_id={schema.APPLICATION_ID}")
+        conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
         conn.execute(f"PRAGMA user_version={version}")
         conn.execute("COMMIT")
     finally:
@@ -287,4 +288,4 @@ def postgres_ledger(url: str, version: int) -> None:
             if pg_schema.MIGRATIONS[step]:
                 conn.execute(pg_schema.MIGRATIONS[step].encode())
         conn.execute("INSERT INTO paycli_ledger (application_id, schema_version) "
-                     "VALUES (%s, %s)", (schema.APPLICATION_ID, version))
+                     "VALUES (%s, %s)", (APPLICATION_ID, version))

@@ -22,10 +22,11 @@ MAX_LINES = 400
 # The modules that may import inside a function, each for a reason its comment gives:
 # Rich on the first thing drawn (start-up of `wallet balance` and `--json`), termios
 # (POSIX only), a paycli.toml read only when there is one, httpx only when a payment
-# reaches the gateway, and psycopg (PostgreSQL only).
+# reaches the gateway, psycopg (PostgreSQL only), and a SQLite ledger's DDL only when one
+# is created or migrated.
 LATE_IMPORTS_ALLOWED = {"paycli.cli.views.base", "paycli.cli.echo", "paycli.config",
                         "paycli.gateway.clients", "paycli.store.postgres",
-                        "paycli.devtools.baselines"}
+                        "paycli.store.sqlite", "paycli.devtools.baselines"}
 
 
 def modules() -> Iterator[tuple[str, Path]]:

@@ -3,6 +3,7 @@ carries nothing of the bench, and `paycli bench` still reports its commits per p
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from paycli.money import Money
 from paycli.saga.pay import PayRequest, pay
 from paycli.saga.steps import SilentReporter
 from paycli.store import Store
+from paycli.store.base import ENGINES
 
 BOTH = pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 
@@ -30,6 +32,8 @@ class TestTheStoreKnowsNoBench:
     def test_the_wrapper_is_no_backend(self) -> None:
         """Subclassing `Store` to wrap one registers no engine: `Store(target)` still picks
         only SQLite or PostgreSQL."""
+        for module in ENGINES.values():
+            importlib.import_module(module)
         assert set(Store._backends) == {"sqlite", "postgresql"}
         assert CountedStore not in Store._backends.values()
 

@@ -21,7 +21,7 @@ from sqlite_utils import Database
 
 from paycli.errors import LedgerCorrupt
 from paycli.store import Store, schema
-from paycli.store.schema import APPLICATION_ID, SCHEMA_VERSION
+from paycli.store.identity import APPLICATION_ID, SCHEMA_VERSION
 
 TABLES = {"accounts", "transfers", "entries", "events", "idempotency", "payments", "refunds",
           "breaker", "limits", "webhook_endpoints", "webhook_deliveries", "gateway_webhooks",

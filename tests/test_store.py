@@ -6,6 +6,8 @@ import json
 import os
 import sqlite3
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from hypothesis import strategies as st
 from paycli.errors import LedgerCorrupt, UsageError
 from paycli.store import Store
 from paycli.store.hashing import canonical_json
-from paycli.store.schema import APPLICATION_ID, SCHEMA_VERSION
+from paycli.store.identity import APPLICATION_ID, SCHEMA_VERSION
 
 
 def mode(path: Path) -> int:
@@ -116,6 +118,18 @@ class TestReopen:
             raise RuntimeError("boom")
         assert store.read.event_count() == 0
         assert not store.conn.in_transaction
+
+    def test_an_up_to_date_ledger_opens_without_ddl_or_postgres(self, db_path: Path) -> None:
+        """Opening a ledger already at `SCHEMA_VERSION` loads neither the DDL that makes
+        one (`schema`, `tables`) nor the PostgreSQL engine: start-up of every command."""
+        Store(str(db_path)).close()
+        code = ("import sys; from paycli.store import Store; Store(sys.argv[1]).close(); "
+                "print(' '.join(sorted(m for m in sys.modules if m.startswith('paycli.store'))))")
+        loaded = subprocess.run([sys.executable, "-c", code, str(db_path)], check=True,
+                                capture_output=True, text=True).stdout.split()
+        assert "paycli.store.sqlite" in loaded
+        for module in ("schema", "tables", "describe", "postgres", "pg_schema"):
+            assert f"paycli.store.{module}" not in loaded
 
 
 class TestRefusals:

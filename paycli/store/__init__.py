@@ -5,6 +5,7 @@
                 `BEGIN IMMEDIATE` write transactions
     connection  the file's path, permissions and pragmas; waiting out a busy database
     describe    the words a table is described in, and how each engine spells one
+    identity    what marks a database as a paycli ledger, and the schema version kept
     tables      the one description of the ledger's tables: columns, types, checks,
                 indexes, and what replay-events rebuilds and compares of each
     schema      SQLite's DDL of a new ledger, made from `tables`, its append-only
@@ -34,8 +35,8 @@ offer the same `Store`, `Reader` and `Tx` and keep the same ledger: the same eve
 same hash chain, the same errors.
 """
 
-# Each backend registers itself with `Store` by subclassing it.
-from paycli.store import postgres, sqlite  # noqa: F401
+# Each backend registers itself with `Store` by subclassing it, its module loaded when a
+# ledger of its engine is first opened (`base.ENGINES`).
 from paycli.store.base import Store
 from paycli.store.breaker import BreakerStore
 from paycli.store.reads import Reader

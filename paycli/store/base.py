@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import importlib
 import os
 from typing import Any, ClassVar
 
@@ -33,14 +34,19 @@ def default_actor() -> str:
         return f"uid:{os.getuid()}"
 
 
+# Each engine's module, loaded the first time a ledger of that engine is opened: a SQLite
+# user never loads the PostgreSQL code (nor, through it, its driver).
+ENGINES = {"sqlite": "paycli.store.sqlite", "postgresql": "paycli.store.postgres"}
+
+
 class Store:
     """A paycli ledger: opens it (creating or migrating it), reads it, writes to it.
 
     `Store(target)` returns the backend's subclass: `SqliteStore` for a file path,
     `PostgresStore` for a `postgresql://` URL. Each backend registers itself by
-    subclassing and naming its `backend`; the package imports both (psycopg itself is
-    loaded only on first use). A subclass naming none (a wrapper of another `Store`) is
-    no backend.
+    subclassing and naming its `backend`; its module (`ENGINES`) is imported when a ledger
+    of that engine is first opened (psycopg itself only on first use). A subclass naming
+    none (a wrapper of another `Store`) is no backend.
     """
 
     backend = "abstract"
@@ -53,7 +59,10 @@ class Store:
 
     def __new__(cls, target: str, actor: str | None = None) -> Any:
         if cls is Store:
-            cls = Store._backends[db_scheme(target) or "sqlite"]
+            engine = db_scheme(target) or "sqlite"
+            if engine not in Store._backends:
+                importlib.import_module(ENGINES[engine])
+            cls = Store._backends[engine]
         return super().__new__(cls)
 
     def __init__(self, target: str, actor: str | None = None) -> None:

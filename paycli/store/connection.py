@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from paycli.errors import LedgerCorrupt, UsageError
-from paycli.store.schema import APPLICATION_ID
+from paycli.store.identity import APPLICATION_ID
 
 BUSY_TIMEOUT_S = 30.0
 

@@ -22,7 +22,7 @@ import functools
 
 from paycli.store import summaries
 from paycli.store.describe import APPEND_ONLY, Dialect, Table, create_index, create_table
-from paycli.store.schema import APPLICATION_ID, SCHEMA_VERSION
+from paycli.store.identity import APPLICATION_ID, SCHEMA_VERSION
 from paycli.store.tables import TABLES
 
 MARKER_TABLE = "paycli_ledger"

@@ -42,9 +42,10 @@ from typing import TYPE_CHECKING, Any
 
 from paycli.errors import LedgerCorrupt, UsageError
 from paycli.store.base import Store
+from paycli.store.identity import APPLICATION_ID, SCHEMA_VERSION
 from paycli.store.pg_schema import LEDGER_LOCK, MARK, MARKER_TABLE, upgrade
 from paycli.store.reads import Reader
-from paycli.store.schema import APPLICATION_ID, SCHEMA_VERSION, refuse_live_twins
+from paycli.store.schema import refuse_live_twins
 from paycli.store.sql import Cursor
 from paycli.store.writes import Tx
 

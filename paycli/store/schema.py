@@ -12,7 +12,8 @@ them: a wallet never has a negative available balance, amounts are positive, the
 is append-only. Every table is STRICT: a value of the wrong type is refused, not stored.
 
 To change the schema: edit `tables`, then add the step here (`MIGRATIONS[n + 1]`) and the
-same step in `pg_schema`; the comparison test shows whether they agree.
+same step in `pg_schema`, and move `identity.SCHEMA_VERSION`; the comparison test shows
+whether they agree. Opening an up-to-date ledger never loads this module.
 """
 
 from __future__ import annotations
@@ -23,9 +24,8 @@ from typing import Any
 from paycli.errors import LedgerCorrupt
 from paycli.store import summaries
 from paycli.store.describe import APPEND_ONLY, Dialect, Table, create_index, create_table
+from paycli.store.identity import SCHEMA_VERSION
 from paycli.store.tables import TABLES
-
-APPLICATION_ID = 0x70617963  # "payc"
 
 SQLITE = Dialect("sqlite", {"text": "TEXT", "int": "INTEGER", "bigint": "INTEGER",
                             "real": "REAL"},
@@ -226,7 +226,7 @@ CREATE INDEX payments_charged ON payments (charged_at) WHERE charge_ms IS NOT NU
 
 MIGRATIONS: dict[int, str] = {2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7, 8: _V8,
                               9: _V9, 10: _V10, 11: _V11}
-SCHEMA_VERSION = max(MIGRATIONS)
+assert max(MIGRATIONS) == SCHEMA_VERSION, "a new step moves `identity.SCHEMA_VERSION`"
 
 
 # Before schema 6 nothing stopped two live payments for one order (two hand-given keys

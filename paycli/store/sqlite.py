@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from paycli.errors import LedgerCorrupt
 from paycli.store.base import Store
 from paycli.store.connection import connect, retry_busy, write_lock
+from paycli.store.identity import APPLICATION_ID, SCHEMA_VERSION
 from paycli.store.reads import Reader
-from paycli.store.schema import APPLICATION_ID, SCHEMA_VERSION, refuse_live_twins, upgrade
 from paycli.store.writes import Tx
 
 
@@ -72,6 +72,9 @@ class SqliteStore(Store):
                     f"--db {self.path}: schema version {version} is newer than this paycli "
                     f"({SCHEMA_VERSION}); upgrade paycli"
                 )
+            # late: the DDL is built only to create or migrate a ledger (`identity`)
+            from paycli.store.schema import refuse_live_twins, upgrade
+
             refuse_live_twins(self.conn, version, self.path)
             for script in upgrade(version):
                 run_script(self.conn, script)
