@@ -9,11 +9,12 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
 from standardwebhooks.webhooks import Webhook
+from webhook_receiver import QuietServer
 
 from paycli.webhooks.endpoints import new_secret
 from paycli.webhooks.sender import BODY_PREFIX, READ_AT_MOST, Connections, send
@@ -39,7 +40,7 @@ def endpoint() -> Iterator[tuple[list[Answer], list[int], str]]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = QuietServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield answers, ports, f"http://127.0.0.1:{server.server_address[1]}/hooks?shop=1"
