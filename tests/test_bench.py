@@ -31,6 +31,13 @@ def assert_profiled_if_missed(target: dict[str, Any]) -> None:
     assert not profile.PARKED & {line["function"] for line in lines}  # parked, not work
 
 
+def bench_json(tmp_path: Path, *args: str, timeout: float = 60) -> dict[str, Any]:
+    """`paycli bench ARGS --json` (its ledger a scratch one of its own): the result."""
+    done = run(tmp_path / "unused.db", "bench", *args, "--json", timeout=timeout)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
 class TestProfile:
     def test_worker_threads_are_profiled_and_named(self) -> None:
         """Work done in threads started inside the block is counted, under the module's
@@ -48,10 +55,7 @@ class TestBench:
     @pytest.mark.slow
     def test_inprocess_bench_reports_every_contract_field(self, tmp_path: Path) -> None:
         """A small in-process run prints one JSON object with the figures and the ratio."""
-        done = run(tmp_path / "unused.db", "bench", "--payments", "40", "--concurrency", "2",
-                   "--json")
-        assert done.returncode == 0, done.stderr
-        result = json.loads(done.stdout)
+        result = bench_json(tmp_path, "--payments", "40", "--concurrency", "2")
         for field in ("payments", "gateway", "throughput", "p50_ms", "p95_ms", "p99_ms",
                       "baseline_throughput", "ratio"):
             assert field in result
@@ -76,10 +80,8 @@ class TestBench:
     @pytest.mark.slow
     def test_single_thread_targets_are_judged(self, tmp_path: Path) -> None:
         """One thread in process: the ratio and p99 targets, each with its verdict."""
-        done = run(tmp_path / "unused.db", "bench", "--payments", "120", "--no-startup",
-                   "--stats-payments", "0", "--json")
-        assert done.returncode == 0, done.stderr
-        result = json.loads(done.stdout)
+        result = bench_json(tmp_path, "--payments", "120", "--no-startup",
+                            "--stats-payments", "0")
         names = {target["name"]: target for target in result["targets"]}
         single = names["single payment, in process, one thread, SQLite"]
         assert result["engine"] == "sqlite"
@@ -96,10 +98,8 @@ class TestBench:
     @pytest.mark.slow
     def test_http_bench_measures_against_the_network_limit(self, tmp_path: Path) -> None:
         """Over HTTP the baseline is raw httpx to the same mock gateway."""
-        done = run(tmp_path / "unused.db", "bench", "--payments", "30", "--gateway", "http",
-                   "--no-startup", "--stats-payments", "0", "--json")
-        assert done.returncode == 0, done.stderr
-        result = json.loads(done.stdout)
+        result = bench_json(tmp_path, "--payments", "30", "--gateway", "http", "--no-startup",
+                            "--stats-payments", "0")
         assert result["gateway"] == "http" and result["failed"] == 0
         assert result["baseline_throughput"] == result["baselines"]["network"]
         assert result["baselines"]["storage"] > 0
@@ -109,15 +109,14 @@ class TestBench:
         """`--failover`: the first gateway killed half way, the rest complete at the
         second (Stripe-shaped); every payment is accounted for, none lost or charged at
         both, and the time to the first payment at the second gateway is measured."""
-        done = run(tmp_path / "unused.db", "bench", "--payments", "60", "--concurrency", "2",
-                   "--gateway", "http", "--failover", "--no-startup", "--stats-payments", "0",
-                   "--json", timeout=300)
-        assert done.returncode == 0, done.stderr
-        moved = json.loads(done.stdout)["failover"]
+        result = bench_json(tmp_path, "--payments", "60", "--concurrency", "2", "--gateway",
+                            "http", "--failover", "--no-startup", "--stats-payments", "0",
+                            timeout=300)
+        moved = result["failover"]
         assert moved["at_primary"] + moved["at_backup"] + moved["failed"] + moved["held"] == 60
         assert moved["at_backup"] > 0 and moved["failover_ms"] is not None
         assert (moved["lost"], moved["charged_twice"]) == (0, 0), moved
-        target = json.loads(done.stdout)["targets"][-1]
+        target = result["targets"][-1]
         assert target["name"].startswith("failover") and target["met"]
 
     @pytest.mark.slow
@@ -172,10 +171,8 @@ class TestBench:
     def test_batch_mode_runs_the_billing_engine(self, tmp_path: Path) -> None:
         """`--mode batch` pays through the batch engine: every payment completed, fewer
         than one commit per payment, a batched raw baseline, a ledger that replays."""
-        done = run(tmp_path / "unused.db", "bench", "--mode", "batch", "--payments", "600",
-                   "--no-startup", "--stats-payments", "0", "--json")
-        assert done.returncode == 0, done.stderr
-        result = json.loads(done.stdout)
+        result = bench_json(tmp_path, "--mode", "batch", "--payments", "600", "--no-startup",
+                            "--stats-payments", "0")
         assert (result["mode"], result["payments"], result["failed"]) == ("batch", 600, 0)
         assert 0 < result["commits_per_payment"] < 1
         assert result["baseline_throughput"] == result["baselines"]["storage"] > 0
@@ -225,10 +222,8 @@ class TestStatsBench:
     @pytest.mark.slow
     def test_bench_reports_the_stats_targets(self, tmp_path: Path) -> None:
         """`bench --stats-payments 2000 --json` carries the figures and both targets."""
-        done = run(tmp_path / "unused.db", "bench", "--payments", "20", "--no-startup",
-                   "--stats-payments", "2000", "--json")
-        assert done.returncode == 0, done.stderr
-        result = json.loads(done.stdout)
+        result = bench_json(tmp_path, "--payments", "20", "--no-startup",
+                            "--stats-payments", "2000")
         assert result["stats_bench"]["payments"] == 2000
         names = {target["name"]: target for target in result["targets"]}
         assert names["stats, 24 h window over 2,000 payments, SQLite"]["met"] == (
