@@ -17,8 +17,15 @@ from history import History
 from old_ledgers import postgres_ledger, sqlite_ledger
 
 from paycli.devtools import statsbench
+from paycli.ledger import wallet
+from paycli.ledger.batchfile import BatchRow
 from paycli.ledger.replay import replay_events
 from paycli.ledger.stats import Window, stats
+from paycli.money import Money
+from paycli.records import Payment
+from paycli.saga.core import Decision, Verdict
+from paycli.saga.group import open_payments
+from paycli.saga.settle import settle_payments_in
 from paycli.store import Store
 
 HOURS = ("SELECT hour, status, currency, gateway, reason, payments, amount FROM payment_hours "
@@ -112,6 +119,34 @@ class TestTriggers:
             tx.conn.execute("DELETE FROM refunds")
             tx.conn.execute("DELETE FROM payments WHERE id <> ?",
                             (history.payments["completed"],))
+        assert_in_step(store)
+
+
+    def test_a_group_written_in_one_statement_keeps_them_in_step(self, store: Store
+                                                                  ) -> None:
+        """A billing run's group: 40 payments inserted by one statement, settled by one
+        with every outcome (completed, declined for two reasons, unknown), then one UPDATE
+        of them all that changes nothing a summary is made of. The summaries equal the
+        grouping after each (PostgreSQL keeps them once per statement, SQLite per row)."""
+        wallet.credit(store, "alice", Money(10_000, "USD"))
+        rows = [BatchRow(n, "alice", Money(100 + n, "USD"), f"order-{n}", None)
+                for n in range(40)]
+        with store.transaction("test") as tx:
+            opened = [p for p in open_payments(tx, rows, "test", "bat_test")
+                      if isinstance(p, Payment)]
+        assert len(opened) == 40
+        assert_in_step(store)
+        outcomes = (Verdict(Decision.SUCCEEDED, "ref"),
+                    Verdict(Decision.REFUSED, None, "declined"),
+                    Verdict(Decision.REFUSED, None, "insufficient_funds_at_bank"),
+                    Verdict(Decision.UNKNOWN))
+        with store.transaction("test") as tx:
+            settle_payments_in(tx, [(p.id, outcomes[n % 4], [
+                {"name": "ProcessPayment", "status": "success", "attempts": 1,
+                 "duration_ms": 3.5 + n}]) for n, p in enumerate(opened)])
+        assert_in_step(store)
+        with store.transaction("test") as tx:
+            tx.conn.execute("UPDATE payments SET owner = NULL, updated_at = updated_at")
         assert_in_step(store)
 
 

@@ -7,4 +7,4 @@ it when it is loaded.
 """
 
 APPLICATION_ID = 0x70617963  # "payc": SQLite's `PRAGMA application_id`, PostgreSQL's marker
-SCHEMA_VERSION = 11  # the last step of the migrations
+SCHEMA_VERSION = 12  # the last step of the migrations

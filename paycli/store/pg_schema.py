@@ -61,9 +61,29 @@ def _create(table: Table) -> str:
 
 
 def _summary_triggers() -> str:
-    """The triggers keeping `summaries`' rows in step with every write of a payment: one
-    function, the same upserts as SQLite's triggers (an UPDATE only when it changed what
-    a summary is made of)."""
+    """The triggers keeping `summaries`' rows in step with every write of a payment, once
+    per statement: each reads the statement's transition tables (the rows as they were,
+    `gone`, and as they are, `made`) and moves every summary row they touch once."""
+    sides = {"insert": (("made", "+"),), "update": (("gone", "-"), ("made", "+")),
+             "delete": (("gone", "-"),)}
+    script = ""
+    for op, tables in sides.items():
+        function = f"paycli_payment_summaries_{op}"
+        kept = " ".join(f"{'OLD' if table == 'gone' else 'NEW'} TABLE AS {table}"
+                        for table, _ in tables)
+        script += (
+            f"CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+            f"BEGIN\n{summaries.count_payments(tables)};\n"
+            f"{summaries.count_charges(tables, 'postgresql')};\nRETURN NULL;\nEND $$;\n"
+            f"CREATE TRIGGER payments_summaries_{op} AFTER {op.upper()} ON payments\n"
+            f"REFERENCING {kept} FOR EACH STATEMENT EXECUTE FUNCTION {function}();\n")
+    return script
+
+
+def _row_summary_triggers() -> str:
+    """Schema 11's triggers, one call for each row written (schema 12 replaced them by
+    `_summary_triggers`): one function, the same upserts as SQLite's triggers (an UPDATE
+    only when it changed what a summary is made of)."""
     sources = (*summaries.PAYMENT_SOURCES, *summaries.CHARGE_SOURCES)
     out, into = summaries.count_payment("OLD", "-"), summaries.count_payment("NEW", "+")
     gone = summaries.count_charge("OLD", "-", "postgresql")
@@ -212,10 +232,19 @@ CREATE TABLE charge_hours (
     UNIQUE (hour, ms)
 );
 CREATE INDEX payments_charged ON payments (charged_at) WHERE charge_ms IS NOT NULL;
-""" + summaries.backfill("postgresql") + _summary_triggers()
+""" + summaries.backfill("postgresql") + _row_summary_triggers()
+
+# The summaries kept once per statement, not once per row (see `_summary_triggers`): the
+# rows they hold are unchanged.
+_V12 = """
+DROP TRIGGER payments_summaries_insert ON payments;
+DROP TRIGGER payments_summaries_update ON payments;
+DROP TRIGGER payments_summaries_delete ON payments;
+DROP FUNCTION paycli_payment_summaries();
+""" + _summary_triggers()
 
 MIGRATIONS: dict[int, str] = {2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7, 8: _V8,
-                              9: _V9, 10: _V10, 11: _V11}
+                              9: _V9, 10: _V10, 11: _V11, 12: _V12}
 assert max(MIGRATIONS) == SCHEMA_VERSION, "PostgreSQL and SQLite schemas move in step"
 
 

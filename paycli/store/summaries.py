@@ -15,8 +15,10 @@ Invariants:
   with the replayed ones.
 - A key whose count came down to 0 keeps its row (the reads skip it): a write never
   deletes, so concurrent writers only ever add to a row.
-- The upsert statements are the same text on both engines (SQLite's trigger bodies,
-  PostgreSQL's trigger function); only `floor` is spelled per engine.
+- SQLite's triggers run for each row (`count_payment`, `count_charge`); PostgreSQL's,
+  since schema 12, once per statement over its transition tables (`count_payments`,
+  `count_charges`): a group of 256 payments moves each summary row it touches once, not
+  256 times. Both keep the same rows; only `floor` is spelled per engine.
 """
 
 from __future__ import annotations
@@ -64,6 +66,34 @@ def count_charge(row: str, sign: str, engine: Engine) -> str:
     return (f"INSERT INTO charge_hours (hour, ms, charges) SELECT "
             f"substr({row}.charged_at, 1, 13), {whole}, {sign}1 "
             f"WHERE {row}.charge_ms IS NOT NULL AND {row}.charged_at IS NOT NULL "
+            "ON CONFLICT (hour, ms) DO UPDATE SET charges = charge_hours.charges + "
+            "excluded.charges")
+
+
+def count_payments(sides: tuple[tuple[str, str], ...]) -> str:
+    """The upsert adding whole tables of payments to their hours' summaries, grouped:
+    each side a table (a statement trigger's transition table) and its sign, `+` or `-`.
+    A key whose changes cancel out (a row rewritten unchanged) is left alone."""
+    moved = " UNION ALL ".join(
+        f"SELECT substr(created_at, 1, 13), status, currency, gateway, {reason('')}, "
+        f"{sign}1, {sign}amount FROM {table}" for table, sign in sides)
+    return (f"INSERT INTO payment_hours ({', '.join(PAYMENT_KEY)}, payments, amount) "
+            f"SELECT {', '.join(PAYMENT_KEY)}, sum(n), sum(amount) FROM ({moved}) AS moved "
+            f"({', '.join(PAYMENT_KEY)}, n, amount) GROUP BY 1, 2, 3, 4, 5 "
+            "HAVING sum(n) <> 0 OR sum(amount) <> 0 "
+            f"ON CONFLICT ({', '.join(PAYMENT_KEY)}) DO UPDATE SET "
+            "payments = payment_hours.payments + excluded.payments, "
+            "amount = payment_hours.amount + excluded.amount")
+
+
+def count_charges(sides: tuple[tuple[str, str], ...], engine: Engine) -> str:
+    """`count_payments` for the charge times' histogram."""
+    whole = FLOOR[engine].format("charge_ms")
+    timed = " UNION ALL ".join(
+        f"SELECT substr(charged_at, 1, 13), {whole}, {sign}1 FROM {table} "
+        "WHERE charge_ms IS NOT NULL AND charged_at IS NOT NULL" for table, sign in sides)
+    return ("INSERT INTO charge_hours (hour, ms, charges) SELECT hour, ms, sum(n) FROM "
+            f"({timed}) AS timed (hour, ms, n) GROUP BY 1, 2 HAVING sum(n) <> 0 "
             "ON CONFLICT (hour, ms) DO UPDATE SET charges = charge_hours.charges + "
             "excluded.charges")
 
