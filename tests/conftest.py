@@ -37,6 +37,7 @@ BOTH_BACKENDS = frozenset({
     "test_security", "test_multihost", "test_db_copy", "test_reconcile", "test_limits",
     "test_batch", "test_group", "test_orders", "test_stats", "test_summaries", "test_events",
     "test_metrics", "test_webhooks", "test_webhook_kills", "test_listen", "test_listen_group",
+    "test_round_trips",
 })
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"

@@ -25,7 +25,7 @@ MAX_LINES = 400
 # reaches the gateway, psycopg (PostgreSQL only), and a SQLite ledger's DDL only when one
 # is created or migrated.
 LATE_IMPORTS_ALLOWED = {"paycli.cli.views.base", "paycli.cli.echo", "paycli.config",
-                        "paycli.gateway.clients", "paycli.store.postgres",
+                        "paycli.gateway.clients", "paycli.store.pg_connection",
                         "paycli.store.sqlite", "paycli.devtools.baselines"}
 
 

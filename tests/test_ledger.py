@@ -289,6 +289,33 @@ class TestOneBuffer:
         assert (after.balance, wallet(store, "alice", "JPY").balance) == (300, 300)
         assert store.read.currency_sums() == {"USD": 0, "JPY": 0}
 
+    def test_one_read_brings_the_wallets_and_the_ledgers_own_accounts(
+            self, store: Store) -> None:
+        """A payment's hold and a deposit read what they move in one query: the users'
+        wallets found through the owner index (not a scan of every wallet), with the
+        funding and clearing accounts beside them."""
+        for user in ("alice", "bob", "carol"):
+            credit(store, user, 1000)
+        credit(store, "alice", 500, "EUR")
+        with store.transaction() as tx:
+            found = {(account.kind, account.user_id, account.currency)
+                     for account in tx.accounts_of(["alice"])}
+        assert found == {("wallet", "alice", "USD"), ("wallet", "alice", "EUR"),
+                         ("funding", None, "USD"), ("funding", None, "EUR")}
+
+    @pytest.mark.sqlite_only
+    def test_the_wallet_read_uses_the_owner_index(self, store: Store) -> None:
+        credit(store, "alice", 1000)
+        seen: list[str] = []
+        conn = store.conn  # type: ignore[attr-defined]
+        conn.set_trace_callback(seen.append)
+        with store.transaction() as tx:
+            Postings(tx).load_wallets(["alice"])
+        conn.set_trace_callback(None)
+        [sql] = [statement for statement in seen if "FROM accounts" in statement]
+        plan = [row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}")]
+        assert "SEARCH accounts USING INDEX accounts_owner (kind=? AND <expr>=?)" in plan
+
 
 class TestSchemaGuards:
     """The CHECK constraints and triggers hold even when Python is bypassed."""
@@ -589,7 +616,8 @@ class TestLedgerProperties:
 
 class TestPostgresRowsAtOnce:
     """On PostgreSQL a plain INSERT of many rows is one COPY stream; anything COPY cannot
-    say (a conflict clause, RETURNING, an UPDATE) stays one statement per row."""
+    say (a conflict clause, RETURNING, an UPDATE) is not copied (for updates, see
+    test_round_trips)."""
 
     @pytest.mark.parametrize(("sql", "copy"), [
         ("INSERT INTO entries (account_id, amount) VALUES (?, ?)",
@@ -600,7 +628,7 @@ class TestPostgresRowsAtOnce:
         ("INSERT INTO stored.events SELECT * FROM events", None),
     ])
     def test_which_statements_are_copied(self, sql: str, copy: str | None) -> None:
-        from paycli.store.postgres import _copy_of  # the rule itself, without a server
+        from paycli.store.pg_connection import _copy_of  # the rule itself, without a server
         assert _copy_of(sql) == copy
 
     def test_copied_rows_keep_their_order_values_and_constraints(self, store: Store) -> None:

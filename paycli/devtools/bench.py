@@ -55,7 +55,7 @@ from paycli.saga.group import open_payments
 from paycli.saga.settle import settle_payments_in
 from paycli.saga.steps import SilentReporter
 from paycli.saga.wiring import http_gateway, resilience
-from paycli.store import Store, postgres
+from paycli.store import Store, pg_connection
 
 AMOUNT = Money(100, "USD")
 PREFILL_USERS = 1000
@@ -205,7 +205,7 @@ def run(options: BenchOptions, progress: Callable[[str, int, int], None] | None 
         ) -> BenchReport:
     """Run the bench; `progress(phase, advance, total)` is told how it goes."""
     if options.server is not None:
-        postgres.driver()  # without the postgres extra: one clear line, nothing made
+        pg_connection.driver()  # without the postgres extra: one clear line, nothing made
     workdir = Path(tempfile.mkdtemp(prefix="paycli-bench-"))
     try:
         if options.server is None:

@@ -31,7 +31,7 @@ from paycli.devtools import baselines
 from paycli.devtools.report import BenchReport, StatsBench, Target
 from paycli.ledger import stats
 from paycli.ledger.board import Board
-from paycli.store import Store, postgres, summaries
+from paycli.store import Store, pg_connection, summaries
 from paycli.store.tables import PAYMENTS
 
 STATS_GOAL_MS = 1000.0
@@ -221,7 +221,7 @@ def _copy_into(url: str, chunks: _Chunks) -> None:
     million updates of a few summary rows in one transaction leave each a chain of a
     million row versions); the summaries are then made again from all the payments, as
     migration 11 makes them."""
-    with postgres.driver().connect(url) as conn, conn.cursor() as cursor:
+    with pg_connection.driver().connect(url) as conn, conn.cursor() as cursor:
         cursor.execute(b"ALTER TABLE payments DISABLE TRIGGER USER")
         for chunk in chunks:
             for table, columns, rows in (("payments", PAYMENT_COLUMNS, [p for p, _ in chunk]),
@@ -238,5 +238,5 @@ def _copy_into(url: str, chunks: _Chunks) -> None:
     # that are only inserted into): rows marked visible, so that index-only reads stay
     # in the index, and statistics for the planner. Fresh from COPY, the first reads
     # would instead visit every row's page to set its hint bits.
-    with postgres.driver().connect(url, autocommit=True) as conn:
+    with pg_connection.driver().connect(url, autocommit=True) as conn:
         conn.execute(b"VACUUM (ANALYZE) payments, events, payment_hours, charge_hours")

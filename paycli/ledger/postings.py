@@ -86,14 +86,18 @@ class Postings:
     # -- wallets -------------------------------------------------------------------------
 
     def load_wallets(self, users: Iterable[str]) -> None:
-        """Read the wallets of these users (every currency) in one query."""
+        """Read the wallets of these users (every currency) in one query, with the
+        ledger's own accounts."""
         wanted = [user for user in dict.fromkeys(users) if user not in self._loaded]
         if not wanted:
             return
         self._loaded.update(wanted)
-        for key, wallet in self.tx.wallets_of(wanted).items():
-            self._wallets[key] = wallet.id
-            self._accounts.setdefault(wallet.id, wallet)
+        for account in self.tx.accounts_of(wanted):
+            if account.user_id is None:
+                self._system.setdefault((account.kind, account.currency), account.id)
+            else:
+                self._wallets[(account.user_id, account.currency)] = account.id
+            self._accounts.setdefault(account.id, account)
 
     def available(self, user: str, currency: str) -> int:
         """A wallet's available balance after the movements so far (0 if it has none)."""
@@ -106,6 +110,7 @@ class Postings:
         """Post money into a wallet from outside (`credit`) or back from clearing
         (`refund`), opening the wallet if it is new; the wallet as it then stands."""
         transfer_id = transfer_id or new_id("txn")
+        self.load_wallets([user])  # and with them the source, in the same query
         source = self._move(self._system_account(_SOURCE[kind], money.currency),
                             balance=-money.minor)
         wallet = self._move(self._wallet_opened(user, money.currency), balance=money.minor)

@@ -30,7 +30,6 @@ from paycli.saga.core import (
     SagaEnv,
     Verdict,
     change_event,
-    read_payment,
     read_refund,
     set_payment,
     set_refund,
@@ -56,17 +55,16 @@ def settle_payment(env: SagaEnv, payment_id: str, verdict: Verdict,
     (see the module docstring) receives the id if this commit made the payment final.
     """
     with env.store.transaction(payment_id) as tx:
-        settle_payment_in(tx, payment_id, verdict, steps, require=require,
-                          settled_here=settled_here, **extra)
-    return read_payment(env, payment_id)
+        return settle_payment_in(tx, payment_id, verdict, steps, require=require,
+                                 settled_here=settled_here, **extra)
 
 
 def settle_payment_in(tx: Tx, payment_id: str, verdict: Verdict, steps: list[dict[str, Any]],
                       *, require: PaymentStatus | None = None,
-                      settled_here: set[str] | None = None, **extra: Any) -> None:
+                      settled_here: set[str] | None = None, **extra: Any) -> Payment:
     """`settle_payment` inside a transaction the caller holds."""
-    settle_payments_in(tx, [(payment_id, verdict, steps)], require=require,
-                       settled_here=settled_here, **extra)
+    return settle_payments_in(tx, [(payment_id, verdict, steps)], require=require,
+                              settled_here=settled_here, **extra)[payment_id]
 
 
 def settle_payments_in(tx: Tx, verdicts: list[tuple[str, Verdict, list[dict[str, Any]]]],

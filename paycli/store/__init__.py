@@ -11,6 +11,8 @@
     schema      SQLite's DDL of a new ledger, made from `tables`, its append-only
                 triggers, and the migrations from older ledgers
     postgres    `PostgresStore`: the same ledger on PostgreSQL, shared by many hosts
+    pg_connection  its connection: `?` statements, writes sent with the next answer, rows
+                by COPY and many-row updates in one statement
     pg_schema   PostgreSQL's DDL made from `tables`, its triggers, migrations and its
                 paycli marker
     sql         what the shared queries need of a connection (either engine's)

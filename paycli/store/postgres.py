@@ -2,10 +2,10 @@
 operators on several hosts must share one set of wallets, payments and circuit breaker.
 
 It hands out the same `Reader` and `Tx` (their SQL is shared, see `sql`) over
-`PgConnection`, a psycopg 3 connection in autocommit mode that runs the store's `?`
-statements; transactions are begun and ended explicitly, as on SQLite. psycopg comes with
-the `postgres` extra (`pip install 'paycli[postgres]'`): without it, opening a PostgreSQL
-ledger is a usage error naming the extra (`driver`), before anything is written.
+`pg_connection.PgConnection`, which runs the store's `?` statements in as few round trips
+as they allow; transactions are begun and ended explicitly, as on SQLite. psycopg comes
+with the `postgres` extra (`pip install 'paycli[postgres]'`): without it, opening a
+PostgreSQL ledger is a usage error naming the extra, before anything is written.
 
 How the invariants hold across hosts:
 - One writer at a time. Every write transaction (`transaction()`) first takes the ledger's
@@ -25,48 +25,29 @@ How the invariants hold across hosts:
 - The schema (`pg_schema`) holds the CHECK constraints and the append-only triggers; its
   marker row (`paycli_ledger`) tells a paycli ledger from any other database, which is
   refused before anything is written.
-- The password of a URL never leaves this module: messages name the ledger by `name`
-  (password `***`) and scrub the password out of anything the server or libpq said.
+- The password of a URL never leaves this module and `pg_connection`: messages name the
+  ledger by `name` (password `***`) and scrub the password out of anything the server or
+  libpq said.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import random
-import re
 import threading
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
 
-from paycli.errors import LedgerCorrupt, UsageError
+from paycli.errors import LedgerCorrupt
 from paycli.store.base import Store
 from paycli.store.identity import APPLICATION_ID, SCHEMA_VERSION
+from paycli.store.pg_connection import connect, driver
 from paycli.store.pg_schema import LEDGER_LOCK, MARK, MARKER_TABLE, upgrade
 from paycli.store.reads import Reader
 from paycli.store.schema import refuse_live_twins
-from paycli.store.sql import Cursor
-from paycli.store.writes import Tx
+from paycli.store.writes import HEAD, Tx, head_of
 
-if TYPE_CHECKING:
-    import psycopg
-
-CONNECT_TIMEOUT_S = 10
 RETRY_DEADLINE_S = 60.0
-
-
-DRIVER_MISSING = "PostgreSQL ledgers need the postgres extra: pip install 'paycli[postgres]'"
-
-
-def driver() -> Any:
-    """psycopg, imported on first use: ~0.3 s that SQLite users never pay. It comes with
-    the `postgres` extra only: without it, a usage error naming the extra."""
-    try:
-        import psycopg  # late: see above
-    except ImportError:  # not installed, or installed without a libpq to load
-        raise UsageError(DRIVER_MISSING) from None
-    return psycopg
 
 
 def _retried() -> tuple[type[Exception], ...]:
@@ -74,85 +55,6 @@ def _retried() -> tuple[type[Exception], ...]:
     time-outs."""
     errors = driver().errors
     return (errors.SerializationFailure, errors.DeadlockDetected, errors.LockNotAvailable)
-
-
-@functools.lru_cache(maxsize=512)
-def _dialect(sql: str) -> str:
-    """The store's `?` statement in psycopg's `%s` form (see `sql`'s invariant)."""
-    return sql.replace("%", "%%").replace("?", "%s")
-
-
-_PLAIN_INSERT = re.compile(r"INSERT INTO (\w+) \(([\w, ]+)\) VALUES \((?:\?, )*\?\)")
-
-
-@functools.lru_cache(maxsize=64)
-def _copy_of(sql: str) -> str | None:
-    """`INSERT INTO t (cols) VALUES (?, ...)`, nothing after it, as the `COPY t (cols)
-    FROM STDIN` that writes the same rows; None for any other statement (an UPDATE, an
-    ON CONFLICT or RETURNING clause, which COPY has not)."""
-    found = _PLAIN_INSERT.fullmatch(sql)
-    return None if found is None else f"COPY {found.group(1)} ({found.group(2)}) FROM STDIN"
-
-
-class PgConnection:
-    """A psycopg connection that runs the store's `?` statements."""
-
-    def __init__(self, raw: psycopg.Connection[Any]) -> None:
-        self.raw = raw
-
-    def execute(self, sql: str, parameters: Any = (), /) -> Cursor:
-        """Run one statement; `parameters` fill its `?` placeholders in order."""
-        if parameters:
-            return self.raw.execute(_dialect(sql), tuple(parameters))
-        return self.raw.execute(sql.encode())  # bytes: no placeholder parsing at all
-
-    def executemany(self, sql: str, parameters: Any, /) -> None:
-        """Run one statement for each set of parameters: a plain INSERT's rows copied in
-        one stream (`COPY`: the same rows, in the order given, each through the table's
-        constraints and triggers, in a fraction of the round trips); any other statement
-        pipelined by psycopg."""
-        rows = parameters if isinstance(parameters, list) else list(parameters)
-        copy = _copy_of(sql) if len(rows) > 1 else None
-        with self.raw.cursor() as cursor:
-            if copy is None:
-                cursor.executemany(_dialect(sql), rows)
-                return
-            with cursor.copy(copy) as stream:
-                for row in rows:
-                    stream.write_row(row)
-
-    def close(self) -> None:
-        """Close the connection to the server."""
-        self.raw.close()
-
-
-def password_of(url: str) -> str | None:
-    """The password a URL carries, if any (so that messages can scrub it)."""
-    pg = driver()
-    try:
-        secret = pg.conninfo.conninfo_to_dict(url).get("password")
-    except pg.ProgrammingError:
-        return None
-    return str(secret) if secret else None
-
-
-def connect(url: str, name: str) -> PgConnection:
-    """A connection to the PostgreSQL ledger at `url`; a usage error if it cannot be had."""
-    pg = driver()
-    try:
-        raw = pg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
-                         application_name="paycli")
-    except pg.Error as exc:
-        reason = scrubbed(str(exc).strip().splitlines()[-1] if str(exc).strip() else
-                          type(exc).__name__, url)
-        raise UsageError(f"--db {name}: cannot connect to PostgreSQL ({reason})") from None
-    return PgConnection(raw)
-
-
-def scrubbed(text: str, url: str) -> str:
-    """`text` with the URL's password, wherever it appears, replaced by `***`."""
-    secret = password_of(url)
-    return text.replace(secret, "***") if secret else text
 
 
 class PostgresStore(Store):
@@ -165,11 +67,13 @@ class PostgresStore(Store):
         self.conn = connect(url, self.name)
         self._reader = Reader(self.conn)
         self._lock = threading.RLock()  # threads sharing this Store take turns
+        self._ready = False  # whether the ledger's tables are there (see `_begin`)
         try:
             self._migrate()
         except BaseException:
             self.conn.close()
             raise
+        self._ready = True
 
     def close(self) -> None:
         """Close the connection; the ledger stays as the last commit left it."""
@@ -218,16 +122,22 @@ class PostgresStore(Store):
                 self.conn.execute(script)
             self.conn.execute(MARK)
 
-    def _begin(self, statement: str, lock: bool) -> None:
+    def _begin(self, statement: str, lock: bool) -> tuple[int, str] | None:
         """Begin a transaction (and take the ledger lock), retrying what PostgreSQL asks
-        to be retried."""
+        to be retried. A writer's BEGIN, lock and read of the chain head go in one round
+        trip, the head read once the lock is held; it is returned (None while the ledger
+        is being made, before it has an event log)."""
         give_up = time.monotonic() + RETRY_DEADLINE_S
         while True:
-            self.conn.execute(statement)
+            if not lock:
+                self.conn.execute(statement)
+                return None
             try:
-                if lock:
+                with self.conn.pipeline():
+                    self.conn.execute(statement)
                     self.conn.execute("SELECT pg_advisory_xact_lock(?)", (LEDGER_LOCK,))
-                return
+                    head = self.conn.execute(HEAD) if self._ready else None
+                return None if head is None else head_of(head.fetchone())
             except _retried():
                 self.conn.execute("ROLLBACK")
                 if time.monotonic() > give_up:
@@ -237,14 +147,16 @@ class PostgresStore(Store):
     @contextlib.contextmanager
     def transaction(self, correlation_id: str | None = None) -> Iterator[Tx]:
         """One write transaction holding the ledger lock: committed on exit, rolled back
-        on error."""
+        on error. Its writes wait to go with its next read or its COMMIT (`PgConnection`)."""
         with self._lock:
-            self._begin("BEGIN", lock=True)
+            head = self._begin("BEGIN", lock=True)
             try:  # COMMIT inside: a Ctrl-C just before it must not leave the lock held
-                tx = Tx(self.conn, correlation_id, self.actor)
+                tx = Tx(self.conn, correlation_id, self.actor, head)
+                self.conn.holding = True
                 yield tx
                 tx.flush()
                 self.conn.execute("COMMIT")
+                self.conn.holding = False
             except BaseException:
                 self._rollback()
                 raise
@@ -257,6 +169,7 @@ class PostgresStore(Store):
                             f"max({column})) FROM {table} HAVING count(*) > 0")
 
     def _rollback(self) -> None:
+        self.conn.discard()
         # A connection the server dropped cannot roll back; the server already did.
         with contextlib.suppress(driver().OperationalError):
             self.conn.execute("ROLLBACK")

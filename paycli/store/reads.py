@@ -154,11 +154,15 @@ class Reader:
             "SELECT key, command, fingerprint, entity_id, result, exit_code FROM idempotency "
             "WHERE key IN ({in_})", keys)}
 
-    def wallets_of(self, users: list[str]) -> dict[tuple[str, str], Account]:
-        """The wallets of those users, in every currency, by (user, currency)."""
-        return {(row[2], row[3]): Account(*row) for row in self._in(
+    def accounts_of(self, users: list[str]) -> list[Account]:
+        """The wallets of those users in every currency, and the ledger's own accounts
+        (funding and clearing, in every currency): all that a movement of their money can
+        touch, in one query (per 500 users; the ledger's own accounts come with each)."""
+        return [Account(*row) for row in self._in(
             "SELECT id, kind, user_id, currency, balance, held FROM accounts "
-            "WHERE kind = 'wallet' AND user_id IN ({in_})", users)}
+            "WHERE kind = 'wallet' AND coalesce(user_id, '') IN ({in_}) UNION ALL "
+            "SELECT id, kind, user_id, currency, balance, held FROM accounts "
+            "WHERE kind IN ('clearing', 'funding')", users)]
 
     def accounts_by_id(self, ids: list[int]) -> dict[int, Account]:
         """Those accounts, by id."""

@@ -3,7 +3,7 @@
 `Reader`, `Tx` and `BreakerStore` are written once, in the SQL that SQLite and PostgreSQL
 both accept (`coalesce`, `IS NOT DISTINCT FROM`, `ON CONFLICT`, `RETURNING`), with `?`
 placeholders. A sqlite3 connection is one as it is; the PostgreSQL backend hands them a
-psycopg connection behind `postgres.PgConnection`, which turns `?` into `%s`.
+psycopg connection behind `pg_connection.PgConnection`, which turns `?` into `%s`.
 
 Invariant: a query given to a `Connection` never holds a literal `?` or `%` of its own
 (values go in as parameters), so the placeholder translation is exact.

@@ -31,12 +31,14 @@ class Tx(Reader):
     """The writes of one transaction. Every state change goes with its event."""
 
     def __init__(self, conn: Connection, correlation_id: str | None,
-                 actor: str | None = None) -> None:
+                 actor: str | None = None, head: tuple[int, str] | None = None) -> None:
         super().__init__(conn)
         self.correlation_id = correlation_id
         self.actor = actor
         self.at = utc_now()
-        self._head: tuple[int, str] | None = None
+        # The chain head (`HEAD`), read at the first event unless the store read it with
+        # the transaction's first statements (PostgreSQL, where a read is a round trip).
+        self._head = head
         self._hasher = EventHasher(self.at, correlation_id, actor)
         self._events: list[tuple[Any, ...]] = []  # appended, not yet written: see `flush`
 
@@ -50,10 +52,7 @@ class Tx(Reader):
         The event is chained (its sequence number and hash fixed) at once and written with
         the transaction's other events by `flush`, in one statement, before the commit."""
         if self._head is None:
-            row = self.conn.execute(
-                "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"
-            ).fetchone()
-            self._head = (row[0], row[1]) if row else (0, GENESIS_HASH)
+            self._head = head_of(self.conn.execute(HEAD).fetchone())
         prev_seq, prev_hash = self._head
         seq = prev_seq + 1
         digest = self._hasher.hash(prev_hash, seq, type_, entity_id, payload)
@@ -179,6 +178,15 @@ class Tx(Reader):
         if chunk:
             self.conn.executemany(sql, chunk)
         return count + len(chunk)
+
+
+HEAD = "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"
+
+
+def head_of(row: Any) -> tuple[int, str]:
+    """The chain head from `HEAD`'s row: the last event's sequence number and hash, or the
+    genesis of an empty log."""
+    return (int(row[0]), str(row[1])) if row else (0, GENESIS_HASH)
 
 
 # The statements a transaction runs for its rows, one or many (`executemany`).

@@ -1,0 +1,193 @@
+"""How a write transaction reaches the engine. On PostgreSQL its writes wait and go with
+the next statement that needs an answer, and an update of many rows is one statement; on
+both engines the rows come out the same, a read sees the writes made before it, and an
+error or a Ctrl-C in any write undoes the whole transaction and leaves the ledger
+writable. On PostgreSQL a payment takes a counted number of round trips (read from the
+driver's protocol trace, not assumed)."""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import pq
+
+from paycli.config import Settings
+from paycli.gateway.inprocess import InProcessGateway
+from paycli.ledger import wallet
+from paycli.ledger.postings import Postings
+from paycli.money import Money
+from paycli.records import PaymentStatus
+from paycli.saga import pay as saga
+from paycli.saga.core import SagaEnv
+from paycli.saga.group import PayRequest, open_group
+from paycli.saga.steps import SilentReporter
+from paycli.saga.wiring import resilience
+from paycli.store import Store
+
+ENGINE_ERRORS = (sqlite3.IntegrityError, psycopg.errors.CheckViolation)
+# A payment on PostgreSQL: the wallet read for the screen; opening (BEGIN, lock and chain
+# head; wallets; limits; the writes with COMMIT); the breaker; settling (BEGIN, lock and
+# head; the payment; its hold; its accounts; the writes with COMMIT); the wallet for the
+# answer.
+PAYMENT_ROUND_TRIPS = 12
+
+
+def usd(amount: int) -> Money:
+    return Money(amount * 100, "USD")
+
+
+def held(store: Store, user: str) -> tuple[int, int]:
+    account = store.read.account("wallet", user, "USD")
+    assert account is not None
+    return account.balance, account.held
+
+
+class TestWritesInOrder:
+    def test_a_read_sees_the_writes_before_it(self, store: Store) -> None:
+        with store.transaction() as tx:
+            moves = Postings(tx)
+            moves.deposit("credit", "alice", usd(5), None)
+            moves.write()  # on PostgreSQL these wait for the read below
+            account = tx.account("wallet", "alice", "USD")
+            assert account is not None and account.balance == 500
+        assert held(store, "alice") == (500, 0)
+
+    def test_an_error_in_a_write_undoes_the_whole_transaction(self, store: Store) -> None:
+        wallet.credit(store, "alice", usd(5))
+        with pytest.raises(ENGINE_ERRORS), store.transaction() as tx:
+            moves = Postings(tx)
+            moves.deposit("credit", "bob", usd(1), None)
+            moves.write()
+            alice = tx.account("wallet", "alice", "USD")
+            assert alice is not None
+            # held above the balance: the engine's CHECK refuses it (on PostgreSQL at
+            # the COMMIT the write waited for)
+            tx.set_accounts([(alice.balance, alice.balance + 1, alice.id)])
+        assert store.read.account("wallet", "bob", "USD") is None
+        assert held(store, "alice") == (500, 0)
+        wallet.credit(store, "bob", usd(2))  # the connection and the ledger lock are free
+        assert held(store, "bob") == (200, 0)
+
+    def test_a_ctrl_c_among_the_writes_undoes_them(self, store: Store) -> None:
+        wallet.credit(store, "alice", usd(5))
+        with pytest.raises(KeyboardInterrupt), store.transaction() as tx:
+            moves = Postings(tx)
+            moves.deposit("credit", "alice", usd(1), None)
+            moves.write()
+            raise KeyboardInterrupt
+        assert held(store, "alice") == (500, 0)
+        wallet.credit(store, "alice", usd(1))
+        assert held(store, "alice") == (600, 0)
+
+
+@pytest.mark.parametrize(("sql", "merged"), [
+    ("UPDATE accounts SET balance = ?, held = ? WHERE id = ?", True),
+    ("UPDATE transfers SET state = ? WHERE id = ? AND state = 'pending'", True),
+    ("UPDATE payments SET charge_ms = coalesce(charge_ms, ?), owner = NULL WHERE id = ?", True),
+    ("UPDATE payments SET refunded = refunded + ? WHERE id = ?", False),  # an expression
+    ("UPDATE payments SET owner = ? WHERE id = ? AND owner = ?", False),  # a value after it
+    ("UPDATE elsewhere SET a = ? WHERE id = ?", False),  # not a ledger table: no types
+    ("INSERT INTO accounts (id) VALUES (?)", False),
+])
+def test_which_updates_are_one_statement(sql: str, merged: bool) -> None:
+    from paycli.store.pg_connection import _merged_update_of  # the rule, without a server
+    assert (_merged_update_of(sql) is not None) == merged
+
+
+class TestUpdatesOfManyRows:
+    """`Tx.update_many` as the settle path uses it: on PostgreSQL one statement for rows
+    with distinct ids, once a row otherwise; the same rows either way."""
+
+    def opened(self, store: Store, count: int) -> list[str]:
+        wallet.credit(store, "alice", usd(100))
+        with store.transaction() as tx:
+            opening = open_group(tx, [PayRequest("alice", usd(1)) for _ in range(count)],
+                                 "test")
+        return [row.payment.id for row in opening.accepted]
+
+    def rows(self, store: Store, ids: list[str]) -> list[tuple[Any, ...]]:
+        with store.snapshot() as read:
+            return [tuple(read.conn.execute(
+                "SELECT status, gateway_ref, owner, charge_ms, charged_at FROM payments "
+                "WHERE id = ?", (payment_id,)).fetchone()) for payment_id in ids]
+
+    def test_values_nulls_and_kept_columns(self, store: Store) -> None:
+        ids = self.opened(store, 3)
+        columns = ("status", "gateway_ref", "owner", "charge_ms", "charged_at")
+        with store.transaction() as tx:  # charge_ms all NULL: no type to guess from
+            tx.update_many("payments", columns, [
+                (PaymentStatus.PROCESSING, None, "me", None, None, ids[0]),
+                (PaymentStatus.PROCESSING, "ref-b", None, None, None, ids[1])])
+        with store.transaction() as tx:  # charge_ms and charged_at keep a first value
+            tx.update_many("payments", columns, [
+                (PaymentStatus.COMPLETED, "ref-a", None, 12.5, "2026-12-05T10:00:00Z", ids[0]),
+                (PaymentStatus.FAILED, None, None, None, None, ids[1]),
+                (PaymentStatus.COMPLETED, "ref-c", None, 3.0, "2026-12-05T11:00:00Z", ids[2])])
+        with store.transaction() as tx:
+            tx.update_many("payments", ("charge_ms", "charged_at"), [
+                (99.0, "2026-12-06T00:00:00Z", ids[0]), (7.25, "2026-12-05T12:00:00Z", ids[1])])
+        assert self.rows(store, ids) == [
+            ("COMPLETED", "ref-a", None, 12.5, "2026-12-05T10:00:00Z"),
+            ("FAILED", None, None, 7.25, "2026-12-05T12:00:00Z"),
+            ("COMPLETED", "ref-c", None, 3.0, "2026-12-05T11:00:00Z")]
+
+    def test_the_same_row_twice_ends_as_the_last_says(self, store: Store) -> None:
+        [payment_id] = self.opened(store, 1)
+        with store.transaction() as tx:
+            tx.update_many("payments", ("status", "gateway_ref"), [
+                (PaymentStatus.PROCESSING, "first", payment_id),
+                (PaymentStatus.COMPLETED, "last", payment_id)])
+        assert self.rows(store, [payment_id]) == [("COMPLETED", "last", "test", None, None)]
+
+
+@pytest.fixture
+def traced(pg: Any) -> Iterator[tuple[Store, Path]]:
+    """A PostgreSQL ledger whose connection writes its protocol trace to a file."""
+    url = pg.create_ledger()
+    trace = Path(tempfile.mkdtemp()) / "trace"
+    try:
+        with Store(url) as store, trace.open("wb") as out:
+            raw = store.conn.raw  # type: ignore[attr-defined]
+            raw.pgconn.trace(out.fileno())
+            raw.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+            yield store, trace
+            raw.pgconn.untrace()
+    finally:
+        pg.drop(url)
+
+
+def round_trips(trace: Path) -> int:
+    """Exchanges the trace shows: each ends with the server ready for the next query."""
+    return sum("\tReadyForQuery" in line and line.startswith("B")
+               for line in trace.read_text(errors="replace").splitlines())
+
+
+class TestPostgresRoundTrips:
+    def test_a_payment_takes_a_dozen(self, traced: tuple[Store, Path]) -> None:
+        store, trace = traced
+        wallet.credit(store, "alice", usd(1000))
+        gateway, settings = InProcessGateway(), Settings()
+        env = SagaEnv(store, lambda: gateway, lambda on: resilience(on, settings))
+        for _ in range(10):  # the driver prepares a statement at its fifth run: settled
+            saga.pay(env, PayRequest("alice", usd(1)), SilentReporter())
+        before = round_trips(trace)
+        outcome = saga.pay(env, PayRequest("alice", usd(1)), SilentReporter())
+        assert outcome.result.status == PaymentStatus.COMPLETED
+        assert round_trips(trace) - before == PAYMENT_ROUND_TRIPS
+        assert held(store, "alice") == (98900, 0)
+
+    def test_a_group_settles_its_rows_in_one_update_each(
+            self, traced: tuple[Store, Path]) -> None:
+        store, trace = traced
+        ids = TestUpdatesOfManyRows().opened(store, 40)
+        before = trace.read_text(errors="replace").count("UPDATE payments")
+        with store.transaction() as tx:
+            tx.update_many("payments", ("status",),
+                           [(PaymentStatus.COMPLETED, payment_id) for payment_id in ids])
+        assert trace.read_text(errors="replace").count("UPDATE payments") - before == 1
