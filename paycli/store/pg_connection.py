@@ -112,7 +112,7 @@ class PgConnection:
     """A psycopg connection that runs the store's `?` statements.
 
     Round trips are what a PostgreSQL payment costs, so inside a transaction the writes
-    that answer nothing (`executemany`) wait (`hold_writes`) and go to the server in one
+    that answer nothing (`executemany`) wait (while `holding`) and go to the server in one
     pipeline with the next statement that needs an answer: a read, or the COMMIT. The
     server runs them in the order given, so a read sees the writes before it. An error in
     a waiting write is raised by that next statement, still inside the transaction, which
@@ -163,7 +163,7 @@ class PgConnection:
                 return
             if self._waiting:
                 with self.pipeline():
-                    pass
+                    pass  # the writes waiting go first, in their order
             with self.raw.cursor() as cursor:
                 if copy is None:
                     _many(cursor, sql, rows)
