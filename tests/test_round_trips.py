@@ -28,7 +28,7 @@ from paycli.saga.core import SagaEnv
 from paycli.saga.group import PayRequest, open_group
 from paycli.saga.steps import SilentReporter
 from paycli.saga.wiring import resilience
-from paycli.store import Store
+from paycli.store import Store, Tx
 
 ENGINE_ERRORS = (sqlite3.IntegrityError, psycopg.errors.CheckViolation)
 # A payment on PostgreSQL: the wallet read for the screen; opening (BEGIN, lock and chain
@@ -48,12 +48,17 @@ def held(store: Store, user: str) -> tuple[int, int]:
     return account.balance, account.held
 
 
+def credit_in(tx: Tx, user: str, money: Money) -> None:
+    """Credit a wallet inside a transaction the test holds (its writes wait on PostgreSQL)."""
+    moves = Postings(tx)
+    moves.deposit("credit", user, money, None)
+    moves.write()
+
+
 class TestWritesInOrder:
     def test_a_read_sees_the_writes_before_it(self, store: Store) -> None:
         with store.transaction() as tx:
-            moves = Postings(tx)
-            moves.deposit("credit", "alice", usd(5), None)
-            moves.write()  # on PostgreSQL these wait for the read below
+            credit_in(tx, "alice", usd(5))  # on PostgreSQL its writes wait for the read
             account = tx.account("wallet", "alice", "USD")
             assert account is not None and account.balance == 500
         assert held(store, "alice") == (500, 0)
@@ -61,9 +66,7 @@ class TestWritesInOrder:
     def test_an_error_in_a_write_undoes_the_whole_transaction(self, store: Store) -> None:
         wallet.credit(store, "alice", usd(5))
         with pytest.raises(ENGINE_ERRORS), store.transaction() as tx:
-            moves = Postings(tx)
-            moves.deposit("credit", "bob", usd(1), None)
-            moves.write()
+            credit_in(tx, "bob", usd(1))
             alice = tx.account("wallet", "alice", "USD")
             assert alice is not None
             # held above the balance: the engine's CHECK refuses it (on PostgreSQL at
@@ -77,9 +80,7 @@ class TestWritesInOrder:
     def test_a_ctrl_c_among_the_writes_undoes_them(self, store: Store) -> None:
         wallet.credit(store, "alice", usd(5))
         with pytest.raises(KeyboardInterrupt), store.transaction() as tx:
-            moves = Postings(tx)
-            moves.deposit("credit", "alice", usd(1), None)
-            moves.write()
+            credit_in(tx, "alice", usd(1))
             raise KeyboardInterrupt
         assert held(store, "alice") == (500, 0)
         wallet.credit(store, "alice", usd(1))
