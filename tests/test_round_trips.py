@@ -101,6 +101,54 @@ def test_which_updates_are_one_statement(sql: str, merged: bool) -> None:
     assert (_merged_update_of(sql) is not None) == merged
 
 
+@pytest.mark.parametrize(("sql", "values", "listed"), [
+    ("SELECT a FROM t WHERE id IN (?, ?)", ("x", "y"),
+     "SELECT a FROM t WHERE id = ANY(CAST(%b AS TEXT[]))"),
+    ("SELECT a FROM t WHERE coalesce(u, '') IN (?, ?, ?) UNION ALL SELECT a FROM t WHERE k = '%'",
+     ("x", "y", "z"), "SELECT a FROM t WHERE coalesce(u, '') = ANY(CAST(%b AS TEXT[])) "
+     "UNION ALL SELECT a FROM t WHERE k = '%%'"),
+    ("SELECT a FROM t WHERE id IN (?, ?) ORDER BY a", (1, 2),
+     "SELECT a FROM t WHERE id = ANY(CAST(%b AS BIGINT[])) ORDER BY a"),
+    ("SELECT a FROM t WHERE id IN (?)", ("x",), None),  # one value: nothing to gain
+    ("SELECT a FROM t WHERE id NOT IN (?, ?)", ("x", "y"), None),  # not `= ANY`
+    ("SELECT a FROM t WHERE id IN (?, ?)", ("x", 1), None),  # no one type for the array
+    ("SELECT a FROM t WHERE id IN (?, ?)", (1.5, 2.5), None),  # only text and integers
+    ("SELECT a FROM t WHERE id IN (?, ?)", (True, False), None),
+    ("SELECT a FROM t WHERE b = ? AND id IN (?, ?)", ("x", "y", "z"), None),  # another value
+])
+def test_which_lists_go_as_one_array(sql: str, values: tuple[Any, ...],
+                                     listed: str | None) -> None:
+    from paycli.store.pg_connection import _any_of  # the rule, without a server
+    assert _any_of(sql, values) == listed
+
+
+def test_a_listed_read_can_use_its_index(pg: Any) -> None:
+    """The array keeps the plan an IN list has: with sequential scans priced out, each
+    read by a list of keys goes by its index (the column's collation and the array's
+    agree)."""
+    url = pg.create_ledger()
+    try:
+        with Store(url) as store:
+            wallet.credit(store, "alice", usd(5))
+            conn = store.conn
+            conn.execute("SET enable_seqscan = off")
+            for sql, values, index in [
+                ("SELECT id FROM payments WHERE id IN (?, ?)", ("a", "b"), "payments_pkey"),
+                ("SELECT id FROM transfers WHERE id IN (?, ?)", ("a", "b"), "transfers_pkey"),
+                ("SELECT id FROM accounts WHERE id IN (?, ?)", (1, 2), "accounts_pkey"),
+                ("SELECT key FROM idempotency WHERE key IN (?, ?)", ("a", "b"),
+                 "idempotency_pkey"),
+                ("SELECT id FROM accounts WHERE kind = 'wallet' AND coalesce(user_id, '') "
+                 "IN (?, ?)", ("alice", "bob"), "accounts_owner")]:
+                plan = " ".join(row[0] for row in conn.execute(f"EXPLAIN {sql}", values))
+                assert "= ANY" in plan and index in plan, plan
+            assert sorted((account.kind, account.user_id) for account in  # one list, rows
+                          store.read.accounts_of(["alice", "bob"])) == [  # as before
+                ("funding", None), ("wallet", "alice")]
+    finally:
+        pg.drop(url)
+
+
 class TestUpdatesOfManyRows:
     """`Tx.update_many` as the settle path uses it: on PostgreSQL one statement for rows
     with distinct ids, once a row otherwise; the same rows either way."""
@@ -137,6 +185,12 @@ class TestUpdatesOfManyRows:
             ("COMPLETED", "ref-a", None, 12.5, "2026-12-05T10:00:00Z"),
             ("FAILED", None, None, 7.25, "2026-12-05T12:00:00Z"),
             ("COMPLETED", "ref-c", None, 3.0, "2026-12-05T11:00:00Z")]
+
+    def test_whole_numbers_in_a_floating_point_column(self, store: Store) -> None:
+        ids = self.opened(store, 2)
+        with store.transaction() as tx:  # one array of one type on PostgreSQL
+            tx.update_many("payments", ("charge_ms",), [(5, ids[0]), (2.5, ids[1])])
+        assert [row[3] for row in self.rows(store, ids)] == [5.0, 2.5]
 
     def test_the_same_row_twice_ends_as_the_last_says(self, store: Store) -> None:
         [payment_id] = self.opened(store, 1)
