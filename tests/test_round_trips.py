@@ -19,7 +19,7 @@ from psycopg import pq
 
 from paycli.config import Settings
 from paycli.gateway.inprocess import InProcessGateway
-from paycli.ledger import wallet
+from paycli.ledger import limits, wallet
 from paycli.ledger.postings import Postings
 from paycli.money import Money
 from paycli.records import PaymentStatus
@@ -32,10 +32,10 @@ from paycli.store import Store, Tx
 
 ENGINE_ERRORS = (sqlite3.IntegrityError, psycopg.errors.CheckViolation)
 # A payment on PostgreSQL: the wallet read for the screen; opening (BEGIN, lock and chain
-# head; wallets; limits; the writes with COMMIT); the breaker; settling (BEGIN, lock and
-# head; the payment; its hold; its accounts; the writes with COMMIT); the wallet for the
-# answer.
-PAYMENT_ROUND_TRIPS = 12
+# head; wallets and whether limits are set, together; the writes with COMMIT); the
+# breaker; settling (BEGIN, lock and head; the payment, its hold and their accounts,
+# together; the writes with COMMIT); the wallet for the answer.
+PAYMENT_ROUND_TRIPS = 9
 
 
 def usd(amount: int) -> Money:
@@ -149,6 +149,40 @@ def test_a_listed_read_can_use_its_index(pg: Any) -> None:
         pg.drop(url)
 
 
+class TestReadsTogether:
+    """The reads a group's opening and settling start with, sent in one exchange: the same
+    rows as each read alone."""
+
+    def test_settling_reads_payments_holds_and_their_accounts(self, store: Store) -> None:
+        ids = TestUpdatesOfManyRows().opened(store, 3)
+        with store.transaction() as tx:
+            payments, holds, accounts = tx.settling([*ids, "pay_unknown"])
+            assert payments == tx.payments_by_id(ids)
+            assert holds == tx.transfers_by_id([payments[key].hold_id or "" for key in ids])
+            assert accounts == tx.accounts_by_id(sorted(
+                {account for held in holds.values()
+                 for account in (held.debit_account, held.credit_account)}))
+            assert len(holds) == 3 and len(accounts) == 2  # alice's wallet, clearing
+
+    def test_more_values_than_one_list_holds(self, store: Store) -> None:
+        [payment_id] = TestUpdatesOfManyRows().opened(store, 1)
+        unknown = [f"pay_unknown_{number}" for number in range(600)]  # two IN lists
+        with store.transaction() as tx:
+            payments, holds, accounts = tx.settling([*unknown, payment_id])
+            assert list(payments) == [payment_id] and len(holds) == 1 and len(accounts) == 2
+
+    def test_opening_reads_keys_wallets_and_limits(self, store: Store) -> None:
+        wallet.credit(store, "alice", usd(5), "k1")
+        with store.transaction() as tx:
+            used, accounts, limited = tx.opening(["k1", "k2"], ["alice", "bob"])
+            assert used == tx.idempotency_of(["k1", "k2"]) and list(used) == ["k1"]
+            assert accounts == tx.accounts_of(["alice", "bob"]) and not limited
+            assert tx.opening([], ["alice"])[0] == {}  # no keys: no read of them
+        limits.set_limits(store, "alice", "USD", max_amount=100)
+        with store.transaction() as tx:
+            assert tx.opening([], ["alice"])[2]
+
+
 class TestUpdatesOfManyRows:
     """`Tx.update_many` as the settle path uses it: on PostgreSQL one statement for rows
     with distinct ids, once a row otherwise; the same rows either way."""
@@ -224,7 +258,7 @@ def round_trips(trace: Path) -> int:
 
 
 class TestPostgresRoundTrips:
-    def test_a_payment_takes_a_dozen(self, traced: tuple[Store, Path]) -> None:
+    def test_a_payment_takes_nine(self, traced: tuple[Store, Path]) -> None:
         store, trace = traced
         wallet.credit(store, "alice", usd(1000))
         gateway, settings = InProcessGateway(), Settings()

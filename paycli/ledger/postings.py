@@ -85,14 +85,15 @@ class Postings:
 
     # -- wallets -------------------------------------------------------------------------
 
-    def load_wallets(self, users: Iterable[str]) -> None:
+    def load_wallets(self, users: Iterable[str], read: list[Account] | None = None) -> None:
         """Read the wallets of these users (every currency) in one query, with the
-        ledger's own accounts."""
+        ledger's own accounts; or take them as the caller read them (`read`: what
+        `accounts_of(users)` returned, read together with other queries)."""
         wanted = [user for user in dict.fromkeys(users) if user not in self._loaded]
         if not wanted:
             return
         self._loaded.update(wanted)
-        for account in self.tx.accounts_of(wanted):
+        for account in self.tx.accounts_of(wanted) if read is None else read:
             if account.user_id is None:
                 self._system.setdefault((account.kind, account.currency), account.id)
             else:
@@ -163,15 +164,13 @@ class Postings:
                              transfer_event(transfer_id, "payment", user, money, reference))
         return transfer_id
 
-    def load_holds(self, transfer_ids: list[str]) -> None:
-        """Read these holds and the accounts they move, in two queries."""
-        found = self.tx.transfers_by_id([tid for tid in transfer_ids
-                                         if tid not in self._holds])
-        self._holds.update(found)
-        wanted = {account for transfer in found.values()
-                  for account in (transfer.debit_account, transfer.credit_account)
-                  if account not in self._accounts}
-        self._accounts.update(self.tx.accounts_by_id(sorted(wanted)))
+    def take_holds(self, holds: dict[str, Transfer], accounts: dict[int, Account]) -> None:
+        """Holds and the accounts they move, as the caller read them (`Reader.settling`),
+        before this buffer moved anything of theirs."""
+        for transfer_id, transfer in holds.items():
+            self._holds.setdefault(transfer_id, transfer)
+        for account_id, account in accounts.items():
+            self._accounts.setdefault(account_id, account)
 
     def commit(self, transfer_id: str) -> bool:
         """Post a pending hold (loaded first, or placed by this buffer): the money leaves

@@ -133,10 +133,10 @@ class Opening:
         with self._timed("CheckWalletBalance"):
             wanted = self._wanted()
             keys = [key for _, key, _ in wanted if key is not None]
-            used = self.tx.idempotency_of(keys) if keys else {}
-            self.moves.load_wallets(request.user for request in self.requests)
-            usages: dict[tuple[str, str], limits.Usage] | None = (
-                {} if self.tx.has_limits() else None)
+            users = list(dict.fromkeys(request.user for request in self.requests))
+            used, accounts, limited = self.tx.opening(keys, users)  # one exchange
+            self.moves.load_wallets(users, accounts)
+            usages: dict[tuple[str, str], limits.Usage] | None = {} if limited else None
             reserved: Counter[tuple[str, str]] = Counter()  # by the group's earlier rows
             ids = iter(self.ids or [])
             for request, key, digest in wanted:

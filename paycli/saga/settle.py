@@ -74,10 +74,9 @@ def settle_payments_in(tx: Tx, verdicts: list[tuple[str, Verdict, list[dict[str,
     """Settle payments inside a transaction the caller holds, each by its verdict (a
     billing run settles a whole group in one): their rows and holds read together, moved
     in order, written together. Returns each payment as it now stands."""
-    found = tx.payments_by_id([payment_id for payment_id, _, _ in verdicts])
+    found, holds, accounts = tx.settling([payment_id for payment_id, _, _ in verdicts])
     moves = Postings(tx)
-    moves.load_holds([payment.hold_id for payment in found.values()
-                      if payment.hold_id and not payment.is_final])
+    moves.take_holds(holds, accounts)
     changed: list[tuple[Any, ...]] = []
     for payment_id, verdict, steps in verdicts:
         payment = found.get(payment_id)

@@ -17,6 +17,8 @@
                 paycli marker
     sql         what the shared queries need of a connection (either engine's)
     reads       `Reader`: every read query, in the SQL both engines share
+    groupreads  its reads of many rows at once (by lists of keys), and the reads an
+                opening or a settling starts with, sent together
     writes      `Tx`: every write, each state change with its hash-chained event
     hashing     canonical JSON and the event hash the chain is built from
     breaker     the shared circuit breaker's row (compare-and-set probe)

@@ -21,13 +21,14 @@ from paycli.records import (
     Refund,
     Transfer,
 )
+from paycli.store.groupreads import (
+    ANY_LIMIT,
+    IDEMPOTENCY_COLUMNS,
+    PAYMENT_COLUMNS,
+    GroupReads,
+)
 from paycli.store.sql import Connection
 
-PAYMENT_COLUMNS = (
-    "id, user_id, currency, amount, order_id, idempotency_key, gateway_key, status, "
-    "gateway_ref, hold_id, refunded, refund_reserved, error_type, error_message, owner, "
-    "created_at, updated_at, gateway"
-)
 REFUND_COLUMNS = (
     "id, payment_id, currency, amount, reason, idempotency_key, gateway_key, status, "
     "gateway_ref, transfer_id, error_type, error_message, owner, created_at, updated_at"
@@ -46,7 +47,7 @@ STREAMABLE = frozenset({"accounts", "transfers", "entries", "events", "idempoten
 LIMIT_COLUMNS = "scope, currency, max_amount, daily_amount, daily_count, updated_at"
 
 
-class Reader:
+class Reader(GroupReads):
     """The read queries of the ledger."""
 
     def __init__(self, conn: Connection) -> None:
@@ -130,68 +131,13 @@ class Reader:
     def idempotency(self, key: str) -> dict[str, Any] | None:
         """The stored request and result of an idempotency key, or None."""
         row = self.conn.execute(
-            "SELECT key, command, fingerprint, entity_id, result, exit_code FROM idempotency "
-            "WHERE key = ?",
-            (key,),
+            f"SELECT {', '.join(IDEMPOTENCY_COLUMNS)} FROM idempotency WHERE key = ?", (key,),
         ).fetchone()
-        if row is None:
-            return None
-        names = ("key", "command", "fingerprint", "entity_id", "result", "exit_code")
-        return dict(zip(names, row, strict=True))
-
-    def _in(self, sql: str, values: list[Any], chunk: int = 500) -> Iterator[tuple[Any, ...]]:
-        """Rows of `sql` (whose `{in}` stands for an IN list) for every value of `values`,
-        asked `chunk` values at a time."""
-        for first in range(0, len(values), chunk):
-            part = values[first:first + chunk]
-            yield from self.conn.execute(sql.format(in_=", ".join("?" * len(part))),
-                                         tuple(part))
-
-    def idempotency_of(self, keys: list[str]) -> dict[str, dict[str, Any]]:
-        """`idempotency` of many keys at once: the stored rows of those that are used."""
-        names = ("key", "command", "fingerprint", "entity_id", "result", "exit_code")
-        return {row[0]: dict(zip(names, row, strict=True)) for row in self._in(
-            "SELECT key, command, fingerprint, entity_id, result, exit_code FROM idempotency "
-            "WHERE key IN ({in_})", keys)}
-
-    def accounts_of(self, users: list[str]) -> list[Account]:
-        """The wallets of those users in every currency, and the ledger's own accounts
-        (funding and clearing, in every currency): all that a movement of their money can
-        touch, in one query (per 500 users; the ledger's own accounts come with each)."""
-        return [Account(*row) for row in self._in(
-            "SELECT id, kind, user_id, currency, balance, held FROM accounts "
-            "WHERE kind = 'wallet' AND coalesce(user_id, '') IN ({in_}) UNION ALL "
-            "SELECT id, kind, user_id, currency, balance, held FROM accounts "
-            "WHERE kind IN ('clearing', 'funding')", users)]
-
-    def accounts_by_id(self, ids: list[int]) -> dict[int, Account]:
-        """Those accounts, by id."""
-        return {row[0]: Account(*row) for row in self._in(
-            "SELECT id, kind, user_id, currency, balance, held FROM accounts "
-            "WHERE id IN ({in_})", ids)}
-
-    def transfers_by_id(self, ids: list[str]) -> dict[str, Transfer]:
-        """Those transfers, by id."""
-        return {row[0]: Transfer(*row) for row in self._in(
-            "SELECT id, kind, debit_account, credit_account, amount, currency, state, "
-            "reference, created_at, resolved_at FROM transfers WHERE id IN ({in_})", ids)}
-
-    def payments_by_id(self, ids: list[str]) -> dict[str, Payment]:
-        """Those payments, by id."""
-        return {row[0]: Payment(*row) for row in self._in(
-            f"SELECT {PAYMENT_COLUMNS} FROM payments WHERE id IN ({{in_}})", ids)}
-
-    def attempts_of(self, order_ids: list[str]) -> dict[str, list[Payment]]:
-        """The payments (attempts) of those orders, each order's oldest first."""
-        found: dict[str, list[Payment]] = {order_id: [] for order_id in order_ids}
-        for row in self._in(f"SELECT {PAYMENT_COLUMNS} FROM payments WHERE order_id IN "
-                            "({in_}) ORDER BY created_at, id", list(found)):
-            found[row[4]].append(Payment(*row))
-        return found
+        return None if row is None else dict(zip(IDEMPOTENCY_COLUMNS, row, strict=True))
 
     def has_limits(self) -> bool:
         """Whether any limit is set at all (when none is, no payment needs checking)."""
-        return self.conn.execute("SELECT 1 FROM limits LIMIT 1").fetchone() is not None
+        return self.conn.execute(ANY_LIMIT).fetchone() is not None
 
     def payment(self, payment_id: str) -> Payment | None:
         """A payment, or None."""
@@ -393,5 +339,4 @@ EXPORT_QUERIES = {
         "ORDER BY t.created_at, t.id"
     ),
 }
-
 

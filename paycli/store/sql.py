@@ -11,6 +11,7 @@ Invariant: a query given to a `Connection` never holds a literal `?` or `%` of i
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import Any, Protocol
 
@@ -39,3 +40,11 @@ class Connection(Protocol):
     def execute(self, sql: str, parameters: Any = ..., /) -> Cursor: ...
 
     def executemany(self, sql: str, parameters: Any, /) -> Any: ...
+
+
+def together(conn: Connection) -> contextlib.AbstractContextManager[Any]:
+    """A block whose statements go to the server in one exchange where the engine has
+    one (PostgreSQL's pipeline: their rows are there once the block ends, so read them
+    after it); on SQLite, which answers within the process, a block like any other."""
+    pipeline = getattr(conn, "pipeline", None)
+    return contextlib.nullcontext() if pipeline is None else pipeline()

@@ -13,9 +13,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from paycli.records import Account, Payment, Refund
+from paycli.store.groupreads import PAYMENT_COLUMNS
 from paycli.store.hashing import GENESIS_HASH, EventHasher, canonical_json, utc_now
 from paycli.store.reads import (
-    PAYMENT_COLUMNS,
     REFUND_COLUMNS,
     STREAMABLE,
     UPDATABLE,
