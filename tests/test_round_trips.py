@@ -36,6 +36,10 @@ ENGINE_ERRORS = (sqlite3.IntegrityError, psycopg.errors.CheckViolation)
 # breaker; settling (BEGIN, lock and head; the payment, its hold and their accounts,
 # together; the writes with COMMIT); the wallet for the answer.
 PAYMENT_ROUND_TRIPS = 9
+# And its statements: 1 + 3 + 2 + 9 (payment, hold, wallet, statement line, four
+# events, COMMIT) + 1 + 3 + 3 + 7 (hold, accounts, statement line, payment, two events,
+# COMMIT) + 1.
+PAYMENT_STATEMENTS = 30
 
 
 def usd(amount: int) -> Money:
@@ -99,6 +103,18 @@ class TestWritesInOrder:
 def test_which_updates_are_one_statement(sql: str, merged: bool) -> None:
     from paycli.store.pg_connection import _merged_update_of  # the rule, without a server
     assert (_merged_update_of(sql) is not None) == merged
+
+
+def test_a_column_of_two_kinds_goes_row_by_row() -> None:
+    """No array holds values of two kinds: such rows go one statement each, as before;
+    whole numbers in a floating-point column become floats."""
+    from paycli.store.pg_connection import _merged_update_of
+    merged = _merged_update_of("UPDATE payments SET charge_ms = ?, owner = ? WHERE id = ?")
+    assert merged is not None
+    assert merged.arrays([(5, "me", "a"), (2.5, None, "b")]) == [
+        [5.0, 2.5], ["me", None], ["a", "b"]]
+    assert merged.arrays([(1.0, "me", "a"), (2.0, 7, "b")]) is None
+    assert merged.arrays([(1.0, PaymentStatus.COMPLETED, "a"), (2.0, "x", "b")]) is not None
 
 
 @pytest.mark.parametrize(("sql", "values", "listed"), [
@@ -183,6 +199,22 @@ class TestReadsTogether:
             assert tx.opening([], ["alice"])[2]
 
 
+def test_a_few_rows_written_together_keep_their_order(store: Store) -> None:
+    """Five deposits in one transaction: five statement lines, under the COPY threshold
+    (waiting for the COMMIT on PostgreSQL), numbered in the order written, each balance
+    the one after it."""
+    with store.transaction() as tx:
+        moves = Postings(tx)
+        for amount in range(1, 6):
+            moves.deposit("credit", "alice", usd(amount), f"credit-{amount}")
+        moves.write()
+    account = store.read.account("wallet", "alice", "USD")
+    assert account is not None
+    lines = sorted(store.read.entries(account.id, 10), key=lambda entry: entry.seq)
+    assert [(line.reference, line.balance) for line in lines] == [
+        (f"credit-{amount}", sum(range(1, amount + 1)) * 100) for amount in range(1, 6)]
+
+
 class TestUpdatesOfManyRows:
     """`Tx.update_many` as the settle path uses it: on PostgreSQL one statement for rows
     with distinct ids, once a row otherwise; the same rows either way."""
@@ -251,6 +283,12 @@ def traced(pg: Any) -> Iterator[tuple[Store, Path]]:
         pg.drop(url)
 
 
+def statements(trace: Path) -> int:
+    """Statements the trace shows sent (each is bound to its values once)."""
+    return sum("\tBind\t" in line and line.startswith("F")
+               for line in trace.read_text(errors="replace").splitlines())
+
+
 def round_trips(trace: Path) -> int:
     """Exchanges the trace shows: each ends with the server ready for the next query."""
     return sum("\tReadyForQuery" in line and line.startswith("B")
@@ -265,10 +303,11 @@ class TestPostgresRoundTrips:
         env = SagaEnv(store, lambda: gateway, lambda on: resilience(on, settings))
         for _ in range(10):  # the driver prepares a statement at its fifth run: settled
             saga.pay(env, PayRequest("alice", usd(1)), SilentReporter())
-        before = round_trips(trace)
+        before, sent = round_trips(trace), statements(trace)
         outcome = saga.pay(env, PayRequest("alice", usd(1)), SilentReporter())
         assert outcome.result.status == PaymentStatus.COMPLETED
         assert round_trips(trace) - before == PAYMENT_ROUND_TRIPS
+        assert statements(trace) - sent == PAYMENT_STATEMENTS
         assert held(store, "alice") == (98900, 0)
 
     def test_a_group_settles_its_rows_in_one_update_each(

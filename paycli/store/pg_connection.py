@@ -103,15 +103,23 @@ class _Merged(NamedTuple):
     sql: str
     types: tuple[str, ...]
 
-    def arrays(self, rows: list[Any]) -> list[list[Any]]:
+    def arrays(self, rows: list[Any]) -> list[list[Any]] | None:
         """The statement's parameters for `rows`: their values column by column, whole
-        numbers given to a floating-point column as floats (one type an array)."""
+        numbers given to a floating-point column as floats; None if a column's values
+        are of more than one kind, which no array holds (then the rows go one by one)."""
         columns = [list(column) for column in zip(*rows, strict=True)]
         for column, type_ in zip(columns, self.types, strict=True):
             if type_ == "DOUBLE PRECISION":
                 column[:] = [float(value) if isinstance(value, int) else value
                              for value in column]
+            if len({_kind(value) for value in column if value is not None}) > 1:
+                return None
         return columns
+
+
+def _kind(value: Any) -> type:
+    """What psycopg dumps a value as: text for any str (enums of str included)."""
+    return str if isinstance(value, str) else type(value)
 
 
 @functools.lru_cache(maxsize=64)
@@ -238,10 +246,14 @@ class PgConnection:
 
 def _many(cursor: psycopg.Cursor[Any], sql: str, rows: list[Any]) -> None:
     """`sql` run for each of `rows`: an update of several distinct rows in one statement
-    (`_merged_update_of`), anything else once a row (pipelined by psycopg)."""
+    (`_merged_update_of`), anything else once a row (pipelined by psycopg). The same row
+    twice goes once a row, the last update winning, as on SQLite."""
     merged = _merged_update_of(sql) if len(rows) > 1 else None
-    if merged is not None and len({row[-1] for row in rows}) == len(rows):
-        cursor.execute(merged.sql, merged.arrays(rows))
+    if merged is not None and len({row[-1] for row in rows}) < len(rows):
+        merged = None
+    arrays = None if merged is None else merged.arrays(rows)
+    if merged is not None and arrays is not None:
+        cursor.execute(merged.sql, arrays)
     else:
         cursor.executemany(_dialect(sql), rows)
 
