@@ -33,9 +33,9 @@ from paycli.store import Store, Tx
 ENGINE_ERRORS = (sqlite3.IntegrityError, psycopg.errors.CheckViolation)
 # A payment on PostgreSQL: the wallet read for the screen; opening (BEGIN, lock and chain
 # head; wallets and whether limits are set, together; the writes with COMMIT); the
-# breaker; settling (BEGIN, lock and head; the payment, its hold and their accounts,
+# breaker; settling (BEGIN, lock and head; the payment; its hold and its user's accounts,
 # together; the writes with COMMIT); the wallet for the answer.
-PAYMENT_ROUND_TRIPS = 9
+PAYMENT_ROUND_TRIPS = 10
 # And its statements: 1 + 3 + 2 + 9 (payment, hold, wallet, statement line, four
 # events, COMMIT) + 1 + 3 + 3 + 7 (hold, accounts, statement line, payment, two events,
 # COMMIT) + 1.
@@ -175,17 +175,29 @@ class TestReadsTogether:
             payments, holds, accounts = tx.settling([*ids, "pay_unknown"])
             assert payments == tx.payments_by_id(ids)
             assert holds == tx.transfers_by_id([payments[key].hold_id or "" for key in ids])
-            assert accounts == tx.accounts_by_id(sorted(
-                {account for held in holds.values()
-                 for account in (held.debit_account, held.credit_account)}))
-            assert len(holds) == 3 and len(accounts) == 2  # alice's wallet, clearing
+            assert accounts == tx.accounts_of(["alice"])
+            moved = {account for held in holds.values()
+                     for account in (held.debit_account, held.credit_account)}
+            assert len(holds) == 3 and moved <= {account.id for account in accounts}
+
+    def test_a_final_payments_hold_is_not_read(self, store: Store) -> None:
+        [payment_id] = TestUpdatesOfManyRows().opened(store, 1)
+        with store.transaction() as tx:
+            tx.update_many("payments", ("status",), [(PaymentStatus.FAILED, payment_id)])
+        with store.transaction() as tx:
+            payments, holds, _ = tx.settling([payment_id])
+            assert list(payments) == [payment_id] and holds == {}
 
     def test_more_values_than_one_list_holds(self, store: Store) -> None:
         [payment_id] = TestUpdatesOfManyRows().opened(store, 1)
         unknown = [f"pay_unknown_{number}" for number in range(600)]  # two IN lists
         with store.transaction() as tx:
             payments, holds, accounts = tx.settling([*unknown, payment_id])
-            assert list(payments) == [payment_id] and len(holds) == 1 and len(accounts) == 2
+            assert list(payments) == [payment_id] and len(holds) == 1
+            assert accounts == tx.accounts_of(["alice"])
+        with store.transaction() as tx:
+            used, accounts, _ = tx.opening(unknown, ["alice"])
+            assert used == {} and accounts == tx.accounts_of(["alice"])
 
     def test_opening_reads_keys_wallets_and_limits(self, store: Store) -> None:
         wallet.credit(store, "alice", usd(5), "k1")
@@ -296,7 +308,7 @@ def round_trips(trace: Path) -> int:
 
 
 class TestPostgresRoundTrips:
-    def test_a_payment_takes_nine(self, traced: tuple[Store, Path]) -> None:
+    def test_a_payment_takes_ten(self, traced: tuple[Store, Path]) -> None:
         store, trace = traced
         wallet.credit(store, "alice", usd(1000))
         gateway, settings = InProcessGateway(), Settings()

@@ -164,13 +164,16 @@ class Postings:
                              transfer_event(transfer_id, "payment", user, money, reference))
         return transfer_id
 
-    def take_holds(self, holds: dict[str, Transfer], accounts: dict[int, Account]) -> None:
-        """Holds and the accounts they move, as the caller read them (`Reader.settling`),
-        before this buffer moved anything of theirs."""
+    def take_holds(self, holds: dict[str, Transfer]) -> None:
+        """Holds as the caller read them (`Reader.settling`), before this buffer moved
+        anything of theirs; the accounts they move that are not known yet are read."""
         for transfer_id, transfer in holds.items():
             self._holds.setdefault(transfer_id, transfer)
-        for account_id, account in accounts.items():
-            self._accounts.setdefault(account_id, account)
+        wanted = {account for transfer in holds.values()
+                  for account in (transfer.debit_account, transfer.credit_account)
+                  if account not in self._accounts}
+        if wanted:
+            self._accounts.update(self.tx.accounts_by_id(sorted(wanted)))
 
     def commit(self, transfer_id: str) -> bool:
         """Post a pending hold (loaded first, or placed by this buffer): the money leaves

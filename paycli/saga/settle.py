@@ -76,7 +76,8 @@ def settle_payments_in(tx: Tx, verdicts: list[tuple[str, Verdict, list[dict[str,
     in order, written together. Returns each payment as it now stands."""
     found, holds, accounts = tx.settling([payment_id for payment_id, _, _ in verdicts])
     moves = Postings(tx)
-    moves.take_holds(holds, accounts)
+    moves.load_wallets([payment.user_id for payment in found.values()], accounts)
+    moves.take_holds(holds)
     changed: list[tuple[Any, ...]] = []
     for payment_id, verdict, steps in verdicts:
         payment = found.get(payment_id)

@@ -69,19 +69,20 @@ class GroupReads:
         return _keys(used), [Account(*row) for row in accounts], bool(limits)
 
     def settling(self, payment_ids: list[str]
-                 ) -> tuple[dict[str, Payment], dict[str, Transfer], dict[int, Account]]:
-        """Payments about to be settled, by id, with their holds and the accounts those
-        move: three reads sent together."""
-        payments, holds, accounts = self._together([
-            (f"SELECT {PAYMENT_COLUMNS} FROM payments WHERE id IN ({{in_}})", payment_ids),
-            (f"SELECT {_of('t', TRANSFER_COLUMNS)} FROM payments p JOIN transfers t "
-             "ON t.id = p.hold_id WHERE p.id IN ({in_})", payment_ids),
-            (f"SELECT DISTINCT {_of('a', ACCOUNT_COLUMNS)} FROM payments p JOIN transfers t "
-             "ON t.id = p.hold_id JOIN accounts a ON a.id IN (t.debit_account, "
-             "t.credit_account) WHERE p.id IN ({in_})", payment_ids)])
-        return ({row[0]: Payment(*row) for row in payments},
-                {row[0]: Transfer(*row) for row in holds},
-                {row[0]: Account(*row) for row in accounts})
+                 ) -> tuple[dict[str, Payment], dict[str, Transfer], list[Account]]:
+        """Payments about to be settled, by id; then, sent together, the holds of those
+        not yet final and their users' accounts (`accounts_of`: the wallets and the
+        clearing accounts the holds move). Two exchanges, each by primary or owner key,
+        whatever the ledger's size."""
+        payments = self.payments_by_id(payment_ids)
+        holds, accounts = self._together([
+            (f"SELECT {TRANSFER_COLUMNS} FROM transfers WHERE id IN ({{in_}})",
+             [payment.hold_id for payment in payments.values()
+              if payment.hold_id and not payment.is_final]),
+            (_ACCOUNTS_OF, list(dict.fromkeys(payment.user_id
+                                              for payment in payments.values())))])
+        return (payments, {row[0]: Transfer(*row) for row in holds},
+                [Account(*row) for row in accounts])
 
     def accounts_of(self, users: list[str]) -> list[Account]:
         """The wallets of those users in every currency, and the ledger's own accounts
@@ -118,11 +119,6 @@ _IDEMPOTENCY_OF = (f"SELECT {', '.join(IDEMPOTENCY_COLUMNS)} FROM idempotency "
 _ACCOUNTS_OF = (f"SELECT {ACCOUNT_COLUMNS} FROM accounts "
                 "WHERE kind = 'wallet' AND coalesce(user_id, '') IN ({in_}) UNION ALL "
                 f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE kind IN ('clearing', 'funding')")
-
-
-def _of(alias: str, columns: str) -> str:
-    """`a, b` as `t.a, t.b`."""
-    return ", ".join(f"{alias}.{column}" for column in columns.split(", "))
 
 
 def _keys(rows: Iterable[tuple[Any, ...]]) -> dict[str, dict[str, Any]]:
