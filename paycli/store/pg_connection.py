@@ -76,7 +76,7 @@ _ARRAY_OF = {str: "TEXT", int: "BIGINT"}
 
 def _any_of(sql: str, parameters: tuple[Any, ...]) -> str | None:
     """`... x IN (?, ?, ...) ...`, whose only placeholders are that list's and whose
-    values are all text or all integers, as `... x = ANY(CAST(%s AS type[])) ...`: the
+    values are all text or all integers, as `... x = ANY(CAST(%b AS type[])) ...`: the
     same rows (PostgreSQL reads an IN list as that very `= ANY` of an array, so the
     plan is the same), for one parameter instead of hundreds, which psycopg would
     otherwise parse and convert one by one for every group's read; the array goes in
