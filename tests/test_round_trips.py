@@ -130,6 +130,8 @@ def test_a_column_of_two_kinds_goes_row_by_row() -> None:
     ("SELECT a FROM t WHERE id IN (?, ?)", ("x", 1), None),  # no one type for the array
     ("SELECT a FROM t WHERE id IN (?, ?)", (1.5, 2.5), None),  # only text and integers
     ("SELECT a FROM t WHERE id IN (?, ?)", (True, False), None),
+    ("SELECT a FROM t WHERE s IN (?, ?)", (PaymentStatus.FAILED, "COMPLETED"),
+     "SELECT a FROM t WHERE s = ANY(CAST(%b AS TEXT[]))"),
     ("SELECT a FROM t WHERE b = ? AND id IN (?, ?)", ("x", "y", "z"), None),  # another value
 ])
 def test_which_lists_go_as_one_array(sql: str, values: tuple[Any, ...],

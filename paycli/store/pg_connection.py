@@ -82,7 +82,7 @@ def _any_of(sql: str, parameters: tuple[Any, ...]) -> str | None:
     otherwise parse and convert one by one for every group's read; the array goes in
     binary, which psycopg builds in a fraction of a text array's time. None for any
     other statement."""
-    kinds = {type(value) for value in parameters}
+    kinds = {_kind(value) for value in parameters}  # a str enum counts as text
     if len(parameters) < 2 or len(kinds) != 1 or " IN (?" not in sql:
         return None
     found = _IN_LIST.fullmatch(sql)
